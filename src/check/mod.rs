@@ -1,0 +1,561 @@
+//! Name resolution and static checks (design section 4): turns the parsed files into the
+//! typed [`ir::Ir`], reporting every problem as a diagnostic and carrying on, so one run
+//! reports all errors.
+
+mod cond;
+pub mod ir;
+mod rules;
+
+use crate::diag::{Diagnostic, Diagnostics, Span, did_you_mean};
+use crate::graph::RoleGraph;
+use crate::syntax::ast::{self, Entity, Item, Name, TypeExpr};
+use ir::*;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Checks the items of every loaded file (in load order) and builds the IR.
+pub fn check(items: &[&Item], diags: &mut Diagnostics) -> Ir {
+    let mut c = Checker {
+        diags,
+        ir: Ir::default(),
+        decls: Decls::default(),
+        type_ids: HashMap::new(),
+        action_ids: HashMap::new(),
+        set_members: BTreeMap::new(),
+        role_ids: HashMap::new(),
+        group_ids: HashMap::new(),
+        identity_ids: HashMap::new(),
+        group_used: Vec::new(),
+        identity_used: Vec::new(),
+        extends_spans: BTreeMap::new(),
+        identity_spans: Vec::new(),
+    };
+    c.declare(items);
+    c.resolve_types();
+    c.resolve_groups_and_identities();
+    c.resolve_roles();
+    let graph = c.role_graph();
+    c.check_rules();
+    c.resolve_assignments(items);
+    c.resolve_exclusive(items, &graph);
+    c.check_tests(items);
+    c.warnings(&graph);
+    c.ir
+}
+
+/// Declarations found in the items, before resolution.
+struct Decls<'a> {
+    sets: BTreeMap<String, &'a ast::ActionSet>,
+    resources: Vec<&'a ast::Resource>,
+    attr_blocks: Vec<&'a ast::AttrsBlock>,
+    groups: Vec<&'a ast::Group>,
+    identities: Vec<&'a ast::Identity>,
+    roles: Vec<&'a ast::Role>,
+}
+
+struct Checker<'a, 'd> {
+    diags: &'d mut Diagnostics,
+    ir: Ir,
+    decls: Decls<'a>,
+    type_ids: HashMap<String, TypeId>,
+    action_ids: HashMap<String, ActionId>,
+    /// Each set's expanded members (plain action names).
+    set_members: BTreeMap<String, BTreeSet<String>>,
+    role_ids: HashMap<String, RoleId>,
+    group_ids: HashMap<String, GroupId>,
+    identity_ids: HashMap<String, IdentityId>,
+    /// Spans to point at: a role's name, a group's name, an identity's name.
+    group_used: Vec<bool>,
+    identity_used: Vec<bool>,
+    /// Where each `extends` name stands, for cycle diagnostics: (child, parent) -> span.
+    extends_spans: BTreeMap<(RoleId, RoleId), Span>,
+    identity_spans: Vec<Span>,
+}
+
+impl Default for Decls<'_> {
+    fn default() -> Self {
+        Decls {
+            sets: BTreeMap::new(),
+            resources: Vec::new(),
+            attr_blocks: Vec::new(),
+            groups: Vec::new(),
+            identities: Vec::new(),
+            roles: Vec::new(),
+        }
+    }
+}
+
+pub(crate) fn duplicate(what: &str, name: &str, first: Span, again: Span) -> Diagnostic {
+    Diagnostic::error("E0207", format!("{what} `{name}` is defined twice"), again, "defined again here")
+        .with_label(first, "first defined here")
+}
+
+impl Checker<'_, '_> {
+    fn ty_of(t: &TypeExpr) -> Ty {
+        match t {
+            TypeExpr::String => Ty::String,
+            TypeExpr::Int => Ty::Int,
+            TypeExpr::Bool => Ty::Bool,
+            TypeExpr::Set(inner) => Ty::Set(Box::new(Self::ty_of(inner))),
+        }
+    }
+}
+
+impl<'a> Checker<'a, '_> {
+    /// Collects declarations by kind and reports duplicates with both spans.
+    fn declare(&mut self, items: &[&'a Item]) {
+        let mut set_spans: HashMap<&str, Span> = HashMap::new();
+        for item in items {
+            match item {
+                Item::ActionSet(s) => {
+                    if let Some(first) = set_spans.get(s.name.name.as_str()) {
+                        self.diags.push(duplicate("action set", &s.name.name, *first, s.name.span));
+                    } else {
+                        set_spans.insert(&s.name.name, s.name.span);
+                        self.decls.sets.insert(s.name.name.clone(), s);
+                    }
+                }
+                Item::Resource(r) => {
+                    if let Some(&id) = self.type_ids.get(&r.name.name) {
+                        let first = self.ir.types.get(id.idx()).map(|t| t.span).unwrap_or_default();
+                        self.diags.push(duplicate("resource type", &r.name.name, first, r.name.span));
+                        continue;
+                    }
+                    let id = TypeId::from_idx(self.ir.types.len());
+                    self.type_ids.insert(r.name.name.clone(), id);
+                    self.ir.types.push(TypeInfo {
+                        name: r.name.name.clone(),
+                        parent: None,
+                        actions: BTreeSet::new(),
+                        attrs: BTreeMap::new(),
+                        span: r.name.span,
+                    });
+                    self.decls.resources.push(r);
+                }
+                Item::Attrs(b) => self.decls.attr_blocks.push(b),
+                Item::Group(g) => {
+                    if let Some(&id) = self.group_ids.get(&g.name.name) {
+                        let first = self.ir.groups.get(id.idx()).map(|g| g.span).unwrap_or_default();
+                        self.diags.push(duplicate("group", &g.name.name, first, g.name.span));
+                        continue;
+                    }
+                    self.group_ids.insert(g.name.name.clone(), GroupId::from_idx(self.ir.groups.len()));
+                    self.ir.groups.push(GroupInfo {
+                        name: g.name.name.clone(),
+                        aliases: Vec::new(),
+                        span: g.name.span,
+                    });
+                    self.decls.groups.push(g);
+                }
+                Item::Identity(i) => {
+                    if let Some(&id) = self.identity_ids.get(&i.name.name) {
+                        let first = self.identity_spans.get(id.idx()).copied().unwrap_or_default();
+                        self.diags.push(duplicate("identity", &i.name.name, first, i.name.span));
+                        continue;
+                    }
+                    self.identity_ids.insert(i.name.name.clone(), IdentityId::from_idx(self.ir.identities.len()));
+                    self.ir.identities.push(IdentityInfo { name: i.name.name.clone(), ..IdentityInfo::default() });
+                    self.identity_spans.push(i.name.span);
+                    self.decls.identities.push(i);
+                }
+                Item::Role(r) => {
+                    if let Some(&id) = self.role_ids.get(&r.name.name) {
+                        let first = self.ir.roles.get(id.idx()).map(|r| r.span).unwrap_or_default();
+                        self.diags.push(duplicate("role", &r.name.name, first, r.name.span));
+                        continue;
+                    }
+                    self.role_ids.insert(r.name.name.clone(), RoleId::from_idx(self.ir.roles.len()));
+                    self.ir.roles.push(RoleInfo {
+                        name: r.name.name.clone(),
+                        parents: Vec::new(),
+                        rules: Vec::new(),
+                        span: r.name.span,
+                    });
+                    self.decls.roles.push(r);
+                }
+                Item::Use(_) | Item::Assign(_) | Item::Exclusive(_) | Item::Test(_) => {}
+            }
+        }
+        self.group_used = vec![false; self.ir.groups.len()];
+        self.identity_used = vec![false; self.ir.identities.len()];
+    }
+
+    /// Expands a set name to plain action names, reporting a set that contains itself.
+    fn expand_set(&mut self, name: &str, stack: &mut Vec<String>) -> BTreeSet<String> {
+        if let Some(done) = self.set_members.get(name) {
+            return done.clone();
+        }
+        let Some(set) = self.decls.sets.get(name).copied() else { return BTreeSet::new() };
+        stack.push(name.to_string());
+        let mut out = BTreeSet::new();
+        for m in &set.members {
+            if m.is_star() {
+                self.diags.push(star_outside_rule(m.span));
+            } else if stack.contains(&m.text) {
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0303",
+                        format!("action set `{}` contains itself", m.text),
+                        m.span,
+                        format!("`{}` is being expanded here", m.text),
+                    )
+                    .with_note(format!("expansion chain: {} -> {}", stack.join(" -> "), m.text)),
+                );
+            } else if self.decls.sets.contains_key(&m.text) {
+                out.extend(self.expand_set(&m.text, stack));
+            } else {
+                out.insert(m.text.clone());
+            }
+        }
+        stack.pop();
+        self.set_members.insert(name.to_string(), out.clone());
+        out
+    }
+
+    /// Expands an `actions` list (of a resource) to plain action names.
+    fn expand_list(&mut self, names: &[Name]) -> Vec<String> {
+        let mut out = Vec::new();
+        for n in names {
+            if n.is_star() {
+                self.diags.push(star_outside_rule(n.span));
+            } else if self.decls.sets.contains_key(&n.text) {
+                out.extend(self.expand_set(&n.text, &mut Vec::new()));
+            } else {
+                out.push(n.text.clone());
+            }
+        }
+        out
+    }
+
+    fn action_id(&mut self, name: &str) -> ActionId {
+        if let Some(&id) = self.action_ids.get(name) {
+            return id;
+        }
+        let id = ActionId::from_idx(self.ir.actions.len());
+        self.ir.actions.push(name.to_string());
+        self.action_ids.insert(name.to_string(), id);
+        id
+    }
+
+    fn resolve_types(&mut self) {
+        let set_names: Vec<String> = self.decls.sets.keys().cloned().collect();
+        for s in &set_names {
+            self.expand_set(s, &mut Vec::new());
+        }
+        let resources = self.decls.resources.clone();
+        for (i, r) in resources.iter().enumerate() {
+            let tid = TypeId::from_idx(i);
+            if let Some(p) = &r.parent {
+                match self.type_ids.get(&p.name) {
+                    Some(&pid) => {
+                        if let Some(t) = self.ir.types.get_mut(tid.idx()) {
+                            t.parent = Some(pid);
+                        }
+                    }
+                    None => {
+                        let help = did_you_mean(&p.name, self.type_ids.keys().map(String::as_str));
+                        self.diags.push(
+                            Diagnostic::error(
+                                "E0202",
+                                format!("unknown resource type `{}`", p.name),
+                                p.span,
+                                "not declared",
+                            )
+                            .with_help_opt(help),
+                        );
+                    }
+                }
+            }
+            let actions = self.expand_list(&r.actions);
+            let ids: BTreeSet<ActionId> = actions.iter().map(|a| self.action_id(a)).collect();
+            let mut attrs: BTreeMap<String, (Ty, Span)> = BTreeMap::new();
+            for a in &r.attrs {
+                self.add_attr(&mut attrs, a, &format!("resource `{}`", r.name.name));
+            }
+            if let Some(t) = self.ir.types.get_mut(tid.idx()) {
+                t.actions = ids;
+                t.attrs = attrs.into_iter().map(|(k, (t, _))| (k, t)).collect();
+            }
+        }
+        self.check_type_forest();
+        // Principal and context attributes: repeated blocks merge.
+        let mut principal: BTreeMap<String, (Ty, Span)> = BTreeMap::new();
+        let mut context: BTreeMap<String, (Ty, Span)> = BTreeMap::new();
+        for b in self.decls.attr_blocks.clone() {
+            let (map, what) = match b.entity {
+                Entity::Principal => (&mut principal, "principal"),
+                _ => (&mut context, "context"),
+            };
+            for a in &b.attrs {
+                Self::add_attr_to(self.diags, map, a, what);
+            }
+        }
+        self.ir.principal_attrs = principal.into_iter().map(|(k, (t, _))| (k, t)).collect();
+        self.ir.context_attrs = context.into_iter().map(|(k, (t, _))| (k, t)).collect();
+    }
+
+    fn add_attr(&mut self, map: &mut BTreeMap<String, (Ty, Span)>, a: &ast::Attr, owner: &str) {
+        Self::add_attr_to(self.diags, map, a, owner);
+    }
+
+    fn add_attr_to(diags: &mut Diagnostics, map: &mut BTreeMap<String, (Ty, Span)>, a: &ast::Attr, owner: &str) {
+        if a.name.name == "id" {
+            diags.push(
+                Diagnostic::error(
+                    "E0210",
+                    "attribute `id` is built in and cannot be declared",
+                    a.name.span,
+                    "declared here",
+                )
+                .with_help("`principal.id` and `resource.id` are always available as strings"),
+            );
+            return;
+        }
+        let ty = Self::ty_of(&a.ty);
+        match map.get(&a.name.name) {
+            Some((old, first)) if *old != ty => diags.push(
+                Diagnostic::error(
+                    "E0302",
+                    format!("attribute `{}` of {owner} is declared with two types", a.name.name),
+                    a.span,
+                    format!("declared as `{ty}` here"),
+                )
+                .with_label(*first, format!("declared as `{old}` here")),
+            ),
+            Some(_) => {}
+            None => {
+                map.insert(a.name.name.clone(), (ty, a.span));
+            }
+        }
+    }
+
+    /// `resource X in P` must form a forest: report each cycle once and cut it.
+    fn check_type_forest(&mut self) {
+        let n = self.ir.types.len();
+        let mut reported = vec![false; n];
+        for start in 0..n {
+            let mut seen = Vec::new();
+            let mut cur = Some(TypeId::from_idx(start));
+            while let Some(t) = cur {
+                if let Some(pos) = seen.iter().position(|s| *s == t) {
+                    let cycle: Vec<TypeId> = seen.get(pos..).map(<[TypeId]>::to_vec).unwrap_or_default();
+                    if !cycle.iter().any(|c| reported.get(c.idx()).copied().unwrap_or(true)) {
+                        for c in &cycle {
+                            if let Some(r) = reported.get_mut(c.idx()) {
+                                *r = true;
+                            }
+                        }
+                        let names: Vec<String> = cycle.iter().map(|c| format!("`{}`", self.ir.type_name(*c))).collect();
+                        let first = cycle.iter().copied().min().unwrap_or(t);
+                        let mut d = Diagnostic::error(
+                            "E0501",
+                            format!("resource types contain each other: {}", names.join(" in ")),
+                            self.type_span(first),
+                            "this type is inside itself",
+                        );
+                        for c in &cycle {
+                            if *c != first {
+                                d = d.with_label(self.type_span(*c), "part of the cycle");
+                            }
+                        }
+                        self.diags.push(d.with_help("the `in` chain of resource types must end at a root type"));
+                        if let Some(ty) = self.ir.types.get_mut(first.idx()) {
+                            ty.parent = None;
+                        }
+                    }
+                    break;
+                }
+                seen.push(t);
+                cur = self.ir.types.get(t.idx()).and_then(|x| x.parent);
+            }
+        }
+    }
+
+    fn type_span(&self, t: TypeId) -> Span {
+        self.ir.types.get(t.idx()).map(|t| t.span).unwrap_or_default()
+    }
+
+    fn resolve_groups_and_identities(&mut self) {
+        for (i, ident) in self.decls.identities.clone().iter().enumerate() {
+            let mut info = IdentityInfo { name: ident.name.name.clone(), ..IdentityInfo::default() };
+            let mut seen: HashMap<&'static str, Span> = HashMap::new();
+            for m in &ident.members {
+                let (key, slot) = match m.kind {
+                    ast::IdMemberKind::Issuer => ("issuer", &mut info.issuer),
+                    ast::IdMemberKind::Audience => ("audience", &mut info.audience),
+                    ast::IdMemberKind::UserClaim => ("user from claim", &mut info.user_claim),
+                    ast::IdMemberKind::GroupsClaim => ("groups from claim", &mut info.groups_claim),
+                };
+                if let Some(first) = seen.get(key) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "E0603",
+                            format!("`{key}` is given twice in identity `{}`", ident.name.name),
+                            m.span,
+                            "given again here",
+                        )
+                        .with_label(*first, "first given here"),
+                    );
+                } else {
+                    seen.insert(key, m.span);
+                    *slot = Some(m.value.clone());
+                }
+            }
+            if info.user_claim.is_none() {
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0601",
+                        format!("identity `{}` does not say which claim names the user", ident.name.name),
+                        ident.name.span,
+                        "no `user from claim`",
+                    )
+                    .with_help("add `user from claim \"email\";` (or `sub`, `preferred_username`, ...)"),
+                );
+            }
+            if let Some(slot) = self.ir.identities.get_mut(i) {
+                *slot = info;
+            }
+        }
+        let mut alias_seen: HashMap<(IdentityId, String), Span> = HashMap::new();
+        for (i, g) in self.decls.groups.clone().iter().enumerate() {
+            let mut aliases = Vec::new();
+            for a in &g.aliases {
+                let Some(&iid) = self.identity_ids.get(&a.identity.name) else {
+                    let help = did_you_mean(&a.identity.name, self.identity_ids.keys().map(String::as_str));
+                    self.diags.push(
+                        Diagnostic::error(
+                            "E0205",
+                            format!("unknown identity `{}`", a.identity.name),
+                            a.identity.span,
+                            "no identity block has this name",
+                        )
+                        .with_help_opt(help),
+                    );
+                    continue;
+                };
+                if let Some(u) = self.identity_used.get_mut(iid.idx()) {
+                    *u = true;
+                }
+                if let Some(first) = alias_seen.get(&(iid, a.value.clone())) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "E0602",
+                            format!("alias \"{}\" of identity `{}` is given twice", a.value, a.identity.name),
+                            a.span,
+                            "given again here",
+                        )
+                        .with_label(*first, "first given here"),
+                    );
+                    continue;
+                }
+                alias_seen.insert((iid, a.value.clone()), a.span);
+                aliases.push((iid, a.value.clone()));
+            }
+            if let Some(slot) = self.ir.groups.get_mut(i) {
+                slot.aliases = aliases;
+            }
+        }
+    }
+
+    fn resolve_roles(&mut self) {
+        for (i, r) in self.decls.roles.clone().iter().enumerate() {
+            let rid = RoleId::from_idx(i);
+            let mut parents = Vec::new();
+            for p in &r.parents {
+                match self.role_ids.get(&p.name) {
+                    Some(&pid) => {
+                        if !parents.contains(&pid) {
+                            parents.push(pid);
+                            self.extends_spans.insert((rid, pid), p.span);
+                        }
+                    }
+                    None => self.unknown_role(p),
+                }
+            }
+            if let Some(slot) = self.ir.roles.get_mut(i) {
+                slot.parents = parents;
+            }
+        }
+    }
+
+    fn unknown_role(&mut self, name: &ast::Ident) {
+        let help = did_you_mean(&name.name, self.role_ids.keys().map(String::as_str));
+        self.diags.push(
+            Diagnostic::error("E0201", format!("unknown role `{}`", name.name), name.span, "no role has this name")
+                .with_help_opt(help),
+        );
+    }
+
+    fn unknown_group(&mut self, name: &ast::Ident) {
+        let help = did_you_mean(&name.name, self.group_ids.keys().map(String::as_str));
+        self.diags.push(
+            Diagnostic::error("E0204", format!("unknown group `{}`", name.name), name.span, "no group has this name")
+                .with_help_opt(help),
+        );
+    }
+
+    fn group_ref(&mut self, name: &ast::Ident) -> Option<GroupId> {
+        match self.group_ids.get(&name.name) {
+            Some(&g) => {
+                if let Some(u) = self.group_used.get_mut(g.idx()) {
+                    *u = true;
+                }
+                Some(g)
+            }
+            None => {
+                self.unknown_group(name);
+                None
+            }
+        }
+    }
+
+    /// Builds the inheritance graph, reports every cycle with all its roles and edges, and
+    /// returns the graph with cycles cut so later checks can walk it.
+    fn role_graph(&mut self) -> RoleGraph {
+        let edges: Vec<(RoleId, RoleId)> = self.extends_spans.keys().copied().collect();
+        let mut graph = RoleGraph::new(self.ir.roles.len(), edges);
+        let cycles = graph.cycles();
+        for c in &cycles {
+            let names: Vec<String> = c.roles.iter().map(|r| format!("`{}`", self.ir.role_name(*r))).collect();
+            let first = c.roles.first().copied().unwrap_or(RoleId(0));
+            let first_span = self.ir.roles.get(first.idx()).map(|r| r.span).unwrap_or_default();
+            let mut d = if c.roles.len() == 1 {
+                Diagnostic::error(
+                    "E0401",
+                    format!("role {} extends itself", names.join(", ")),
+                    first_span,
+                    "this role is its own ancestor",
+                )
+            } else {
+                Diagnostic::error(
+                    "E0401",
+                    format!("role inheritance cycle among {}", names.join(", ")),
+                    first_span,
+                    "this role is its own ancestor",
+                )
+            };
+            for (child, parent) in &c.edges {
+                let span = self.extends_spans.get(&(*child, *parent)).copied().unwrap_or(first_span);
+                d = d.with_label(
+                    span,
+                    format!("`{}` extends `{}`", self.ir.role_name(*child), self.ir.role_name(*parent)),
+                );
+            }
+            let chain: Vec<String> = c
+                .edges
+                .iter()
+                .map(|(a, b)| format!("{} -> {}", self.ir.role_name(*a), self.ir.role_name(*b)))
+                .collect();
+            self.diags.push(
+                d.with_note(format!("edges of the cycle: {}", chain.join(", ")))
+                    .with_help("role inheritance must be acyclic: remove one of these `extends`"),
+            );
+        }
+        graph.break_cycles(&cycles);
+        graph
+    }
+}
+
+fn star_outside_rule(span: Span) -> Diagnostic {
+    Diagnostic::error("E0315", "`*` may only appear in rules", span, "not allowed here")
+        .with_help("list the actions, or name an action set")
+}

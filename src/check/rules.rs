@@ -1,0 +1,577 @@
+//! The checks that need the resolved declarations: rules and their action/type expansion,
+//! assignment paths, `exclusive` sets over static assignments, `test` blocks, and warnings.
+
+use super::Checker;
+use super::cond::value_val;
+use super::ir::*;
+use crate::diag::{Diagnostic, Span, did_you_mean};
+use crate::graph::RoleGraph;
+use crate::syntax::ast::{self, Effect, Entity, Item};
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, BTreeSet};
+
+impl Checker<'_, '_> {
+    /// Every action name anywhere (declared on a type, or a plain member of a set).
+    fn known_action_names(&self) -> BTreeSet<String> {
+        let mut names: BTreeSet<String> = self.ir.actions.iter().cloned().collect();
+        names.extend(self.decls.sets.keys().cloned());
+        names
+    }
+
+    fn unknown_type(&mut self, name: &ast::Ident) {
+        let help = did_you_mean(&name.name, self.type_ids.keys().map(String::as_str));
+        self.diags.push(
+            Diagnostic::error("E0202", format!("unknown resource type `{}`", name.name), name.span, "not declared")
+                .with_help_opt(help),
+        );
+    }
+
+    fn unknown_action(&mut self, name: &str, span: Span) {
+        let known = self.known_action_names();
+        let help = did_you_mean(name, known.iter().map(String::as_str));
+        self.diags.push(
+            Diagnostic::error("E0203", format!("unknown action `{name}`"), span, "no type declares this action")
+                .with_help_opt(help),
+        );
+    }
+
+    pub(super) fn check_rules(&mut self) {
+        let roles = self.decls.roles.clone();
+        let all_types: Vec<TypeId> = (0..self.ir.types.len()).map(TypeId::from_idx).collect();
+        for (ri, role) in roles.iter().enumerate() {
+            let mut out = Vec::new();
+            for rule in &role.rules {
+                // Types first: a rule whose types do not resolve cannot check its actions.
+                let mut types = BTreeSet::new();
+                let mut types_ok = true;
+                for t in &rule.types {
+                    if t.is_star() {
+                        types.extend(all_types.iter().copied());
+                    } else if let Some(&id) = self.type_ids.get(&t.text) {
+                        types.insert(id);
+                    } else {
+                        self.unknown_type(&ast::Ident { name: t.text.clone(), span: t.span });
+                        types_ok = false;
+                    }
+                }
+                if !types_ok {
+                    continue;
+                }
+                let mut pairs: BTreeSet<(TypeId, ActionId)> = BTreeSet::new();
+                let mut actions_ok = true;
+                for a in &rule.actions {
+                    let names: Vec<ActionId> = if a.is_star() {
+                        types
+                            .iter()
+                            .filter_map(|t| self.ir.types.get(t.idx()))
+                            .flat_map(|t| t.actions.iter().copied())
+                            .collect()
+                    } else if let Some(members) = self.set_members.get(&a.text) {
+                        members.iter().filter_map(|m| self.action_ids.get(m).copied()).collect()
+                    } else if let Some(&id) = self.action_ids.get(&a.text) {
+                        vec![id]
+                    } else {
+                        self.unknown_action(&a.text, a.span);
+                        actions_ok = false;
+                        continue;
+                    };
+                    let found: Vec<(TypeId, ActionId)> = types
+                        .iter()
+                        .flat_map(|t| names.iter().map(move |a| (*t, *a)))
+                        .filter(|(t, a)| self.ir.types.get(t.idx()).is_some_and(|ti| ti.actions.contains(a)))
+                        .collect();
+                    if found.is_empty() {
+                        actions_ok = false;
+                        let on: Vec<String> = types.iter().map(|t| format!("`{}`", self.ir.type_name(*t))).collect();
+                        let declared_on: Vec<String> = self
+                            .ir
+                            .types
+                            .iter()
+                            .filter(|t| names.iter().any(|a| t.actions.contains(a)))
+                            .map(|t| format!("`{}`", t.name))
+                            .collect();
+                        let help = if declared_on.is_empty() {
+                            None
+                        } else {
+                            Some(format!("`{}` is declared on {}", a.text, declared_on.join(", ")))
+                        };
+                        self.diags.push(
+                            Diagnostic::error(
+                                "E0301",
+                                format!("action `{}` is not declared on {}", a.text, on.join(", ")),
+                                a.span,
+                                "this yields no (action, type) pair",
+                            )
+                            .with_help_opt(help),
+                        );
+                    }
+                    pairs.extend(found);
+                }
+                if !actions_ok {
+                    continue;
+                }
+                let applies: Vec<TypeId> = pairs.iter().map(|(t, _)| *t).collect::<BTreeSet<_>>().into_iter().collect();
+                let cond = match &rule.cond {
+                    Some(e) => match self.check_cond(e, &applies) {
+                        Some(c) => Some(c),
+                        None => continue,
+                    },
+                    None => None,
+                };
+                out.push(RuleInfo { effect: rule.effect, pairs: pairs.into_iter().collect(), cond, span: rule.span });
+            }
+            if let Some(slot) = self.ir.roles.get_mut(ri) {
+                slot.rules = out;
+            }
+        }
+    }
+
+    /// Checks a path: it follows the tree from a root type; `allow_bare` permits a trailing
+    /// bare type. Returns the whole segments and the bare type.
+    fn check_path(&mut self, path: &ast::Path, allow_bare: bool, what: &str) -> Option<(ScopePath, Option<TypeId>)> {
+        let mut out = Vec::new();
+        let mut prev: Option<TypeId> = None;
+        let steps = path.segments.iter().map(|s| (&s.ty, Some(&s.id))).chain(path.bare.iter().map(|b| (b, None)));
+        let mut bare = None;
+        for (ty, id) in steps {
+            let Some(&tid) = self.type_ids.get(&ty.name) else {
+                self.unknown_type(ty);
+                return None;
+            };
+            let parent = self.ir.types.get(tid.idx()).and_then(|t| t.parent);
+            if parent != prev {
+                let message = match (prev, parent) {
+                    (None, Some(p)) => format!(
+                        "{what} must start at a root type, but `{}` is inside `{}`",
+                        ty.name,
+                        self.ir.type_name(p)
+                    ),
+                    (Some(pr), None) => {
+                        format!("`{}` is a root type and cannot be inside `{}`", ty.name, self.ir.type_name(pr))
+                    }
+                    (Some(pr), Some(p)) => {
+                        format!(
+                            "`{}` is inside `{}`, not inside `{}`",
+                            ty.name,
+                            self.ir.type_name(p),
+                            self.ir.type_name(pr)
+                        )
+                    }
+                    (None, None) => String::new(),
+                };
+                let help = self.tree_path_help(tid);
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0502",
+                        format!("{what} does not follow the resource tree: {message}"),
+                        ty.span,
+                        "out of place",
+                    )
+                    .with_help(help),
+                );
+                return None;
+            }
+            prev = Some(tid);
+            match id {
+                Some(id) => out.push((tid, id.clone())),
+                None => bare = Some(tid),
+            }
+        }
+        if bare.is_some() && !allow_bare {
+            let b = path.bare.as_ref().map_or(path.span, |b| b.span);
+            self.diags.push(
+                Diagnostic::error(
+                    "E0503",
+                    format!("{what} must end in a whole `type:id` segment"),
+                    b,
+                    "a bare type is not a scope",
+                )
+                .with_help("name the resource, e.g. `project:churn`, or drop the last segment"),
+            );
+            return None;
+        }
+        Some((out, bare))
+    }
+
+    fn tree_path_help(&self, t: TypeId) -> String {
+        let mut chain = vec![self.ir.type_name(t).to_string()];
+        let mut cur = self.ir.types.get(t.idx()).and_then(|x| x.parent);
+        let mut guard = 0;
+        while let Some(p) = cur {
+            chain.push(self.ir.type_name(p).to_string());
+            cur = self.ir.types.get(p.idx()).and_then(|x| x.parent);
+            guard += 1;
+            if guard > self.ir.types.len() {
+                break;
+            }
+        }
+        chain.reverse();
+        let example: Vec<String> = chain.iter().map(|t| format!("{t}:ID")).collect();
+        format!("a path to `{}` reads `{}`", self.ir.type_name(t), example.join("/"))
+    }
+
+    pub(super) fn resolve_assignments(&mut self, items: &[&Item]) {
+        for item in items {
+            let Item::Assign(a) = item else { continue };
+            let mut roles = Vec::new();
+            for r in &a.roles {
+                match self.role_ids.get(&r.name) {
+                    Some(&id) => roles.push(id),
+                    None => self.unknown_role(r),
+                }
+            }
+            let mut subjects = Vec::new();
+            for s in &a.subjects {
+                match &s.kind {
+                    ast::SubjectKind::Principal(p) => subjects.push(SubjectRef::Principal(p.clone())),
+                    ast::SubjectKind::Everyone => subjects.push(SubjectRef::Everyone),
+                    ast::SubjectKind::Group(g) => {
+                        if let Some(id) = self.group_ref(g) {
+                            subjects.push(SubjectRef::Group(id));
+                        }
+                    }
+                }
+            }
+            let scope = match &a.scope {
+                Some(p) => match self.check_path(p, false, "an assignment's scope") {
+                    Some((s, _)) => s,
+                    None => continue,
+                },
+                None => Vec::new(),
+            };
+            self.ir.assignments.push(AssignInfo { roles, subjects, scope, span: a.span });
+        }
+    }
+
+    pub(super) fn resolve_exclusive(&mut self, items: &[&Item], graph: &RoleGraph) {
+        let closures: Vec<BTreeSet<RoleId>> =
+            (0..self.ir.roles.len()).map(|r| graph.closure(RoleId::from_idx(r))).collect();
+        for item in items {
+            let Item::Exclusive(x) = item else { continue };
+            let mut set: Vec<(RoleId, Span)> = Vec::new();
+            for r in &x.roles {
+                let Some(&id) = self.role_ids.get(&r.name) else {
+                    self.unknown_role(r);
+                    continue;
+                };
+                if let Some((_, first)) = set.iter().find(|(s, _)| *s == id) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "E0508",
+                            format!("role `{}` is listed twice in an `exclusive` set", r.name),
+                            r.span,
+                            "listed again",
+                        )
+                        .with_label(*first, "first listed here"),
+                    );
+                    continue;
+                }
+                set.push((id, r.span));
+            }
+            // A role and its ancestor in one set: holding the role always means holding both.
+            for (a, sa) in &set {
+                for (b, sb) in &set {
+                    if a != b && closures.get(a.idx()).is_some_and(|c| c.contains(b)) {
+                        self.diags.push(
+                            Diagnostic::error(
+                                "E0504",
+                                format!(
+                                    "`exclusive` lists `{}` and its ancestor `{}`",
+                                    self.ir.role_name(*a),
+                                    self.ir.role_name(*b)
+                                ),
+                                *sa,
+                                format!("`{}` inherits `{}`", self.ir.role_name(*a), self.ir.role_name(*b)),
+                            )
+                            .with_label(*sb, "ancestor listed here")
+                            .with_help("anyone holding the first role holds both, so the set could never be satisfied"),
+                        );
+                    }
+                }
+            }
+            // A role inheriting two roles of the set.
+            for (ri, closure) in closures.iter().enumerate() {
+                let rid = RoleId::from_idx(ri);
+                let held: Vec<&(RoleId, Span)> = set.iter().filter(|(m, _)| *m != rid && closure.contains(m)).collect();
+                if held.len() >= 2 && !set.iter().any(|(m, _)| *m == rid) {
+                    let names: Vec<String> = held.iter().map(|(m, _)| format!("`{}`", self.ir.role_name(*m))).collect();
+                    let span = self.ir.roles.get(ri).map(|r| r.span).unwrap_or(x.span);
+                    let mut d = Diagnostic::error(
+                        "E0505",
+                        format!(
+                            "role `{}` inherits {} of one `exclusive` set",
+                            self.ir.role_name(rid),
+                            names.join(" and ")
+                        ),
+                        span,
+                        "inherits roles that exclude each other",
+                    );
+                    for (_, s) in held {
+                        d = d.with_label(*s, "in this `exclusive` set");
+                    }
+                    self.diags.push(d);
+                }
+            }
+            let members: Vec<RoleId> = set.iter().map(|(r, _)| *r).collect();
+            self.check_static_exclusive(&members, &closures);
+            self.ir.exclusive.push(members);
+        }
+    }
+
+    /// No literal subject may hold two roles of one set on overlapping scopes (assignments to
+    /// `everyone` count for every subject). Assignments are bucketed by subject, so the cost
+    /// is quadratic only within one subject's assignments of the set's roles.
+    fn check_static_exclusive(&mut self, set: &[RoleId], closures: &[BTreeSet<RoleId>]) {
+        // (subject, scope, member held, assignment span)
+        let mut by_subject: BTreeMap<&SubjectRef, Vec<(&ScopePath, RoleId, Span)>> = BTreeMap::new();
+        let mut everyone: Vec<(&ScopePath, RoleId, Span)> = Vec::new();
+        for a in &self.ir.assignments {
+            for r in &a.roles {
+                let Some(closure) = closures.get(r.idx()) else { continue };
+                for m in set.iter().filter(|m| closure.contains(m)) {
+                    for s in &a.subjects {
+                        if *s == SubjectRef::Everyone {
+                            everyone.push((&a.scope, *m, a.span));
+                        } else {
+                            by_subject.entry(s).or_default().push((&a.scope, *m, a.span));
+                        }
+                    }
+                }
+            }
+        }
+        let overlap = |a: &ScopePath, b: &ScopePath| a.starts_with(b) || b.starts_with(a);
+        let mut found: BTreeSet<(Span, Span, RoleId, RoleId)> = BTreeSet::new();
+        let mut consider = |x: &(&ScopePath, RoleId, Span), y: &(&ScopePath, RoleId, Span)| {
+            if x.1 != y.1 && overlap(x.0, y.0) {
+                let (first, second) = if x.2 <= y.2 { (x, y) } else { (y, x) };
+                found.insert((second.2, first.2, second.1, first.1));
+            }
+        };
+        for list in by_subject.values() {
+            for (i, x) in list.iter().enumerate() {
+                for y in list.iter().skip(i + 1).chain(everyone.iter()) {
+                    consider(x, y);
+                }
+            }
+        }
+        for (i, x) in everyone.iter().enumerate() {
+            for y in everyone.iter().skip(i + 1) {
+                consider(x, y);
+            }
+        }
+        for (span, other, r1, r2) in found {
+            self.diags.push(
+                Diagnostic::error(
+                    "E0506",
+                    format!(
+                        "a subject holds `{}` and `{}`, which are `exclusive`, on overlapping scopes",
+                        self.ir.role_name(r1),
+                        self.ir.role_name(r2)
+                    ),
+                    span,
+                    format!("gives `{}`", self.ir.role_name(r1)),
+                )
+                .with_label(other, format!("gives `{}` on an overlapping scope", self.ir.role_name(r2)))
+                .with_help("separation of duty: give these roles to different subjects, or on disjoint scopes"),
+            );
+        }
+    }
+
+    pub(super) fn check_tests(&mut self, items: &[&Item]) {
+        for item in items {
+            let Item::Test(t) = item else { continue };
+            let mut expects = Vec::new();
+            for e in &t.expects {
+                if let Some(x) = self.check_expect(e) {
+                    expects.push(x);
+                }
+            }
+            self.ir.tests.push(TestInfo { name: t.name.clone(), expects, span: t.span });
+        }
+    }
+
+    fn check_expect(&mut self, e: &ast::Expect) -> Option<ExpectInfo> {
+        let mut ok = true;
+        let mut groups = Vec::new();
+        for g in &e.groups {
+            match self.group_ref(g) {
+                Some(_) => groups.push(g.name.clone()),
+                None => ok = false,
+            }
+        }
+        let (segments, bare) = self.check_path(&e.path, true, "a test's path")?;
+        let target = bare.or_else(|| segments.last().map(|(t, _)| *t))?;
+        match self.action_ids.get(&e.action.name).copied() {
+            None => {
+                self.unknown_action(&e.action.name, e.action.span);
+                ok = false;
+            }
+            Some(a) if !self.ir.types.get(target.idx()).is_some_and(|t| t.actions.contains(&a)) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0313",
+                        format!("action `{}` is not declared on `{}`", e.action.name, self.ir.type_name(target)),
+                        e.action.span,
+                        "not an action of the target type",
+                    )
+                    .with_label(self.type_span(target), "declared here"),
+                );
+                ok = false;
+            }
+            Some(_) => {}
+        }
+        let mut request = crate::Request::new(
+            &e.principal,
+            &groups.iter().map(String::as_str).collect::<Vec<_>>(),
+            &e.action.name,
+            &crate::path::render(
+                segments.iter().map(|(t, id)| (self.ir.type_name(*t), id.as_str())),
+                bare.map(|b| self.ir.type_name(b)),
+            ),
+        );
+        for kv in &e.with {
+            let declared = match kv.entity {
+                Entity::Principal => self.ir.principal_attrs.get(&kv.attr.name).cloned(),
+                Entity::Context => self.ir.context_attrs.get(&kv.attr.name).cloned(),
+                Entity::Resource => self.ir.types.get(target.idx()).and_then(|t| t.attrs.get(&kv.attr.name).cloned()),
+            };
+            let Some(ty) = declared else {
+                let where_ = match kv.entity {
+                    Entity::Resource => format!("`{}`", self.ir.type_name(target)),
+                    other => format!("`{}`", other.as_str()),
+                };
+                let cands: Vec<String> = match kv.entity {
+                    Entity::Principal => self.ir.principal_attrs.keys().cloned().collect(),
+                    Entity::Context => self.ir.context_attrs.keys().cloned().collect(),
+                    Entity::Resource => {
+                        self.ir.types.get(target.idx()).map(|t| t.attrs.keys().cloned().collect()).unwrap_or_default()
+                    }
+                };
+                let help = did_you_mean(&kv.attr.name, cands.iter().map(String::as_str));
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0206",
+                        format!("unknown attribute `{}.{}`", kv.entity.as_str(), kv.attr.name),
+                        kv.attr.span,
+                        format!("not declared on {where_}"),
+                    )
+                    .with_help_opt(help),
+                );
+                ok = false;
+                continue;
+            };
+            match value_val(&kv.value) {
+                Ok((val, vty)) if vty.fits(&ty) => {
+                    request = request.with_attr(kv.entity.as_str(), &kv.attr.name, val_to_json(&val));
+                }
+                Ok((_, vty)) => {
+                    self.diags.push(Diagnostic::error(
+                        "E0314",
+                        format!("`{}.{}` is a `{ty}`, but the test gives a `{vty}`", kv.entity.as_str(), kv.attr.name),
+                        kv.value.span(),
+                        format!("this is a `{vty}`"),
+                    ));
+                    ok = false;
+                }
+                Err((span, first, other)) => {
+                    self.diags.push(Diagnostic::error(
+                        "E0312",
+                        format!("a list mixes `{first}` and `{other}` elements"),
+                        span,
+                        format!("this is a `{other}`"),
+                    ));
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(ExpectInfo { effect: e.effect, request, span: e.span })
+    }
+
+    pub(super) fn warnings(&mut self, graph: &RoleGraph) {
+        let mut extended = vec![false; self.ir.roles.len()];
+        for r in &self.ir.roles {
+            for p in &r.parents {
+                if let Some(e) = extended.get_mut(p.idx()) {
+                    *e = true;
+                }
+            }
+        }
+        let mut assigned = vec![false; self.ir.roles.len()];
+        for a in &self.ir.assignments {
+            for r in &a.roles {
+                if let Some(x) = assigned.get_mut(r.idx()) {
+                    *x = true;
+                }
+            }
+        }
+        for (i, r) in self.ir.roles.iter().enumerate() {
+            if !extended.get(i).copied().unwrap_or(true) && !assigned.get(i).copied().unwrap_or(true) {
+                self.diags.push(
+                    Diagnostic::warning(
+                        "W0001",
+                        format!("role `{}` is never assigned nor extended", r.name),
+                        r.span,
+                        "unused role",
+                    )
+                    .with_help("assign it with `assign ROLE to SUBJECT;`, extend it, or remove it"),
+                );
+            }
+        }
+        for (i, g) in self.ir.groups.iter().enumerate() {
+            if !self.group_used.get(i).copied().unwrap_or(true) {
+                self.diags.push(
+                    Diagnostic::warning("W0002", format!("group `{}` is never used", g.name), g.span, "unused group")
+                        .with_help("use it in an assignment, a condition or a test, or remove it"),
+                );
+            }
+        }
+        for (i, ident) in self.ir.identities.iter().enumerate() {
+            if !self.identity_used.get(i).copied().unwrap_or(true) {
+                let span = self.identity_spans.get(i).copied().unwrap_or_default();
+                self.diags.push(
+                    Diagnostic::warning(
+                        "W0004",
+                        format!("identity `{}` is never referenced", ident.name),
+                        span,
+                        "unused identity",
+                    )
+                    .with_help(format!("map its groups with `group NAME from {} \"claim value\";`", ident.name)),
+                );
+            }
+        }
+        // An allow rule all of whose pairs the same role (or an ancestor) denies unconditionally.
+        let mut found = Vec::new();
+        for (ri, role) in self.ir.roles.iter().enumerate() {
+            let closure = graph.closure(RoleId::from_idx(ri));
+            let denied: BTreeSet<(TypeId, ActionId)> = closure
+                .iter()
+                .filter_map(|r| self.ir.roles.get(r.idx()))
+                .flat_map(|r| r.rules.iter())
+                .filter(|rule| rule.effect == Effect::Deny && rule.cond.is_none())
+                .flat_map(|rule| rule.pairs.iter().copied())
+                .collect();
+            for rule in role.rules.iter().filter(|r| r.effect == Effect::Allow) {
+                if !rule.pairs.is_empty() && rule.pairs.iter().all(|p| denied.contains(p)) {
+                    found.push((rule.span, role.name.clone()));
+                }
+            }
+        }
+        for (span, role) in found {
+            self.diags.push(
+                Diagnostic::warning("W0003", format!("this allow rule of `{role}` can never take effect"), span, "always overridden")
+                    .with_note("every (action, type) pair it allows is denied without condition by the same role or one of its ancestors")
+                    .with_help("remove the rule, or narrow the deny"),
+            );
+        }
+    }
+}
+
+/// A checked constant as the JSON a request carries.
+pub(crate) fn val_to_json(v: &Val) -> Json {
+    match v {
+        Val::Str(s) => Json::String(s.clone()),
+        Val::Int(n) => Json::from(*n),
+        Val::Bool(b) => Json::Bool(*b),
+        Val::Set(items) => Json::Array(items.iter().map(val_to_json).collect()),
+    }
+}

@@ -1,0 +1,251 @@
+//! IR -> [`CompiledPolicy`]: flat tables built once, with no spans and no AST, read by the
+//! native evaluator (and by the later WASM emitter, audit log and analyses).
+//!
+//! A decision looks up, for each (subject, scope node) of the request, the roles assigned
+//! there, and for each such role the pre-folded rules on (target type, action), so its cost
+//! depends on the request (path depth, groups, applicable conditions), never on how many
+//! roles or assignments the policy has.
+
+use crate::check::ir::*;
+use crate::diag::Sources;
+use crate::graph::RoleGraph;
+use crate::syntax::ast::Effect;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Index of a node of the scope tree: 0 is "everywhere", each other node one whole
+/// `type:id` path prefix that some assignment names.
+pub type NodeId = u32;
+/// Index into the subject table: 0 is `everyone`, then one per group, then literal principals.
+pub type SubjectId = u32;
+
+pub(crate) const EVERYONE: SubjectId = 0;
+
+#[derive(Debug, Clone)]
+pub(crate) struct CType {
+    pub name: String,
+    pub parent: Option<TypeId>,
+    pub actions: BTreeSet<ActionId>,
+    pub attrs: BTreeMap<String, Ty>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CRule {
+    pub role: RoleId,
+    pub effect: Effect,
+    pub cond: Option<Cond>,
+    /// `file:line:col` of the rule.
+    pub at: String,
+    /// (file index, line, column): reasons sort on this.
+    pub at_key: (u32, u32, u32),
+}
+
+/// A rule reached from an assigned role, through the `extends` chain `via`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EffRule {
+    pub rule: u32,
+    pub via: u32,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CIdentity {
+    pub name: String,
+    pub user_claim: Option<String>,
+    pub groups_claim: Option<String>,
+    /// Claim value -> the groups whose alias for this identity it is.
+    pub aliases: HashMap<String, Vec<GroupId>>,
+}
+
+/// The compiled policy: plain data, `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct CompiledPolicy {
+    pub(crate) types: Vec<CType>,
+    pub(crate) type_index: HashMap<String, TypeId>,
+    pub(crate) actions: Vec<String>,
+    pub(crate) action_index: HashMap<String, ActionId>,
+    pub(crate) groups: Vec<String>,
+    pub(crate) group_index: HashMap<String, GroupId>,
+    pub(crate) identities: Vec<CIdentity>,
+    pub(crate) identity_index: HashMap<String, usize>,
+    pub(crate) principal_attrs: BTreeMap<String, Ty>,
+    pub(crate) context_attrs: BTreeMap<String, Ty>,
+    pub(crate) role_names: Vec<String>,
+    pub(crate) rules: Vec<CRule>,
+    /// (assigned role, target type, action) -> range of `effective`.
+    pub(crate) role_table: HashMap<(RoleId, TypeId, ActionId), (u32, u32)>,
+    pub(crate) effective: Vec<EffRule>,
+    pub(crate) chains: Vec<Vec<RoleId>>,
+    /// For each role: (exclusive set index, member role) for every member in its closure.
+    pub(crate) role_exclusive: Vec<Vec<(u32, RoleId)>>,
+    /// Scope tree: (node, type) -> id -> child node.
+    pub(crate) children: HashMap<(NodeId, TypeId), HashMap<String, NodeId>>,
+    /// Display of each node's path; `None` for everywhere.
+    pub(crate) node_paths: Vec<Option<String>>,
+    pub(crate) principal_subjects: HashMap<String, SubjectId>,
+    /// (subject, node) -> roles assigned there, sorted, without repeats.
+    pub(crate) grants: HashMap<(SubjectId, NodeId), Vec<RoleId>>,
+}
+
+impl CompiledPolicy {
+    /// Display name of a subject id.
+    pub(crate) fn group_subject(&self, g: GroupId) -> SubjectId {
+        g.0 + 1
+    }
+}
+
+/// Builds the compiled policy from a checked IR.
+/// INVARIANT: the IR had no errors (no inheritance cycles, every name resolved).
+pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> CompiledPolicy {
+    let edges = ir.roles.iter().enumerate().flat_map(|(i, r)| r.parents.iter().map(move |p| (RoleId::from_idx(i), *p)));
+    let graph = RoleGraph::new(ir.roles.len(), edges);
+
+    let mut rules = Vec::new();
+    // Rules of each role by (type, action), before inheritance.
+    let mut own: Vec<BTreeMap<(TypeId, ActionId), Vec<u32>>> = vec![BTreeMap::new(); ir.roles.len()];
+    for (ri, role) in ir.roles.iter().enumerate() {
+        for rule in &role.rules {
+            let id = u32::try_from(rules.len()).unwrap_or(u32::MAX);
+            let (line, col) = sources.line_col(rule.span);
+            rules.push(CRule {
+                role: RoleId::from_idx(ri),
+                effect: rule.effect,
+                cond: rule.cond.clone(),
+                at: sources.location(rule.span),
+                at_key: (file_order(rule.span.file), u32::try_from(line).unwrap_or(0), u32::try_from(col).unwrap_or(0)),
+            });
+            if let Some(map) = own.get_mut(ri) {
+                for pair in &rule.pairs {
+                    map.entry(*pair).or_default().push(id);
+                }
+            }
+        }
+    }
+
+    // Fold inheritance in: each assigned role sees its ancestors' rules with the chain.
+    let name_of = |r: RoleId| ir.role_name(r).to_string();
+    let mut chains: Vec<Vec<RoleId>> = Vec::new();
+    let mut chain_ids: HashMap<Vec<RoleId>, u32> = HashMap::new();
+    let mut role_table = HashMap::new();
+    let mut effective = Vec::new();
+    let mut role_exclusive = Vec::with_capacity(ir.roles.len());
+    for ri in 0..ir.roles.len() {
+        let rid = RoleId::from_idx(ri);
+        let mut table: BTreeMap<(TypeId, ActionId), Vec<EffRule>> = BTreeMap::new();
+        let reach = graph.chains_from(rid, &name_of);
+        for (ancestor, chain) in &reach {
+            let via = *chain_ids.entry(chain.clone()).or_insert_with(|| {
+                chains.push(chain.clone());
+                u32::try_from(chains.len() - 1).unwrap_or(u32::MAX)
+            });
+            if let Some(map) = own.get(ancestor.idx()) {
+                for (pair, ids) in map {
+                    table.entry(*pair).or_default().extend(ids.iter().map(|&rule| EffRule { rule, via }));
+                }
+            }
+        }
+        for ((t, a), list) in table {
+            let start = u32::try_from(effective.len()).unwrap_or(u32::MAX);
+            effective.extend(list);
+            let end = u32::try_from(effective.len()).unwrap_or(u32::MAX);
+            role_table.insert((rid, t, a), (start, end));
+        }
+        let mut memberships = Vec::new();
+        for (si, set) in ir.exclusive.iter().enumerate() {
+            for (anc, _) in &reach {
+                if set.contains(anc) {
+                    memberships.push((u32::try_from(si).unwrap_or(u32::MAX), *anc));
+                }
+            }
+        }
+        role_exclusive.push(memberships);
+    }
+
+    // Subjects and the scope tree of assignments.
+    let mut principal_subjects: HashMap<String, SubjectId> = HashMap::new();
+    let group_base = 1u32;
+    let mut next_subject = group_base + u32::try_from(ir.groups.len()).unwrap_or(0);
+    let mut children: HashMap<(NodeId, TypeId), HashMap<String, NodeId>> = HashMap::new();
+    let mut node_paths: Vec<Option<String>> = vec![None];
+    let mut grants: HashMap<(SubjectId, NodeId), Vec<RoleId>> = HashMap::new();
+    for a in &ir.assignments {
+        let mut node: NodeId = 0;
+        for (depth, (t, id)) in a.scope.iter().enumerate() {
+            let next = u32::try_from(node_paths.len()).unwrap_or(u32::MAX);
+            let entry = children.entry((node, *t)).or_default();
+            node = *entry.entry(id.clone()).or_insert_with(|| {
+                let prefix = a.scope.get(..=depth).unwrap_or(&[]);
+                node_paths.push(Some(crate::path::render(
+                    prefix.iter().map(|(t, id)| (ir.type_name(*t), id.as_str())),
+                    None,
+                )));
+                next
+            });
+        }
+        for s in &a.subjects {
+            let sid = match s {
+                SubjectRef::Everyone => EVERYONE,
+                SubjectRef::Group(g) => group_base + g.0,
+                SubjectRef::Principal(p) => *principal_subjects.entry(p.clone()).or_insert_with(|| {
+                    next_subject += 1;
+                    next_subject - 1
+                }),
+            };
+            grants.entry((sid, node)).or_default().extend(a.roles.iter().copied());
+        }
+    }
+    for roles in grants.values_mut() {
+        roles.sort_unstable();
+        roles.dedup();
+    }
+
+    let mut identities = Vec::new();
+    let mut identity_index = HashMap::new();
+    for (i, ident) in ir.identities.iter().enumerate() {
+        let mut aliases: HashMap<String, Vec<GroupId>> = HashMap::new();
+        for (gi, g) in ir.groups.iter().enumerate() {
+            for (iid, value) in &g.aliases {
+                if iid.idx() == i {
+                    aliases.entry(value.clone()).or_default().push(GroupId::from_idx(gi));
+                }
+            }
+        }
+        identity_index.insert(ident.name.clone(), i);
+        identities.push(CIdentity {
+            name: ident.name.clone(),
+            user_claim: ident.user_claim.clone(),
+            groups_claim: ident.groups_claim.clone(),
+            aliases,
+        });
+    }
+
+    CompiledPolicy {
+        types: ir
+            .types
+            .iter()
+            .map(|t| CType {
+                name: t.name.clone(),
+                parent: t.parent,
+                actions: t.actions.clone(),
+                attrs: t.attrs.clone(),
+            })
+            .collect(),
+        type_index: ir.types.iter().enumerate().map(|(i, t)| (t.name.clone(), TypeId::from_idx(i))).collect(),
+        actions: ir.actions.clone(),
+        action_index: ir.actions.iter().enumerate().map(|(i, a)| (a.clone(), ActionId::from_idx(i))).collect(),
+        groups: ir.groups.iter().map(|g| g.name.clone()).collect(),
+        group_index: ir.groups.iter().enumerate().map(|(i, g)| (g.name.clone(), GroupId::from_idx(i))).collect(),
+        identities,
+        identity_index,
+        principal_attrs: ir.principal_attrs.clone(),
+        context_attrs: ir.context_attrs.clone(),
+        role_names: ir.roles.iter().map(|r| r.name.clone()).collect(),
+        rules,
+        role_table,
+        effective,
+        chains,
+        role_exclusive,
+        children,
+        node_paths,
+        principal_subjects,
+        grants,
+    }
+}

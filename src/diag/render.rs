@@ -1,0 +1,95 @@
+//! Renders diagnostics: ariadne reports for people, one JSON array for editors.
+
+use super::{Diagnostic, Severity, Sources};
+use ariadne::{Color, Config, IndexType, Label, Report, ReportKind};
+use serde_json::json;
+
+/// Renders every diagnostic as an ariadne report; `color` only when writing to a terminal.
+pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a Diagnostic>, color: bool) -> String {
+    let cache = ariadne::sources(sources.files().iter().map(|f| (f.name.clone(), f.text.clone())));
+    let mut cache = cache;
+    let mut out = Vec::new();
+    for d in diags {
+        let kind = match d.severity {
+            Severity::Error => ReportKind::Error,
+            Severity::Warning => ReportKind::Warning,
+        };
+        let (primary_color, secondary_color) = match d.severity {
+            Severity::Error => (Color::Red, Color::Blue),
+            Severity::Warning => (Color::Yellow, Color::Blue),
+        };
+        let file = |span: super::Span| sources.name(span.file).to_string();
+        let mut report = Report::build(kind, (file(d.primary.span), d.primary.span.range()))
+            .with_config(Config::default().with_color(color).with_index_type(IndexType::Byte))
+            .with_code(d.code)
+            .with_message(&d.message)
+            .with_label(
+                Label::new((file(d.primary.span), d.primary.span.range()))
+                    .with_message(&d.primary.message)
+                    .with_color(primary_color)
+                    .with_order(0),
+            );
+        for (i, l) in d.secondary.iter().enumerate() {
+            report = report.with_label(
+                Label::new((file(l.span), l.span.range()))
+                    .with_message(&l.message)
+                    .with_color(secondary_color)
+                    .with_order(i32::try_from(i + 1).unwrap_or(i32::MAX)),
+            );
+        }
+        if let Some(help) = &d.help {
+            report = report.with_help(help);
+        }
+        for note in &d.notes {
+            report = report.with_note(note);
+        }
+        // Writing into a Vec cannot fail for I/O reasons; a failure here would be a bug in
+        // the span bookkeeping, so fall back to a plain line rather than lose the diagnostic.
+        if report.finish().write(&mut cache, &mut out).is_err() {
+            out.extend_from_slice(
+                format!("{}[{}]: {} ({})\n", d.severity_word(), d.code, d.message, sources.location(d.primary.span))
+                    .as_bytes(),
+            );
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Diagnostic {
+    fn severity_word(&self) -> &'static str {
+        match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// The same content as [`render_human`], as a JSON array for editors.
+pub fn render_json<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a Diagnostic>) -> serde_json::Value {
+    let label = |l: &super::Label| {
+        let (line, col) = sources.line_col(l.span);
+        let (end_line, end_col) = sources.line_col(super::Span { start: l.span.end, ..l.span });
+        json!({
+            "file": sources.name(l.span.file),
+            "start": l.span.start, "end": l.span.end,
+            "line": line, "column": col, "end_line": end_line, "end_column": end_col,
+            "message": l.message,
+        })
+    };
+    serde_json::Value::Array(
+        diags
+            .into_iter()
+            .map(|d| {
+                json!({
+                    "code": d.code,
+                    "severity": d.severity,
+                    "message": d.message,
+                    "primary": label(&d.primary),
+                    "secondary": d.secondary.iter().map(label).collect::<Vec<_>>(),
+                    "help": d.help,
+                    "notes": d.notes,
+                })
+            })
+            .collect(),
+    )
+}

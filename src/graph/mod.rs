@@ -1,0 +1,155 @@
+//! The role-inheritance graph (petgraph): finds every cycle with all its roles and edges,
+//! and gives each role its ancestors and the shortest `extends` chain to each of them.
+
+use crate::check::ir::RoleId;
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use std::collections::{BTreeSet, VecDeque};
+
+/// `child extends parent` edges over roles `0..n`.
+pub struct RoleGraph {
+    graph: DiGraph<RoleId, ()>,
+}
+
+/// A cycle: its roles (sorted) and its edges `(child, parent)` (sorted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cycle {
+    pub roles: Vec<RoleId>,
+    pub edges: Vec<(RoleId, RoleId)>,
+}
+
+impl RoleGraph {
+    pub fn new(n: usize, edges: impl IntoIterator<Item = (RoleId, RoleId)>) -> RoleGraph {
+        let mut graph = DiGraph::with_capacity(n, 0);
+        for i in 0..n {
+            graph.add_node(RoleId::from_idx(i));
+        }
+        for (child, parent) in edges {
+            graph.update_edge(NodeIndex::new(child.idx()), NodeIndex::new(parent.idx()), ());
+        }
+        RoleGraph { graph }
+    }
+
+    /// Every strongly connected component that is a cycle (more than one role, or a role that
+    /// extends itself), with all the edges inside it.
+    pub fn cycles(&self) -> Vec<Cycle> {
+        let mut out = Vec::new();
+        for scc in tarjan_scc(&self.graph) {
+            let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
+            let mut edges: Vec<(RoleId, RoleId)> = Vec::new();
+            for &n in &members {
+                for m in self.graph.neighbors(n) {
+                    if members.contains(&m) {
+                        edges.push((self.graph[n], self.graph[m]));
+                    }
+                }
+            }
+            if members.len() > 1 || !edges.is_empty() {
+                edges.sort_unstable();
+                let mut roles: Vec<RoleId> = members.iter().map(|n| self.graph[*n]).collect();
+                roles.sort_unstable();
+                out.push(Cycle { roles, edges });
+            }
+        }
+        out.sort_by(|a, b| a.roles.cmp(&b.roles));
+        out
+    }
+
+    /// Removes the edges of the given cycles, leaving a DAG the later phases can walk.
+    pub fn break_cycles(&mut self, cycles: &[Cycle]) {
+        for c in cycles {
+            for (child, parent) in &c.edges {
+                if let Some(e) = self.graph.find_edge(NodeIndex::new(child.idx()), NodeIndex::new(parent.idx())) {
+                    self.graph.remove_edge(e);
+                }
+            }
+        }
+    }
+
+    fn parents(&self, r: RoleId) -> Vec<RoleId> {
+        let mut p: Vec<RoleId> = self.graph.neighbors(NodeIndex::new(r.idx())).map(|n| self.graph[n]).collect();
+        p.sort_unstable();
+        p
+    }
+
+    /// For role `r`: each ancestor (itself included) with the shortest `extends` chain from
+    /// `r` to it, starting with `r`. Among chains of one length the first in role-id order of
+    /// parents wins, so the result never depends on declaration order of edges.
+    /// INVARIANT: the graph has no cycles (call `break_cycles` first).
+    pub fn chains_from(&self, r: RoleId, order: &dyn Fn(RoleId) -> String) -> Vec<(RoleId, Vec<RoleId>)> {
+        let n = self.graph.node_count();
+        let mut prev: Vec<Option<RoleId>> = vec![None; n];
+        let mut seen = vec![false; n];
+        let mut queue = VecDeque::new();
+        let mut out = Vec::new();
+        if let Some(s) = seen.get_mut(r.idx()) {
+            *s = true;
+        }
+        queue.push_back(r);
+        while let Some(cur) = queue.pop_front() {
+            let mut chain = vec![cur];
+            let mut at = cur;
+            while let Some(Some(p)) = prev.get(at.idx()) {
+                chain.push(*p);
+                at = *p;
+            }
+            chain.reverse();
+            out.push((cur, chain));
+            let mut parents = self.parents(cur);
+            parents.sort_by_key(|p| order(*p));
+            for p in parents {
+                if let Some(s) = seen.get_mut(p.idx()) {
+                    if !*s {
+                        *s = true;
+                        if let Some(slot) = prev.get_mut(p.idx()) {
+                            *slot = Some(cur);
+                        }
+                        queue.push_back(p);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Ancestors of `r`, itself included.
+    pub fn closure(&self, r: RoleId) -> BTreeSet<RoleId> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![r];
+        while let Some(cur) = stack.pop() {
+            if seen.insert(cur) {
+                stack.extend(self.parents(cur));
+            }
+        }
+        seen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(i: u32) -> RoleId {
+        RoleId(i)
+    }
+
+    #[test]
+    fn finds_every_edge_of_a_cycle_and_self_cycles() {
+        let g = RoleGraph::new(4, [(r(0), r(1)), (r(1), r(2)), (r(2), r(0)), (r(3), r(3))]);
+        let c = g.cycles();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].roles, vec![r(0), r(1), r(2)]);
+        assert_eq!(c[0].edges.len(), 3);
+        assert_eq!(c[1].edges, vec![(r(3), r(3))]);
+    }
+
+    #[test]
+    fn shortest_chain_to_each_ancestor() {
+        // 0 extends 1 and 2; 1 extends 3; 2 extends 3.
+        let g = RoleGraph::new(4, [(r(0), r(1)), (r(0), r(2)), (r(1), r(3)), (r(2), r(3))]);
+        let chains = g.chains_from(r(0), &|x| format!("{}", x.0));
+        let to3 = chains.iter().find(|(a, _)| *a == r(3)).map(|(_, c)| c.clone());
+        assert_eq!(to3, Some(vec![r(0), r(1), r(3)]));
+        assert_eq!(g.closure(r(1)), [r(1), r(3)].into_iter().collect());
+    }
+}

@@ -1,0 +1,235 @@
+//! `rbac`: a compiler and evaluator for `.rbac`, a declarative, statically checked policy
+//! language for role-based access control.
+//!
+//! The pipeline: [`syntax`] parses each file into an AST, `check` resolves names and types
+//! into a typed IR, `graph` orders role inheritance, `compile` folds it all into flat
+//! tables, and `eval` decides requests over those tables. This module is the small public
+//! surface: [`compile`], [`Policy`], [`Request`], [`Decision`] and the diagnostics.
+//!
+//! ```
+//! let src = r#"
+//!     resource workspace { actions read, write; }
+//!     role reader { allow read on workspace; }
+//!     assign reader to user:ann on workspace:prod;
+//! "#;
+//! let compiled = rbac::compile_str("policy.rbac", src);
+//! let policy = compiled.policy.expect("the policy checks");
+//! let d = policy.decide(&rbac::Request::new("user:ann", &[], "read", "workspace:prod"));
+//! assert!(d.is_allow());
+//! let d = policy.decide(&rbac::Request::new("user:ann", &[], "write", "workspace:prod"));
+//! assert!(!d.is_allow());
+//! ```
+
+pub mod check;
+mod compile;
+pub mod diag;
+mod eval;
+mod graph;
+pub mod path;
+mod request;
+pub mod source;
+pub mod syntax;
+
+pub use compile::CompiledPolicy;
+pub use diag::{Diagnostic, Diagnostics, Severity, Sources};
+pub use request::{
+    Decision, DirectPrincipal, Effect, IdentityPrincipal, Principal, Reason, Request, RequestError, ResourceRef,
+    RuleReason,
+};
+pub use source::{FsLoader, Loader, MemoryLoader};
+
+use diag::Span;
+use std::collections::{HashSet, VecDeque};
+use syntax::ast::{Item, UseTarget};
+
+/// The result of compiling: the policy when there were no errors, every diagnostic (errors
+/// and warnings), and the sources they point into.
+#[derive(Debug)]
+pub struct Compilation {
+    pub policy: Option<Policy>,
+    pub diagnostics: Diagnostics,
+    pub sources: Sources,
+}
+
+impl Compilation {
+    /// The diagnostics rendered for a person (ariadne); `color` for terminals.
+    pub fn render(&self, color: bool) -> String {
+        diag::render_human(&self.sources, self.diagnostics.iter(), color)
+    }
+
+    /// The diagnostics as a JSON array, for editors.
+    pub fn render_json(&self) -> serde_json::Value {
+        diag::render_json(&self.sources, self.diagnostics.iter())
+    }
+}
+
+/// Compiles the given root files, and every file they `use`, into a policy.
+pub fn compile(loader: &dyn Loader, roots: &[&str]) -> Compilation {
+    let mut sources = Sources::default();
+    let mut diagnostics = Diagnostics::default();
+    let mut files: Vec<syntax::ast::File> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut queue: VecDeque<source::Loaded> = VecDeque::new();
+    for root in roots {
+        match loader.load(root) {
+            Ok(l) => queue.push_back(l),
+            Err(e) => {
+                let id = sources.add((*root).to_string(), String::new());
+                diagnostics.push(Diagnostic::error("E0209", e, Span::new(id, 0, 0), "cannot be read"));
+            }
+        }
+    }
+    while let Some(loaded) = queue.pop_front() {
+        if !seen.insert(loaded.key.clone()) {
+            continue;
+        }
+        let id = sources.add(loaded.name.clone(), loaded.text);
+        let text = sources.get(id).map(|f| f.text.clone()).unwrap_or_default();
+        let file = syntax::parse(id, &text, &mut diagnostics);
+        for item in &file.items {
+            let Item::Use(u) = item else { continue };
+            match &u.target {
+                UseTarget::Module(path) => {
+                    let names: Vec<&str> = path.iter().map(|i| i.name.as_str()).collect();
+                    let found = match names.as_slice() {
+                        ["std", name] => source::stdlib(name),
+                        _ => None,
+                    };
+                    match found {
+                        Some(l) => queue.push_back(l),
+                        None => {
+                            let wanted = names.join("::");
+                            let help = diag::did_you_mean(
+                                &wanted,
+                                source::STDLIB
+                                    .iter()
+                                    .map(|(n, _)| n)
+                                    .map(|n| Box::leak(format!("std::{n}").into_boxed_str()) as &str),
+                            );
+                            diagnostics.push(
+                                Diagnostic::error(
+                                    "E0208",
+                                    format!("unknown module `{wanted}`"),
+                                    u.span,
+                                    "no such module",
+                                )
+                                .with_help(help.unwrap_or_else(|| {
+                                    let list: Vec<String> =
+                                        source::STDLIB.iter().map(|(n, _)| format!("`std::{n}`")).collect();
+                                    format!("the standard library has {}", list.join(", "))
+                                })),
+                            );
+                        }
+                    }
+                }
+                UseTarget::File(rel) => match loader.load_relative(&loaded.name, rel) {
+                    Ok(l) => queue.push_back(l),
+                    Err(e) => diagnostics.push(Diagnostic::error("E0209", e, u.span, "this file cannot be read")),
+                },
+            }
+        }
+        files.push(file);
+    }
+
+    let syntax_ok = !diagnostics.has_errors();
+    let mut policy = None;
+    if syntax_ok {
+        let items: Vec<&Item> = files.iter().flat_map(|f| f.items.iter()).collect();
+        let ir = check::check(&items, &mut diagnostics);
+        if !diagnostics.has_errors() {
+            let compiled = compile::compile(&ir, &sources, &|f| f);
+            let tests = ir
+                .tests
+                .iter()
+                .map(|t| PolicyTest {
+                    name: t.name.clone(),
+                    at: sources.location(t.span),
+                    expects: t
+                        .expects
+                        .iter()
+                        .map(|e| Expectation {
+                            effect: e.effect,
+                            request: e.request.clone(),
+                            at: sources.location(e.span),
+                        })
+                        .collect(),
+                })
+                .collect();
+            policy = Some(Policy { compiled, tests });
+        }
+    }
+    diagnostics.sort();
+    Compilation { policy, diagnostics, sources }
+}
+
+/// Compiles one in-memory source (which may `use std::...`, but no other files).
+pub fn compile_str(name: &str, text: &str) -> Compilation {
+    compile(&MemoryLoader::new().with(name, text), &[name])
+}
+
+/// A compiled policy, ready to decide requests. Cheap to share across threads.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    compiled: CompiledPolicy,
+    tests: Vec<PolicyTest>,
+}
+
+/// A `test` block of the policy.
+#[derive(Debug, Clone)]
+pub struct PolicyTest {
+    pub name: String,
+    pub at: String,
+    pub expects: Vec<Expectation>,
+}
+
+/// One `expect` line: the request it makes and the decision it expects.
+#[derive(Debug, Clone)]
+pub struct Expectation {
+    pub effect: Effect,
+    pub request: Request,
+    pub at: String,
+}
+
+/// The outcome of one `expect`.
+#[derive(Debug, Clone)]
+pub struct ExpectationResult<'p> {
+    pub test: &'p PolicyTest,
+    pub expectation: &'p Expectation,
+    pub actual: Decision,
+}
+
+impl ExpectationResult<'_> {
+    pub fn passed(&self) -> bool {
+        self.actual.decision == self.expectation.effect && self.actual.errors.is_empty()
+    }
+}
+
+impl Policy {
+    /// Decides a request (design section 5). Invalid requests are denied with errors.
+    pub fn decide(&self, request: &Request) -> Decision {
+        eval::decide(&self.compiled, request)
+    }
+
+    /// The compiled tables.
+    pub fn compiled(&self) -> &CompiledPolicy {
+        &self.compiled
+    }
+
+    /// The policy's `test` blocks.
+    pub fn tests(&self) -> &[PolicyTest] {
+        &self.tests
+    }
+
+    /// Runs every `expect` of every test block.
+    pub fn run_tests(&self) -> Vec<ExpectationResult<'_>> {
+        self.tests
+            .iter()
+            .flat_map(|t| t.expects.iter().map(move |e| (t, e)))
+            .map(|(test, expectation)| ExpectationResult {
+                test,
+                expectation,
+                actual: self.decide(&expectation.request),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,240 @@
+//! Requests and decisions: the JSON forms of design section 5.4, shared by the library, the
+//! CLI, policy tests and (later) the audit log and the WASM hosts.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use crate::syntax::ast::Effect;
+
+/// An authorization request: who, what action, on which resource, with which attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    pub principal: Principal,
+    pub action: String,
+    pub resource: ResourceRef,
+    /// Values for declared `context` attributes.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub context: Map<String, Value>,
+}
+
+/// The principal of a request: a direct id with groups, or an identity's verified claims.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Principal {
+    Direct(DirectPrincipal),
+    Identity(IdentityPrincipal),
+}
+
+/// `{"id": "user:carol@acme.com", "groups": ["ml_platform"], "attrs": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectPrincipal {
+    /// `user:NAME` or `service:NAME`.
+    pub id: String,
+    /// Group names; names the policy does not declare are ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub attrs: Map<String, Value>,
+}
+
+/// `{"identity": "okta", "claims": {...}}`: claims already verified by the caller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityPrincipal {
+    pub identity: String,
+    pub claims: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub attrs: Map<String, Value>,
+}
+
+/// `{"path": "workspace:prod/project:churn/pipeline:train", "attrs": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceRef {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub attrs: Map<String, Value>,
+}
+
+impl Request {
+    /// A request for a principal id with groups, without attributes.
+    pub fn new(principal: &str, groups: &[&str], action: &str, path: &str) -> Request {
+        Request {
+            principal: Principal::Direct(DirectPrincipal {
+                id: principal.to_string(),
+                groups: groups.iter().map(|g| (*g).to_string()).collect(),
+                attrs: Map::new(),
+            }),
+            action: action.to_string(),
+            resource: ResourceRef { path: path.to_string(), attrs: Map::new() },
+            context: Map::new(),
+        }
+    }
+
+    /// Sets an attribute: `entity` is `principal`, `resource` or `context`.
+    pub fn with_attr(mut self, entity: &str, name: &str, value: Value) -> Request {
+        let map = match entity {
+            "principal" => match &mut self.principal {
+                Principal::Direct(p) => &mut p.attrs,
+                Principal::Identity(p) => &mut p.attrs,
+            },
+            "resource" => &mut self.resource.attrs,
+            _ => &mut self.context,
+        };
+        map.insert(name.to_string(), value);
+        self
+    }
+
+    /// Parses one JSON request, naming the first problem precisely (an unknown key, a field
+    /// of the wrong JSON type) so the caller can turn it into an invalid-request decision.
+    pub fn from_json(text: &str) -> Result<Request, RequestError> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| RequestError::new("E0701", format!("malformed JSON request: {e}")))?;
+        Request::from_value(&value)
+    }
+
+    /// Like [`Request::from_json`], from an already parsed JSON value.
+    pub fn from_value(value: &Value) -> Result<Request, RequestError> {
+        let obj = object(value, "request")?;
+        known_keys(obj, "request", &["principal", "action", "resource", "context"])?;
+        let principal = object(required(obj, "request", "principal")?, "principal")?;
+        let principal = if principal.contains_key("identity") {
+            known_keys(principal, "principal", &["identity", "claims", "attrs"])?;
+            Principal::Identity(IdentityPrincipal {
+                identity: string(required(principal, "principal", "identity")?, "principal.identity")?,
+                claims: object(required(principal, "principal", "claims")?, "principal.claims")?.clone(),
+                attrs: optional_object(principal, "attrs", "principal.attrs")?,
+            })
+        } else {
+            known_keys(principal, "principal", &["id", "groups", "attrs"])?;
+            let groups = match principal.get("groups") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(items)) => {
+                    items.iter().map(|g| string(g, "principal.groups[]")).collect::<Result<Vec<_>, _>>()?
+                }
+                Some(_) => return Err(RequestError::new("E0702", "`principal.groups` must be a list of strings")),
+            };
+            Principal::Direct(DirectPrincipal {
+                id: string(required(principal, "principal", "id")?, "principal.id")?,
+                groups,
+                attrs: optional_object(principal, "attrs", "principal.attrs")?,
+            })
+        };
+        let action = string(required(obj, "request", "action")?, "action")?;
+        let resource = match required(obj, "request", "resource")? {
+            Value::String(path) => ResourceRef { path: path.clone(), attrs: Map::new() },
+            other => {
+                let r = object(other, "resource")?;
+                known_keys(r, "resource", &["path", "attrs"])?;
+                ResourceRef {
+                    path: string(required(r, "resource", "path")?, "resource.path")?,
+                    attrs: optional_object(r, "attrs", "resource.attrs")?,
+                }
+            }
+        };
+        let context = optional_object(obj, "context", "context")?;
+        Ok(Request { principal, action, resource, context })
+    }
+}
+
+fn object<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, RequestError> {
+    v.as_object().ok_or_else(|| RequestError::new("E0702", format!("`{what}` must be a JSON object")))
+}
+
+fn optional_object(obj: &Map<String, Value>, key: &str, what: &str) -> Result<Map<String, Value>, RequestError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(v) => object(v, what).cloned(),
+    }
+}
+
+fn string(v: &Value, what: &str) -> Result<String, RequestError> {
+    v.as_str().map(str::to_string).ok_or_else(|| RequestError::new("E0702", format!("`{what}` must be a string")))
+}
+
+fn required<'a>(obj: &'a Map<String, Value>, what: &str, key: &str) -> Result<&'a Value, RequestError> {
+    obj.get(key).ok_or_else(|| RequestError::new("E0703", format!("`{what}` lacks the key `{key}`")))
+}
+
+fn known_keys(obj: &Map<String, Value>, what: &str, keys: &[&str]) -> Result<(), RequestError> {
+    match obj.keys().find(|k| !keys.contains(&k.as_str())) {
+        Some(k) => Err(RequestError::new(
+            "E0704",
+            format!(
+                "unknown key `{k}` in `{what}` (expected {})",
+                keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Why a request is invalid: a stable code and a one-line message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestError {
+    pub code: String,
+    pub message: String,
+}
+
+impl RequestError {
+    pub fn new(code: &str, message: impl Into<String>) -> RequestError {
+        RequestError { code: code.to_string(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}] {}", self.code, self.message)
+    }
+}
+
+/// A decision with its reasons (design section 5.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub decision: Effect,
+    /// Non-empty exactly when the request is invalid.
+    pub errors: Vec<RequestError>,
+    pub reasons: Vec<Reason>,
+}
+
+impl Decision {
+    /// The decision for an invalid request: deny, no reasons, the errors.
+    pub fn invalid(errors: Vec<RequestError>) -> Decision {
+        Decision { decision: Effect::Deny, errors, reasons: Vec::new() }
+    }
+
+    pub fn is_allow(&self) -> bool {
+        self.decision == Effect::Allow
+    }
+}
+
+/// One way the deciding rules were reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// A matching allow rule (on allow).
+    Allow(RuleReason),
+    /// A deny rule that fired (on deny).
+    Deny(RuleReason),
+    /// Two roles of one `exclusive` set were held (separation of duty).
+    Exclusive { roles: Vec<String> },
+    /// No rule allows it.
+    NoRule,
+    /// An allow rule whose condition could not be evaluated (listed with `no_rule`).
+    Skipped(RuleReason),
+}
+
+/// Where a rule came from: the role holding it, the chain from the assigned role, the
+/// matched subject and the assignment's scope (`None` for everywhere), and its location.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RuleReason {
+    pub role: String,
+    pub via: Vec<String>,
+    pub subject: String,
+    pub scope: Option<String>,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unevaluable: Vec<String>,
+}

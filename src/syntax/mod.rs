@@ -1,0 +1,628 @@
+//! Parsing: binds the pest grammar (`grammar/rbac.pest`) and turns its parse tree into the
+//! [`ast`]. Pest types never leave this module; syntax errors become diagnostics.
+
+pub mod ast;
+
+use crate::diag::{Diagnostic, Diagnostics, FileId, Span};
+use ast::*;
+use pest::Parser;
+use pest::iterators::Pair;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/rbac.pest"]
+struct RbacParser;
+
+/// Parses one file. On a syntax error the file yields no items and one diagnostic: pest
+/// does not recover, so later items of a broken file are not checked.
+pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
+    match RbacParser::parse(Rule::policy, text) {
+        Ok(mut pairs) => {
+            let mut b = Builder { file, diags };
+            let mut items = Vec::new();
+            if let Some(policy) = pairs.next() {
+                for p in policy.into_inner() {
+                    if p.as_rule() == Rule::EOI {
+                        continue;
+                    }
+                    if let Some(item) = b.item(p) {
+                        items.push(item);
+                    }
+                }
+            }
+            File { items }
+        }
+        Err(e) => {
+            diags.push(syntax_error(file, text, &e));
+            File::default()
+        }
+    }
+}
+
+fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagnostic {
+    let pos = match e.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    };
+    let end = text.get(pos..).and_then(|rest| rest.chars().next()).map_or(pos, |c| pos + c.len_utf8());
+    let (expected, found) = match &e.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            let mut names: Vec<&str> = positives.iter().filter_map(|r| describe(*r)).collect();
+            names.sort_unstable();
+            names.dedup();
+            (names, text.get(pos..end).unwrap_or(""))
+        }
+        pest::error::ErrorVariant::CustomError { .. } => (Vec::new(), ""),
+    };
+    let found_text = if found.is_empty() { "end of file".to_string() } else { format!("`{}`", found.escape_debug()) };
+    let message = if expected.is_empty() {
+        format!("unexpected {found_text}")
+    } else {
+        format!("expected {}, found {found_text}", join_or(&expected))
+    };
+    Diagnostic::error("E0101", message, Span::new(file, pos, end), "unexpected here")
+}
+
+fn join_or(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// A reader's name for a grammar rule in "expected ..." messages.
+fn describe(r: Rule) -> Option<&'static str> {
+    Some(match r {
+        Rule::EOI => "end of file",
+        Rule::ident | Rule::name | Rule::names | Rule::bare_type => "a name",
+        Rule::string | Rule::str_inner => "a string",
+        Rule::int => "an integer",
+        Rule::id | Rule::id_chars => "an id",
+        Rule::path | Rule::segment => "a resource path",
+        Rule::subject | Rule::subj_principal | Rule::subj_group | Rule::subj_everyone => "a subject",
+        Rule::principal | Rule::principal_kind => "`user:` or `service:`",
+        Rule::expr | Rule::and_expr | Rule::cmp | Rule::operand | Rule::attr_ref | Rule::value => "an expression",
+        Rule::cmp_op => "an operator",
+        Rule::ty | Rule::ty_set | Rule::ty_string | Rule::ty_int | Rule::ty_bool => "a type",
+        Rule::literal | Rule::list => "a value",
+        Rule::effect => "`allow` or `deny`",
+        Rule::entity => "`principal`, `resource` or `context`",
+        Rule::attr => "an attribute",
+        Rule::attributes => "`attributes`",
+        Rule::rule => "a rule",
+        Rule::expect => "`expect`",
+        Rule::kv => "an attribute value",
+        Rule::alias => "an identity alias",
+        Rule::module_path => "a module path",
+        Rule::use_decl
+        | Rule::action_set
+        | Rule::resource
+        | Rule::attrs_block
+        | Rule::group
+        | Rule::identity
+        | Rule::role
+        | Rule::assign
+        | Rule::exclusive
+        | Rule::test => "an item",
+        Rule::res_actions => "`actions`",
+        Rule::kw_use => "`use`",
+        Rule::kw_actions => "`actions`",
+        Rule::kw_resource => "`resource`",
+        Rule::kw_in => "`in`",
+        Rule::kw_principal => "`principal`",
+        Rule::kw_context => "`context`",
+        Rule::kw_attributes => "`attributes`",
+        Rule::kw_set => "`set`",
+        Rule::kw_string => "`string`",
+        Rule::kw_int => "`int`",
+        Rule::kw_bool => "`bool`",
+        Rule::kw_group => "`group`",
+        Rule::kw_from => "`from`",
+        Rule::kw_identity => "`identity`",
+        Rule::kw_issuer => "`issuer`",
+        Rule::kw_audience => "`audience`",
+        Rule::kw_user => "`user`",
+        Rule::kw_groups => "`groups`",
+        Rule::kw_claim => "`claim`",
+        Rule::kw_role => "`role`",
+        Rule::kw_extends => "`extends`",
+        Rule::kw_allow => "`allow`",
+        Rule::kw_deny => "`deny`",
+        Rule::kw_on => "`on`",
+        Rule::kw_when => "`when`",
+        Rule::kw_assign => "`assign`",
+        Rule::kw_to => "`to`",
+        Rule::kw_everyone => "`everyone`",
+        Rule::kw_exclusive => "`exclusive`",
+        Rule::kw_test => "`test`",
+        Rule::kw_expect => "`expect`",
+        Rule::kw_with => "`with`",
+        Rule::kw_has => "`has`",
+        Rule::kw_true | Rule::kw_false => "a value",
+        _ => return None,
+    })
+}
+
+struct Builder<'d> {
+    file: FileId,
+    diags: &'d mut Diagnostics,
+}
+
+type P<'i> = Pair<'i, Rule>;
+
+/// The inner pairs of a node without the keyword tokens, which carry no information.
+fn inner(p: P<'_>) -> impl Iterator<Item = P<'_>> {
+    p.into_inner().filter(|c| !is_keyword(c.as_rule()))
+}
+
+fn is_keyword(r: Rule) -> bool {
+    matches!(
+        r,
+        Rule::kw_use
+            | Rule::kw_actions
+            | Rule::kw_resource
+            | Rule::kw_in
+            | Rule::kw_attributes
+            | Rule::kw_group
+            | Rule::kw_from
+            | Rule::kw_identity
+            | Rule::kw_issuer
+            | Rule::kw_audience
+            | Rule::kw_user
+            | Rule::kw_groups
+            | Rule::kw_claim
+            | Rule::kw_role
+            | Rule::kw_extends
+            | Rule::kw_on
+            | Rule::kw_when
+            | Rule::kw_assign
+            | Rule::kw_to
+            | Rule::kw_exclusive
+            | Rule::kw_test
+            | Rule::kw_expect
+            | Rule::kw_with
+            | Rule::kw_has
+    )
+}
+
+impl Builder<'_> {
+    fn span(&self, p: &P<'_>) -> Span {
+        let s = p.as_span();
+        Span::new(self.file, s.start(), s.end())
+    }
+
+    fn ident(&self, p: P<'_>) -> Ident {
+        Ident { span: self.span(&p), name: p.as_str().to_string() }
+    }
+
+    fn names(&self, p: P<'_>) -> Vec<Name> {
+        p.into_inner().map(|n| Name { span: self.span(&n), text: n.as_str().to_string() }).collect()
+    }
+
+    fn item(&mut self, p: P<'_>) -> Option<Item> {
+        let span = self.span(&p);
+        Some(match p.as_rule() {
+            Rule::use_decl => {
+                let t = inner(p).next()?;
+                let target = if t.as_rule() == Rule::module_path {
+                    UseTarget::Module(t.into_inner().map(|i| self.ident(i)).collect())
+                } else {
+                    UseTarget::File(self.string(t))
+                };
+                Item::Use(Use { target, span })
+            }
+            Rule::action_set => {
+                let mut it = inner(p);
+                let name = self.ident(it.next()?);
+                let members = self.names(it.next()?);
+                Item::ActionSet(ActionSet { name, members })
+            }
+            Rule::resource => {
+                let mut it = inner(p).peekable();
+                let name = self.ident(it.next()?);
+                let parent = match it.peek() {
+                    Some(n) if n.as_rule() == Rule::ident => it.next().map(|n| self.ident(n)),
+                    _ => None,
+                };
+                let mut actions = Vec::new();
+                let mut attrs = Vec::new();
+                for m in it {
+                    match m.as_rule() {
+                        Rule::res_actions => {
+                            if let Some(n) = inner(m).next() {
+                                actions.extend(self.names(n));
+                            }
+                        }
+                        Rule::attributes => attrs.extend(self.attributes(m)),
+                        _ => {}
+                    }
+                }
+                Item::Resource(Resource { name, parent, actions, attrs })
+            }
+            Rule::attrs_block => {
+                let mut it = p.into_inner();
+                let entity = match it.next()?.as_rule() {
+                    Rule::kw_principal => Entity::Principal,
+                    _ => Entity::Context,
+                };
+                let attrs = it.next().map(|a| self.attributes(a)).unwrap_or_default();
+                Item::Attrs(AttrsBlock { entity, attrs })
+            }
+            Rule::group => {
+                let mut it = inner(p);
+                let name = self.ident(it.next()?);
+                let aliases = it
+                    .map(|a| {
+                        let span = self.span(&a);
+                        let mut ai = a.into_inner();
+                        let identity = ai.next().map(|i| self.ident(i));
+                        let value = ai.next().map(|s| self.string(s)).unwrap_or_default();
+                        identity.map(|identity| Alias { identity, value, span })
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                Item::Group(Group { name, aliases })
+            }
+            Rule::identity => {
+                let mut it = inner(p);
+                let name = self.ident(it.next()?);
+                let members = it
+                    .map(|m| {
+                        let span = self.span(&m);
+                        let kind = match m.as_rule() {
+                            Rule::id_issuer => IdMemberKind::Issuer,
+                            Rule::id_audience => IdMemberKind::Audience,
+                            Rule::id_user_claim => IdMemberKind::UserClaim,
+                            _ => IdMemberKind::GroupsClaim,
+                        };
+                        let value = inner(m).next().map(|s| self.string(s)).unwrap_or_default();
+                        IdMember { kind, value, span }
+                    })
+                    .collect();
+                Item::Identity(Identity { name, members })
+            }
+            Rule::role => {
+                let mut name = None;
+                let mut parents = Vec::new();
+                let mut rules = Vec::new();
+                for c in inner(p) {
+                    match c.as_rule() {
+                        Rule::ident if name.is_none() => name = Some(self.ident(c)),
+                        Rule::ident => parents.push(self.ident(c)),
+                        Rule::rule => rules.push(self.rule(c)?),
+                        _ => {}
+                    }
+                }
+                Item::Role(Role { name: name?, parents, rules })
+            }
+            Rule::assign => {
+                let mut roles = Vec::new();
+                let mut subjects = Vec::new();
+                let mut scope = None;
+                for c in inner(p) {
+                    match c.as_rule() {
+                        Rule::ident => roles.push(self.ident(c)),
+                        Rule::subject => subjects.push(self.subject(c)?),
+                        Rule::path => scope = Some(self.path(c)),
+                        _ => {}
+                    }
+                }
+                Item::Assign(Assign { roles, subjects, scope, span })
+            }
+            Rule::exclusive => Item::Exclusive(Exclusive { roles: inner(p).map(|i| self.ident(i)).collect(), span }),
+            Rule::test => {
+                let mut it = inner(p);
+                let name = self.string(it.next()?);
+                let expects = it.map(|e| self.expect(e)).collect::<Option<Vec<_>>>()?;
+                Item::Test(Test { name, expects, span })
+            }
+            _ => return None,
+        })
+    }
+
+    fn attributes(&mut self, p: P<'_>) -> Vec<Attr> {
+        inner(p)
+            .filter_map(|a| {
+                let span = self.span(&a);
+                let mut it = a.into_inner();
+                let name = self.ident(it.next()?);
+                let ty = ty(it.next()?)?;
+                Some(Attr { name, ty, span })
+            })
+            .collect()
+    }
+
+    fn rule(&mut self, p: P<'_>) -> Option<ast::Rule> {
+        let span = self.span(&p);
+        let mut it = inner(p);
+        let effect = effect(it.next()?);
+        let actions = self.names(it.next()?);
+        let types = self.names(it.next()?);
+        let cond = match it.next() {
+            Some(e) => Some(self.expr(e)?),
+            None => None,
+        };
+        Some(ast::Rule { effect, actions, types, cond, span })
+    }
+
+    fn subject(&mut self, p: P<'_>) -> Option<Subject> {
+        let span = self.span(&p);
+        let c = p.into_inner().next()?;
+        let kind = match c.as_rule() {
+            Rule::subj_principal => SubjectKind::Principal(self.principal_id(c)),
+            Rule::subj_group => SubjectKind::Group(self.ident(c.into_inner().next()?)),
+            _ => SubjectKind::Everyone,
+        };
+        Some(Subject { kind, span })
+    }
+
+    /// `user:ID` / `service:ID`, normalised so a quoted id reads the same as a bare one.
+    fn principal_id(&mut self, p: P<'_>) -> String {
+        let mut it = p.into_inner();
+        let kind = it.next().map(|k| k.as_str().to_string()).unwrap_or_default();
+        let id = it.next().map(|i| self.id(i)).unwrap_or_default();
+        format!("{kind}:{id}")
+    }
+
+    fn id(&mut self, p: P<'_>) -> String {
+        match p.into_inner().next() {
+            Some(c) if c.as_rule() == Rule::string => self.string(c),
+            Some(c) => c.as_str().to_string(),
+            None => String::new(),
+        }
+    }
+
+    fn path(&mut self, p: P<'_>) -> Path {
+        let span = self.span(&p);
+        let mut segments = Vec::new();
+        let mut bare = None;
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::segment => {
+                    let sspan = self.span(&c);
+                    let mut it = c.into_inner();
+                    if let (Some(t), Some(i)) = (it.next(), it.next()) {
+                        let ty = self.ident(t);
+                        let id = self.id(i);
+                        segments.push(Segment { ty, id, span: sspan });
+                    }
+                }
+                Rule::bare_type => bare = Some(self.ident(c)),
+                _ => {}
+            }
+        }
+        Path { segments, bare, span }
+    }
+
+    fn expect(&mut self, p: P<'_>) -> Option<Expect> {
+        let span = self.span(&p);
+        let mut it = inner(p);
+        let effect = effect(it.next()?);
+        let principal = it.next()?;
+        let principal_span = self.span(&principal);
+        let mut pi = inner(principal);
+        let principal_id = self.principal_id(pi.next()?);
+        let groups = pi.map(|g| self.ident(g)).collect();
+        let action = self.ident(it.next()?);
+        let path = self.path(it.next()?);
+        let with = it.map(|kv| self.kv(kv)).collect::<Option<Vec<_>>>()?;
+        Some(Expect { effect, principal: principal_id, principal_span, groups, action, path, with, span })
+    }
+
+    fn kv(&mut self, p: P<'_>) -> Option<Kv> {
+        let span = self.span(&p);
+        let mut it = p.into_inner();
+        let entity = entity(it.next()?);
+        let attr = self.ident(it.next()?);
+        let value = self.value(it.next()?)?;
+        Some(Kv { entity, attr, value, span })
+    }
+
+    fn value(&mut self, p: P<'_>) -> Option<Value> {
+        let span = self.span(&p);
+        let c = p.into_inner().next()?;
+        Some(match c.as_rule() {
+            Rule::list => {
+                let items = c
+                    .into_inner()
+                    .map(|l| {
+                        let s = self.span(&l);
+                        self.literal(l).map(|v| (v, s))
+                    })
+                    .collect::<Option<Vec<_>>>()?;
+                Value::List(items, span)
+            }
+            _ => Value::Lit(self.literal(c)?, span),
+        })
+    }
+
+    fn literal(&mut self, p: P<'_>) -> Option<Literal> {
+        let c = p.into_inner().next()?;
+        Some(match c.as_rule() {
+            Rule::string => Literal::Str(self.string(c)),
+            Rule::int => match c.as_str().parse::<i64>() {
+                Ok(n) => Literal::Int(n),
+                Err(_) => {
+                    let span = self.span(&c);
+                    self.diags.push(
+                        Diagnostic::error("E0102", "integer literal out of range", span, "does not fit in 64 bits")
+                            .with_help("integers are 64-bit signed: from -9223372036854775808 to 9223372036854775807"),
+                    );
+                    Literal::Int(0)
+                }
+            },
+            Rule::kw_true => Literal::Bool(true),
+            _ => Literal::Bool(false),
+        })
+    }
+
+    /// The value of a string literal with its escapes resolved.
+    fn string(&mut self, p: P<'_>) -> String {
+        let span = self.span(&p);
+        let raw = p.into_inner().next().map_or("", |i| i.as_str());
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('u') => {
+                    let hex: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
+                    match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                        Some(ch) => out.push(ch),
+                        None => self.diags.push(Diagnostic::error(
+                            "E0103",
+                            format!("`\\u{{{hex}}}` is not a unicode scalar value"),
+                            span,
+                            "in this string",
+                        )),
+                    }
+                }
+                Some(other) => out.push(other),
+                None => {}
+            }
+        }
+        out
+    }
+
+    fn expr(&mut self, p: P<'_>) -> Option<Expr> {
+        let span = self.span(&p);
+        match p.as_rule() {
+            Rule::expr | Rule::and_expr => {
+                let is_or = p.as_rule() == Rule::expr;
+                let mut parts = p.into_inner().map(|c| self.expr(c)).collect::<Option<Vec<_>>>()?;
+                if parts.len() == 1 {
+                    return parts.pop();
+                }
+                Some(Expr { kind: if is_or { ExprKind::Or(parts) } else { ExprKind::And(parts) }, span })
+            }
+            Rule::cmp => {
+                let mut it = p.into_inner();
+                let lhs = self.expr(it.next()?)?;
+                match it.next() {
+                    None => Some(lhs),
+                    Some(k) if k.as_rule() == Rule::kw_has => {
+                        let attr = self.ident(it.next()?);
+                        Some(Expr { kind: ExprKind::Has(Box::new(lhs), attr), span })
+                    }
+                    Some(op) => {
+                        let op = match op.as_str() {
+                            "==" => CmpOp::Eq,
+                            "!=" => CmpOp::Ne,
+                            "<=" => CmpOp::Le,
+                            ">=" => CmpOp::Ge,
+                            "<" => CmpOp::Lt,
+                            ">" => CmpOp::Gt,
+                            _ => CmpOp::In,
+                        };
+                        let rhs = self.expr(it.next()?)?;
+                        Some(Expr { kind: ExprKind::Cmp(op, Box::new(lhs), Box::new(rhs)), span })
+                    }
+                }
+            }
+            Rule::operand => {
+                let c = p.into_inner().collect::<Vec<_>>();
+                let mut it = c.into_iter();
+                let first = it.next()?;
+                match first.as_rule() {
+                    Rule::not_op => {
+                        let e = self.expr(it.next()?)?;
+                        Some(Expr { kind: ExprKind::Not(Box::new(e)), span })
+                    }
+                    _ => self.expr(first),
+                }
+            }
+            Rule::attr_ref => {
+                let mut it = p.into_inner();
+                let e = entity(it.next()?);
+                let attr = it.next().map(|a| self.ident(a));
+                Some(Expr { kind: ExprKind::Ref(e, attr), span })
+            }
+            Rule::value => Some(Expr { kind: ExprKind::Value(self.value(p)?), span }),
+            Rule::group_ref => {
+                let g = self.ident(p.into_inner().next()?);
+                Some(Expr { kind: ExprKind::Group(g), span })
+            }
+            _ => None,
+        }
+    }
+}
+
+fn effect(p: P<'_>) -> Effect {
+    match p.into_inner().next().map(|k| k.as_rule()) {
+        Some(Rule::kw_deny) => Effect::Deny,
+        _ => Effect::Allow,
+    }
+}
+
+fn entity(p: P<'_>) -> Entity {
+    let r = if p.as_rule() == Rule::entity { p.into_inner().next().map(|k| k.as_rule()) } else { Some(p.as_rule()) };
+    match r {
+        Some(Rule::kw_principal) => Entity::Principal,
+        Some(Rule::kw_resource) => Entity::Resource,
+        _ => Entity::Context,
+    }
+}
+
+fn ty(p: P<'_>) -> Option<TypeExpr> {
+    let c = p.into_inner().next()?;
+    Some(match c.as_rule() {
+        Rule::ty_string => TypeExpr::String,
+        Rule::ty_int => TypeExpr::Int,
+        Rule::ty_bool => TypeExpr::Bool,
+        _ => TypeExpr::Set(Box::new(ty(c.into_inner().find(|x| x.as_rule() == Rule::ty)?)?)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(src: &str) -> File {
+        let mut d = Diagnostics::default();
+        let f = parse(0, src, &mut d);
+        assert!(d.is_empty(), "{d:?}");
+        f
+    }
+
+    #[test]
+    fn keywords_are_not_reserved() {
+        let f = parse_ok("resource use { actions group, test, on; } role test { allow group, on on use; }");
+        assert_eq!(f.items.len(), 2);
+    }
+
+    #[test]
+    fn paths_may_end_in_a_bare_type() {
+        let f = parse_ok(r#"test "t" { expect allow user:a run workspace:"p r"/project; }"#);
+        let Some(Item::Test(t)) = f.items.first() else { panic!("no test") };
+        let e = &t.expects[0];
+        assert_eq!(e.path.segments[0].id, "p r");
+        assert_eq!(e.path.bare.as_ref().map(|b| b.name.as_str()), Some("project"));
+    }
+
+    #[test]
+    fn not_binds_tightest() {
+        let f = parse_ok("role r { allow a on t when !context.x == false; }");
+        let Some(Item::Role(r)) = f.items.first() else { panic!("no role") };
+        let Some(cond) = &r.rules[0].cond else { panic!("no cond") };
+        assert!(matches!(&cond.kind, ExprKind::Cmp(CmpOp::Eq, l, _) if matches!(l.kind, ExprKind::Not(_))));
+    }
+
+    #[test]
+    fn syntax_errors_are_diagnostics() {
+        let mut d = Diagnostics::default();
+        parse(0, "role r { allow read on }", &mut d);
+        let diag = d.iter().next().map(|d| d.code);
+        assert_eq!(diag, Some("E0101"));
+    }
+
+    #[test]
+    fn string_escapes() {
+        let f = parse_ok(r#"test "a\"b\\c\n\u{48}" {}"#);
+        let Some(Item::Test(t)) = f.items.first() else { panic!("no test") };
+        assert_eq!(t.name, "a\"b\\c\nH");
+    }
+}
