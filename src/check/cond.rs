@@ -50,7 +50,7 @@ impl Checker<'_, '_> {
                     "E0308",
                     format!("a `when` condition must be a `bool`, found `{ty}`"),
                     e.span,
-                    format!("this is a `{ty}`"),
+                    format!("this has type `{ty}`"),
                 )
                 .with_help("compare it with `==`, or test it with `has`"),
             );
@@ -66,7 +66,7 @@ impl Checker<'_, '_> {
                 "E0307",
                 format!("`{op}` needs `bool` operands, found `{ty}`"),
                 e.span,
-                format!("this is a `{ty}`"),
+                format!("this has type `{ty}`"),
             ));
             return None;
         }
@@ -99,7 +99,7 @@ impl Checker<'_, '_> {
                         "E0312",
                         format!("a list mixes `{first}` and `{other}` elements"),
                         span,
-                        format!("this is a `{other}`"),
+                        format!("this has type `{other}`"),
                     ));
                     None
                 }
@@ -171,12 +171,12 @@ impl Checker<'_, '_> {
                             self.diags.push(
                                 mismatch(
                                     "E0304",
-                                    format!("`{}` compares a `{lt}` with a `{rt}`", op.as_str()),
+                                    format!("`{}` compares `{lt}` with `{rt}`", op.as_str()),
                                     e.span,
-                                    format!("`{lt}` {} `{rt}`", op.as_str()),
+                                    "the two sides have different types".to_string(),
                                 )
-                                .with_label(lhs.span, format!("this is a `{lt}`"))
-                                .with_label(rhs.span, format!("this is a `{rt}`"))
+                                .with_label(lhs.span, format!("this has type `{lt}`"))
+                                .with_label(rhs.span, format!("this has type `{rt}`"))
                                 .with_help("both sides of `==` and `!=` must have the same type"),
                             );
                             false
@@ -191,7 +191,7 @@ impl Checker<'_, '_> {
                                 "E0305",
                                 format!("`{}` needs `int` operands, found `{t}`", op.as_str()),
                                 span,
-                                format!("this is a `{t}`"),
+                                format!("this has type `{t}`"),
                             ));
                             false
                         } else {
@@ -206,10 +206,10 @@ impl Checker<'_, '_> {
                                     "E0306",
                                     format!("`in` needs an element and a set of its type, found `{lt}` and `{rt}`"),
                                     e.span,
-                                    format!("`{lt}` in `{rt}`"),
+                                    "not an element and a set of its type".to_string(),
                                 )
-                                .with_label(lhs.span, format!("this is a `{lt}`"))
-                                .with_label(rhs.span, format!("this is a `{rt}`")),
+                                .with_label(lhs.span, format!("this has type `{lt}`"))
+                                .with_label(rhs.span, format!("this has type `{rt}`")),
                             );
                             false
                         }

@@ -28,6 +28,7 @@ pub fn check(items: &[&Item], diags: &mut Diagnostics) -> Ir {
         identity_used: Vec::new(),
         extends_spans: BTreeMap::new(),
         identity_spans: Vec::new(),
+        assigned: BTreeSet::new(),
     };
     c.declare(items);
     c.resolve_types();
@@ -69,6 +70,8 @@ struct Checker<'a, 'd> {
     /// Where each `extends` name stands, for cycle diagnostics: (child, parent) -> span.
     extends_spans: BTreeMap<(RoleId, RoleId), Span>,
     identity_spans: Vec<Span>,
+    /// Roles named by some `assign`, even one with other errors.
+    assigned: BTreeSet<RoleId>,
 }
 
 impl Default for Decls<'_> {

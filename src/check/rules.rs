@@ -141,11 +141,9 @@ impl Checker<'_, '_> {
             let parent = self.ir.types.get(tid.idx()).and_then(|t| t.parent);
             if parent != prev {
                 let message = match (prev, parent) {
-                    (None, Some(p)) => format!(
-                        "{what} must start at a root type, but `{}` is inside `{}`",
-                        ty.name,
-                        self.ir.type_name(p)
-                    ),
+                    (None, Some(p)) => {
+                        format!("it must start at a root type, but `{}` is inside `{}`", ty.name, self.ir.type_name(p))
+                    }
                     (Some(pr), None) => {
                         format!("`{}` is a root type and cannot be inside `{}`", ty.name, self.ir.type_name(pr))
                     }
@@ -216,7 +214,12 @@ impl Checker<'_, '_> {
             let mut roles = Vec::new();
             for r in &a.roles {
                 match self.role_ids.get(&r.name) {
-                    Some(&id) => roles.push(id),
+                    Some(&id) => {
+                        // Counted as assigned even if the rest of the statement has errors, so a
+                        // mistake in the path does not also warn that the role is unused.
+                        self.assigned.insert(id);
+                        roles.push(id);
+                    }
                     None => self.unknown_role(r),
                 }
             }
@@ -257,7 +260,7 @@ impl Checker<'_, '_> {
                 if let Some((_, first)) = set.iter().find(|(s, _)| *s == id) {
                     self.diags.push(
                         Diagnostic::error(
-                            "E0508",
+                            "E0507",
                             format!("role `{}` is listed twice in an `exclusive` set", r.name),
                             r.span,
                             "listed again",
@@ -469,7 +472,7 @@ impl Checker<'_, '_> {
                         "E0314",
                         format!("`{}.{}` is a `{ty}`, but the test gives a `{vty}`", kv.entity.as_str(), kv.attr.name),
                         kv.value.span(),
-                        format!("this is a `{vty}`"),
+                        format!("this has type `{vty}`"),
                     ));
                     ok = false;
                 }
@@ -478,7 +481,7 @@ impl Checker<'_, '_> {
                         "E0312",
                         format!("a list mixes `{first}` and `{other}` elements"),
                         span,
-                        format!("this is a `{other}`"),
+                        format!("this has type `{other}`"),
                     ));
                     ok = false;
                 }
@@ -496,16 +499,8 @@ impl Checker<'_, '_> {
                 }
             }
         }
-        let mut assigned = vec![false; self.ir.roles.len()];
-        for a in &self.ir.assignments {
-            for r in &a.roles {
-                if let Some(x) = assigned.get_mut(r.idx()) {
-                    *x = true;
-                }
-            }
-        }
         for (i, r) in self.ir.roles.iter().enumerate() {
-            if !extended.get(i).copied().unwrap_or(true) && !assigned.get(i).copied().unwrap_or(true) {
+            if !extended.get(i).copied().unwrap_or(true) && !self.assigned.contains(&RoleId::from_idx(i)) {
                 self.diags.push(
                     Diagnostic::warning(
                         "W0001",

@@ -86,7 +86,17 @@ pub struct CompiledPolicy {
 }
 
 impl CompiledPolicy {
-    /// Display name of a subject id.
+    /// Names of every action some type declares, by id.
+    pub fn action_names(&self) -> &[String] {
+        &self.actions
+    }
+
+    /// Names of the resource types, by id.
+    pub fn type_names(&self) -> impl Iterator<Item = &str> {
+        self.types.iter().map(|t| t.name.as_str())
+    }
+
+    /// The subject id of a group.
     pub(crate) fn group_subject(&self, g: GroupId) -> SubjectId {
         g.0 + 1
     }

@@ -1,8 +1,319 @@
-//! placeholder
-pub struct CodeInfo;
-pub fn explain(_c: &str) -> Option<&'static str> {
-    None
+//! The catalogue of diagnostic and request-error codes, with the long explanations that
+//! `rbac explain CODE` prints. Codes are never reused.
+
+/// One code: its short title and its long explanation with an example.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeInfo {
+    pub code: &'static str,
+    pub title: &'static str,
+    pub explanation: &'static str,
 }
-pub fn lookup(_c: &str) -> Option<CodeInfo> {
-    None
+
+macro_rules! codes {
+    ($($code:literal, $title:literal, $text:literal;)*) => {
+        /// Every code, in order.
+        pub const CODES: &[CodeInfo] = &[$(CodeInfo { code: $code, title: $title, explanation: $text }),*];
+    };
+}
+
+codes! {
+"E0101", "syntax error",
+"The text does not follow the grammar (design section 3). The parser reports the first place
+where no rule of the grammar can go on, and what it expected there. A file with a syntax error
+is not checked further.
+
+    role viewer { allow read on }      // error: expected a name, found `}`
+    role viewer { allow read on *; }   // fixed";
+"E0102", "integer literal out of range",
+"Integers are 64-bit signed. A literal outside -9223372036854775808..=9223372036854775807 is
+an error.
+
+    role r { allow read on doc when resource.size < 99999999999999999999; }";
+"E0103", "invalid unicode escape",
+"`\\u{HEX}` in a string must name a unicode scalar value (not a surrogate, at most 10FFFF).
+
+    test \"\\u{D800}\" { }   // error";
+"E0201", "unknown role",
+"A role named in `extends`, `assign` or `exclusive` is not declared. The help suggests the
+closest declared name.
+
+    role viewer { allow read on *; }
+    assign veiwer to user:ann;   // error: unknown role `veiwer`; did you mean `viewer`?";
+"E0202", "unknown resource type",
+"A type named after `in`, in a rule, or in a path is not declared with `resource`.
+
+    resource workspace;
+    resource project in worksapce;   // error: did you mean `workspace`?";
+"E0203", "unknown action",
+"An action or action set named in a rule or a test is declared nowhere: no resource lists it
+and no `actions` set has that name.
+
+    resource doc { actions read; }
+    role r { allow raed on doc; }   // error: did you mean `read`?";
+"E0204", "unknown group",
+"A group named in an assignment, a condition or a test is not declared with `group`.
+
+    group admins;
+    assign viewer to group:admin;   // error: did you mean `admins`?";
+"E0205", "unknown identity",
+"A group alias names an identity that has no `identity` block.
+
+    group ml from okta \"ML\";   // error unless `identity okta { ... }` exists";
+"E0206", "unknown attribute",
+"A condition or a test reads an attribute that is not declared: `principal.x` and `context.x`
+need `principal { attributes { x: T } }` / `context { ... }`; `resource.x` needs `x` in the
+`attributes` of the resource type.
+
+    context { attributes { mfa: bool } }
+    role r { allow run on pipeline when context.mfaa; }   // error: did you mean `mfa`?";
+"E0207", "duplicate definition",
+"Two declarations of one kind share a name (roles, resource types, groups, identities, action
+sets). Both places are shown.
+
+    role viewer { allow read on *; }
+    role viewer { allow list on *; }   // error: role `viewer` is defined twice";
+"E0208", "unknown module",
+"`use std::NAME;` names a module the standard library does not have. The standard library
+has `std::crud` (`actions crud = create, read, update, delete;` and `actions cruds = crud, share;`).
+
+    use std::crudd;   // error";
+"E0209", "file cannot be read",
+"A policy file, or a file named by `use \"file.rbac\";`, cannot be read. `use` paths are
+relative to the file that says them.
+
+    use \"roles/common.rbac\";   // error when that file does not exist";
+"E0210", "attribute named `id`",
+"`principal.id` and `resource.id` are built in (strings with the whole id); declaring an
+attribute named `id` is an error.
+
+    principal { attributes { id: string } }   // error";
+"E0301", "action not declared on the rule's types",
+"Every action name written in a rule must give at least one (action, type) pair that exists
+with the rule's types. Pairs that do not exist are dropped silently, but a name that gives
+none is a mistake.
+
+    resource pipeline { actions run; }
+    resource model { actions promote; }
+    role r { allow promote on pipeline; }   // error: `promote` is declared on `model`";
+"E0302", "attribute declared with two types",
+"One attribute of one entity has two declarations with different types. Repeated
+`principal {}` and `context {}` blocks merge, so the same attribute may appear twice only with
+one type.
+
+    principal { attributes { level: int } }
+    principal { attributes { level: string } }   // error";
+"E0303", "action set contains itself",
+"An action set expands, directly or through other sets, to itself.
+
+    actions a = read, b;
+    actions b = write, a;   // error";
+"E0304", "comparison of different types",
+"`==` and `!=` need both sides of one type (sets compare as sets; `[]` fits any set).
+
+    resource doc { actions read; attributes { level: int } }
+    role r { allow read on doc when resource.level == \"high\"; }   // error: int vs string";
+"E0305", "ordering needs integers",
+"`<`, `<=`, `>`, `>=` compare `int` values only.
+
+    role r { allow read on doc when resource.owner > 3; }   // error when owner is a string";
+"E0306", "`in` needs an element and a set of its type",
+"`e in S` needs `S` to be a `set<T>` and `e` a `T`. For group membership write
+`principal in group:g`.
+
+    role r { allow read on doc when \"a\" in resource.level; }   // error: level is an int";
+"E0307", "boolean operator on a non-bool",
+"`&&`, `||` and `!` need `bool` operands.
+
+    role r { allow read on doc when resource.owner && context.mfa; }   // error";
+"E0308", "condition is not a bool",
+"A `when` condition must be a `bool`.
+
+    role r { allow read on doc when resource.owner; }   // error: a string";
+"E0309", "resource attribute not declared on every type the rule applies to",
+"A `resource.x` read must be declared, with one type, on every type the rule applies to (its
+types on which one of its actions is declared), or the condition could not be typed.
+
+    resource pipeline { actions read; attributes { owner: string } }
+    resource stack { actions read; }
+    role r { allow read on pipeline, stack when resource.owner == principal.id; }   // error";
+"E0310", "misplaced `group:g`",
+"`group:g` may only stand on the right of `principal in`.
+
+    role r { allow read on doc when group:admins; }   // error
+    role r { allow read on doc when principal in group:admins; }   // fixed";
+"E0311", "`has` needs an entity",
+"The left of `has` is `principal`, `resource` or `context`.
+
+    role r { allow read on doc when resource.owner has x; }   // error
+    role r { allow read on doc when resource has owner; }      // fixed";
+"E0312", "list mixes element types",
+"A list literal is a `set` of one element type.
+
+    role r { allow read on doc when resource.level in [1, \"two\"]; }   // error";
+"E0313", "test action not declared on the target type",
+"An `expect` asks for an action the target type (the last segment's type) does not declare.
+
+    resource doc { actions read; }
+    test \"t\" { expect allow user:a write doc:x; }   // error (when `write` exists elsewhere)";
+"E0314", "test attribute value of the wrong type",
+"A `with { ... }` value does not have the attribute's declared type.
+
+    context { attributes { mfa: bool } }
+    test \"t\" { expect allow user:a read doc:x with { context.mfa: \"yes\" }; }   // error";
+"E0315", "`*` outside a rule",
+"`*` stands for every action or type only in rules; a resource's or a set's `actions` list
+names actions and sets.
+
+    resource doc { actions *; }   // error";
+"E0316", "entity used as a value",
+"`principal`, `resource` and `context` alone are not values: read an attribute, use `has`,
+or test `principal in group:g`.
+
+    role r { allow read on doc when principal == \"user:a\"; }      // error
+    role r { allow read on doc when principal.id == \"user:a\"; }   // fixed";
+"E0401", "role inheritance cycle",
+"Role inheritance must be a DAG. Every role and every `extends` edge of the cycle is shown;
+a role that extends itself is a cycle too.
+
+    role a extends c { }
+    role b extends a { }
+    role c extends b { }   // error: cycle among `a`, `b`, `c`";
+"E0501", "resource types contain each other",
+"`resource X in P` forms a forest: the `in` chain must end at a root type.
+
+    resource a in b;
+    resource b in a;   // error";
+"E0502", "path does not follow the resource tree",
+"A path starts at a root type and each segment's type is declared `in` the previous one.
+
+    resource workspace;
+    resource project in workspace;
+    assign viewer to user:a on project:churn;   // error: write workspace:prod/project:churn";
+"E0503", "assignment scope ends in a bare type",
+"An assignment's scope is a resource: it ends in a whole `type:id` segment. A bare type is
+allowed only as the target of a request (a resource not yet created).
+
+    assign viewer to user:a on workspace:prod/project;   // error";
+"E0504", "exclusive set lists a role and its ancestor",
+"Anyone holding a role holds its ancestors, so a set with both could never be satisfied.
+
+    role viewer { allow read on *; }
+    role editor extends viewer { allow update on *; }
+    exclusive viewer, editor;   // error";
+"E0505", "role inherits two roles of one exclusive set",
+"A role that extends two roles of one `exclusive` set would always hold both.
+
+    exclusive approver, deployer;
+    role release_manager extends approver, deployer { }   // error";
+"E0506", "static subject holds exclusive roles on overlapping scopes",
+"A literal subject of the assignments (a user, service or group; `everyone` counts for all)
+holds two roles of one `exclusive` set on overlapping scopes (one equal to or inside the
+other), counting inheritance. Group membership is dynamic and is checked at decision time.
+
+    exclusive approver, deployer;
+    assign approver to user:bob on workspace:prod;
+    assign deployer to user:bob on workspace:prod/project:x;   // error";
+"E0507", "role listed twice in an exclusive set",
+"An `exclusive` set names the same role twice.
+
+    exclusive approver, approver;   // error";
+"E0601", "identity without a user claim",
+"An `identity` block must say which claim names the user.
+
+    identity okta { issuer \"https://acme.okta.com\"; }   // error
+    identity okta { user from claim \"email\"; }            // fixed";
+"E0602", "duplicate identity alias",
+"Two group aliases for one identity have the same claim value.
+
+    group a from okta \"Engineers\";
+    group b from okta \"Engineers\";   // error";
+"E0603", "identity member given twice",
+"`issuer`, `audience`, `user from claim` and `groups from claim` may each appear once in an
+identity block.";
+"E0701", "malformed JSON request",
+"A request is not valid JSON. The decision is deny.";
+"E0702", "request field of the wrong JSON type",
+"A request field has the wrong JSON type (`principal.groups` must be a list of strings,
+`action` a string, ...). The decision is deny.";
+"E0703", "request lacks a key",
+"A request lacks `principal`, `action` or `resource` (or `principal.id`, `resource.path`).
+The decision is deny.";
+"E0704", "unknown key in a request",
+"A request has a key the design does not define (design section 5.4). The decision is deny:
+a misspelt `context` must never silently drop attributes.";
+"E0711", "bad principal id",
+"A principal id starts with `user:` or `service:`. The decision is deny.";
+"E0712", "unknown identity",
+"An identity principal names an identity the policy does not declare. The decision is deny.";
+"E0713", "user claim missing",
+"An identity principal's claims lack the user claim, or it is not a string. Deny.";
+"E0714", "groups claim is not a list of strings",
+"An identity principal's groups claim is present but not a list of strings. It is never read
+as an empty list: the decision is deny.";
+"E0721", "malformed resource path",
+"A request's path is not `type:id/type:id[/type]` (ids with other characters than
+`[A-Za-z0-9_.@+-]` must be quoted). Deny.";
+"E0722", "unknown type in a request path",
+"A request's path names a type the policy does not declare. Deny.";
+"E0723", "request path does not follow the tree",
+"A request's path does not start at a root type or a segment is not inside the previous
+one. Deny.";
+"E0731", "action not declared on the target type",
+"The requested action is not declared on the target type (the last segment's type). Deny.";
+"E0741", "attribute of the wrong type",
+"A declared attribute has a value of the wrong JSON type (`set` values are arrays, `int`
+integers, `bool` booleans). Deny. Undeclared attributes are ignored; `null` counts as missing.";
+"W0001", "role never assigned nor extended",
+"A role no assignment gives and no role extends has no effect.
+
+    role auditor { allow read on *; }   // warning, unless assigned or extended";
+"W0002", "group never used",
+"A group not used in an assignment, a condition or a test has no effect.
+
+    group contractors;   // warning";
+"W0003", "allow rule that can never take effect",
+"Every (action, type) pair the allow rule gives is denied without condition by the same role
+or one of its ancestors, and deny always wins.
+
+    role r { deny delete on doc; allow delete on doc; }   // warning on the allow";
+"W0004", "identity never referenced",
+"No group maps a claim value of this identity, so its tokens can give no groups.
+
+    identity okta { user from claim \"email\"; }   // warning without `group g from okta \"...\"`";
+}
+
+/// The entry for a code (case-insensitive).
+pub fn lookup(code: &str) -> Option<&'static CodeInfo> {
+    CODES.iter().find(|c| c.code.eq_ignore_ascii_case(code))
+}
+
+/// The text `rbac explain CODE` prints.
+pub fn explain(code: &str) -> Option<String> {
+    lookup(code).map(|c| format!("{}: {}\n\n{}", c.code, c.title, c.explanation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_used_in_the_sources_is_explained_once() {
+        let mut seen = std::collections::BTreeSet::new();
+        for c in CODES {
+            assert!(seen.insert(c.code), "{} listed twice", c.code);
+        }
+        let src = concat!(
+            include_str!("../check/mod.rs"),
+            include_str!("../check/rules.rs"),
+            include_str!("../check/cond.rs"),
+            include_str!("../syntax/mod.rs"),
+            include_str!("../lib.rs"),
+            include_str!("../request.rs"),
+            include_str!("../eval/validate.rs"),
+        );
+        for (i, _) in src.match_indices("\"E0").chain(src.match_indices("\"W0")) {
+            let code = src.get(i + 1..i + 6).unwrap_or("");
+            assert!(lookup(code).is_some(), "{code} has no explanation");
+        }
+    }
 }

@@ -4,7 +4,7 @@
 mod codes;
 mod render;
 
-pub use codes::{CodeInfo, explain, lookup};
+pub use codes::{CODES, CodeInfo, explain, lookup};
 pub use render::{render_human, render_json};
 
 use serde::Serialize;

@@ -1,0 +1,94 @@
+//! File-driven CLI tests: every `tests/ui/**/*.rbac` runs through the `rbac` binary and its
+//! output is compared with the `.stdout`/`.stderr` files next to it. `BLESS=1` rewrites them.
+//!
+//! Each file starts with header comments:
+//!   `// run: check` (or `test`, or `can ARGS...`: the words after the policy path)
+//!   `// exit: 1`    (the expected exit code)
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rbac") {
+            out.push(p);
+        }
+    }
+}
+
+fn header<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines()
+        .take_while(|l| l.starts_with("//"))
+        .find_map(|l| l.trim_start_matches('/').trim().strip_prefix(key).map(str::trim))
+}
+
+/// Compares (or, under BLESS=1, writes) one expected output file. An empty output needs no file.
+fn compare(path: &Path, actual: &str, failures: &mut Vec<String>) {
+    let bless = std::env::var_os("BLESS").is_some();
+    let expected = std::fs::read_to_string(path).unwrap_or_default();
+    if bless {
+        if actual.is_empty() {
+            let _ = std::fs::remove_file(path);
+        } else {
+            std::fs::write(path, actual).expect("write expected output");
+        }
+    } else if expected != actual {
+        failures.push(format!("{}:\n--- expected\n{expected}\n--- actual\n{actual}", path.display()));
+    }
+}
+
+#[test]
+fn ui() {
+    let mut files = Vec::new();
+    collect(Path::new("tests/ui"), &mut files);
+    files.sort();
+    let mut failures = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read ui test");
+        let run = header(&text, "run:").unwrap_or_else(|| panic!("{}: no `// run:` header", file.display()));
+        let exit: i32 = header(&text, "exit:")
+            .and_then(|e| e.parse().ok())
+            .unwrap_or_else(|| panic!("{}: no `// exit:` header", file.display()));
+        let mut words = run.split_whitespace();
+        let verb = words.next().expect("a verb after `run:`");
+        let path = file.to_string_lossy().replace('\\', "/");
+        let out = Command::new(env!("CARGO_BIN_EXE_rbac"))
+            .arg(verb)
+            .arg(&path)
+            .args(words)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run rbac");
+        let code = out.status.code().unwrap_or(-1);
+        if code != exit {
+            failures
+                .push(format!("{path}: exit code {code}, expected {exit}\n{}", String::from_utf8_lossy(&out.stderr)));
+        }
+        compare(&file.with_extension("stdout"), &String::from_utf8_lossy(&out.stdout), &mut failures);
+        compare(&file.with_extension("stderr"), &String::from_utf8_lossy(&out.stderr), &mut failures);
+    }
+    assert!(files.len() > 10, "expected the ui tests under tests/ui");
+    assert!(failures.is_empty(), "{} ui failure(s):\n\n{}", failures.len(), failures.join("\n\n"));
+}
+
+/// Every error code of the compiler (E01xx-E06xx) has at least one ui test that shows it.
+#[test]
+fn every_compile_error_code_has_a_ui_test() {
+    let mut files = Vec::new();
+    collect(Path::new("tests/ui"), &mut files);
+    let mut outputs = String::new();
+    for f in &files {
+        outputs.push_str(&std::fs::read_to_string(f.with_extension("stderr")).unwrap_or_default());
+    }
+    let missing: Vec<&str> = rbac::diag::CODES
+        .iter()
+        .map(|c| c.code)
+        .filter(|c| !c.starts_with("E07"))
+        .filter(|c| !outputs.contains(&format!("[{c}]")))
+        .collect();
+    assert!(missing.is_empty(), "codes without a ui test: {missing:?}");
+}
