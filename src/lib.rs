@@ -99,23 +99,17 @@ pub fn compile(loader: &dyn Loader, roots: &[&str]) -> Compilation {
                         Some(l) => queue.push_back(l),
                         None => {
                             let wanted = names.join("::");
-                            let help = diag::did_you_mean(
-                                &wanted,
-                                source::STDLIB
-                                    .iter()
-                                    .map(|(n, _)| n)
-                                    .map(|n| Box::leak(format!("std::{n}").into_boxed_str()) as &str),
-                            );
+                            let known: Vec<String> = source::STDLIB.iter().map(|(n, _)| format!("std::{n}")).collect();
+                            let help = diag::did_you_mean(&wanted, known.iter().map(String::as_str));
                             diagnostics.push(
                                 Diagnostic::error(
                                     "E0208",
                                     format!("unknown module `{wanted}`"),
-                                    u.span,
+                                    u.target_span,
                                     "no such module",
                                 )
                                 .with_help(help.unwrap_or_else(|| {
-                                    let list: Vec<String> =
-                                        source::STDLIB.iter().map(|(n, _)| format!("`std::{n}`")).collect();
+                                    let list: Vec<String> = known.iter().map(|n| format!("`{n}`")).collect();
                                     format!("the standard library has {}", list.join(", "))
                                 })),
                             );
@@ -124,7 +118,9 @@ pub fn compile(loader: &dyn Loader, roots: &[&str]) -> Compilation {
                 }
                 UseTarget::File(rel) => match loader.load_relative(&loaded.name, rel) {
                     Ok(l) => queue.push_back(l),
-                    Err(e) => diagnostics.push(Diagnostic::error("E0209", e, u.span, "this file cannot be read")),
+                    Err(e) => {
+                        diagnostics.push(Diagnostic::error("E0209", e, u.target_span, "this file cannot be read"))
+                    }
                 },
             }
         }

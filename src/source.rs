@@ -52,7 +52,11 @@ pub struct FsLoader;
 
 impl Loader for FsLoader {
     fn load(&self, path: &str) -> Result<Loaded, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("cannot read `{path}`: no such file"),
+            std::io::ErrorKind::PermissionDenied => format!("cannot read `{path}`: permission denied"),
+            _ => format!("cannot read `{path}`: {e}"),
+        })?;
         let key = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path)).to_string_lossy().into_owned();
         Ok(Loaded { key, name: path.to_string(), text })
     }

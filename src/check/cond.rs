@@ -86,7 +86,7 @@ impl Checker<'_, '_> {
                         None => ok = false,
                     }
                 }
-                ok.then(|| (if is_or { Cond::Or(out) } else { Cond::And(out) }, Ty::Bool))
+                ok.then_some((if is_or { Cond::Or(out) } else { Cond::And(out) }, Ty::Bool))
             }
             ExprKind::Not(inner) => {
                 let c = self.expect_bool(inner, applies, "!")?;
@@ -199,7 +199,7 @@ impl Checker<'_, '_> {
                         }
                     }
                     CmpOp::In => match &rt {
-                        Ty::Set(elem) if lt.fits(elem) && !matches!(lt, Ty::Set(_)) => true,
+                        Ty::Set(elem) if lt.fits(elem) => true,
                         _ => {
                             self.diags.push(
                                 mismatch(

@@ -44,6 +44,7 @@ pub fn check(items: &[&Item], diags: &mut Diagnostics) -> Ir {
 }
 
 /// Declarations found in the items, before resolution.
+#[derive(Default)]
 struct Decls<'a> {
     sets: BTreeMap<String, &'a ast::ActionSet>,
     resources: Vec<&'a ast::Resource>,
@@ -72,19 +73,6 @@ struct Checker<'a, 'd> {
     identity_spans: Vec<Span>,
     /// Roles named by some `assign`, even one with other errors.
     assigned: BTreeSet<RoleId>,
-}
-
-impl Default for Decls<'_> {
-    fn default() -> Self {
-        Decls {
-            sets: BTreeMap::new(),
-            resources: Vec::new(),
-            attr_blocks: Vec::new(),
-            groups: Vec::new(),
-            identities: Vec::new(),
-            roles: Vec::new(),
-        }
-    }
 }
 
 pub(crate) fn duplicate(what: &str, name: &str, first: Span, again: Span) -> Diagnostic {

@@ -80,7 +80,19 @@ impl Checker<'_, '_> {
                         .flat_map(|t| names.iter().map(move |a| (*t, *a)))
                         .filter(|(t, a)| self.ir.types.get(t.idx()).is_some_and(|ti| ti.actions.contains(a)))
                         .collect();
-                    if found.is_empty() {
+                    if found.is_empty() && a.is_star() {
+                        actions_ok = false;
+                        let on: Vec<String> = types.iter().map(|t| format!("`{}`", self.ir.type_name(*t))).collect();
+                        self.diags.push(
+                            Diagnostic::error(
+                                "E0301",
+                                format!("`*` gives no action on {}: no action is declared there", on.join(", ")),
+                                a.span,
+                                "this yields no (action, type) pair",
+                            )
+                            .with_help("declare actions on the type: `resource NAME { actions read, update; }`"),
+                        );
+                    } else if found.is_empty() {
                         actions_ok = false;
                         let on: Vec<String> = types.iter().map(|t| format!("`{}`", self.ir.type_name(*t))).collect();
                         let declared_on: Vec<String> = self
@@ -323,58 +335,72 @@ impl Checker<'_, '_> {
 
     /// No literal subject may hold two roles of one set on overlapping scopes (assignments to
     /// `everyone` count for every subject). Assignments are bucketed by subject, so the cost
-    /// is quadratic only within one subject's assignments of the set's roles.
+    /// is quadratic only within one subject's assignments of the set's roles. A single
+    /// assigned role that reaches two members is E0504/E0505, not repeated here.
     fn check_static_exclusive(&mut self, set: &[RoleId], closures: &[BTreeSet<RoleId>]) {
-        // (subject, scope, member held, assignment span)
-        let mut by_subject: BTreeMap<&SubjectRef, Vec<(&ScopePath, RoleId, Span)>> = BTreeMap::new();
-        let mut everyone: Vec<(&ScopePath, RoleId, Span)> = Vec::new();
+        struct Held<'s> {
+            scope: &'s ScopePath,
+            assigned: RoleId,
+            member: RoleId,
+            span: Span,
+        }
+        let mut by_subject: BTreeMap<&SubjectRef, Vec<Held<'_>>> = BTreeMap::new();
+        let mut everyone: Vec<Held<'_>> = Vec::new();
         for a in &self.ir.assignments {
             for r in &a.roles {
                 let Some(closure) = closures.get(r.idx()) else { continue };
                 for m in set.iter().filter(|m| closure.contains(m)) {
                     for s in &a.subjects {
+                        let held = Held { scope: &a.scope, assigned: *r, member: *m, span: a.span };
                         if *s == SubjectRef::Everyone {
-                            everyone.push((&a.scope, *m, a.span));
+                            everyone.push(held);
                         } else {
-                            by_subject.entry(s).or_default().push((&a.scope, *m, a.span));
+                            by_subject.entry(s).or_default().push(held);
                         }
                     }
                 }
             }
         }
         let overlap = |a: &ScopePath, b: &ScopePath| a.starts_with(b) || b.starts_with(a);
-        let mut found: BTreeSet<(Span, Span, RoleId, RoleId)> = BTreeSet::new();
-        let mut consider = |x: &(&ScopePath, RoleId, Span), y: &(&ScopePath, RoleId, Span)| {
-            if x.1 != y.1 && overlap(x.0, y.0) {
-                let (first, second) = if x.2 <= y.2 { (x, y) } else { (y, x) };
-                found.insert((second.2, first.2, second.1, first.1));
+        // (later span, earlier span) -> (subject, role given by the later, role by the earlier)
+        let mut found: BTreeMap<(Span, Span), (String, RoleId, RoleId)> = BTreeMap::new();
+        let mut consider = |subject: &str, x: &Held<'_>, y: &Held<'_>| {
+            let same_role = x.assigned == y.assigned;
+            if x.member != y.member && !same_role && overlap(x.scope, y.scope) {
+                let (first, second) = if x.span <= y.span { (x, y) } else { (y, x) };
+                found.entry((second.span, first.span)).or_insert((subject.to_string(), second.member, first.member));
             }
         };
-        for list in by_subject.values() {
+        for (subject, list) in &by_subject {
+            let name = match subject {
+                SubjectRef::Principal(p) => p.clone(),
+                SubjectRef::Group(g) => format!("group:{}", self.ir.group_name(*g)),
+                SubjectRef::Everyone => "everyone".to_string(),
+            };
             for (i, x) in list.iter().enumerate() {
                 for y in list.iter().skip(i + 1).chain(everyone.iter()) {
-                    consider(x, y);
+                    consider(&name, x, y);
                 }
             }
         }
         for (i, x) in everyone.iter().enumerate() {
             for y in everyone.iter().skip(i + 1) {
-                consider(x, y);
+                consider("everyone", x, y);
             }
         }
-        for (span, other, r1, r2) in found {
+        for ((span, other), (subject, later, earlier)) in found {
             self.diags.push(
                 Diagnostic::error(
                     "E0506",
                     format!(
-                        "a subject holds `{}` and `{}`, which are `exclusive`, on overlapping scopes",
-                        self.ir.role_name(r1),
-                        self.ir.role_name(r2)
+                        "`{subject}` holds `{}` and `{}`, which are `exclusive`, on overlapping scopes",
+                        self.ir.role_name(earlier),
+                        self.ir.role_name(later)
                     ),
                     span,
-                    format!("gives `{}`", self.ir.role_name(r1)),
+                    format!("gives `{}`", self.ir.role_name(later)),
                 )
-                .with_label(other, format!("gives `{}` on an overlapping scope", self.ir.role_name(r2)))
+                .with_label(other, format!("gives `{}` on an overlapping scope", self.ir.role_name(earlier)))
                 .with_help("separation of duty: give these roles to different subjects, or on disjoint scopes"),
             );
         }
@@ -405,6 +431,18 @@ impl Checker<'_, '_> {
         let (segments, bare) = self.check_path(&e.path, true, "a test's path")?;
         let target = bare.or_else(|| segments.last().map(|(t, _)| *t))?;
         match self.action_ids.get(&e.action.name).copied() {
+            None if self.decls.sets.contains_key(&e.action.name) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0203",
+                        format!("`{}` is an action set; an `expect` asks for one action", e.action.name),
+                        e.action.span,
+                        "an action set, not an action",
+                    )
+                    .with_help("write one `expect` per action of the set"),
+                );
+                ok = false;
+            }
             None => {
                 self.unknown_action(&e.action.name, e.action.span);
                 ok = false;
@@ -417,7 +455,20 @@ impl Checker<'_, '_> {
                         e.action.span,
                         "not an action of the target type",
                     )
-                    .with_label(self.type_span(target), "declared here"),
+                    .with_label(
+                        self.type_span(target),
+                        format!("`{}` declared here without `{}`", self.ir.type_name(target), e.action.name),
+                    )
+                    .with_help_opt({
+                        let on: Vec<String> = self
+                            .ir
+                            .types
+                            .iter()
+                            .filter(|t| t.actions.contains(&a))
+                            .map(|t| format!("`{}`", t.name))
+                            .collect();
+                        (!on.is_empty()).then(|| format!("`{}` is declared on {}", e.action.name, on.join(", ")))
+                    }),
                 );
                 ok = false;
             }
@@ -491,6 +542,9 @@ impl Checker<'_, '_> {
     }
 
     pub(super) fn warnings(&mut self, graph: &RoleGraph) {
+        // Uses hidden behind errors (a misspelt group, a broken `extends`) would make the
+        // "never used" warnings wrong, so those wait until the policy has no errors.
+        let unused_checks = !self.diags.has_errors();
         let mut extended = vec![false; self.ir.roles.len()];
         for r in &self.ir.roles {
             for p in &r.parents {
@@ -500,7 +554,10 @@ impl Checker<'_, '_> {
             }
         }
         for (i, r) in self.ir.roles.iter().enumerate() {
-            if !extended.get(i).copied().unwrap_or(true) && !self.assigned.contains(&RoleId::from_idx(i)) {
+            if unused_checks
+                && !extended.get(i).copied().unwrap_or(true)
+                && !self.assigned.contains(&RoleId::from_idx(i))
+            {
                 self.diags.push(
                     Diagnostic::warning(
                         "W0001",
@@ -513,7 +570,7 @@ impl Checker<'_, '_> {
             }
         }
         for (i, g) in self.ir.groups.iter().enumerate() {
-            if !self.group_used.get(i).copied().unwrap_or(true) {
+            if unused_checks && !self.group_used.get(i).copied().unwrap_or(true) {
                 self.diags.push(
                     Diagnostic::warning("W0002", format!("group `{}` is never used", g.name), g.span, "unused group")
                         .with_help("use it in an assignment, a condition or a test, or remove it"),
@@ -521,7 +578,7 @@ impl Checker<'_, '_> {
             }
         }
         for (i, ident) in self.ir.identities.iter().enumerate() {
-            if !self.identity_used.get(i).copied().unwrap_or(true) {
+            if unused_checks && !self.identity_used.get(i).copied().unwrap_or(true) {
                 let span = self.identity_spans.get(i).copied().unwrap_or_default();
                 self.diags.push(
                     Diagnostic::warning(

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::process::ExitCode;
 
 pub fn run(policy: &str, input: &str) -> ExitCode {
-    let Some(policy) = super::load_policy(policy) else { return ExitCode::from(2) };
+    let Some(policy) = super::load_policy(policy, "nothing was decided") else { return ExitCode::from(2) };
     let reader: Box<dyn Read> = if input == "-" {
         Box::new(std::io::stdin())
     } else {

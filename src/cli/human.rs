@@ -5,10 +5,14 @@ use std::fmt::Write;
 
 fn rule_line(kind: &str, r: &RuleReason) -> String {
     let via = if r.via.len() > 1 { format!(" (via {})", r.via.join(" -> ")) } else { String::new() };
-    let scope = r.scope.as_deref().unwrap_or("everywhere");
-    let mut line = format!("  {kind}: role `{}`{via}, held by {} on {scope}, rule at {}", r.role, r.subject, r.at);
+    let scope = match &r.scope {
+        Some(s) => format!("on `{s}`"),
+        None => "everywhere".to_string(),
+    };
+    let mut line = format!("  {kind}: role `{}`{via}, held by `{}` {scope}, rule at {}", r.role, r.subject, r.at);
     if !r.unevaluable.is_empty() {
-        let _ = write!(line, "; could not evaluate {}", r.unevaluable.join(", "));
+        let attrs: Vec<String> = r.unevaluable.iter().map(|a| format!("`{a}`")).collect();
+        let _ = write!(line, "; could not evaluate {}", attrs.join(", "));
     }
     line
 }

@@ -103,11 +103,12 @@ fn load(file: &str) -> Compilation {
     c
 }
 
-/// Compiles a policy for deciding; `None` (after printing why) when it has errors.
-pub(crate) fn load_policy(file: &str) -> Option<Policy> {
+/// Compiles a policy; `None` (after printing why, and that nothing was `done`) on errors.
+pub(crate) fn load_policy(file: &str, done: &str) -> Option<Policy> {
     let c = load(file);
     if c.policy.is_none() {
-        eprintln!("error: `{file}` has {} error(s); nothing was decided", c.diagnostics.error_count());
+        let n = c.diagnostics.error_count();
+        eprintln!("error: `{file}` has {n} error{}; {done}", plural(n));
     }
     c.policy
 }
@@ -164,7 +165,7 @@ fn can(
     attrs: &[String],
     format: Format,
 ) -> ExitCode {
-    let Some(policy) = load_policy(policy) else { return ExitCode::from(2) };
+    let Some(policy) = load_policy(policy, "nothing was decided") else { return ExitCode::from(2) };
     let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
     let mut request = rbac::Request::new(principal, &groups, action, path);
     for a in attrs {
@@ -193,7 +194,7 @@ fn test(files: &[String]) -> ExitCode {
     let (mut passed, mut failed, mut broken) = (0usize, 0usize, 0usize);
     let mut out = std::io::stdout().lock();
     for f in files {
-        let Some(policy) = load_policy(f) else {
+        let Some(policy) = load_policy(f, "its tests were not run") else {
             broken += 1;
             continue;
         };

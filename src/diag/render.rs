@@ -27,14 +27,14 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
                 Label::new((file(d.primary.span), d.primary.span.range()))
                     .with_message(&d.primary.message)
                     .with_color(primary_color)
-                    .with_order(0),
+                    .with_order(order(d.primary.span)),
             );
-        for (i, l) in d.secondary.iter().enumerate() {
+        for l in &d.secondary {
             report = report.with_label(
                 Label::new((file(l.span), l.span.range()))
                     .with_message(&l.message)
                     .with_color(secondary_color)
-                    .with_order(i32::try_from(i + 1).unwrap_or(i32::MAX)),
+                    .with_order(order(l.span)),
             );
         }
         if let Some(help) = &d.help {
@@ -53,6 +53,14 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Label order: by file, then position, so ariadne shows each file's labels in one
+/// snippet, top to bottom (it starts a new snippet whenever a label is above the last one).
+fn order(span: super::Span) -> i32 {
+    let file = i32::try_from(span.file).unwrap_or(0).min(500);
+    let pos = i32::try_from(span.start).unwrap_or(i32::MAX).min(3_999_999);
+    file * 4_000_000 + pos
 }
 
 impl Diagnostic {

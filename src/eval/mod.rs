@@ -74,11 +74,11 @@ fn decide_resolved(policy: &CompiledPolicy, env: &Env<'_>) -> Decision {
         held.dedup();
         let mut clash: BTreeSet<String> = BTreeSet::new();
         for w in held.windows(2) {
-            if let [a, b] = w {
-                if a.0 == b.0 {
-                    clash.insert(policy.role_names.get(a.1.idx()).cloned().unwrap_or_default());
-                    clash.insert(policy.role_names.get(b.1.idx()).cloned().unwrap_or_default());
-                }
+            if let [a, b] = w
+                && a.0 == b.0
+            {
+                clash.insert(policy.role_names.get(a.1.idx()).cloned().unwrap_or_default());
+                clash.insert(policy.role_names.get(b.1.idx()).cloned().unwrap_or_default());
             }
         }
         if !clash.is_empty() {

@@ -41,6 +41,7 @@ pub(super) fn resolve<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Resul
 
     let mut segments = Vec::new();
     let mut target = None;
+    let mut path_ok = false;
     let mut bare = false;
     match crate::path::parse(&req.resource.path) {
         Err(e) => {
@@ -79,7 +80,14 @@ pub(super) fn resolve<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Resul
                     None => bare = true,
                 }
             }
+            path_ok = target.is_some()
+                && segments.len() + usize::from(bare) == parts.segments.len() + usize::from(parts.bare.is_some());
         }
+    }
+    // The action and resource attributes are checked against the target type only once the
+    // whole path is valid: a half-read path has no target.
+    if !path_ok {
+        target = None;
     }
 
     let mut action = None;
@@ -191,7 +199,7 @@ fn typed_attrs<'a>(
             Some(v) => out.push((name.as_str(), v)),
             None => errors.push(RequestError::new(
                 "E0741",
-                format!("attribute `{entity}.{name}` must be a `{ty}`, got `{value}`"),
+                format!("attribute `{entity}.{name}` must be of type `{ty}`, got `{value}`"),
             )),
         }
     }

@@ -98,14 +98,14 @@ impl RoleGraph {
             let mut parents = self.parents(cur);
             parents.sort_by_key(|p| order(*p));
             for p in parents {
-                if let Some(s) = seen.get_mut(p.idx()) {
-                    if !*s {
-                        *s = true;
-                        if let Some(slot) = prev.get_mut(p.idx()) {
-                            *slot = Some(cur);
-                        }
-                        queue.push_back(p);
+                if let Some(s) = seen.get_mut(p.idx())
+                    && !*s
+                {
+                    *s = true;
+                    if let Some(slot) = prev.get_mut(p.idx()) {
+                        *slot = Some(cur);
                     }
+                    queue.push_back(p);
                 }
             }
         }

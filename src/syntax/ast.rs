@@ -48,6 +48,8 @@ pub enum UseTarget {
 #[derive(Debug, Clone)]
 pub struct Use {
     pub target: UseTarget,
+    /// The module path or the quoted file name.
+    pub target_span: Span,
     pub span: Span,
 }
 

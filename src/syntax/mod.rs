@@ -15,6 +15,7 @@ struct RbacParser;
 /// Parses one file. On a syntax error the file yields no items and one diagnostic: pest
 /// does not recover, so later items of a broken file are not checked.
 pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
+    pest::set_error_detail(true);
     match RbacParser::parse(Rule::policy, text) {
         Ok(mut pairs) => {
             let mut b = Builder { file, diags };
@@ -39,33 +40,66 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
 }
 
 fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagnostic {
-    let pos = match e.location {
+    let mut pos = match e.location {
         pest::error::InputLocation::Pos(p) => p,
         pest::error::InputLocation::Span((s, _)) => s,
     };
-    let end = text.get(pos..).and_then(|rest| rest.chars().next()).map_or(pos, |c| pos + c.len_utf8());
-    let (expected, found) = match &e.variant {
-        pest::error::ErrorVariant::ParsingError { positives, .. } => {
-            let mut names: Vec<&str> = positives.iter().filter_map(|r| describe(*r)).collect();
-            names.sort_unstable();
-            names.dedup();
-            (names, text.get(pos..end).unwrap_or(""))
+    let mut expected: Vec<String> = Vec::new();
+    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &e.variant {
+        expected.extend(positives.iter().filter_map(|r| describe(*r)).map(str::to_string));
+    }
+    // With error detail on, pest also records the literal tokens tried at the farthest
+    // position (`;`, `,`, `==`, ...), which named rules alone cannot show.
+    if let Some(attempts) = e.parse_attempts() {
+        pos = pos.max(attempts.max_position);
+        for t in attempts.expected_tokens() {
+            // Only literal tokens: ranges (`a..z`) and built-ins are covered by rule names.
+            let token = t.to_string();
+            let is_range = token.chars().count() == 4 && token.get(1..3) == Some("..");
+            let skip = matches!(token.as_str(), "//" | "/*" | "*/" | "\n" | "BUILTIN_RULE");
+            if !token.trim().is_empty() && !is_range && !skip {
+                expected.push(format!("`{token}`"));
+            }
         }
-        pest::error::ErrorVariant::CustomError { .. } => (Vec::new(), ""),
-    };
+    }
+    // Characters that start a name, string or integer say less than the rule names do.
+    expected.retain(|x| !matches!(x.as_str(), "`_`" | "`\"`" | "`-`"));
+    expected.sort();
+    expected.dedup();
+    // A keyword literal and its rule describe the same thing; "an item" adds nothing when
+    // the item keywords are listed.
+    if expected.iter().any(|x| x == "`role`") {
+        expected.retain(|x| x != "an item");
+    }
+    let found = found_token(text, pos);
     let found_text = if found.is_empty() { "end of file".to_string() } else { format!("`{}`", found.escape_debug()) };
     let message = if expected.is_empty() {
         format!("unexpected {found_text}")
     } else {
         format!("expected {}, found {found_text}", join_or(&expected))
     };
-    Diagnostic::error("E0101", message, Span::new(file, pos, end), "unexpected here")
+    let mut d = Diagnostic::error("E0101", message, Span::new(file, pos, pos + found.len()), "unexpected here");
+    if found == "=" {
+        d = d.with_help("compare with `==`");
+    }
+    d
 }
 
-fn join_or(items: &[&str]) -> String {
+/// The token at `pos`: a whole word when one starts there, else one character.
+fn found_token(text: &str, pos: usize) -> &str {
+    let rest = text.get(pos..).unwrap_or("");
+    let word = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    if word > 0 {
+        return rest.get(..word).unwrap_or("");
+    }
+    let one = rest.chars().next().map_or(0, char::len_utf8);
+    rest.get(..one).unwrap_or("")
+}
+
+fn join_or(items: &[String]) -> String {
     match items {
         [] => String::new(),
-        [one] => (*one).to_string(),
+        [one] => one.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
@@ -204,12 +238,13 @@ impl Builder<'_> {
         Some(match p.as_rule() {
             Rule::use_decl => {
                 let t = inner(p).next()?;
+                let target_span = self.span(&t);
                 let target = if t.as_rule() == Rule::module_path {
                     UseTarget::Module(t.into_inner().map(|i| self.ident(i)).collect())
                 } else {
                     UseTarget::File(self.string(t))
                 };
-                Item::Use(Use { target, span })
+                Item::Use(Use { target, target_span, span })
             }
             Rule::action_set => {
                 let mut it = inner(p);

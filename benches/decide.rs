@@ -1,0 +1,30 @@
+//! Native decision latency on `examples/zenml.rbac` (criterion). Run with `cargo bench`.
+//! The full workload against Cedar and Casbin is issue 6; this keeps a baseline measured.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+
+fn bench(c: &mut Criterion) {
+    let compiled = rbac::compile(&rbac::FsLoader, &["examples/zenml.rbac"]);
+    let Some(policy) = compiled.policy else {
+        eprintln!("{}", compiled.render(false));
+        return;
+    };
+    let allow = rbac::Request::new(
+        "user:carol@acme.com",
+        &["ml_platform"],
+        "run",
+        "workspace:prod/project:churn/pipeline:train",
+    );
+    let deny = rbac::Request::new("user:dave@acme.com", &[], "read", "workspace:prod/project:churn/pipeline:train");
+    let cond =
+        rbac::Request::new("user:carol@acme.com", &["ml_platform"], "delete", "workspace:prod/project:churn/model:m")
+            .with_attr("resource", "owner", serde_json::json!("user:carol@acme.com"));
+    c.bench_function("native/zenml/allow", |b| b.iter(|| policy.decide(black_box(&allow))));
+    c.bench_function("native/zenml/deny", |b| b.iter(|| policy.decide(black_box(&deny))));
+    c.bench_function("native/zenml/condition", |b| b.iter(|| policy.decide(black_box(&cond))));
+    c.bench_function("compile/zenml", |b| b.iter(|| rbac::compile(&rbac::FsLoader, &["examples/zenml.rbac"])));
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
