@@ -20,6 +20,11 @@
 //! assert!(!d.is_allow());
 //! ```
 
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub mod check;
 mod compile;
 pub mod diag;

@@ -406,8 +406,10 @@ impl<'a> Checker<'a, '_> {
                 *slot = info;
             }
         }
-        let mut alias_seen: HashMap<(IdentityId, String), Span> = HashMap::new();
         for (i, g) in self.decls.groups.clone().iter().enumerate() {
+            // One group naming one claim value twice is a slip; two groups sharing a value is
+            // meaningful (the value gives both groups, design section 5.1).
+            let mut alias_seen: HashMap<(IdentityId, String), Span> = HashMap::new();
             let mut aliases = Vec::new();
             for a in &g.aliases {
                 let Some(&iid) = self.identity_ids.get(&a.identity.name) else {
@@ -430,7 +432,10 @@ impl<'a> Checker<'a, '_> {
                     self.diags.push(
                         Diagnostic::error(
                             "E0602",
-                            format!("alias \"{}\" of identity `{}` is given twice", a.value, a.identity.name),
+                            format!(
+                                "group `{}` gives alias \"{}\" of identity `{}` twice",
+                                g.name.name, a.value, a.identity.name
+                            ),
                             a.span,
                             "given again here",
                         )

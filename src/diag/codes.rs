@@ -33,6 +33,12 @@ an error.
 "`\\u{HEX}` in a string must name a unicode scalar value (not a surrogate, at most 10FFFF).
 
     test \"\\u{D800}\" { }   // error";
+"E0104", "nesting too deep",
+"Parentheses, `!` and `set<...>` may nest at most 200 levels deep. Deeper nesting is almost
+certainly generated or hostile input; it is rejected before parsing so it can never exhaust
+the stack.
+
+    role r { allow read on doc when ((((((...context.x...)))))); }   // error past 200 levels";
 "E0201", "unknown role",
 "A role named in `extends`, `assign` or `exclusive` is not declared. The help suggests the
 closest declared name.
@@ -223,10 +229,10 @@ other), counting inheritance. Group membership is dynamic and is checked at deci
     identity okta { issuer \"https://acme.okta.com\"; }   // error
     identity okta { user from claim \"email\"; }            // fixed";
 "E0602", "duplicate identity alias",
-"Two group aliases for one identity have the same claim value.
+"One group names the same claim value of one identity twice. (Two different groups may share
+a value: a principal whose claims carry it gets both groups.)
 
-    group a from okta \"Engineers\";
-    group b from okta \"Engineers\";   // error";
+    group eng from okta \"Engineers\", okta \"Engineers\";   // error";
 "E0603", "identity member given twice",
 "`issuer`, `audience`, `user from claim` and `groups from claim` may each appear once in an
 identity block.";

@@ -15,6 +15,18 @@ struct RbacParser;
 /// Parses one file. On a syntax error the file yields no items and one diagnostic: pest
 /// does not recover, so later items of a broken file are not checked.
 pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
+    if let Some(at) = too_deep(text) {
+        diags.push(
+            Diagnostic::error(
+                "E0104",
+                format!("nesting deeper than {MAX_NESTING} levels"),
+                Span::new(file, at, at + 1),
+                "too deep here",
+            )
+            .with_help("split the condition into several rules or simplify it"),
+        );
+        return File::default();
+    }
     pest::set_error_detail(true);
     match RbacParser::parse(Rule::policy, text) {
         Ok(mut pairs) => {
@@ -37,6 +49,57 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
             File::default()
         }
     }
+}
+
+/// How deeply `(`, `!` and `set<` may nest: the parser and the checker recurse on them, and
+/// a hostile file must get an error, not exhaust the stack.
+const MAX_NESTING: usize = 200;
+
+/// The offset where nesting first exceeds [`MAX_NESTING`], skipping strings and comments.
+fn too_deep(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let (mut parens, mut sets, mut bangs) = (0usize, 0usize, 0usize);
+    let mut i = 0;
+    while let Some(&c) = bytes.get(i) {
+        match c {
+            b'"' => {
+                i += 1;
+                while let Some(&d) = bytes.get(i) {
+                    match d {
+                        b'\\' => i += 1,
+                        b'"' => break,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while bytes.get(i).is_some_and(|d| *d != b'\n') {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while bytes.get(i).is_some() && !(bytes.get(i) == Some(&b'*') && bytes.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'(' => parens += 1,
+            b')' => parens = parens.saturating_sub(1),
+            b'!' if bytes.get(i + 1) != Some(&b'=') => bangs += 1,
+            b'<' if text.get(..i).is_some_and(|t| t.trim_end().ends_with("set")) => sets += 1,
+            b'>' => sets = sets.saturating_sub(1),
+            b';' | b'{' | b'}' => (parens, sets, bangs) = (0, 0, 0),
+            b' ' | b'\t' | b'\r' | b'\n' => {}
+            _ => bangs = 0,
+        }
+        if parens + sets + bangs > MAX_NESTING {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagnostic {
@@ -652,6 +715,22 @@ mod tests {
         parse(0, "role r { allow read on }", &mut d);
         let diag = d.iter().next().map(|d| d.code);
         assert_eq!(diag, Some("E0101"));
+    }
+
+    #[test]
+    fn hostile_nesting_is_an_error_not_a_crash() {
+        let deep = format!("role r {{ allow a on t when {}context.x{}; }}", "(".repeat(100_000), ")".repeat(100_000));
+        let mut d = Diagnostics::default();
+        parse(0, &deep, &mut d);
+        assert_eq!(d.iter().next().map(|d| d.code), Some("E0104"));
+        let bangs = format!("role r {{ allow a on t when {}context.x; }}", "! ".repeat(100_000));
+        let mut d = Diagnostics::default();
+        parse(0, &bangs, &mut d);
+        assert_eq!(d.iter().next().map(|d| d.code), Some("E0104"));
+        let ok = format!("role r {{ allow a on t when {}context.x{} != !context.y; }}", "(".repeat(50), ")".repeat(50));
+        let mut d = Diagnostics::default();
+        parse(0, &ok, &mut d);
+        assert!(d.is_empty());
     }
 
     #[test]
