@@ -34,6 +34,7 @@ pub mod path;
 mod request;
 pub mod source;
 pub mod syntax;
+pub mod wasm;
 
 pub use compile::CompiledPolicy;
 pub use diag::{Diagnostic, Diagnostics, Severity, Sources};

@@ -94,10 +94,18 @@ fn read_string(s: &str, start: usize) -> Result<(String, usize), String> {
                 Some('"') => out.push('"'),
                 Some('\\') => out.push('\\'),
                 Some('u') => {
+                    // `\u{HEX}` with 1 to 6 hex digits, as in policy strings.
                     if chars.next().map(|(_, c)| c) != Some('{') {
                         return Err("bad `\\u` escape in a quoted id".into());
                     }
-                    let hex: String = chars.by_ref().map(|(_, c)| c).take_while(|c| *c != '}').collect();
+                    let mut hex = String::new();
+                    loop {
+                        match chars.next().map(|(_, c)| c) {
+                            Some('}') => break,
+                            Some(c) if c.is_ascii_hexdigit() && hex.len() < 6 => hex.push(c),
+                            _ => return Err("bad `\\u{HEX}` escape in a quoted id (1 to 6 hex digits)".into()),
+                        }
+                    }
                     let ch = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32);
                     out.push(ch.ok_or_else(|| format!("`\\u{{{hex}}}` is not a unicode scalar value"))?);
                 }

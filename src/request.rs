@@ -238,3 +238,58 @@ pub struct RuleReason {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unevaluable: Vec<String>,
 }
+
+/// The invalid-request errors of design section 5.1, built in one place so every engine
+/// (native, WASM host) reports them with the same codes and words.
+pub(crate) mod invalid {
+    use super::RequestError;
+    use serde_json::Value;
+
+    pub fn principal_id(id: &str) -> RequestError {
+        RequestError::new("E0711", format!("principal id `{id}` must start with `user:` or `service:`"))
+    }
+
+    pub fn unknown_identity(name: &str) -> RequestError {
+        RequestError::new("E0712", format!("unknown identity `{name}`"))
+    }
+
+    pub fn user_claim_missing(claim: &str) -> RequestError {
+        RequestError::new("E0713", format!("the claims lack `{claim}`, which names the user"))
+    }
+
+    pub fn user_claim_not_string(claim: &str, identity: &str) -> RequestError {
+        RequestError::new("E0713", format!("claim `{claim}` of identity `{identity}` is not a string"))
+    }
+
+    pub fn user_claim_empty(claim: &str, identity: &str) -> RequestError {
+        RequestError::new("E0713", format!("claim `{claim}` of identity `{identity}` is empty"))
+    }
+
+    pub fn groups_claim(claim: &str) -> RequestError {
+        RequestError::new("E0714", format!("claim `{claim}` must be a list of strings"))
+    }
+
+    pub fn malformed_path(path: &str, why: &str) -> RequestError {
+        RequestError::new("E0721", format!("malformed resource path `{path}`: {why}"))
+    }
+
+    pub fn unknown_type(ty: &str, path: &str) -> RequestError {
+        RequestError::new("E0722", format!("unknown resource type `{ty}` in path `{path}`"))
+    }
+
+    pub fn off_tree(path: &str, ty: &str, parent: Option<&str>) -> RequestError {
+        let expected = match parent {
+            Some(p) => format!("`{ty}` must be inside `{p}`"),
+            None => format!("`{ty}` is a root type"),
+        };
+        RequestError::new("E0723", format!("path `{path}` does not follow the resource tree: {expected}"))
+    }
+
+    pub fn action(action: &str, ty: &str) -> RequestError {
+        RequestError::new("E0731", format!("action `{action}` is not declared on `{ty}`"))
+    }
+
+    pub fn attr_type(entity: &str, name: &str, ty: &str, value: &Value) -> RequestError {
+        RequestError::new("E0741", format!("attribute `{entity}.{name}` must be of type `{ty}`, got `{value}`"))
+    }
+}

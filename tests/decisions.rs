@@ -37,6 +37,15 @@ fn decide(policy: &rbac::Policy, text: &str) -> Value {
     serde_json::to_value(&decision).unwrap_or(Value::Null)
 }
 
+/// The same through the policy's WebAssembly module, run by wasmtime.
+fn decide_wasm(module: &mut rbac::wasm::WasmPolicy, text: &str) -> Value {
+    let decision = match rbac::Request::from_json(text) {
+        Ok(request) => module.decide(&request),
+        Err(err) => rbac::Decision::invalid(vec![err]),
+    };
+    serde_json::to_value(&decision).unwrap_or(Value::Null)
+}
+
 /// A decision as it is compared: errors reduced to their codes.
 fn comparable(decision: &Value) -> Value {
     let mut d = decision.clone();
@@ -173,6 +182,13 @@ fn decision_tables() {
             failures.push(format!("{name}: policy {policy_path} does not compile:\n{}", compiled.render(false)));
             continue;
         };
+        let mut module = match rbac::wasm::emit(policy).and_then(|b| rbac::wasm::WasmPolicy::new(&b)) {
+            Ok(m) => m,
+            Err(e) => {
+                failures.push(format!("{name}: the wasm module of {policy_path} does not load: {e}"));
+                continue;
+            }
+        };
         let mut seen = std::collections::HashSet::new();
         let Some(cases) = table.get_mut("cases").and_then(Value::as_array_mut) else {
             failures.push(format!("{name}: lacks \"cases\""));
@@ -194,6 +210,15 @@ fn decision_tables() {
                 }
             };
             let actual = decide(policy, &request_text);
+            // Every engine must give the very same JSON decision, messages included.
+            let wasm = decide_wasm(&mut module, &request_text);
+            if wasm != actual {
+                failures.push(format!(
+                    "{name}: case `{case_name}`: engines disagree\n  request: {request_text}\n  native:  {}\n  wasm:    {}",
+                    one_line(&actual),
+                    one_line(&wasm),
+                ));
+            }
             let expected = case.get("expect").cloned().unwrap_or(Value::Null);
             if comparable(&actual) != comparable(&expected) {
                 if bless {

@@ -6,8 +6,33 @@ use rbac::{Decision, Request};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::process::ExitCode;
 
-pub fn run(policy: &str, input: &str) -> ExitCode {
+/// The engine deciding the requests.
+enum Decider {
+    Native(rbac::Policy),
+    Wasm(Box<rbac::wasm::WasmPolicy>),
+}
+
+impl Decider {
+    fn decide(&mut self, req: &Request) -> Decision {
+        match self {
+            Decider::Native(p) => p.decide(req),
+            Decider::Wasm(w) => w.decide(req),
+        }
+    }
+}
+
+pub fn run(policy: &str, input: &str, engine: super::Engine) -> ExitCode {
     let Some(policy) = super::load_policy(policy, "nothing was decided") else { return ExitCode::from(2) };
+    let mut decider = match engine {
+        super::Engine::Native => Decider::Native(policy),
+        super::Engine::Wasm => match rbac::wasm::emit(&policy).and_then(|b| rbac::wasm::WasmPolicy::new(&b)) {
+            Ok(w) => Decider::Wasm(Box::new(w)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let reader: Box<dyn Read> = if input == "-" {
         Box::new(std::io::stdin())
     } else {
@@ -21,10 +46,11 @@ pub fn run(policy: &str, input: &str) -> ExitCode {
     };
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut pending = String::new();
-    let emit = |parsed: Result<serde_json::Value, serde_json::Error>, out: &mut BufWriter<std::io::StdoutLock<'_>>| {
+    let mut emit = |parsed: Result<serde_json::Value, serde_json::Error>,
+                    out: &mut BufWriter<std::io::StdoutLock<'_>>| {
         let decision = match parsed {
             Ok(value) => match Request::from_value(&value) {
-                Ok(req) => policy.decide(&req),
+                Ok(req) => decider.decide(&req),
                 Err(e) => Decision::invalid(vec![e]),
             },
             Err(e) => Decision::invalid(vec![rbac::RequestError::new("E0701", format!("malformed JSON request: {e}"))]),

@@ -25,6 +25,18 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(crate) enum Engine {
+    Native,
+    Wasm,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Target {
+    /// A core WebAssembly 1.0 module with no imports (docs/wasm-abi.md).
+    Wasm,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check policies and print diagnostics; exit 1 when any has errors.
@@ -41,6 +53,19 @@ enum Command {
         /// Request file, `-` for standard input.
         #[arg(long, short)]
         request: String,
+        /// Which engine decides: the native evaluator, or the policy compiled to WebAssembly
+        /// and run with wasmtime (the output is the same).
+        #[arg(long, value_enum, default_value = "native")]
+        engine: Engine,
+    },
+    /// Compile a policy for another runtime: `--target wasm` emits a standalone module.
+    Build {
+        policy: String,
+        #[arg(long, value_enum)]
+        target: Target,
+        /// Output file.
+        #[arg(long, short)]
+        output: String,
     },
     /// Ask whether a principal may do an action on a resource (like `kubectl auth can-i`).
     Can {
@@ -80,7 +105,8 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check { files, format } => check(&files, format),
-        Command::Eval { policy, request } => eval::run(&policy, &request),
+        Command::Eval { policy, request, engine } => eval::run(&policy, &request, engine),
+        Command::Build { policy, target: Target::Wasm, output } => build_wasm(&policy, &output),
         Command::Can { policy, principal, action, path, groups, attrs, format } => {
             can(&policy, &principal, &action, &path, &groups, &attrs, format)
         }
@@ -219,6 +245,23 @@ fn test(files: &[String]) -> ExitCode {
         let _ = writeln!(out, "{broken} polic{} did not compile", if broken == 1 { "y" } else { "ies" });
     }
     ExitCode::from(u8::from(failed > 0 || broken > 0))
+}
+
+fn build_wasm(policy: &str, output: &str) -> ExitCode {
+    let Some(policy) = load_policy(policy, "nothing was built") else { return ExitCode::from(2) };
+    let bytes = match rbac::wasm::emit(&policy) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = std::fs::write(output, &bytes) {
+        eprintln!("error: cannot write `{output}`: {e}");
+        return ExitCode::from(2);
+    }
+    eprintln!("wrote {output} ({} bytes)", bytes.len());
+    ExitCode::SUCCESS
 }
 
 fn explain(code: &str) -> ExitCode {

@@ -49,6 +49,9 @@ pub(crate) struct EffRule {
 #[derive(Debug, Clone)]
 pub(crate) struct CIdentity {
     pub name: String,
+    /// The `iss` of the tokens this identity accepts (`identity::TokenVerifier`).
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
     pub user_claim: Option<String>,
     pub groups_claim: Option<String>,
     /// Claim value -> the groups whose alias for this identity it is.
@@ -76,6 +79,8 @@ pub struct CompiledPolicy {
     pub(crate) chains: Vec<Vec<RoleId>>,
     /// For each role: (exclusive set index, member role) for every member in its closure.
     pub(crate) role_exclusive: Vec<Vec<(u32, RoleId)>>,
+    /// The `exclusive` sets, by index.
+    pub(crate) exclusive_sets: Vec<Vec<RoleId>>,
     /// Scope tree: (node, type) -> id -> child node.
     pub(crate) children: HashMap<(NodeId, TypeId), HashMap<String, NodeId>>,
     /// Display of each node's path; `None` for everywhere.
@@ -221,6 +226,8 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
         identity_index.insert(ident.name.clone(), i);
         identities.push(CIdentity {
             name: ident.name.clone(),
+            issuer: ident.issuer.clone(),
+            audience: ident.audience.clone(),
             user_claim: ident.user_claim.clone(),
             groups_claim: ident.groups_claim.clone(),
             aliases,
@@ -253,6 +260,7 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
         effective,
         chains,
         role_exclusive,
+        exclusive_sets: ir.exclusive.clone(),
         children,
         node_paths,
         principal_subjects,

@@ -140,20 +140,8 @@ fn decide_resolved(policy: &CompiledPolicy, env: &Env<'_>) -> Decision {
         };
         (key, rr)
     };
-    let sorted = |hits: &[((&crate::compile::EffRule, &Grant), Vec<String>)]| {
-        let mut rs: Vec<((u32, u32, u32), RuleReason)> = hits.iter().map(reason).collect();
-        rs.sort_by(|a, b| {
-            (a.0, &a.1.subject, &a.1.scope, &a.1.via, &a.1.role).cmp(&(
-                b.0,
-                &b.1.subject,
-                &b.1.scope,
-                &b.1.via,
-                &b.1.role,
-            ))
-        });
-        rs.dedup_by(|a, b| a.1 == b.1);
-        rs.into_iter().map(|(_, r)| r).collect::<Vec<_>>()
-    };
+    let sorted =
+        |hits: &[((&crate::compile::EffRule, &Grant), Vec<String>)]| sort_reasons(hits.iter().map(reason).collect());
 
     if !denies.is_empty() {
         return Decision {
@@ -172,4 +160,14 @@ fn decide_resolved(policy: &CompiledPolicy, env: &Env<'_>) -> Decision {
     let mut reasons = vec![Reason::NoRule];
     reasons.extend(sorted(&skipped).into_iter().map(Reason::Skipped));
     Decision { decision: Effect::Deny, errors: Vec::new(), reasons }
+}
+
+/// Orders rule reasons by (`at` as a source position, subject, scope), then chain and role,
+/// and drops repeats. Every engine orders reasons with this function.
+pub(crate) fn sort_reasons(mut rs: Vec<((u32, u32, u32), RuleReason)>) -> Vec<RuleReason> {
+    rs.sort_by(|a, b| {
+        (a.0, &a.1.subject, &a.1.scope, &a.1.via, &a.1.role).cmp(&(b.0, &b.1.subject, &b.1.scope, &b.1.via, &b.1.role))
+    });
+    rs.dedup_by(|a, b| a.1 == b.1);
+    rs.into_iter().map(|(_, r)| r).collect()
 }

@@ -4,7 +4,7 @@
 use super::cond::Env;
 use crate::check::ir::{GroupId, Ty, Val};
 use crate::compile::CompiledPolicy;
-use crate::request::{Principal, Request, RequestError};
+use crate::request::{Principal, Request, RequestError, invalid};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -32,10 +32,7 @@ pub(super) fn resolve<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Resul
         let ok =
             ["user:", "service:"].iter().any(|p| principal_id.strip_prefix(p).is_some_and(|rest| !rest.is_empty()));
         if !ok {
-            errors.push(RequestError::new(
-                "E0711",
-                format!("principal id `{principal_id}` must start with `user:` or `service:`"),
-            ));
+            errors.push(invalid::principal_id(&principal_id));
         }
     }
 
@@ -44,33 +41,19 @@ pub(super) fn resolve<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Resul
     let mut path_ok = false;
     let mut bare = false;
     match crate::path::parse(&req.resource.path) {
-        Err(e) => {
-            errors.push(RequestError::new("E0721", format!("malformed resource path `{}`: {e}", req.resource.path)))
-        }
+        Err(e) => errors.push(invalid::malformed_path(&req.resource.path, &e)),
         Ok(parts) => {
             let mut prev = None;
             let steps = parts.segments.iter().map(|(t, id)| (*t, Some(id))).chain(parts.bare.map(|b| (b, None)));
             for (ty, id) in steps {
                 let Some(&tid) = policy.type_index.get(ty) else {
-                    errors.push(RequestError::new(
-                        "E0722",
-                        format!("unknown resource type `{ty}` in path `{}`", req.resource.path),
-                    ));
+                    errors.push(invalid::unknown_type(ty, &req.resource.path));
                     break;
                 };
                 let parent = policy.types.get(tid.idx()).and_then(|t| t.parent);
                 if parent != prev {
-                    let expected = match parent {
-                        Some(p) => format!(
-                            "`{ty}` must be inside `{}`",
-                            policy.types.get(p.idx()).map_or("?", |t| t.name.as_str())
-                        ),
-                        None => format!("`{ty}` is a root type"),
-                    };
-                    errors.push(RequestError::new(
-                        "E0723",
-                        format!("path `{}` does not follow the resource tree: {expected}", req.resource.path),
-                    ));
+                    let parent_name = parent.map(|p| policy.types.get(p.idx()).map_or("?", |t| t.name.as_str()));
+                    errors.push(invalid::off_tree(&req.resource.path, ty, parent_name));
                     break;
                 }
                 prev = Some(tid);
@@ -95,10 +78,7 @@ pub(super) fn resolve<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Resul
         let ty = policy.types.get(t.idx());
         match policy.action_index.get(&req.action) {
             Some(a) if ty.is_some_and(|ty| ty.actions.contains(a)) => action = Some(*a),
-            _ => errors.push(RequestError::new(
-                "E0731",
-                format!("action `{}` is not declared on `{}`", req.action, ty.map_or("?", |t| t.name.as_str())),
-            )),
+            _ => errors.push(invalid::action(&req.action, ty.map_or("?", |t| t.name.as_str()))),
         }
     }
 
@@ -132,20 +112,14 @@ fn map_identity(
     claims: &Map<String, Value>,
 ) -> Result<(String, Vec<GroupId>), RequestError> {
     let Some(ident) = policy.identity_index.get(identity).and_then(|i| policy.identities.get(*i)) else {
-        return Err(RequestError::new("E0712", format!("unknown identity `{identity}`")));
+        return Err(invalid::unknown_identity(identity));
     };
     let user_claim = ident.user_claim.as_deref().unwrap_or("sub");
     let user = match claim(claims, user_claim) {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        Some(_) => {
-            return Err(RequestError::new(
-                "E0713",
-                format!("claim `{user_claim}` of identity `{}` is not a string", ident.name),
-            ));
-        }
-        None => {
-            return Err(RequestError::new("E0713", format!("the claims lack `{user_claim}`, which names the user")));
-        }
+        Some(Value::String(_)) => return Err(invalid::user_claim_empty(user_claim, &ident.name)),
+        Some(_) => return Err(invalid::user_claim_not_string(user_claim, &ident.name)),
+        None => return Err(invalid::user_claim_missing(user_claim)),
     };
     let mut groups = Vec::new();
     if let Some(gc) = &ident.groups_claim {
@@ -154,14 +128,14 @@ fn map_identity(
             Some(Value::Array(values)) => {
                 for v in values {
                     let Value::String(s) = v else {
-                        return Err(RequestError::new("E0714", format!("claim `{gc}` must be a list of strings")));
+                        return Err(invalid::groups_claim(gc));
                     };
                     if let Some(gs) = ident.aliases.get(s) {
                         groups.extend(gs.iter().copied());
                     }
                 }
             }
-            Some(_) => return Err(RequestError::new("E0714", format!("claim `{gc}` must be a list of strings"))),
+            Some(_) => return Err(invalid::groups_claim(gc)),
         }
     }
     groups.sort_unstable();
@@ -197,10 +171,7 @@ fn typed_attrs<'a>(
         }
         match json_to_val(value, ty) {
             Some(v) => out.push((name.as_str(), v)),
-            None => errors.push(RequestError::new(
-                "E0741",
-                format!("attribute `{entity}.{name}` must be of type `{ty}`, got `{value}`"),
-            )),
+            None => errors.push(invalid::attr_type(entity, name, &ty.to_string(), value)),
         }
     }
     out

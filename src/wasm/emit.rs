@@ -1,0 +1,565 @@
+//! CompiledPolicy -> WebAssembly module: the policy's tables as data segments, one function
+//! per condition, the hand-written runtime (`runtime.wat`), assembled by `wat` and checked by
+//! `wasmparser` against the WebAssembly 1.0 feature set. Deterministic: every table is
+//! sorted, so one policy always gives the same bytes.
+
+use super::meta::{Meta, MetaIdentity, MetaRule, MetaType, SECTION};
+use crate::check::ir::{Cond, Ty, Val};
+use crate::compile::CompiledPolicy;
+use crate::syntax::ast::{CmpOp, Effect, Entity};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+
+/// Largest encoded request a module accepts, in bytes.
+pub const INPUT_CAP: u32 = 64 * 1024;
+/// Most output records one decision writes (more are counted, not written).
+pub const OUTPUT_CAP: u32 = 4096;
+const DATA_BASE: u32 = 1024;
+const RUNTIME: &str = include_str!("runtime.wat");
+
+/// The data segment under construction, with a pool so equal strings are stored once.
+struct Data {
+    bytes: Vec<u8>,
+    strings: HashMap<Vec<u8>, u32>,
+}
+
+impl Data {
+    fn addr(&self) -> u32 {
+        DATA_BASE + u32::try_from(self.bytes.len()).unwrap_or(u32::MAX)
+    }
+
+    fn align(&mut self) {
+        while self.bytes.len() % 4 != 0 {
+            self.bytes.push(0);
+        }
+    }
+
+    fn u32(&mut self, v: u32) {
+        self.bytes.extend_from_slice(&v.to_le_bytes());
+    }
+
+    fn str(&mut self, s: &[u8]) -> u32 {
+        if let Some(&a) = self.strings.get(s) {
+            return a;
+        }
+        let a = self.addr();
+        self.bytes.extend_from_slice(s);
+        self.strings.insert(s.to_vec(), a);
+        a
+    }
+
+    /// A name table: 12-byte entries [str_ptr, str_len, value] sorted by the bytes.
+    fn name_table(&mut self, mut entries: Vec<(Vec<u8>, u32)>) -> (u32, u32) {
+        entries.sort();
+        let ptrs: Vec<u32> = entries.iter().map(|(s, _)| self.str(s)).collect();
+        self.align();
+        let at = self.addr();
+        for ((s, v), p) in entries.iter().zip(ptrs) {
+            self.u32(p);
+            self.u32(len32(s.len()));
+            self.u32(*v);
+        }
+        (at, len32(entries.len()))
+    }
+
+    /// An encoded value (the request encoding of docs/wasm-abi.md).
+    fn value(&mut self, v: &Val) -> u32 {
+        let at = self.addr();
+        encode_val(v, &mut self.bytes);
+        at
+    }
+}
+
+fn len32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn encode_val(v: &Val, out: &mut Vec<u8>) {
+    match v {
+        Val::Str(s) => {
+            out.push(1);
+            out.extend_from_slice(&len32(s.len()).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+        Val::Int(n) => {
+            out.push(2);
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        Val::Bool(b) => {
+            out.push(3);
+            out.push(u8::from(*b));
+        }
+        Val::Set(items) => {
+            out.push(4);
+            out.extend_from_slice(&len32(items.len()).to_le_bytes());
+            for i in items {
+                encode_val(i, out);
+            }
+        }
+    }
+}
+
+/// The type code the runtime checks values against: 1 string, 2 int, 3 bool, +16 per set.
+fn ty_code(t: &Ty) -> u32 {
+    match t {
+        Ty::String => 1,
+        Ty::Int => 2,
+        Ty::Bool => 3,
+        Ty::Set(inner) => 16 + ty_code(inner),
+        Ty::Unknown => 0,
+    }
+}
+
+/// Emits the module for a compiled policy.
+pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
+    let mut d = Data { bytes: Vec::new(), strings: HashMap::new() };
+    let mut g: Vec<(&str, u32)> = Vec::new();
+
+    // Constants the runtime uses.
+    let zero = d.addr();
+    d.bytes.extend_from_slice(&[0; 16]);
+    g.push(("S_zero", zero));
+    let user = d.str(b"user:");
+    g.push(("S_user_prefix", user));
+    let service = d.str(b"service:");
+    g.push(("S_service_prefix", service));
+    let t = d.value(&Val::Bool(true));
+    g.push(("S_true", t));
+    let f = d.value(&Val::Bool(false));
+    g.push(("S_false", f));
+
+    // Attribute slots: principal.x, context.x, resource.x (one slot per name across types),
+    // then resource.id.
+    let mut slots: BTreeMap<(Entity, String), u32> = BTreeMap::new();
+    let mut slot_names = Vec::new();
+    let mut add_slot = |e: Entity, name: &str, slots: &mut BTreeMap<(Entity, String), u32>| {
+        if !slots.contains_key(&(e, name.to_string())) {
+            slots.insert((e, name.to_string()), len32(slot_names.len()));
+            slot_names.push(format!("{}.{name}", e.as_str()));
+        }
+    };
+    for n in p.principal_attrs.keys() {
+        add_slot(Entity::Principal, n, &mut slots);
+    }
+    for n in p.context_attrs.keys() {
+        add_slot(Entity::Context, n, &mut slots);
+    }
+    let mut resource_names: Vec<&String> = p.types.iter().flat_map(|t| t.attrs.keys()).collect();
+    resource_names.sort();
+    resource_names.dedup();
+    for n in resource_names {
+        add_slot(Entity::Resource, n, &mut slots);
+    }
+    let rid_slot = len32(slot_names.len());
+    slot_names.push("resource.id".to_string());
+    let attr_entries = |entity: Entity, attrs: &BTreeMap<String, Ty>| -> Vec<(Vec<u8>, u32)> {
+        attrs
+            .iter()
+            .map(|(n, t)| {
+                let slot = slots.get(&(entity, n.clone())).copied().unwrap_or(0);
+                (n.as_bytes().to_vec(), slot | (ty_code(t) << 16))
+            })
+            .collect()
+    };
+
+    // Names.
+    let named = |names: &[String]| names.iter().enumerate().map(|(i, n)| (n.as_bytes().to_vec(), len32(i))).collect();
+    let type_names: Vec<String> = p.types.iter().map(|t| t.name.clone()).collect();
+    let (a, n) = d.name_table(named(&type_names));
+    g.extend([("T_types", a), ("T_ntypes", n)]);
+    let (a, n) = d.name_table(named(&p.actions));
+    g.extend([("T_actions", a), ("T_nactions", n)]);
+    let (a, n) = d.name_table(named(&p.groups));
+    g.extend([("T_groups", a), ("T_ngroups", n)]);
+    let principals: Vec<(Vec<u8>, u32)> =
+        p.principal_subjects.iter().map(|(k, v)| (k.as_bytes().to_vec(), *v)).collect();
+    let (a, n) = d.name_table(principals);
+    g.extend([("T_principals", a), ("T_nprincipals", n)]);
+    let (a, n) = d.name_table(attr_entries(Entity::Principal, &p.principal_attrs));
+    g.extend([("T_principal_attrs", a), ("T_nprincipal_attrs", n)]);
+    let (a, n) = d.name_table(attr_entries(Entity::Context, &p.context_attrs));
+    g.extend([("T_context_attrs", a), ("T_ncontext_attrs", n)]);
+
+    // Types: parents, action bitsets, attribute tables.
+    let words = len32(p.actions.len().div_ceil(32)).max(1);
+    let attr_tabs: Vec<(u32, u32)> =
+        p.types.iter().map(|t| d.name_table(attr_entries(Entity::Resource, &t.attrs))).collect();
+    d.align();
+    let type_attrs = d.addr();
+    for (a, n) in &attr_tabs {
+        d.u32(*a);
+        d.u32(*n);
+    }
+    let type_parent = d.addr();
+    for t in &p.types {
+        d.u32(t.parent.map_or(0, |x| x.0 + 1));
+    }
+    let type_actions = d.addr();
+    for t in &p.types {
+        let mut bits = vec![0u32; words as usize];
+        for a in &t.actions {
+            if let Some(w) = bits.get_mut(a.idx() / 32) {
+                *w |= 1 << (a.0 % 32);
+            }
+        }
+        for w in bits {
+            d.u32(w);
+        }
+    }
+    g.extend([
+        ("T_type_attrs", type_attrs),
+        ("T_type_parent", type_parent),
+        ("T_type_actions", type_actions),
+        ("T_act_words", words),
+    ]);
+    g.push(("T_nslots", rid_slot + 1));
+
+    // Identities: name table -> index; info records; alias tables.
+    let mut infos = Vec::new();
+    for ident in &p.identities {
+        let mut aliases: Vec<(&String, &Vec<crate::check::ir::GroupId>)> = ident.aliases.iter().collect();
+        aliases.sort();
+        let mut entries = Vec::new();
+        for (value, groups) in aliases {
+            d.align();
+            let at = d.addr();
+            d.u32(len32(groups.len()));
+            for gid in groups {
+                d.u32(gid.0);
+            }
+            entries.push((value.as_bytes().to_vec(), at));
+        }
+        let (atab, an) = d.name_table(entries);
+        let user_claim = ident.user_claim.clone().unwrap_or_else(|| "sub".to_string());
+        let uc = d.str(user_claim.as_bytes());
+        let (gc, gl) = match &ident.groups_claim {
+            Some(c) => (d.str(c.as_bytes()), len32(c.len())),
+            None => (0, u32::MAX),
+        };
+        infos.push([uc, len32(user_claim.len()), gc, gl, atab, an, 0]);
+    }
+    d.align();
+    let identity_info = d.addr();
+    for info in &infos {
+        for w in info {
+            d.u32(*w);
+        }
+    }
+    let identity_names: Vec<String> = p.identities.iter().map(|i| i.name.clone()).collect();
+    let (a, n) = d.name_table(named(&identity_names));
+    g.extend([("T_identities", a), ("T_nidentities", n), ("T_identity_info", identity_info)]);
+
+    // Scope tree.
+    let mut children: Vec<(u32, u32, &String, u32)> = p
+        .children
+        .iter()
+        .flat_map(|((node, ty), ids)| ids.iter().map(move |(id, child)| (*node, ty.0, id, *child)))
+        .collect();
+    children.sort();
+    let id_ptrs: Vec<u32> = children.iter().map(|(_, _, id, _)| d.str(id.as_bytes())).collect();
+    d.align();
+    let children_at = d.addr();
+    for ((node, ty, id, child), ptr) in children.iter().zip(id_ptrs) {
+        for w in [*node, *ty, ptr, len32(id.len()), *child] {
+            d.u32(w);
+        }
+    }
+    g.extend([("T_children", children_at), ("T_nchildren", len32(children.len()))]);
+
+    // Grants: (subject, node) -> roles.
+    let mut grants: Vec<(&(u32, u32), &Vec<crate::check::ir::RoleId>)> = p.grants.iter().collect();
+    grants.sort();
+    let mut role_lists = Vec::new();
+    for (_, roles) in &grants {
+        let at = d.addr();
+        for r in roles.iter() {
+            d.u32(r.0);
+        }
+        role_lists.push(at);
+    }
+    let grants_at = d.addr();
+    for ((key, roles), at) in grants.iter().zip(role_lists) {
+        for w in [key.0, key.1, at, len32(roles.len())] {
+            d.u32(w);
+        }
+    }
+    g.extend([("T_grants", grants_at), ("T_ngrants", len32(grants.len()))]);
+
+    // Role table: (role, type, action) -> [rule, via]...
+    let mut table: Vec<((u32, u32, u32), (u32, u32))> =
+        p.role_table.iter().map(|((r, t, a), range)| ((r.0, t.0, a.0), *range)).collect();
+    table.sort();
+    let mut eff_at = Vec::new();
+    for (_, (start, end)) in &table {
+        let at = d.addr();
+        for e in p.effective.get(*start as usize..*end as usize).unwrap_or(&[]) {
+            d.u32(e.rule);
+            d.u32(e.via);
+        }
+        eff_at.push(at);
+    }
+    let table_at = d.addr();
+    for (((r, t, a), (start, end)), at) in table.iter().zip(eff_at) {
+        for w in [*r, *t, *a, at, end - start] {
+            d.u32(w);
+        }
+    }
+    g.extend([("T_role_table", table_at), ("T_nrole_table", len32(table.len()))]);
+
+    // Exclusive memberships per role.
+    let mut excl_at = Vec::new();
+    for ms in &p.role_exclusive {
+        let at = d.addr();
+        d.u32(len32(ms.len()));
+        for (set, member) in ms {
+            d.u32(*set);
+            d.u32(member.0);
+        }
+        excl_at.push(at);
+    }
+    let role_excl = d.addr();
+    for at in excl_at {
+        d.u32(at);
+    }
+    g.push(("T_role_excl", role_excl));
+
+    // Rules and their conditions.
+    let mut conds = String::new();
+    let mut elems = Vec::new();
+    let rules_info: Vec<(u32, u32)> = p
+        .rules
+        .iter()
+        .map(|r| {
+            let effect = u32::from(r.effect == Effect::Deny);
+            match &r.cond {
+                None => (effect, 0),
+                Some(c) => {
+                    let idx = len32(elems.len());
+                    let mut cg = CondGen { data: &mut d, slots: &slots, rid_slot, labels: 0, locals: 0 };
+                    let body = cg.bool(c);
+                    let locals: String = (0..cg.locals).map(|i| format!(" (local $e{i} i32)")).collect();
+                    let _ = writeln!(
+                        conds,
+                        "  (func $c{idx} (type $cond_t) (local $t i32){locals}\n    (i32.ne {body} (i32.const 0)))"
+                    );
+                    elems.push(format!("$c{idx}"));
+                    (effect, idx + 1)
+                }
+            }
+        })
+        .collect();
+    d.align();
+    let rules_at = d.addr();
+    for (e, c) in rules_info {
+        d.u32(e);
+        d.u32(c);
+    }
+    g.push(("T_rules", rules_at));
+
+    // Scratch layout after the data.
+    d.align();
+    let nsets = len32(p.exclusive_sets.len());
+    let max_segs = INPUT_CAP / 2 + 2;
+    let mut at = d.addr().div_ceil(16) * 16;
+    let mut region = |name: &'static str, size: u32, g: &mut Vec<(&str, u32)>| {
+        g.push((name, at));
+        at = (at + size).div_ceil(16) * 16;
+    };
+    region("S_attrs", (rid_slot + 1) * 4, &mut g);
+    region("S_gseen", len32(p.groups.len()).max(1) * 4, &mut g);
+    region("S_xseen", nsets.max(1) * 12, &mut g);
+    region("S_subjects", (len32(p.groups.len()) + 2) * 8, &mut g);
+    region("S_segs", max_segs * 16, &mut g);
+    region("S_nodes", (max_segs + 1) * 4, &mut g);
+    region("S_idbuf", INPUT_CAP, &mut g);
+    region("S_pidbuf", INPUT_CAP + 16, &mut g);
+    region("S_pidval", INPUT_CAP + 32, &mut g);
+    region("S_ridval", INPUT_CAP + 32, &mut g);
+    region("S_input", INPUT_CAP, &mut g);
+    region("S_output", OUTPUT_CAP * 24, &mut g);
+    let pages = at.div_ceil(65536);
+    g.extend([("S_input_cap", INPUT_CAP), ("S_output_cap", OUTPUT_CAP), ("S_max_segs", max_segs)]);
+
+    let mut text = String::with_capacity(RUNTIME.len() + conds.len() + d.bytes.len() * 3 + 4096);
+    let _ = writeln!(text, "(module");
+    let _ = writeln!(text, "  (memory (export \"memory\") {pages} {pages})");
+    let _ = writeln!(text, "  (table {} funcref)", elems.len());
+    if !elems.is_empty() {
+        let _ = writeln!(text, "  (elem (i32.const 0) {})", elems.join(" "));
+    }
+    for (name, v) in &g {
+        let _ = writeln!(text, "  (global ${name} i32 (i32.const {}))", *v as i32);
+    }
+    text.push_str(RUNTIME);
+    text.push_str(&conds);
+    let _ = write!(text, "  (data (i32.const {DATA_BASE}) \"");
+    for b in &d.bytes {
+        let _ = write!(text, "\\{b:02x}");
+    }
+    text.push_str("\")\n)\n");
+
+    let mut bytes =
+        wat::parse_str(&text).map_err(|e| format!("internal error: the emitted module does not assemble: {e}"))?;
+    validate(&bytes)?;
+    let meta = serde_json::to_vec(&meta(p, slot_names)).map_err(|e| e.to_string())?;
+    append_custom_section(&mut bytes, SECTION, &meta);
+    Ok(bytes)
+}
+
+/// Checks a module against the WebAssembly 1.0 (MVP) feature set.
+pub fn validate(bytes: &[u8]) -> Result<(), String> {
+    let features = wasmparser::WasmFeatures::WASM1;
+    wasmparser::Validator::new_with_features(features)
+        .validate_all(bytes)
+        .map(|_| ())
+        .map_err(|e| format!("the module is not valid WebAssembly 1.0: {e}"))
+}
+
+fn leb(mut n: usize, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn append_custom_section(module: &mut Vec<u8>, name: &str, data: &[u8]) {
+    let mut body = Vec::new();
+    leb(name.len(), &mut body);
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(data);
+    module.push(0);
+    leb(body.len(), module);
+    module.extend_from_slice(&body);
+}
+
+fn meta(p: &CompiledPolicy, slots: Vec<String>) -> Meta {
+    let attrs = |m: &BTreeMap<String, Ty>| m.iter().map(|(k, t)| (k.clone(), t.to_string())).collect();
+    let nodes: Vec<Option<String>> = p.node_paths.clone();
+    Meta {
+        abi: 1,
+        types: p
+            .types
+            .iter()
+            .map(|t| MetaType { name: t.name.clone(), parent: t.parent.map(|x| x.0), attrs: attrs(&t.attrs) })
+            .collect(),
+        principal_attrs: attrs(&p.principal_attrs),
+        context_attrs: attrs(&p.context_attrs),
+        roles: p.role_names.clone(),
+        groups: p.groups.clone(),
+        identities: p
+            .identities
+            .iter()
+            .map(|i| MetaIdentity {
+                name: i.name.clone(),
+                user_claim: i.user_claim.clone().unwrap_or_else(|| "sub".to_string()),
+                groups_claim: i.groups_claim.clone(),
+            })
+            .collect(),
+        rules: p
+            .rules
+            .iter()
+            .map(|r| MetaRule {
+                role: r.role.0,
+                effect: r.effect.as_str().to_string(),
+                at: r.at.clone(),
+                at_key: r.at_key,
+            })
+            .collect(),
+        chains: p.chains.iter().map(|c| c.iter().map(|r| r.0).collect()).collect(),
+        nodes,
+        slots,
+        exclusive: p.exclusive_sets.iter().map(|s| s.iter().map(|r| r.0).collect()).collect(),
+    }
+}
+
+/// Generates the WAT of one condition.
+struct CondGen<'a> {
+    data: &'a mut Data,
+    slots: &'a BTreeMap<(Entity, String), u32>,
+    rid_slot: u32,
+    labels: usize,
+    locals: usize,
+}
+
+impl CondGen<'_> {
+    fn missing(slot: u32) -> String {
+        format!("(global.set $missing (i32.const {slot})) (return (i32.const 2))")
+    }
+
+    fn slot(&self, e: Entity, name: &str) -> u32 {
+        self.slots.get(&(e, name.to_string())).copied().unwrap_or(self.rid_slot)
+    }
+
+    /// Code leaving 0 or 1 (any non-zero is true) on the stack.
+    fn bool(&mut self, c: &Cond) -> String {
+        match c {
+            Cond::Lit(Val::Bool(b)) => format!("(i32.const {})", u8::from(*b)),
+            Cond::Has(Entity::Principal, n) if n == "id" => "(i32.const 1)".to_string(),
+            Cond::Has(Entity::Resource, n) if n == "id" => "(i32.ne (global.get $rid_val) (i32.const 0))".to_string(),
+            Cond::Has(e, n) => format!("(i32.ne (call $attr (i32.const {})) (i32.const 0))", self.slot(*e, n)),
+            Cond::InGroup(g) => format!("(call $in_group (i32.const {}))", g.0),
+            Cond::Not(inner) => format!("(i32.eqz {})", self.bool(inner)),
+            Cond::And(parts) | Cond::Or(parts) => {
+                let is_and = matches!(c, Cond::And(_));
+                self.labels += 1;
+                let l = format!("$L{}", self.labels);
+                let mut s = format!("(block {l} (result i32)");
+                for part in parts {
+                    let b = self.bool(part);
+                    if is_and {
+                        let _ = write!(s, " (drop (br_if {l} (i32.const 0) (i32.eqz {b})))");
+                    } else {
+                        let _ = write!(s, " (drop (br_if {l} (i32.const 1) {b}))");
+                    }
+                }
+                let _ = write!(s, " (i32.const {}))", u8::from(is_and));
+                s
+            }
+            Cond::Cmp(op, l, r) => {
+                let lv = self.val(l);
+                let rv = self.val(r);
+                match op {
+                    CmpOp::Eq => format!("(call $val_eq {lv} {rv})"),
+                    CmpOp::Ne => format!("(i32.eqz (call $val_eq {lv} {rv}))"),
+                    CmpOp::Lt => format!("(i64.lt_s (i64.load offset=1 {lv}) (i64.load offset=1 {rv}))"),
+                    CmpOp::Le => format!("(i64.le_s (i64.load offset=1 {lv}) (i64.load offset=1 {rv}))"),
+                    CmpOp::Gt => format!("(i64.gt_s (i64.load offset=1 {lv}) (i64.load offset=1 {rv}))"),
+                    CmpOp::Ge => format!("(i64.ge_s (i64.load offset=1 {lv}) (i64.load offset=1 {rv}))"),
+                    CmpOp::In => {
+                        // The element is evaluated first, as the native evaluator does.
+                        let e = self.locals;
+                        self.locals += 1;
+                        format!("(block (result i32) (local.set $e{e} {lv}) (call $set_has {rv} (local.get $e{e})))")
+                    }
+                }
+            }
+            // Attribute reads of type bool.
+            other => format!("(i32.load8_u offset=1 {})", self.val(other)),
+        }
+    }
+
+    /// Code leaving the address of an encoded value on the stack.
+    fn val(&mut self, c: &Cond) -> String {
+        match c {
+            Cond::Lit(v) => format!("(i32.const {})", self.data.value(v)),
+            Cond::Attr(e, n) => {
+                let slot = self.slot(*e, n);
+                format!(
+                    "(block (result i32) (local.set $t (call $attr (i32.const {slot}))) (if (i32.eqz (local.get $t)) (then {})) (local.get $t))",
+                    Self::missing(slot)
+                )
+            }
+            Cond::PrincipalId => "(global.get $pid_val)".to_string(),
+            Cond::ResourceId => format!(
+                "(block (result i32) (if (i32.eqz (global.get $rid_val)) (then {})) (global.get $rid_val))",
+                Self::missing(self.rid_slot)
+            ),
+            other => format!("(call $bool_val {})", self.bool(other)),
+        }
+    }
+}

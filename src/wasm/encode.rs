@@ -1,0 +1,115 @@
+//! The request encoding hosts write into a module's input buffer (docs/wasm-abi.md):
+//! little-endian, strings as u32 length + UTF-8 bytes, values tagged.
+
+use crate::request::{Principal, Request};
+use serde_json::{Map, Value};
+
+/// `RBQ1`, the first four bytes of every encoded request.
+pub const MAGIC: u32 = 0x3151_4252;
+/// Arrays nested deeper than this are sent as "other" (no declared type can match them).
+const MAX_DEPTH: usize = 15;
+
+fn put_u32(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_u32(out, s.len());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Tags: 0 null, 1 string, 2 int (i64), 3 bool, 4 list, 5 anything else.
+fn put_value(out: &mut Vec<u8>, v: &Value, depth: usize) {
+    match v {
+        Value::Null => out.push(0),
+        Value::String(s) => {
+            out.push(1);
+            put_str(out, s);
+        }
+        Value::Number(n) if n.as_i64().is_some() => {
+            out.push(2);
+            out.extend_from_slice(&n.as_i64().unwrap_or(0).to_le_bytes());
+        }
+        Value::Bool(b) => {
+            out.push(3);
+            out.push(u8::from(*b));
+        }
+        Value::Array(items) if depth < MAX_DEPTH => {
+            out.push(4);
+            put_u32(out, items.len());
+            for i in items {
+                put_value(out, i, depth + 1);
+            }
+        }
+        _ => out.push(5),
+    }
+}
+
+/// Claims as (name, value) pairs: every top-level claim first, then the dotted names of
+/// nested claims (`realm_access.roles`), so an exact key wins over a nested path.
+fn flatten_claims<'a>(claims: &'a Map<String, Value>, out: &mut Vec<(String, &'a Value)>) {
+    for (k, v) in claims {
+        out.push((k.clone(), v));
+    }
+    fn nested<'a>(prefix: &str, obj: &'a Map<String, Value>, out: &mut Vec<(String, &'a Value)>) {
+        for (k, v) in obj {
+            if k.contains('.') {
+                continue;
+            }
+            let name = format!("{prefix}.{k}");
+            out.push((name.clone(), v));
+            if let Value::Object(inner) = v {
+                nested(&name, inner, out);
+            }
+        }
+    }
+    for (k, v) in claims {
+        if let (false, Value::Object(inner)) = (k.contains('.'), v) {
+            nested(k, inner, out);
+        }
+    }
+}
+
+fn put_attrs(out: &mut Vec<u8>, entity: u8, attrs: &Map<String, Value>) {
+    for (k, v) in attrs {
+        out.push(entity);
+        put_str(out, k);
+        put_value(out, v, 0);
+    }
+}
+
+/// Encodes a request for a module.
+pub fn encode(req: &Request) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(&MAGIC.to_le_bytes());
+    let principal_attrs = match &req.principal {
+        Principal::Direct(p) => {
+            out.push(0);
+            put_str(&mut out, &p.id);
+            put_u32(&mut out, p.groups.len());
+            for g in &p.groups {
+                put_str(&mut out, g);
+            }
+            &p.attrs
+        }
+        Principal::Identity(p) => {
+            out.push(1);
+            put_str(&mut out, &p.identity);
+            let mut claims = Vec::new();
+            flatten_claims(&p.claims, &mut claims);
+            put_u32(&mut out, claims.len());
+            for (k, v) in claims {
+                put_str(&mut out, &k);
+                put_value(&mut out, v, 0);
+            }
+            &p.attrs
+        }
+    };
+    put_str(&mut out, &req.action);
+    put_str(&mut out, &req.resource.path);
+    put_u32(&mut out, principal_attrs.len() + req.resource.attrs.len() + req.context.len());
+    put_attrs(&mut out, 0, principal_attrs);
+    put_attrs(&mut out, 1, &req.resource.attrs);
+    put_attrs(&mut out, 2, &req.context);
+    out
+}

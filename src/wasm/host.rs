@@ -1,0 +1,253 @@
+//! The Rust host: runs an emitted module with wasmtime (fuel and memory limits, no imports)
+//! and turns its numeric output back into the same [`Decision`] the native evaluator gives.
+
+use super::emit::INPUT_CAP;
+use super::encode::encode;
+use super::meta::{Meta, SECTION};
+use crate::request::{Decision, Effect, Principal, Reason, Request, RequestError, RuleReason, invalid};
+use wasmtime::{Config, Engine, Instance, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};
+
+/// Fuel for one decision: far above what any valid request needs, small enough that a
+/// runaway module stops at once.
+const FUEL: u64 = 50_000_000;
+/// The most linear memory a module may have.
+const MEMORY_LIMIT: usize = 64 << 20;
+
+/// A loaded policy module, ready to decide. Not `Sync`: give each thread its own.
+pub struct WasmPolicy {
+    store: Store<StoreLimits>,
+    memory: Memory,
+    decide: TypedFunc<i32, i32>,
+    output_len: TypedFunc<(), i32>,
+    principal_ptr: TypedFunc<(), i32>,
+    principal_len: TypedFunc<(), i32>,
+    input_ptr: usize,
+    output_ptr: usize,
+    meta: Meta,
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Reads the `rbac.meta` custom section.
+fn read_meta(bytes: &[u8]) -> Result<Meta, String> {
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        if let wasmparser::Payload::CustomSection(c) = payload.map_err(err)? {
+            if c.name() == SECTION {
+                return serde_json::from_slice(c.data()).map_err(|e| format!("bad `{SECTION}` section: {e}"));
+            }
+        }
+    }
+    Err(format!("the module has no `{SECTION}` section; build it with `rbac build --target wasm`"))
+}
+
+impl WasmPolicy {
+    /// Loads a module emitted by [`super::emit`].
+    pub fn new(bytes: &[u8]) -> Result<WasmPolicy, String> {
+        let meta = read_meta(bytes)?;
+        let mut config = Config::new();
+        config.consume_fuel(true);
+        let engine = Engine::new(&config).map_err(err)?;
+        let module = Module::from_binary(&engine, bytes).map_err(err)?;
+        let limits = StoreLimitsBuilder::new().memory_size(MEMORY_LIMIT).instances(1).build();
+        let mut store = Store::new(&engine, limits);
+        store.limiter(|l| l);
+        store.set_fuel(FUEL).map_err(err)?;
+        let instance = Instance::new(&mut store, &module, &[]).map_err(err)?;
+        let memory = instance.get_memory(&mut store, "memory").ok_or("the module exports no `memory`")?;
+        let get = |store: &mut Store<StoreLimits>, name: &str| -> Result<TypedFunc<(), i32>, String> {
+            instance.get_typed_func::<(), i32>(store, name).map_err(|e| format!("`{name}`: {e}"))
+        };
+        let version = get(&mut store, "rbac_abi_version")?.call(&mut store, ()).map_err(err)?;
+        if version != 1 {
+            return Err(format!("the module speaks ABI version {version}; this host speaks 1"));
+        }
+        let input_ptr = get(&mut store, "rbac_input_ptr")?.call(&mut store, ()).map_err(err)?;
+        let output_ptr = get(&mut store, "rbac_output_ptr")?.call(&mut store, ()).map_err(err)?;
+        Ok(WasmPolicy {
+            decide: instance.get_typed_func::<i32, i32>(&mut store, "rbac_decide").map_err(err)?,
+            output_len: get(&mut store, "rbac_output_len")?,
+            principal_ptr: get(&mut store, "rbac_principal_ptr")?,
+            principal_len: get(&mut store, "rbac_principal_len")?,
+            input_ptr: usize::try_from(input_ptr).map_err(err)?,
+            output_ptr: usize::try_from(output_ptr).map_err(err)?,
+            store,
+            memory,
+            meta,
+        })
+    }
+
+    /// Decides a request through the module.
+    pub fn decide(&mut self, req: &Request) -> Decision {
+        match self.run(req) {
+            Ok(d) => d,
+            Err(e) => Decision::invalid(vec![RequestError::new("E0707", format!("the policy module failed: {e}"))]),
+        }
+    }
+
+    fn run(&mut self, req: &Request) -> Result<Decision, String> {
+        let input = encode(req);
+        if input.len() > INPUT_CAP as usize {
+            return Ok(Decision::invalid(vec![RequestError::new(
+                "E0706",
+                format!("the request is {} bytes encoded; a module accepts at most {INPUT_CAP}", input.len()),
+            )]));
+        }
+        self.memory.write(&mut self.store, self.input_ptr, &input).map_err(err)?;
+        self.store.set_fuel(FUEL).map_err(err)?;
+        let len = i32::try_from(input.len()).map_err(err)?;
+        let result = self.decide.call(&mut self.store, len).map_err(err)?;
+        let n = usize::try_from(self.output_len.call(&mut self.store, ()).map_err(err)?).map_err(err)?;
+        let mut raw = vec![0u8; n * 24];
+        self.memory.read(&self.store, self.output_ptr, &mut raw).map_err(err)?;
+        let records: Vec<[u32; 6]> = raw
+            .chunks_exact(24)
+            .map(|c| {
+                let mut r = [0u32; 6];
+                for (i, w) in c.chunks_exact(4).enumerate() {
+                    if let (Some(slot), Ok(b)) = (r.get_mut(i), <[u8; 4]>::try_from(w)) {
+                        *slot = u32::from_le_bytes(b);
+                    }
+                }
+                r
+            })
+            .collect();
+        if result < 0 {
+            let errors: Vec<RequestError> =
+                records.iter().filter(|r| r[0] == 5).map(|r| self.error(req, r[1], r[2], r[3])).collect();
+            return Ok(Decision::invalid(errors));
+        }
+        let principal = self.principal()?;
+        let exclusive: std::collections::BTreeSet<String> =
+            records.iter().filter(|r| r[0] == 4).map(|r| self.role(r[2])).collect();
+        if !exclusive.is_empty() {
+            return Ok(Decision {
+                decision: Effect::Deny,
+                errors: Vec::new(),
+                reasons: vec![Reason::Exclusive { roles: exclusive.into_iter().collect() }],
+            });
+        }
+        let of_kind = |k: u32| {
+            let rs = records.iter().filter(|r| r[0] == k).map(|r| self.rule_reason(r, &principal)).collect();
+            crate::eval::sort_reasons(rs)
+        };
+        Ok(if result == 1 {
+            Decision {
+                decision: Effect::Allow,
+                errors: Vec::new(),
+                reasons: of_kind(1).into_iter().map(Reason::Allow).collect(),
+            }
+        } else if records.iter().any(|r| r[0] == 2) {
+            Decision {
+                decision: Effect::Deny,
+                errors: Vec::new(),
+                reasons: of_kind(2).into_iter().map(Reason::Deny).collect(),
+            }
+        } else {
+            let mut reasons = vec![Reason::NoRule];
+            reasons.extend(of_kind(3).into_iter().map(Reason::Skipped));
+            Decision { decision: Effect::Deny, errors: Vec::new(), reasons }
+        })
+    }
+
+    fn principal(&mut self) -> Result<String, String> {
+        let ptr = usize::try_from(self.principal_ptr.call(&mut self.store, ()).map_err(err)?).map_err(err)?;
+        let len = usize::try_from(self.principal_len.call(&mut self.store, ()).map_err(err)?).map_err(err)?;
+        let mut buf = vec![0u8; len];
+        self.memory.read(&self.store, ptr, &mut buf).map_err(err)?;
+        String::from_utf8(buf).map_err(err)
+    }
+
+    fn role(&self, r: u32) -> String {
+        self.meta.roles.get(r as usize).cloned().unwrap_or_default()
+    }
+
+    fn rule_reason(&self, r: &[u32; 6], principal: &str) -> ((u32, u32, u32), RuleReason) {
+        let rule = self.meta.rules.get(r[1] as usize);
+        let subject = match r[3] {
+            0 => principal.to_string(),
+            1 => "everyone".to_string(),
+            g => format!("group:{}", self.meta.groups.get(g as usize - 2).map_or("?", String::as_str)),
+        };
+        let reason = RuleReason {
+            role: rule.map(|x| self.role(x.role)).unwrap_or_default(),
+            via: self
+                .meta
+                .chains
+                .get(r[2] as usize)
+                .map(|c| c.iter().map(|x| self.role(*x)).collect())
+                .unwrap_or_default(),
+            subject,
+            scope: self.meta.nodes.get(r[4] as usize).cloned().flatten(),
+            at: rule.map(|x| x.at.clone()).unwrap_or_default(),
+            unevaluable: match r[5] {
+                0 => Vec::new(),
+                s => self.meta.slots.get(s as usize - 1).cloned().into_iter().collect(),
+            },
+        };
+        (rule.map_or((0, 0, 0), |x| x.at_key), reason)
+    }
+
+    /// The message of an error record, worded as the native evaluator words it.
+    fn error(&self, req: &Request, code: u32, d1: u32, d2: u32) -> RequestError {
+        let path = &req.resource.path;
+        let parts = crate::path::parse(path);
+        let names: Vec<&str> =
+            parts.as_ref().map(|p| p.segments.iter().map(|(t, _)| *t).chain(p.bare).collect()).unwrap_or_default();
+        let type_name = |t: u32| self.meta.types.get(t as usize).map_or("?", |t| t.name.as_str());
+        let ident = self.meta.identities.get(d2 as usize);
+        match code {
+            711 => match &req.principal {
+                Principal::Direct(p) => invalid::principal_id(&p.id),
+                Principal::Identity(_) => invalid::principal_id(""),
+            },
+            712 => match &req.principal {
+                Principal::Identity(p) => invalid::unknown_identity(&p.identity),
+                Principal::Direct(_) => invalid::unknown_identity(""),
+            },
+            713 => {
+                let (claim, name) = ident.map_or(("sub", ""), |i| (i.user_claim.as_str(), i.name.as_str()));
+                match d1 {
+                    0 => invalid::user_claim_missing(claim),
+                    1 => invalid::user_claim_not_string(claim, name),
+                    _ => invalid::user_claim_empty(claim, name),
+                }
+            }
+            714 => invalid::groups_claim(ident.and_then(|i| i.groups_claim.as_deref()).unwrap_or("groups")),
+            721 => invalid::malformed_path(path, parts.as_ref().err().map_or("malformed", String::as_str)),
+            722 => invalid::unknown_type(names.get(d1 as usize).copied().unwrap_or("?"), path),
+            723 => {
+                let parent = self.meta.types.get(d2 as usize).and_then(|t| t.parent).map(type_name);
+                invalid::off_tree(path, names.get(d1 as usize).copied().unwrap_or("?"), parent)
+            }
+            731 => invalid::action(&req.action, type_name(d1)),
+            741 => self.attr_error(req, &names, d2),
+            705 => RequestError::new("E0705", "the encoded request is malformed"),
+            706 => RequestError::new("E0706", "the encoded request is larger than the module accepts"),
+            other => RequestError::new("E0705", format!("the module reported error {other}")),
+        }
+    }
+
+    fn attr_error(&self, req: &Request, names: &[&str], ordinal: u32) -> RequestError {
+        let principal_attrs = match &req.principal {
+            Principal::Direct(p) => &p.attrs,
+            Principal::Identity(p) => &p.attrs,
+        };
+        let all = principal_attrs
+            .iter()
+            .map(|(k, v)| ("principal", k, v))
+            .chain(req.resource.attrs.iter().map(|(k, v)| ("resource", k, v)))
+            .chain(req.context.iter().map(|(k, v)| ("context", k, v)));
+        let Some((entity, name, value)) = all.into_iter().nth(ordinal as usize) else {
+            return RequestError::new("E0741", "an attribute has the wrong type");
+        };
+        let target = names.last().and_then(|n| self.meta.types.iter().find(|t| t.name == *n));
+        let declared = match entity {
+            "principal" => self.meta.principal_attrs.iter().find(|(k, _)| k == name),
+            "context" => self.meta.context_attrs.iter().find(|(k, _)| k == name),
+            _ => target.and_then(|t| t.attrs.iter().find(|(k, _)| k == name)),
+        };
+        invalid::attr_type(entity, name, declared.map_or("?", |(_, t)| t.as_str()), value)
+    }
+}

@@ -1,0 +1,18 @@
+//! The WebAssembly backend: [`emit`] turns a compiled policy into a standalone module with no
+//! imports (design section 7, ABI in docs/wasm-abi.md); [`WasmPolicy`] runs one with
+//! wasmtime and decides the same [`crate::Request`]s as the native evaluator, with the same
+//! JSON decision.
+
+mod emit;
+mod encode;
+mod host;
+pub mod meta;
+
+pub use emit::{INPUT_CAP, OUTPUT_CAP, validate};
+pub use encode::{MAGIC, encode};
+pub use host::WasmPolicy;
+
+/// Emits the module for a policy.
+pub fn emit(policy: &crate::Policy) -> Result<Vec<u8>, String> {
+    emit::emit(policy.compiled())
+}
