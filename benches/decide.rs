@@ -1,4 +1,5 @@
-//! Native decision latency on `examples/zenml.rbac` (criterion). Run with `cargo bench`.
+//! Decision latency on `examples/zenml.rbac`, native and through the WebAssembly module in
+//! wasmtime (criterion). Run with `cargo bench --bench decide`.
 //! The full workload against Cedar and Casbin is issue 6; this keeps a baseline measured.
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -23,6 +24,15 @@ fn bench(c: &mut Criterion) {
     c.bench_function("native/zenml/allow", |b| b.iter(|| policy.decide(black_box(&allow))));
     c.bench_function("native/zenml/deny", |b| b.iter(|| policy.decide(black_box(&deny))));
     c.bench_function("native/zenml/condition", |b| b.iter(|| policy.decide(black_box(&cond))));
+    // The same decisions through the policy's WebAssembly module in wasmtime, request
+    // encoding and decision decoding included.
+    if let Ok(mut module) = rbac::wasm::emit(&policy).and_then(|b| rbac::wasm::WasmPolicy::new(&b)) {
+        c.bench_function("wasm/zenml/allow", |b| b.iter(|| module.decide(black_box(&allow))));
+        c.bench_function("wasm/zenml/deny", |b| b.iter(|| module.decide(black_box(&deny))));
+        c.bench_function("wasm/zenml/condition", |b| b.iter(|| module.decide(black_box(&cond))));
+        let encoded = rbac::wasm::encode(&allow);
+        c.bench_function("wasm/zenml/allow-raw", |b| b.iter(|| module.decide_raw(black_box(&encoded))));
+    }
     c.bench_function("compile/zenml", |b| b.iter(|| rbac::compile(&rbac::FsLoader, &["examples/zenml.rbac"])));
 }
 

@@ -1,0 +1,103 @@
+//! The emitted WebAssembly modules: core 1.0 only, no imports, a fixed memory maximum,
+//! deterministic bytes, small, and deciding every example expectation exactly like the
+//! native evaluator.
+
+use wasmparser::{Parser, Payload};
+
+fn policy(path: &str) -> rbac::Policy {
+    let c = rbac::compile(&rbac::FsLoader, &[path]);
+    match c.policy {
+        Some(p) => p,
+        None => panic!("{path} does not compile:\n{}", c.render(false)),
+    }
+}
+
+#[test]
+fn modules_are_wasm_1_0_without_imports_and_with_a_fixed_memory() {
+    for path in ["examples/zenml.rbac", "examples/k8s.rbac"] {
+        let bytes = rbac::wasm::emit(&policy(path)).expect("emit");
+        rbac::wasm::validate(&bytes).expect("valid WebAssembly 1.0");
+        let mut memories = 0;
+        let mut exports = Vec::new();
+        for payload in Parser::new(0).parse_all(&bytes) {
+            match payload.expect("parse") {
+                Payload::ImportSection(s) => {
+                    assert_eq!(s.count(), 0, "{path}: the module imports something");
+                }
+                Payload::MemorySection(s) => {
+                    for m in s {
+                        let m = m.expect("memory");
+                        assert_eq!(m.maximum, Some(m.initial), "{path}: memory maximum must be fixed");
+                        memories += 1;
+                    }
+                }
+                Payload::ExportSection(s) => exports.extend(s.into_iter().map(|e| e.expect("export").name.to_string())),
+                _ => {}
+            }
+        }
+        assert_eq!(memories, 1);
+        for name in ["memory", "rbac_abi_version", "rbac_input_ptr", "rbac_decide", "rbac_rule", "rbac_output_ptr"] {
+            assert!(exports.iter().any(|e| e == name), "{path}: no export `{name}`");
+        }
+    }
+}
+
+#[test]
+fn builds_are_byte_identical_and_the_zenml_module_is_small() {
+    let a = rbac::wasm::emit(&policy("examples/zenml.rbac")).expect("emit");
+    let b = rbac::wasm::emit(&policy("examples/zenml.rbac")).expect("emit");
+    assert_eq!(a, b, "two builds of one policy differ");
+    assert!(a.len() < 64 * 1024, "the zenml module is {} bytes, over 64 KiB", a.len());
+}
+
+#[test]
+fn example_expectations_decide_alike_through_wasm() {
+    for path in ["examples/zenml.rbac", "examples/k8s.rbac"] {
+        let p = policy(path);
+        let mut module = rbac::wasm::WasmPolicy::new(&rbac::wasm::emit(&p).expect("emit")).expect("load");
+        let results = p.run_tests();
+        assert!(!results.is_empty());
+        for r in results {
+            let wasm = module.decide(&r.expectation.request);
+            assert_eq!(
+                serde_json::to_value(&wasm).ok(),
+                serde_json::to_value(&r.actual).ok(),
+                "{}: engines disagree",
+                r.expectation.at
+            );
+            assert!(r.passed(), "{}: the expectation fails", r.expectation.at);
+        }
+    }
+}
+
+#[test]
+fn garbage_input_never_allows() {
+    let p = policy("examples/zenml.rbac");
+    let mut module = rbac::wasm::WasmPolicy::new(&rbac::wasm::emit(&p).expect("emit")).expect("load");
+    let req = rbac::Request::new("user:alice@acme.com", &[], "read", "workspace:prod/project:churn");
+    assert!(module.decide(&req).is_allow(), "the request used for truncation must allow");
+    let encoded = rbac::wasm::encode(&req);
+    for cut in 0..encoded.len() {
+        let r = module.decide_raw(encoded.get(..cut).unwrap_or(&[]));
+        assert_ne!(r, Ok(1), "a truncation to {cut} bytes allowed");
+    }
+    let oversize = vec![0u8; rbac::wasm::INPUT_CAP as usize + 1];
+    assert_eq!(module.decide_raw(&oversize), Ok(-706));
+    // Every byte flipped in every way: the module never traps (the host gets a result, not
+    // an error), and a broken header is always an invalid request.
+    for i in 0..encoded.len() {
+        for mask in [0x01u8, 0x80, 0xff] {
+            let mut bytes = encoded.clone();
+            if let Some(b) = bytes.get_mut(i) {
+                *b ^= mask;
+            }
+            let r = module.decide_raw(&bytes);
+            assert!(r.is_ok(), "flipping byte {i} with {mask:#x} trapped: {r:?}");
+            if i < 5 {
+                assert!(r.as_ref().is_ok_and(|code| *code < 0), "a broken header (byte {i}) was not rejected: {r:?}");
+            }
+        }
+    }
+    // The module still works after all that.
+    assert!(module.decide(&req).is_allow());
+}
