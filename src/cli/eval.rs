@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 /// The engine deciding the requests.
 enum Decider {
-    Native(rbac::Policy),
+    Native(Box<rbac::Policy>),
     Wasm(Box<rbac::wasm::WasmPolicy>),
 }
 
@@ -24,7 +24,7 @@ impl Decider {
 pub fn run(policy: &str, input: &str, engine: super::Engine) -> ExitCode {
     let Some(policy) = super::load_policy(policy, "nothing was decided") else { return ExitCode::from(2) };
     let mut decider = match engine {
-        super::Engine::Native => Decider::Native(policy),
+        super::Engine::Native => Decider::Native(Box::new(policy)),
         super::Engine::Wasm => match rbac::wasm::emit(&policy).and_then(|b| rbac::wasm::WasmPolicy::new(&b)) {
             Ok(w) => Decider::Wasm(Box::new(w)),
             Err(e) => {

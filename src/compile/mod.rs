@@ -47,6 +47,8 @@ pub(crate) struct EffRule {
 }
 
 #[derive(Debug, Clone)]
+// `issuer` and `audience` are read by token verification only.
+#[allow(dead_code)]
 pub(crate) struct CIdentity {
     pub name: String,
     /// The `iss` of the tokens this identity accepts (`identity::TokenVerifier`).

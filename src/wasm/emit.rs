@@ -29,7 +29,7 @@ impl Data {
     }
 
     fn align(&mut self) {
-        while self.bytes.len() % 4 != 0 {
+        while !self.bytes.len().is_multiple_of(4) {
             self.bytes.push(0);
         }
     }
@@ -133,8 +133,8 @@ pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
     let mut slots: BTreeMap<(Entity, String), u32> = BTreeMap::new();
     let mut slot_names = Vec::new();
     let mut add_slot = |e: Entity, name: &str, slots: &mut BTreeMap<(Entity, String), u32>| {
-        if !slots.contains_key(&(e, name.to_string())) {
-            slots.insert((e, name.to_string()), len32(slot_names.len()));
+        if let std::collections::btree_map::Entry::Vacant(v) = slots.entry((e, name.to_string())) {
+            v.insert(len32(slot_names.len()));
             slot_names.push(format!("{}.{name}", e.as_str()));
         }
     };
@@ -286,7 +286,8 @@ pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
     g.extend([("T_grants", grants_at), ("T_ngrants", len32(grants.len()))]);
 
     // Role table: (role, type, action) -> [rule, via]...
-    let mut table: Vec<((u32, u32, u32), (u32, u32))> =
+    type Key = (u32, u32, u32);
+    let mut table: Vec<(Key, (u32, u32))> =
         p.role_table.iter().map(|((r, t, a), range)| ((r.0, t.0, a.0), *range)).collect();
     table.sort();
     let mut eff_at = Vec::new();

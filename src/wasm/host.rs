@@ -33,10 +33,10 @@ fn err(e: impl std::fmt::Display) -> String {
 /// Reads the `rbac.meta` custom section.
 fn read_meta(bytes: &[u8]) -> Result<Meta, String> {
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        if let wasmparser::Payload::CustomSection(c) = payload.map_err(err)? {
-            if c.name() == SECTION {
-                return serde_json::from_slice(c.data()).map_err(|e| format!("bad `{SECTION}` section: {e}"));
-            }
+        if let wasmparser::Payload::CustomSection(c) = payload.map_err(err)?
+            && c.name() == SECTION
+        {
+            return serde_json::from_slice(c.data()).map_err(|e| format!("bad `{SECTION}` section: {e}"));
         }
     }
     Err(format!("the module has no `{SECTION}` section; build it with `rbac build --target wasm`"))
@@ -80,10 +80,6 @@ impl WasmPolicy {
 
     /// Decides a request through the module.
     pub fn decide(&mut self, req: &Request) -> Decision {
-        // Tokens are verified before any engine sees them (`identity::TokenVerifier`).
-        if let Principal::Token(_) = &req.principal {
-            return Decision::invalid(vec![crate::identity::unverified()]);
-        }
         match self.run(req) {
             Ok(d) => d,
             Err(e) => Decision::invalid(vec![RequestError::new("E0707", format!("the policy module failed: {e}"))]),
@@ -199,7 +195,6 @@ impl WasmPolicy {
                 0 => Vec::new(),
                 s => self.meta.slots.get(s as usize - 1).cloned().into_iter().collect(),
             },
-            source: None,
         };
         (rule.map_or((0, 0, 0), |x| x.at_key), reason)
     }
@@ -215,11 +210,11 @@ impl WasmPolicy {
         match code {
             711 => match &req.principal {
                 Principal::Direct(p) => invalid::principal_id(&p.id),
-                Principal::Identity(_) | Principal::Token(_) => invalid::principal_id(""),
+                Principal::Identity(_) => invalid::principal_id(""),
             },
             712 => match &req.principal {
                 Principal::Identity(p) => invalid::unknown_identity(&p.identity),
-                Principal::Direct(_) | Principal::Token(_) => invalid::unknown_identity(""),
+                Principal::Direct(_) => invalid::unknown_identity(""),
             },
             713 => {
                 let (claim, name) = ident.map_or(("sub", ""), |i| (i.user_claim.as_str(), i.name.as_str()));
@@ -248,7 +243,6 @@ impl WasmPolicy {
         let principal_attrs = match &req.principal {
             Principal::Direct(p) => &p.attrs,
             Principal::Identity(p) => &p.attrs,
-            Principal::Token(p) => &p.attrs,
         };
         let all = principal_attrs
             .iter()
