@@ -25,13 +25,16 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+pub mod audit;
 pub mod check;
 mod compile;
 pub mod diag;
 mod eval;
 mod graph;
+pub mod identity;
 pub mod path;
 mod request;
+pub mod review;
 pub mod source;
 pub mod syntax;
 pub mod wasm;
@@ -39,8 +42,8 @@ pub mod wasm;
 pub use compile::CompiledPolicy;
 pub use diag::{Diagnostic, Diagnostics, Severity, Sources};
 pub use request::{
-    Decision, DirectPrincipal, Effect, IdentityPrincipal, Principal, Reason, Request, RequestError, ResourceRef,
-    RuleReason,
+    Decision, DirectPrincipal, Effect, GroupSource, IdentityPrincipal, Principal, Reason, Request, RequestError,
+    ResourceRef, RuleReason, TokenPrincipal,
 };
 pub use source::{FsLoader, Loader, MemoryLoader};
 
@@ -209,7 +212,33 @@ impl ExpectationResult<'_> {
 impl Policy {
     /// Decides a request (design section 5). Invalid requests are denied with errors.
     pub fn decide(&self, request: &Request) -> Decision {
-        eval::decide(&self.compiled, request)
+        let mut decision = eval::decide(&self.compiled, request);
+        identity::annotate(&self.compiled, request, &mut decision);
+        decision
+    }
+
+    /// Decides a request whose principal may be a signed token: the verifier checks the
+    /// token and turns it into the identity principal it proves, which is then decided like
+    /// any other (design section 5). A token that fails verification is denied with the
+    /// error that names why (`E075x`). Other requests are decided as by [`Policy::decide`].
+    pub fn decide_with(&self, request: &Request, verifier: &identity::TokenVerifier) -> Decision {
+        match verifier.resolve(self, request) {
+            Ok(resolved) => self.decide(&resolved),
+            Err(e) => Decision::invalid(vec![e]),
+        }
+    }
+
+    /// Adds to `decision` the sources of claim-given groups (which identity, claim and value
+    /// gave each group a reason names). [`Policy::decide`] does this already; it is for
+    /// decisions made by other engines, so every engine's decisions read the same.
+    pub fn add_group_sources(&self, request: &Request, decision: &mut Decision) {
+        identity::annotate(&self.compiled, request, decision);
+    }
+
+    /// The policy digest (`sha256:...`): stable across runs, independent of declaration
+    /// order and source locations; see [`audit::policy_digest`].
+    pub fn digest(&self) -> String {
+        audit::policy_digest(&self.compiled)
     }
 
     /// The compiled tables.

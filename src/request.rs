@@ -18,12 +18,14 @@ pub struct Request {
     pub context: Map<String, Value>,
 }
 
-/// The principal of a request: a direct id with groups, or an identity's verified claims.
+/// The principal of a request: a direct id with groups, an identity's verified claims, or a
+/// signed token that a [`crate::identity::TokenVerifier`] turns into an identity's claims.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Principal {
     Direct(DirectPrincipal),
     Identity(IdentityPrincipal),
+    Token(TokenPrincipal),
 }
 
 /// `{"id": "user:carol@acme.com", "groups": ["ml_platform"], "attrs": {...}}`.
@@ -47,6 +49,26 @@ pub struct IdentityPrincipal {
     pub claims: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub attrs: Map<String, Value>,
+}
+
+/// `{"token": "<JWT>", "attrs": {...}}`: a signed token, not yet verified. Only
+/// [`crate::Policy::decide_with`] decides it (after verifying it); `Policy::decide` denies it
+/// with E0763. Its `Debug` form does not show the token, a bearer credential.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenPrincipal {
+    pub token: String,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub attrs: Map<String, Value>,
+}
+
+impl std::fmt::Debug for TokenPrincipal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPrincipal")
+            .field("token", &format_args!("<{} bytes>", self.token.len()))
+            .field("attrs", &self.attrs)
+            .finish()
+    }
 }
 
 /// `{"path": "workspace:prod/project:churn/pipeline:train", "attrs": {...}}`.
@@ -79,6 +101,7 @@ impl Request {
             "principal" => match &mut self.principal {
                 Principal::Direct(p) => &mut p.attrs,
                 Principal::Identity(p) => &mut p.attrs,
+                Principal::Token(p) => &mut p.attrs,
             },
             "resource" => &mut self.resource.attrs,
             _ => &mut self.context,
@@ -100,7 +123,13 @@ impl Request {
         let obj = object(value, "request")?;
         known_keys(obj, "request", &["principal", "action", "resource", "context"])?;
         let principal = object(required(obj, "request", "principal")?, "principal")?;
-        let principal = if principal.contains_key("identity") {
+        let principal = if principal.contains_key("token") {
+            known_keys(principal, "principal", &["token", "attrs"])?;
+            Principal::Token(TokenPrincipal {
+                token: string(required(principal, "principal", "token")?, "principal.token")?,
+                attrs: optional_object(principal, "attrs", "principal.attrs")?,
+            })
+        } else if principal.contains_key("identity") {
             known_keys(principal, "principal", &["identity", "claims", "attrs"])?;
             Principal::Identity(IdentityPrincipal {
                 identity: string(required(principal, "principal", "identity")?, "principal.identity")?,
@@ -237,6 +266,19 @@ pub struct RuleReason {
     pub at: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unevaluable: Vec<String>,
+    /// When `subject` is a group an identity principal's claims gave: which identity, claim
+    /// and claim value gave it (`"identity"`, `"claim"`, `"value"` in JSON).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<GroupSource>,
+}
+
+/// The claim value that made an identity principal a member of a group: the value of the
+/// identity's groups claim that is the group's alias (`group g from okta "VALUE";`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GroupSource {
+    pub identity: String,
+    pub claim: String,
+    pub value: String,
 }
 
 /// The invalid-request errors of design section 5.1, built in one place so every engine

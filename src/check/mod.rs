@@ -3,6 +3,7 @@
 //! reports all errors.
 
 mod cond;
+mod identity;
 pub mod ir;
 mod rules;
 
@@ -33,6 +34,7 @@ pub fn check(items: &[&Item], diags: &mut Diagnostics) -> Ir {
     c.declare(items);
     c.resolve_types();
     c.resolve_groups_and_identities();
+    c.check_identity_tokens();
     c.resolve_roles();
     let graph = c.role_graph();
     c.check_rules();
@@ -40,6 +42,7 @@ pub fn check(items: &[&Item], diags: &mut Diagnostics) -> Ir {
     c.resolve_exclusive(items, &graph);
     c.check_tests(items);
     c.warnings(&graph);
+    c.identity_warnings();
     c.ir
 }
 

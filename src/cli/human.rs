@@ -1,5 +1,6 @@
 //! Human-readable decisions and test failures for the terminal.
 
+use rbac::identity::VerifiedToken;
 use rbac::{Decision, ExpectationResult, Reason, RuleReason};
 use std::fmt::Write;
 
@@ -9,7 +10,11 @@ fn rule_line(kind: &str, r: &RuleReason) -> String {
         Some(s) => format!("on `{s}`"),
         None => "everywhere".to_string(),
     };
-    let mut line = format!("  {kind}: role `{}`{via}, held by `{}` {scope}, rule at {}", r.role, r.subject, r.at);
+    let from = match &r.source {
+        Some(s) => format!(" (from `{}` claim `{}` value {:?})", s.identity, s.claim, s.value),
+        None => String::new(),
+    };
+    let mut line = format!("  {kind}: role `{}`{via}, held by `{}`{from} {scope}, rule at {}", r.role, r.subject, r.at);
     if !r.unevaluable.is_empty() {
         let attrs: Vec<String> = r.unevaluable.iter().map(|a| format!("`{a}`")).collect();
         let _ = write!(line, "; could not evaluate {}", attrs.join(", "));
@@ -19,7 +24,17 @@ fn rule_line(kind: &str, r: &RuleReason) -> String {
 
 /// `allow` / `deny` and one line per reason.
 pub fn decision(d: &Decision) -> String {
+    decision_as(d, None)
+}
+
+/// Like [`decision`], saying first whom a verified token proved.
+pub fn decision_as(d: &Decision, token: Option<&VerifiedToken>) -> String {
     let mut s = format!("{}\n", d.decision.as_str());
+    if let Some(t) = token {
+        let who = t.principal.as_deref().map_or(String::new(), |p| format!(" as `{p}`"));
+        let key = t.key_id.as_deref().map_or(String::new(), |k| format!(" (key `{k}`)"));
+        let _ = writeln!(s, "  token verified for identity `{}`{who}{key}", t.identity);
+    }
     for e in &d.errors {
         let _ = writeln!(s, "  invalid request [{}]: {}", e.code, e.message);
     }

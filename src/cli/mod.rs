@@ -2,10 +2,15 @@
 //!
 //! Exit codes: `check` 0 clean (warnings allowed) / 1 errors; `can` 0 allow / 1 deny /
 //! 2 error; `test` 0 all pass / 1 a failure or a policy error; `eval` 0 / 2 when the policy
-//! or the input cannot be read; 2 for usage errors everywhere.
+//! or the input cannot be read; `diff` 0 no permission changed / 1 some did; `audit verify`
+//! 0 intact / 1 not; 2 for usage errors everywhere (and when an audit log cannot be written).
 
+mod access;
+mod audit;
+mod diff;
 mod eval;
 mod human;
+mod token;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rbac::{Compilation, FsLoader, Policy};
@@ -57,6 +62,11 @@ enum Command {
         /// and run with wasmtime (the output is the same).
         #[arg(long, value_enum, default_value = "native")]
         engine: Engine,
+        /// How token principals (`{"token": "<JWT>"}`) are verified.
+        #[command(flatten)]
+        keys: token::KeyArgs,
+        #[command(flatten)]
+        audit: audit::LogArgs,
     },
     /// Compile a policy for another runtime: `--target wasm` emits a standalone module.
     Build {
@@ -68,13 +78,20 @@ enum Command {
         output: String,
     },
     /// Ask whether a principal may do an action on a resource (like `kubectl auth can-i`).
+    #[command(override_usage = "rbac can [OPTIONS] <POLICY> <PRINCIPAL> <ACTION> <PATH>\n       \
+                                rbac can [OPTIONS] --token <FILE> <POLICY> <ACTION> <PATH>")]
     Can {
         policy: String,
-        /// `user:NAME` or `service:NAME`.
-        principal: String,
-        action: String,
-        /// Resource path, e.g. `workspace:prod/project:churn/pipeline:train`.
-        path: String,
+        /// PRINCIPAL ACTION PATH, or ACTION PATH with `--token`. PRINCIPAL is `user:NAME` or
+        /// `service:NAME`; PATH a resource path, e.g. `workspace:prod/project:churn/pipeline:train`.
+        #[arg(value_name = "ARGS", required = true)]
+        args: Vec<String>,
+        /// The principal is the one this signed token (JWT) in FILE proves (`-` for standard
+        /// input), once verified against the keys of its issuer.
+        #[arg(long, value_name = "FILE", conflicts_with = "groups")]
+        token: Option<String>,
+        #[command(flatten)]
+        keys: token::KeyArgs,
         /// A group of the principal (repeatable).
         #[arg(long = "group", short = 'g')]
         groups: Vec<String>,
@@ -84,6 +101,8 @@ enum Command {
         attrs: Vec<String>,
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
+        #[command(flatten)]
+        audit: audit::LogArgs,
     },
     /// Run the `test` blocks of policies.
     Test {
@@ -92,6 +111,15 @@ enum Command {
     },
     /// Explain a diagnostic code (e.g. `rbac explain E0401`).
     Explain { code: String },
+    /// Verify or read an audit log written with `--audit-log` (see docs/audit.md).
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Changes in effective permissions between two policies; exit 0 when none, 1 when some.
+    Diff(diff::DiffArgs),
+    /// Every subject allowed (or conditionally), or denied, an action on a resource, and why.
+    WhoCan(access::WhoCanArgs),
+    /// Everything a principal may do (like `kubectl auth can-i --list`).
+    List(access::ListArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -105,13 +133,17 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check { files, format } => check(&files, format),
-        Command::Eval { policy, request, engine } => eval::run(&policy, &request, engine),
+        Command::Eval { policy, request, engine, keys, audit } => eval::run(&policy, &request, engine, &keys, &audit),
         Command::Build { policy, target: Target::Wasm, output } => build_wasm(&policy, &output),
-        Command::Can { policy, principal, action, path, groups, attrs, format } => {
-            can(&policy, &principal, &action, &path, &groups, &attrs, format)
+        Command::Can { policy, args, token, keys, groups, attrs, format, audit } => {
+            can(&policy, &args, token.as_deref(), &keys, &groups, &attrs, format, &audit)
         }
         Command::Test { files } => test(&files),
         Command::Explain { code } => explain(&code),
+        Command::Audit(cmd) => audit::run(cmd),
+        Command::Diff(args) => diff::run(&args),
+        Command::WhoCan(args) => access::who_can(&args),
+        Command::List(args) => access::list(&args),
     }
 }
 
@@ -182,18 +214,44 @@ fn parse_attr(spec: &str) -> Result<(String, String, serde_json::Value), String>
     Ok((entity.to_string(), name.to_string(), value))
 }
 
+// One parameter per command-line option of `rbac can`.
+#[allow(clippy::too_many_arguments)]
 fn can(
     policy: &str,
-    principal: &str,
-    action: &str,
-    path: &str,
+    args: &[String],
+    token_file: Option<&str>,
+    keys: &token::KeyArgs,
     groups: &[String],
     attrs: &[String],
     format: Format,
+    audit: &audit::LogArgs,
 ) -> ExitCode {
+    let (principal, action, path) = match (token_file, args) {
+        (None, [principal, action, path]) => (principal.as_str(), action, path),
+        (Some(_), [action, path]) => ("", action, path),
+        (None, _) => {
+            eprintln!("error: `rbac can POLICY` takes PRINCIPAL ACTION PATH (or `--token FILE` and ACTION PATH)");
+            return ExitCode::from(2);
+        }
+        (Some(_), _) => {
+            eprintln!("error: with `--token`, `rbac can POLICY` takes ACTION PATH: the token names the principal");
+            return ExitCode::from(2);
+        }
+    };
     let Some(policy) = load_policy(policy, "nothing was decided") else { return ExitCode::from(2) };
     let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
     let mut request = rbac::Request::new(principal, &groups, action, path);
+    if let Some(file) = token_file {
+        match token::read_token(file) {
+            Ok(t) => {
+                request.principal = rbac::Principal::Token(rbac::TokenPrincipal { token: t, attrs: Default::default() })
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     for a in attrs {
         match parse_attr(a) {
             Ok((entity, name, value)) => request = request.with_attr(&entity, &name, value),
@@ -203,11 +261,35 @@ fn can(
             }
         }
     }
-    let decision = policy.decide(&request);
+    let mut recorder = match audit.open_for(&policy) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let mut logged = serde_json::to_value(&request).unwrap_or_default();
+    let (decision, verified) = match token_file {
+        None => (policy.decide(&request), None),
+        Some(_) => match token::verifier(&policy, keys) {
+            Ok(v) => token::decide(&policy, &v, request),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    if let Some(mut rec) = recorder.take() {
+        // A verified token is logged as the identity and claims it proved.
+        if let (Some(v), Some(p)) = (&verified, logged.get_mut("principal")) {
+            let attrs = p.get("attrs").cloned().unwrap_or_else(|| serde_json::json!({}));
+            *p = serde_json::json!({ "identity": v.identity, "claims": v.claims, "attrs": attrs });
+        }
+        if let Err(code) = rec.decision(&logged, &decision).and_then(|()| rec.close()) {
+            return code;
+        }
+    }
     let mut out = std::io::stdout().lock();
     let _ = match format {
         Format::Json => writeln!(out, "{}", serde_json::to_string(&decision).unwrap_or_default()),
-        Format::Human => write!(out, "{}", human::decision(&decision)),
+        Format::Human => write!(out, "{}", human::decision_as(&decision, verified.as_ref())),
     };
     match (decision.errors.is_empty(), decision.is_allow()) {
         (false, _) => ExitCode::from(2),

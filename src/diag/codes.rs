@@ -236,6 +236,26 @@ a value: a principal whose claims carry it gets both groups.)
 "E0603", "identity member given twice",
 "`issuer`, `audience`, `user from claim` and `groups from claim` may each appear once in an
 identity block.";
+"E0604", "two identities accept the same tokens",
+"A token selects its identity by its `iss` and, among identities with that issuer, by its
+`aud`. Two identities with one issuer must therefore both name an audience, and different
+ones; otherwise a token would belong to both.
+
+    identity okta    { issuer \"https://acme.okta.com\"; user from claim \"email\"; }
+    identity okta_ci { issuer \"https://acme.okta.com\"; user from claim \"sub\"; }   // error
+    // fixed: `audience \"zenml\";` in one and `audience \"ci\";` in the other";
+"E0605", "issuer is not an https URL",
+"An `issuer` is compared exactly with the `iss` claim of tokens and is where OIDC discovery
+looks for keys (`ISSUER/.well-known/openid-configuration`), so it is an `https://` URL
+(`http://` is accepted for local test providers) with a host and no query or fragment.
+
+    identity okta { issuer \"acme.okta.com\"; user from claim \"email\"; }   // error
+    identity okta { issuer \"https://acme.okta.com/oauth2/default\"; user from claim \"email\"; }";
+"E0606", "empty claim name",
+"`user from claim` and `groups from claim` name a claim of the tokens; a dotted name reads a
+nested claim (`realm_access.roles`). An empty name names none.
+
+    identity kc { user from claim \"\"; }   // error";
 "E0701", "malformed JSON request",
 "A request is not valid JSON. The decision is deny.";
 "E0702", "request field of the wrong JSON type",
@@ -269,6 +289,48 @@ one. Deny.";
 "E0741", "attribute of the wrong type",
 "A declared attribute has a value of the wrong JSON type (`set` values are arrays, `int`
 integers, `bool` booleans). Deny. Undeclared attributes are ignored; `null` counts as missing.";
+"E0751", "malformed token",
+"A token principal's `token` is not a signed JWT: not three base64url parts, a header or
+payload that is not a JSON object, no `alg`, critical header extensions (`crit`), or an
+encrypted token (JWE, five parts). Deny.";
+"E0752", "unsigned token",
+"The token's header says `\"alg\": \"none\"`: it carries no signature, so anyone could have
+written it. Deny, always.";
+"E0753", "token algorithm not accepted",
+"The token's `alg` is a symmetric algorithm (HS256, HS384, HS512) or one this verifier does
+not know. Symmetric algorithms are never accepted: an issuer's keys are public, so a token
+\"signed\" with HMAC using a public key as the secret proves nothing. Accepted: RS256, RS384,
+RS512, PS256, PS384, PS512, ES256, ES384, EdDSA. Deny.";
+"E0754", "token algorithm does not fit the key",
+"The key the token names (`kid`) is for another algorithm: its own `alg` differs from the
+token's, or it is another kind of key (an RSA key for an ES256 token, ...). Deny.";
+"E0755", "unknown key",
+"The token names a key id (`kid`) that the issuer's key set does not have, even after fetching
+the keys again (the issuer may have rotated them), or it names no key id and the issuer has no
+key for its algorithm. Deny.";
+"E0756", "bad signature",
+"The token's signature does not verify with the issuer's key: the token was altered after it
+was signed, or signed with another key. Deny.";
+"E0757", "token expired",
+"The token's `exp` is in the past, by more than the leeway (60 s by default; `--leeway`). Deny.";
+"E0758", "token not yet valid",
+"The token's `nbf` is in the future, by more than the leeway. Deny.";
+"E0759", "wrong audience",
+"The token's `aud` does not include the identity's `audience` (or the token has no `aud`), or,
+among identities sharing the token's issuer, it matches none or several. Deny.";
+"E0760", "unknown issuer",
+"The token's `iss` is not the `issuer` of any identity of the policy, or the token has no
+`iss`. The issuer selects the identity, so such a token belongs to none. Deny.";
+"E0761", "keys unavailable",
+"The keys of the token's issuer cannot be had: no `--jwks` file for it, OIDC discovery failed
+(unreachable issuer, a discovery document naming another issuer, plain http to a host that is
+not loopback), or the key cannot be used. Deny.";
+"E0762", "token lacks a required claim",
+"A verified token must have `iss` and `exp` (and `aud` when the identity has an `audience`);
+`exp` and `nbf` are numbers of seconds. Deny.";
+"E0763", "unverified token",
+"A request names its principal by a token but was decided without a verifier: library users
+call `Policy::decide_with` with an `identity::TokenVerifier`; the CLI always verifies. Deny.";
 "W0001", "role never assigned nor extended",
 "A role no assignment gives and no role extends has no effect.
 
@@ -286,6 +348,19 @@ or one of its ancestors, and deny always wins.
 "No group maps a claim value of this identity, so its tokens can give no groups.
 
     identity okta { user from claim \"email\"; }   // warning without `group g from okta \"...\"`";
+"W0005", "identity checks no audience",
+"The identity has an `issuer` but no `audience`: tokens of that issuer are accepted whatever
+their `aud`, including tokens the issuer minted for other applications. Name the client id the
+tokens are for.
+
+    identity okta { issuer \"https://acme.okta.com\"; user from claim \"email\"; }   // warning
+    identity okta { issuer \"https://acme.okta.com\"; audience \"zenml\"; user from claim \"email\"; }";
+"W0006", "audience without issuer",
+"The identity has an `audience` but no `issuer`. Tokens select their identity by issuer, so no
+token can be checked against this audience (identity principals given as verified claims are
+not checked at all).
+
+    identity okta { audience \"zenml\"; user from claim \"email\"; }   // warning";
 }
 
 /// The entry for a code (case-insensitive).
@@ -316,6 +391,9 @@ mod tests {
             include_str!("../lib.rs"),
             include_str!("../request.rs"),
             include_str!("../eval/validate.rs"),
+            include_str!("../check/identity.rs"),
+            include_str!("../identity/mod.rs"),
+            include_str!("../identity/verify.rs"),
         );
         for (i, _) in src.match_indices("\"E0").chain(src.match_indices("\"W0")) {
             let code = src.get(i + 1..i + 6).unwrap_or("");

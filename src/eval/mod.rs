@@ -4,6 +4,8 @@
 mod cond;
 mod validate;
 
+pub(crate) use validate::claim;
+
 use crate::compile::{CompiledPolicy, EVERYONE, NodeId, SubjectId};
 use crate::request::{Decision, Reason, Request, RuleReason};
 use crate::syntax::ast::Effect;
@@ -137,6 +139,7 @@ fn decide_resolved(policy: &CompiledPolicy, env: &Env<'_>) -> Decision {
             scope: policy.node_paths.get(g.node as usize).cloned().flatten(),
             at: rule.map(|r| r.at.clone()).unwrap_or_default(),
             unevaluable: unevaluable.clone(),
+            source: None,
         };
         (key, rr)
     };

@@ -27,6 +27,10 @@ pub(super) fn resolve<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Resul
                 (Cow::Borrowed(""), Vec::new(), &p.attrs)
             }
         },
+        Principal::Token(p) => {
+            errors.push(crate::identity::unverified());
+            (Cow::Borrowed(""), Vec::new(), &p.attrs)
+        }
     };
     if errors.is_empty() {
         let ok =
@@ -145,7 +149,7 @@ fn map_identity(
 
 /// A claim by name; a dotted name that is not a key itself walks nested objects
 /// (`realm_access.roles`).
-fn claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+pub(crate) fn claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     if let Some(v) = claims.get(name) {
         return Some(v);
     }

@@ -104,6 +104,12 @@ pub fn encode(req: &Request) -> Vec<u8> {
             }
             &p.attrs
         }
+        // Never reached through `WasmPolicy::decide`, which denies unverified tokens; a tag
+        // the module does not know is malformed input, which it denies.
+        Principal::Token(p) => {
+            out.push(2);
+            &p.attrs
+        }
     };
     put_str(&mut out, &req.action);
     put_str(&mut out, &req.resource.path);

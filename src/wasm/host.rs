@@ -80,6 +80,10 @@ impl WasmPolicy {
 
     /// Decides a request through the module.
     pub fn decide(&mut self, req: &Request) -> Decision {
+        // Tokens are verified before any engine sees them (`identity::TokenVerifier`).
+        if let Principal::Token(_) = &req.principal {
+            return Decision::invalid(vec![crate::identity::unverified()]);
+        }
         match self.run(req) {
             Ok(d) => d,
             Err(e) => Decision::invalid(vec![RequestError::new("E0707", format!("the policy module failed: {e}"))]),
@@ -195,6 +199,7 @@ impl WasmPolicy {
                 0 => Vec::new(),
                 s => self.meta.slots.get(s as usize - 1).cloned().into_iter().collect(),
             },
+            source: None,
         };
         (rule.map_or((0, 0, 0), |x| x.at_key), reason)
     }
@@ -210,11 +215,11 @@ impl WasmPolicy {
         match code {
             711 => match &req.principal {
                 Principal::Direct(p) => invalid::principal_id(&p.id),
-                Principal::Identity(_) => invalid::principal_id(""),
+                Principal::Identity(_) | Principal::Token(_) => invalid::principal_id(""),
             },
             712 => match &req.principal {
                 Principal::Identity(p) => invalid::unknown_identity(&p.identity),
-                Principal::Direct(_) => invalid::unknown_identity(""),
+                Principal::Direct(_) | Principal::Token(_) => invalid::unknown_identity(""),
             },
             713 => {
                 let (claim, name) = ident.map_or(("sub", ""), |i| (i.user_claim.as_str(), i.name.as_str()));
@@ -243,6 +248,7 @@ impl WasmPolicy {
         let principal_attrs = match &req.principal {
             Principal::Direct(p) => &p.attrs,
             Principal::Identity(p) => &p.attrs,
+            Principal::Token(p) => &p.attrs,
         };
         let all = principal_attrs
             .iter()

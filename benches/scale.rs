@@ -1,0 +1,53 @@
+//! How decisions and compilation scale with the size of the policy (issue 6), on the shared
+//! generated workload (`benches/workload`): native decision latency at S (1k assignments),
+//! M (100k) and L (1M), cycling through the workload's fixed mixed set of requests, and compile
+//! time at S and M. Run with `cargo bench --bench scale`; `RBAC_SCALE_SIZES=S,M` limits the
+//! sizes. The comparison with Cedar and Casbin is the separate package `benches/peers`.
+
+mod workload;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::time::Duration;
+use workload::{Size, Workload};
+
+fn sizes() -> Vec<Size> {
+    match std::env::var("RBAC_SCALE_SIZES") {
+        Ok(list) => list.split(',').filter_map(Size::parse).collect(),
+        Err(_) => Size::ALL.to_vec(),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    for size in sizes() {
+        let w = Workload::generate(size);
+        let text = w.policy_text();
+        let compiled = rbac::compile_str("workload.rbac", &text);
+        let Some(policy) = compiled.policy else {
+            eprintln!("{}", compiled.render(false));
+            return;
+        };
+        if size != Size::L {
+            let mut group = c.benchmark_group("compile");
+            group.sample_size(10).measurement_time(Duration::from_secs(if size == Size::S { 5 } else { 30 }));
+            group.bench_function(BenchmarkId::from_parameter(size.name()), |b| {
+                b.iter(|| rbac::compile_str("workload.rbac", black_box(&text)))
+            });
+            group.finish();
+        }
+        drop(text);
+
+        // One iteration is one decision; the requests cycle, so the figure is the mean over the
+        // mixed set (allow and deny, 0-3 groups, with and without owners).
+        let requests = w.rbac_requests();
+        let mut group = c.benchmark_group("decide/native");
+        group.bench_function(BenchmarkId::from_parameter(size.name()), |b| {
+            let mut cycle = requests.iter().cycle();
+            b.iter(|| cycle.next().map(|r| policy.decide(black_box(r))))
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

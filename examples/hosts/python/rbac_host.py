@@ -1,0 +1,540 @@
+"""A Python host for policy modules built with ``rbac build POLICY --target wasm``.
+
+It checks a JSON request the way the native library does (design section 5.4), encodes it
+(ABI version 1, ``docs/wasm-abi.md``), runs the module with the ``wasmtime`` package (a fuel
+limit per decision, a memory limit, no imports) and turns the module's records and its
+``rbac.meta`` section back into the decision JSON of design section 5.3. Decisions, reasons
+and error codes are those of the native evaluator; error messages are shorter.
+
+    from rbac_host import Policy
+    policy = Policy.from_file("policy.wasm")
+    policy.decide({"principal": {"id": "user:ann"}, "action": "read",
+                   "resource": "workspace:prod"})
+    # -> {"decision": "allow" | "deny", "errors": [{"code", "message"}], "reasons": [...]}
+
+A module that traps (out of fuel, out of memory, any runtime error) decides deny.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from typing import Any
+
+import wasmtime
+
+ABI_VERSION = 1
+#: ``RBQ1``, the first four bytes of every encoded request.
+MAGIC = 0x31514252
+#: Arrays nested deeper than this are sent as "anything else" (tag 5).
+MAX_ARRAY_DEPTH = 15
+#: serde_json, which parses requests natively, refuses 128 nested arrays or objects.
+MAX_JSON_DEPTH = 128
+I64_MIN = -(2**63)
+I64_MAX = 2**63 - 1
+#: Fuel for one decision, as the Rust host: far above what a valid request needs.
+FUEL = 50_000_000
+#: The most linear memory a module may have.
+MEMORY_LIMIT = 64 << 20
+#: The error codes a module reports (``rbac_decide`` returns ``-code``).
+MODULE_ERRORS = {705, 706, 711, 712, 713, 714, 721, 722, 723, 731, 741}
+
+
+class RequestError(Exception):
+    """An invalid request: a stable code (``E0702``) and a one-line message."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class JsonFloat:
+    """A JSON number that is not a 64-bit integer (``1.5``, ``1e3``, ``-0``, ``2**64``).
+
+    :func:`parse_json` gives these so that they are sent as "anything else" (tag 5), exactly
+    as the native parser sends them. Plain ``float`` values are treated the same.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: float):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"JsonFloat({self.value!r})"
+
+
+# ---- JSON ------------------------------------------------------------------------------
+
+
+def _parse_int(lexeme: str) -> Any:
+    value = int(lexeme)
+    # Like serde_json: `-0` and integers beyond i64 are floats.
+    if lexeme == "-0" or not I64_MIN <= value <= I64_MAX:
+        return _parse_float(lexeme)
+    return value
+
+
+def _parse_float(lexeme: str) -> JsonFloat:
+    value = float(lexeme)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {lexeme[:40]}")
+    return JsonFloat(value)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"`{name}` is not JSON")
+
+
+def _check_parsed(value: Any) -> None:
+    """Refuses what serde_json refuses but Python's json accepts: lone surrogates, deep nesting."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, str):
+            v.encode("utf-8")  # UnicodeEncodeError (a ValueError) for a lone surrogate
+        elif isinstance(v, (list, dict)):
+            if depth >= MAX_JSON_DEPTH:
+                raise ValueError("recursion limit exceeded")
+            items = v if isinstance(v, list) else [x for kv in v.items() for x in kv]
+            stack.extend((x, depth + 1) for x in items)
+
+
+def parse_json(text: str) -> Any:
+    """Parses JSON text as the native library does (serde_json).
+
+    Integers within 64 bits become ``int``, other numbers :class:`JsonFloat`; numbers out of
+    the f64 range, ``NaN``/``Infinity``, lone surrogate escapes and more than 127 nested arrays
+    or objects are errors; duplicate keys keep the last value. Raises :class:`RequestError`
+    E0701.
+    """
+    try:
+        value = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant)
+        _check_parsed(value)
+        return value
+    except (ValueError, RecursionError) as e:
+        raise RequestError("E0701", f"malformed JSON request: {e}") from None
+
+
+# ---- request checks (design 5.4; src/request.rs `Request::from_value`) -----------------
+
+
+def _object(v: Any, what: str) -> dict:
+    if not isinstance(v, dict):
+        raise RequestError("E0702", f"`{what}` must be a JSON object")
+    return v
+
+
+def _optional_object(obj: dict, key: str, what: str) -> dict:
+    v = obj.get(key)
+    return {} if v is None else _object(v, what)
+
+
+def _string(v: Any, what: str) -> str:
+    if not isinstance(v, str):
+        raise RequestError("E0702", f"`{what}` must be a string")
+    return v
+
+
+def _required(obj: dict, what: str, key: str) -> Any:
+    if key not in obj:
+        raise RequestError("E0703", f"`{what}` lacks the key `{key}`")
+    return obj[key]
+
+
+def _known_keys(obj: dict, what: str, keys: tuple[str, ...]) -> None:
+    for k in sorted(obj):
+        if k not in keys:
+            raise RequestError("E0704", f"unknown key `{k}` in `{what}`")
+
+
+def check_request(value: Any) -> dict:
+    """Checks a request (as :func:`parse_json` or ``json.loads`` gives it).
+
+    Returns it in one shape: ``{"principal": {"kind": "direct", "id", "groups", "attrs"} |
+    {"kind": "identity", "identity", "claims", "attrs"} | {"kind": "token", "token",
+    "attrs"}, "action", "path", "resource_attrs", "context"}``. Raises :class:`RequestError`
+    (E0702 wrong JSON type, E0703 missing key, E0704 unknown key), checking in the native
+    order so the same request gets the same code.
+    """
+    obj = _object(value, "request")
+    _known_keys(obj, "request", ("principal", "action", "resource", "context"))
+    p = _object(_required(obj, "request", "principal"), "principal")
+    if "token" in p:
+        _known_keys(p, "principal", ("token", "attrs"))
+        principal = {
+            "kind": "token",
+            "token": _string(_required(p, "principal", "token"), "principal.token"),
+            "attrs": _optional_object(p, "attrs", "principal.attrs"),
+        }
+    elif "identity" in p:
+        _known_keys(p, "principal", ("identity", "claims", "attrs"))
+        principal = {
+            "kind": "identity",
+            "identity": _string(_required(p, "principal", "identity"), "principal.identity"),
+            "claims": _object(_required(p, "principal", "claims"), "principal.claims"),
+            "attrs": _optional_object(p, "attrs", "principal.attrs"),
+        }
+    else:
+        _known_keys(p, "principal", ("id", "groups", "attrs"))
+        groups = p.get("groups")
+        if groups is None:
+            groups = []
+        elif isinstance(groups, list):
+            groups = [_string(g, "principal.groups[]") for g in groups]
+        else:
+            raise RequestError("E0702", "`principal.groups` must be a list of strings")
+        principal = {
+            "kind": "direct",
+            "id": _string(_required(p, "principal", "id"), "principal.id"),
+            "groups": groups,
+            "attrs": _optional_object(p, "attrs", "principal.attrs"),
+        }
+    action = _string(_required(obj, "request", "action"), "action")
+    r = _required(obj, "request", "resource")
+    if isinstance(r, str):
+        path, resource_attrs = r, {}
+    else:
+        _object(r, "resource")
+        _known_keys(r, "resource", ("path", "attrs"))
+        path = _string(_required(r, "resource", "path"), "resource.path")
+        resource_attrs = _optional_object(r, "attrs", "resource.attrs")
+    context = _optional_object(obj, "context", "context")
+    return {"principal": principal, "action": action, "path": path, "resource_attrs": resource_attrs, "context": context}
+
+
+# ---- encoding (docs/wasm-abi.md "Request encoding") -------------------------------------
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.out = bytearray()
+
+    def u8(self, b: int) -> None:
+        self.out.append(b)
+
+    def u32(self, n: int) -> None:
+        self.out += struct.pack("<I", n)
+
+    def str(self, s: str) -> None:
+        b = s.encode("utf-8")
+        self.u32(len(b))
+        self.out += b
+
+    def value(self, v: Any, depth: int) -> None:
+        """Tags: 0 null, 1 string, 2 i64, 3 bool, 4 array, 5 anything else."""
+        if v is None:
+            self.u8(0)
+        elif isinstance(v, str):
+            self.u8(1)
+            self.str(v)
+        elif isinstance(v, bool):  # before int: bool is an int in Python
+            self.u8(3)
+            self.u8(1 if v else 0)
+        elif isinstance(v, int) and I64_MIN <= v <= I64_MAX:
+            self.u8(2)
+            self.out += struct.pack("<q", v)
+        elif isinstance(v, list) and depth < MAX_ARRAY_DEPTH:
+            self.u8(4)
+            self.u32(len(v))
+            for x in v:
+                self.value(x, depth + 1)
+        else:
+            self.u8(5)
+
+
+def _flatten_claims(claims: dict) -> list[tuple[str, Any]]:
+    """Every top-level claim first, then the dotted names of nested claims
+    (``realm_access.roles``), descending only through keys without a dot, so an exact key wins
+    over a nested path."""
+    out = [(k, claims[k]) for k in sorted(claims)]
+
+    def nested(prefix: str, obj: dict) -> None:
+        for k in sorted(obj):
+            if "." in k:
+                continue
+            name = f"{prefix}.{k}"
+            out.append((name, obj[k]))
+            if isinstance(obj[k], dict):
+                nested(name, obj[k])
+
+    for k in sorted(claims):
+        if "." not in k and isinstance(claims[k], dict):
+            nested(k, claims[k])
+    return out
+
+
+def encode_request(value: Any) -> tuple[bytes, list[tuple[str, str, Any]], dict]:
+    """Encodes a request for a module.
+
+    Returns the encoding, the attributes in the order they were sent (``(entity, name,
+    value)``; error records count in this order) and the checked request. Raises
+    :class:`RequestError` for a request the JSON checks refuse, or for a token principal
+    (E0763: tokens must be verified into an identity's claims before a module sees them).
+    """
+    req = check_request(value)
+    p = req["principal"]
+    if p["kind"] == "token":
+        raise RequestError("E0763", "a token principal must be verified before deciding; this host does not verify tokens")
+    w = _Writer()
+    w.u32(MAGIC)
+    if p["kind"] == "direct":
+        w.u8(0)
+        w.str(p["id"])
+        w.u32(len(p["groups"]))
+        for g in p["groups"]:
+            w.str(g)
+    else:
+        w.u8(1)
+        w.str(p["identity"])
+        claims = _flatten_claims(p["claims"])
+        w.u32(len(claims))
+        for k, v in claims:
+            w.str(k)
+            w.value(v, 0)
+    w.str(req["action"])
+    w.str(req["path"])
+    attrs = [
+        (entity, k, m[k])
+        for entity, m in (("principal", p["attrs"]), ("resource", req["resource_attrs"]), ("context", req["context"]))
+        for k in sorted(m)
+    ]
+    w.u32(len(attrs))
+    for entity, k, v in attrs:
+        w.u8({"principal": 0, "resource": 1, "context": 2}[entity])
+        w.str(k)
+        w.value(v, 0)
+    return bytes(w.out), attrs, req
+
+
+# ---- the module ------------------------------------------------------------------------
+
+
+def _leb128(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return result, pos
+
+
+def read_meta(wasm: bytes) -> dict:
+    """Reads the ``rbac.meta`` custom section: the names behind the module's numbers."""
+    pos = 8  # magic and version
+    try:
+        while pos < len(wasm):
+            section_id = wasm[pos]
+            size, pos = _leb128(wasm, pos + 1)
+            end = pos + size
+            if section_id == 0:
+                name_len, at = _leb128(wasm, pos)
+                if wasm[at : at + name_len] == b"rbac.meta":
+                    return json.loads(wasm[at + name_len : end])
+            pos = end
+    except (IndexError, ValueError) as e:
+        raise ValueError(f"not a policy module: {e}") from None
+    raise ValueError("the module has no `rbac.meta` section; build it with `rbac build --target wasm`")
+
+
+def invalid(errors: list[RequestError]) -> dict:
+    """The decision for an invalid request: deny, the errors, no reasons."""
+    return {"decision": "deny", "errors": [{"code": e.code, "message": e.message} for e in errors], "reasons": []}
+
+
+def _sort_reasons(items: list[tuple[tuple[int, int, int], dict]]) -> list[dict]:
+    """Sorts rule reasons as every engine does (src/eval/mod.rs ``sort_reasons``): by the
+    rule's source position, subject, scope (everywhere first), chain and role, stable, then
+    drops repeats that follow each other. Python orders strings by code point, as Rust does."""
+
+    def key(item: tuple[tuple[int, int, int], dict]) -> tuple:
+        at_key, r = item
+        scope = (0, "") if r["scope"] is None else (1, r["scope"])
+        return (tuple(at_key), r["subject"], scope, r["via"], r["role"])
+
+    out: list[dict] = []
+    for _, reason in sorted(items, key=key):
+        if not out or out[-1] != reason:
+            out.append(reason)
+    return out
+
+
+class Policy:
+    """A loaded policy module. One decision at a time; keep one per thread and reuse it."""
+
+    def __init__(self, wasm: bytes, fuel: int = FUEL, memory_limit: int = MEMORY_LIMIT):
+        self.meta = read_meta(wasm)
+        self.fuel = fuel
+        config = wasmtime.Config()
+        config.consume_fuel = True
+        engine = wasmtime.Engine(config)
+        self._store = wasmtime.Store(engine)
+        self._store.set_limits(memory_size=memory_limit, instances=1)
+        self._store.set_fuel(fuel)
+        # No imports: a policy module needs nothing from its host.
+        instance = wasmtime.Instance(self._store, wasmtime.Module(engine, wasm), [])
+        exports = instance.exports(self._store)
+        self._memory = exports["memory"]
+        self._f = {
+            name: exports[name]
+            for name in (
+                "rbac_abi_version",
+                "rbac_input_ptr",
+                "rbac_input_cap",
+                "rbac_output_ptr",
+                "rbac_output_len",
+                "rbac_principal_ptr",
+                "rbac_principal_len",
+                "rbac_decide",
+            )
+        }
+        version = self._call("rbac_abi_version")
+        if version != ABI_VERSION:
+            raise ValueError(f"the module speaks ABI version {version}; this host speaks {ABI_VERSION}")
+        self.input_ptr = self._call("rbac_input_ptr")
+        self.input_cap = self._call("rbac_input_cap")
+        self.output_ptr = self._call("rbac_output_ptr")
+
+    @classmethod
+    def from_file(cls, path: str, **kwargs: Any) -> "Policy":
+        """Loads a module from a ``.wasm`` file."""
+        with open(path, "rb") as f:
+            return cls(f.read(), **kwargs)
+
+    def _call(self, name: str, *args: int) -> int:
+        return self._f[name](self._store, *args)
+
+    def decide_raw(self, data: bytes) -> int:
+        """Runs ``rbac_decide`` on raw input bytes (an encoded request, or anything: for
+        testing that malformed input is denied) with a fresh fuel budget. Returns what it
+        returned: 1 allow, 0 deny, -code invalid. Raises ``wasmtime.Trap`` (or
+        ``WasmtimeError``) when the module traps."""
+        if len(data) > 0x7FFFFFFF:
+            return -706
+        chunk = data[: self.input_cap]
+        if chunk:
+            self._memory.write(self._store, chunk, self.input_ptr)
+        self._store.set_fuel(self.fuel)
+        return self._call("rbac_decide", len(data))
+
+    def decide_json(self, text: str) -> dict:
+        """Decides a request given as JSON text (parsed exactly as the native library does)."""
+        try:
+            value = parse_json(text)
+        except RequestError as e:
+            return invalid([e])
+        return self.decide(value)
+
+    def decide(self, request: Any) -> dict:
+        """Decides a request: a value in the JSON form of design section 5.4 (``dict``s,
+        ``list``s, ``str``, ``int``, ``bool``, ``None``; floats are never ``int``s). Returns the
+        decision JSON object; never raises for a bad request or a failing module."""
+        try:
+            data, attrs, req = encode_request(request)
+        except RequestError as e:
+            return invalid([e])
+        if len(data) > self.input_cap:
+            return invalid(
+                [
+                    RequestError(
+                        "E0706", f"the request is {len(data)} bytes encoded; the module accepts at most {self.input_cap}"
+                    )
+                ]
+            )
+        try:
+            return self._run(data, attrs, req)
+        except Exception as e:  # a trap, out of fuel, a bad record: deny, never allow
+            # wasmtime's message ends with the cause (`wasm trap: all fuel consumed ...`).
+            cause = next((line.strip() for line in reversed(str(e).splitlines()) if line.strip()), type(e).__name__)
+            return invalid([RequestError("E0707", f"the policy module failed: {cause}")])
+
+    def _run(self, data: bytes, attrs: list, req: dict) -> dict:
+        result = self.decide_raw(data)
+        n = self._call("rbac_output_len")
+        raw = self._memory.read(self._store, self.output_ptr, self.output_ptr + n * 24)
+        if len(raw) != n * 24:
+            raise ValueError("the output records lie outside memory")
+        records = list(struct.iter_unpack("<6I", raw))
+        if result < 0:
+            errors = [self._error(attrs, req, r[1], r[2], r[3]) for r in records if r[0] == 5]
+            return invalid(errors or [self._error(attrs, req, -result, 0, 0)])
+        exclusive = {self._role(r[2]) for r in records if r[0] == 4}
+        if exclusive:
+            return {"decision": "deny", "errors": [], "reasons": [{"kind": "exclusive", "roles": sorted(exclusive)}]}
+        # Only reasons whose subject is the principal itself need its id (two more calls).
+        principal = self._principal() if any(r[0] in (1, 2, 3) and r[3] == 0 for r in records) else ""
+
+        def of_kind(kind: int, name: str) -> list[dict]:
+            return _sort_reasons([self._rule_reason(r, principal, name) for r in records if r[0] == kind])
+
+        if result == 1:
+            return {"decision": "allow", "errors": [], "reasons": of_kind(1, "allow")}
+        if any(r[0] == 2 for r in records):
+            return {"decision": "deny", "errors": [], "reasons": of_kind(2, "deny")}
+        return {"decision": "deny", "errors": [], "reasons": [{"kind": "no_rule"}, *of_kind(3, "skipped")]}
+
+    def _principal(self) -> str:
+        """The principal id the module decided for (``user:`` + the user claim for identities)."""
+        ptr = self._call("rbac_principal_ptr")
+        length = self._call("rbac_principal_len")
+        raw = self._memory.read(self._store, ptr, ptr + length)
+        if len(raw) != length:
+            raise ValueError("the principal id lies outside memory")
+        return raw.decode("utf-8")
+
+    def _role(self, r: int) -> str:
+        roles = self.meta["roles"]
+        return roles[r] if r < len(roles) else ""
+
+    def _rule_reason(self, r: tuple, principal: str, kind: str) -> tuple[tuple[int, int, int], dict]:
+        """A reason from a rule record (kinds 1-3: rule, chain, subject, node, slot + 1)."""
+        m = self.meta
+        rule = m["rules"][r[1]] if r[1] < len(m["rules"]) else None
+        if r[3] == 0:
+            subject = principal
+        elif r[3] == 1:
+            subject = "everyone"
+        else:
+            g = r[3] - 2
+            subject = "group:" + (m["groups"][g] if g < len(m["groups"]) else "?")
+        chain = m["chains"][r[2]] if r[2] < len(m["chains"]) else []
+        reason = {
+            "kind": kind,
+            "role": self._role(rule["role"]) if rule else "",
+            "via": [self._role(x) for x in chain],
+            "subject": subject,
+            "scope": m["nodes"][r[4]] if r[4] < len(m["nodes"]) else None,
+            "at": rule["at"] if rule else "",
+        }
+        if 0 < r[5] <= len(m["slots"]):
+            reason["unevaluable"] = [m["slots"][r[5] - 1]]
+        return (tuple(rule["at_key"]) if rule else (0, 0, 0)), reason
+
+    def _error(self, attrs: list, req: dict, code: int, d1: int, d2: int) -> RequestError:
+        """An error record (kind 5: code, detail, detail) as a :class:`RequestError`."""
+        if code not in MODULE_ERRORS:
+            return RequestError("E0705", f"the module reported error {code}")
+        m = self.meta
+        p = req["principal"]
+        ident = m["identities"][d2] if d2 < len(m["identities"]) else None
+        types = m["types"]
+        messages = {
+            705: lambda: "the encoded request is malformed",
+            706: lambda: "the encoded request is larger than the module accepts",
+            711: lambda: f"principal id `{p.get('id', '')}` must start with `user:` or `service:`",
+            712: lambda: f"unknown identity `{p.get('identity', '')}`",
+            713: lambda: f"the user claim of identity `{ident['name'] if ident else '?'}` is missing, not a string or empty",
+            714: lambda: f"claim `{(ident or {}).get('groups_claim') or 'groups'}` must be a list of strings",
+            721: lambda: f"malformed resource path `{req['path']}`",
+            722: lambda: f"unknown resource type in path `{req['path']}`",
+            723: lambda: f"path `{req['path']}` does not follow the resource tree",
+            731: lambda: f"action `{req['action']}` is not declared on `{types[d1]['name'] if d1 < len(types) else '?'}`",
+            741: lambda: "attribute `{}.{}` has a value of the wrong type".format(
+                *(attrs[d2][:2] if d2 < len(attrs) else ("?", "?"))
+            ),
+        }
+        return RequestError(f"E0{code}", messages[code]())

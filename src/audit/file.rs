@@ -1,0 +1,144 @@
+//! Logs in files: [`open_file`] continues the chain of an existing file (or starts one) and
+//! holds an exclusive lock on it while the log is open, so two writers never fork the chain.
+//! Like `FsLoader` for policies, this is the one library module that touches files; callers
+//! that want no file I/O use [`AuditLog`] over their own [`Sink`].
+//!
+//! A torn last line (a crash in the middle of a write) is never extended: opening fails and
+//! names the line, so the damage is seen (and `rbac audit verify` reports it) before anything
+//! is chained after it.
+
+use super::entry::{Head, parse_entry};
+use super::log::{AuditLog, AuditOptions, Sink, SyncPolicy};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+/// A file opened for appending, locked while open.
+pub struct FileSink {
+    out: BufWriter<File>,
+}
+
+impl Sink for FileSink {
+    fn append(&mut self, line: &[u8]) -> io::Result<()> {
+        self.out.write_all(line)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        self.out.flush()?;
+        self.out.get_ref().sync_data()
+    }
+}
+
+/// Why a log file cannot be appended to.
+#[derive(Debug)]
+pub enum OpenError {
+    Io(io::Error),
+    /// The last line has no newline: an interrupted write.
+    Torn {
+        line: u64,
+        bytes: u64,
+    },
+    /// The last line is not an intact entry.
+    Invalid {
+        line: u64,
+        why: String,
+    },
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Io(e) => write!(f, "{e}"),
+            OpenError::Torn { line, bytes } => write!(
+                f,
+                "line {line} is torn ({bytes} bytes without a final newline: an interrupted write); nothing is \
+                 appended after a torn line"
+            ),
+            OpenError::Invalid { line, why } => {
+                write!(f, "the last entry (line {line}) {why}; nothing is appended after it")
+            }
+        }
+    }
+}
+
+impl From<io::Error> for OpenError {
+    fn from(e: io::Error) -> OpenError {
+        OpenError::Io(e)
+    }
+}
+
+/// Opens (or creates) a log file to append to, continuing its chain from the last entry.
+/// Only the last entry is read and checked (its hash must match its content); verifying the
+/// whole chain is [`super::Verifier`]'s job.
+pub fn open_file(path: &Path, options: AuditOptions) -> Result<AuditLog<FileSink>, OpenError> {
+    let mut file = OpenOptions::new().read(true).append(true).create(true).open(path)?;
+    // INVARIANT: the lock is held until the log is dropped, from reading the head to the last
+    // append, so the head read here is the file's last entry when the next one is written.
+    file.lock()?;
+    let head = read_head(&mut file)?;
+    let capacity = if options.sync == SyncPolicy::Never { 64 * 1024 } else { 8 * 1024 };
+    Ok(AuditLog::new(FileSink { out: BufWriter::with_capacity(capacity, file) }, head, options))
+}
+
+/// The head of the chain in `file`: after its last entry.
+fn read_head(file: &mut File) -> Result<Head, OpenError> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(Head::genesis());
+    }
+    let mut last = [0u8];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    let complete = last == [b'\n'];
+    let end = if complete { len - 1 } else { len };
+    let start = line_start(file, end)?;
+    if !complete {
+        return Err(OpenError::Torn { line: count_lines(file)? + 1, bytes: end - start });
+    }
+    let mut line = vec![0u8; usize::try_from(end - start).map_err(io::Error::other)?];
+    file.seek(SeekFrom::Start(start))?;
+    file.read_exact(&mut line)?;
+    let invalid = |why: String, file: &mut File| -> Result<Head, OpenError> {
+        Err(OpenError::Invalid { line: count_lines(file)?, why })
+    };
+    match parse_entry(&line) {
+        Err(why) => invalid(format!("is {why}"), file),
+        Ok(e) if e.actual != e.hash => invalid("was altered: its content does not match its hash".into(), file),
+        Ok(e) => Ok(Head { entries: e.seq + 1, hash: e.hash }),
+    }
+}
+
+/// Where the line ending at `end` starts: just after the previous newline, or 0.
+fn line_start(file: &mut File, end: u64) -> io::Result<u64> {
+    const CHUNK: u64 = 8192;
+    let mut pos = end;
+    let mut buf = vec![0u8; CHUNK as usize];
+    while pos > 0 {
+        let from = pos.saturating_sub(CHUNK);
+        let n = usize::try_from(pos - from).map_err(io::Error::other)?;
+        let chunk = buf.get_mut(..n).ok_or_else(|| io::Error::other("chunk"))?;
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
+            return Ok(from + i as u64 + 1);
+        }
+        pos = from;
+    }
+    Ok(0)
+}
+
+/// Newlines in the file: the number of complete lines.
+fn count_lines(file: &mut File) -> io::Result<u64> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut count = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(count);
+        }
+        count += buf.get(..n).unwrap_or_default().iter().filter(|b| **b == b'\n').count() as u64;
+    }
+}

@@ -1,0 +1,341 @@
+//! The audit log on the command line: `--audit-log` on `eval`, `can` and `diff` (opening the
+//! file, recording, closing), and `rbac audit verify` / `rbac audit show`.
+//!
+//! A decision is recorded before it is printed: when the log cannot be written the command
+//! stops with exit 2 and prints no decision that has no entry.
+
+use super::Format;
+use rbac::audit::{self, AuditLog, AuditOptions, FileSink, SyncPolicy, Verifier};
+use rbac::{Decision, Policy};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// The `--audit-log` options of `eval`, `can` and `diff`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LogArgs {
+    /// Append a hash-chained JSON entry per decision to FILE (created if missing; an
+    /// existing log's chain is continued). See docs/audit.md.
+    #[arg(long = "audit-log", value_name = "FILE")]
+    pub audit_log: Option<String>,
+    /// When entries are made durable: `always` (fsync each), `batch` (flush each, fsync every
+    /// 100 and at exit), `batch:N`, or `never` (buffered, no fsync).
+    #[arg(long = "audit-sync", value_name = "POLICY", default_value = "batch", requires = "audit_log")]
+    pub audit_sync: SyncPolicy,
+    /// Write a request attribute as its SHA-256 instead of its value: `resource.owner`,
+    /// `principal.id`, `context.*`, `claims.email`... (repeatable).
+    #[arg(long = "mask", value_name = "FIELD", requires = "audit_log")]
+    pub mask: Vec<String>,
+}
+
+/// An open log and the digest of the policy its decisions come from.
+pub struct Recorder {
+    log: AuditLog<FileSink>,
+    path: String,
+    digest: String,
+}
+
+impl LogArgs {
+    /// Opens the log when one was asked for; `Err` (already reported) when it cannot be.
+    pub fn open(&self, digest: String) -> Result<Option<Recorder>, ExitCode> {
+        let Some(path) = &self.audit_log else { return Ok(None) };
+        let mask = audit::Mask::parse(&self.mask).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        })?;
+        match audit::open_file(Path::new(path), AuditOptions { sync: self.audit_sync, mask }) {
+            Ok(log) => Ok(Some(Recorder { log, path: path.clone(), digest })),
+            Err(e) => {
+                eprintln!("error: cannot append to the audit log `{path}`: {e}");
+                if matches!(e, audit::OpenError::Torn { .. } | audit::OpenError::Invalid { .. }) {
+                    eprintln!(
+                        "  help: `rbac audit verify {path}` shows the damage; keep the file as evidence and start a \
+                         new log, or see docs/audit.md (\"Torn lines\")"
+                    );
+                }
+                Err(ExitCode::from(2))
+            }
+        }
+    }
+
+    /// [`LogArgs::open`] for the decisions of one policy.
+    pub fn open_for(&self, policy: &Policy) -> Result<Option<Recorder>, ExitCode> {
+        if self.audit_log.is_none() {
+            return Ok(None);
+        }
+        self.open(policy.digest())
+    }
+}
+
+impl Recorder {
+    /// Records a decision on `request` (its JSON); `Err` (already reported) on failure.
+    pub fn decision(&mut self, request: &Value, decision: &Decision) -> Result<(), ExitCode> {
+        let digest = self.digest.clone();
+        self.log.record_decision(&digest, request, decision).map(|_| ()).map_err(|e| self.failed(&e))
+    }
+
+    /// Records a policy change.
+    pub fn policy_change(&mut self, change: &audit::PolicyChange) -> Result<(), ExitCode> {
+        self.log.record_policy_change(change).map(|_| ()).map_err(|e| self.failed(&e))
+    }
+
+    fn failed(&self, e: &std::io::Error) -> ExitCode {
+        eprintln!("error: cannot write the audit log `{}`: {e}; stopping", self.path);
+        ExitCode::from(2)
+    }
+
+    /// Flushes (and syncs, unless `never`).
+    pub fn close(self) -> Result<(), ExitCode> {
+        let path = self.path.clone();
+        self.log.close().map_err(|e| {
+            eprintln!("error: cannot write the audit log `{path}`: {e}");
+            ExitCode::from(2)
+        })
+    }
+}
+
+/// The stand-in for a request that was not JSON: the hash of its text.
+pub fn malformed_request(text: &str) -> Value {
+    serde_json::json!({ "malformed": audit::masked(&Value::String(text.to_string())) })
+}
+
+#[derive(clap::Subcommand)]
+pub enum AuditCommand {
+    /// Check a log's hash chain; exit 0 only when it is intact (and holds the anchor).
+    Verify {
+        file: String,
+        /// A hash kept elsewhere (a former head): it must still be in the log, which catches
+        /// entries cut from its end.
+        #[arg(long)]
+        anchor: Option<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Print a log readably (does not verify it: use `verify`).
+    Show {
+        file: String,
+        /// Only decisions about this principal id (also found when it was masked).
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only `allow` or `deny` decisions.
+        #[arg(long, value_parser = ["allow", "deny"])]
+        decision: Option<String>,
+        /// Only entries at or after this time (RFC 3339, or a date: 2026-05-01).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only entries before this time.
+        #[arg(long)]
+        until: Option<String>,
+        /// `human`, or `json` for the matching lines as written.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+}
+
+pub fn run(cmd: AuditCommand) -> ExitCode {
+    match cmd {
+        AuditCommand::Verify { file, anchor, format } => verify(&file, anchor.as_deref(), format),
+        AuditCommand::Show { file, principal, decision, since, until, format } => {
+            let filter = match Filter::new(principal, decision, since.as_deref(), until.as_deref()) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            show(&file, &filter, format)
+        }
+    }
+}
+
+/// Reads a file line by line: `(bytes without newline, ended by a newline)`.
+fn each_line(file: &str, mut f: impl FnMut(&[u8], bool)) -> Result<(), ExitCode> {
+    let opened = std::fs::File::open(file).map_err(|e| {
+        eprintln!("error: cannot read `{file}`: {e}");
+        ExitCode::from(2)
+    })?;
+    let mut reader = BufReader::new(opened);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {
+                let complete = buf.last() == Some(&b'\n');
+                if complete {
+                    buf.pop();
+                }
+                f(&buf, complete);
+            }
+            Err(e) => {
+                eprintln!("error: reading `{file}`: {e}");
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+}
+
+fn verify(file: &str, anchor: Option<&str>, format: Format) -> ExitCode {
+    let mut verifier = Verifier::new(anchor);
+    if let Err(code) = each_line(file, |line, complete| verifier.line(line, complete)) {
+        return code;
+    }
+    let report = verifier.finish();
+    let mut out = std::io::stdout().lock();
+    let _ = match format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string(&report).unwrap_or_default()),
+        Format::Human => {
+            for p in &report.problems {
+                let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_string));
+                let _ = writeln!(out, "{file}:{}: {}: {}", p.line, kind.unwrap_or_default(), p.message);
+            }
+            let head =
+                report.head.as_ref().map_or(String::new(), |h| format!("; head {} (seq {})", h.hash, h.entries - 1));
+            let anchor = report.anchor_line.map_or(String::new(), |l| format!("; anchor at line {l}"));
+            if report.intact() {
+                let n = report.entries;
+                writeln!(out, "{file}: intact: {n} entr{}{head}{anchor}", if n == 1 { "y" } else { "ies" })
+            } else {
+                let n = report.problems.len();
+                writeln!(out, "{file}: NOT intact: {n} problem{} in {} lines", super::plural(n), report.lines)
+            }
+        }
+    };
+    ExitCode::from(u8::from(!report.intact()))
+}
+
+/// What `audit show` keeps.
+struct Filter {
+    principal: Option<(String, Value)>,
+    decision: Option<String>,
+    since: Option<i64>,
+    until: Option<i64>,
+}
+
+impl Filter {
+    fn new(
+        principal: Option<String>,
+        decision: Option<String>,
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<Filter, String> {
+        let time = |t: Option<&str>| t.map(audit::time::parse_rfc3339).transpose();
+        Ok(Filter {
+            principal: principal.map(|p| {
+                let hidden = audit::masked(&Value::String(p.clone()));
+                (p, hidden)
+            }),
+            decision,
+            since: time(since)?,
+            until: time(until)?,
+        })
+    }
+
+    fn keeps(&self, e: &Value) -> bool {
+        if let Some((id, hidden)) = &self.principal {
+            let is = |v: Option<&Value>| v.is_some_and(|v| v.as_str() == Some(id) || v == hidden);
+            let by_reason = e
+                .pointer("/decision/reasons")
+                .and_then(Value::as_array)
+                .is_some_and(|rs| rs.iter().any(|r| is(r.get("subject"))));
+            if !is(e.pointer("/request/principal/id")) && !by_reason {
+                return false;
+            }
+        }
+        if let Some(d) = &self.decision
+            && e.pointer("/decision/decision").and_then(Value::as_str) != Some(d)
+        {
+            return false;
+        }
+        if self.since.is_some() || self.until.is_some() {
+            let Some(t) = e.get("time").and_then(Value::as_str).and_then(|t| audit::time::parse_rfc3339(t).ok()) else {
+                return false;
+            };
+            if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t >= u) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn show(file: &str, filter: &Filter, format: Format) -> ExitCode {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut n = 0u64;
+    let mut bad = 0u64;
+    let result = each_line(file, |line, _| {
+        n += 1;
+        let Ok(entry) = serde_json::from_slice::<Value>(line) else {
+            bad += 1;
+            eprintln!("warning: {file}:{n} is not a log entry (skipped; `rbac audit verify` says more)");
+            return;
+        };
+        if !filter.keeps(&entry) {
+            return;
+        }
+        let _ = match format {
+            Format::Json => out.write_all(line).and_then(|()| out.write_all(b"\n")),
+            Format::Human => out.write_all(describe(n, &entry).as_bytes()),
+        };
+    });
+    if let Err(code) = result {
+        return code;
+    }
+    if out.flush().is_err() {
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}
+
+/// One entry for people: a header line and, for decisions, the reasons.
+fn describe(line: u64, e: &Value) -> String {
+    let s = |p: &str| e.pointer(p).and_then(Value::as_str).unwrap_or("?").to_string();
+    let seq = e.get("seq").and_then(Value::as_u64).map_or("?".to_string(), |n| n.to_string());
+    let head = format!("line {line} seq {seq} {}", s("/time"));
+    match e.get("kind").and_then(Value::as_str) {
+        Some("decision") => {
+            let principal = match e.pointer("/request/principal") {
+                Some(p) if p.get("id").is_some() => s("/request/principal/id"),
+                Some(p) => format!("identity {}", p.get("identity").and_then(Value::as_str).unwrap_or("?")),
+                None => "(malformed request)".to_string(),
+            };
+            let path = match e.pointer("/request/resource") {
+                Some(Value::String(p)) => p.clone(),
+                Some(r) => r.get("path").and_then(Value::as_str).unwrap_or("?").to_string(),
+                None => "?".to_string(),
+            };
+            let mut out = format!(
+                "{head} {} {principal} {} {path}  (id {}, policy {})\n",
+                s("/decision/decision"),
+                s("/request/action"),
+                s("/id"),
+                s("/policy")
+            );
+            if let Some(d) = e.get("decision").and_then(|d| serde_json::from_value::<Decision>(d.clone()).ok()) {
+                for l in super::human::decision(&d).lines().skip(1) {
+                    out.push_str(&format!("  {l}\n"));
+                }
+            }
+            out
+        }
+        Some("policy_change") => {
+            let count = |k: &str| e.pointer(&format!("/summary/{k}")).and_then(Value::as_u64).unwrap_or(0);
+            let mut out = format!(
+                "{head} policy change {} -> {}  ({} -> {}): {} gained, {} lost, {} changed\n",
+                s("/old_policy"),
+                s("/new_policy"),
+                s("/old_file"),
+                s("/new_file"),
+                count("gained"),
+                count("lost"),
+                count("changed")
+            );
+            for edit in e.pointer("/summary/edits").and_then(Value::as_array).map_or(&[][..], Vec::as_slice) {
+                out.push_str(&format!("    {}\n", edit.as_str().unwrap_or("?")));
+            }
+            out
+        }
+        other => format!("{head} {}\n", other.unwrap_or("(no kind)")),
+    }
+}

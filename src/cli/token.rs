@@ -1,0 +1,134 @@
+//! Token options of `can` and `eval`: where keys come from (`--jwks` files, else OIDC
+//! discovery from each issuer), the `exp`/`nbf` leeway, and reading a token file. Builds the
+//! library's `TokenVerifier`; the files and the network are touched only from here.
+
+use rbac::identity::{Jwks, StaticKeys, TokenVerifier, TrustedIssuer, VerifiedToken};
+use rbac::{Decision, IdentityPrincipal, Policy, Principal, Request};
+use std::io::Read;
+
+/// The options that say how tokens are verified.
+#[derive(clap::Args, Clone, Debug)]
+pub struct KeyArgs {
+    /// Verify tokens with the keys of this JSON Web Key Set instead of fetching them by OIDC
+    /// discovery: `IDENTITY=FILE` for the issuer of one identity, `FILE` for every issuer
+    /// without its own (repeatable).
+    #[arg(long = "jwks", value_name = "[IDENTITY=]FILE")]
+    pub jwks: Vec<String>,
+    /// Clock skew allowed when checking a token's `exp` and `nbf`, in seconds (at most 3600).
+    #[arg(long, value_name = "SECONDS", default_value_t = rbac::identity::DEFAULT_LEEWAY,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub leeway: u64,
+}
+
+/// A verifier for the policy's identities: keys from the `--jwks` files, or by discovery.
+pub fn verifier(policy: &Policy, args: &KeyArgs) -> Result<TokenVerifier, String> {
+    let verifier = if args.jwks.is_empty() {
+        discovery()
+    } else {
+        TokenVerifier::new(static_keys(&rbac::identity::trusted_issuers(policy), &args.jwks)?)
+    };
+    Ok(verifier.with_leeway(args.leeway))
+}
+
+#[cfg(feature = "discovery")]
+fn discovery() -> TokenVerifier {
+    TokenVerifier::new(rbac::identity::OidcDiscovery::new())
+}
+
+/// Built without discovery there are no keys but the `--jwks` files: every token is denied
+/// with E0761, which says so.
+#[cfg(not(feature = "discovery"))]
+fn discovery() -> TokenVerifier {
+    TokenVerifier::new(StaticKeys::new())
+}
+
+fn static_keys(trusted: &[TrustedIssuer], specs: &[String]) -> Result<StaticKeys, String> {
+    let mut any: Option<Jwks> = None;
+    let mut by_issuer: Vec<(String, Jwks)> = Vec::new();
+    for spec in specs {
+        let named = spec.split_once('=').filter(|(name, _)| is_ident(name) && !std::path::Path::new(spec).exists());
+        match named {
+            Some((name, file)) => {
+                let Some(t) = trusted.iter().find(|t| t.identity == name) else {
+                    return Err(format!(
+                        "`--jwks {spec}`: the policy has no identity `{name}` with an issuer{}",
+                        list(trusted)
+                    ));
+                };
+                by_issuer.push((t.issuer.clone(), read_jwks(file)?));
+            }
+            None if any.is_some() => {
+                return Err("`--jwks FILE` may be given once; name the identity of each: `--jwks IDENTITY=FILE`".into());
+            }
+            None => {
+                // One key set for several issuers lets each issuer's key speak for all of
+                // them: allowed (a JWKS file is the operator's own choice), but said.
+                if trusted.len() > 1 {
+                    eprintln!(
+                        "warning: the keys of `{spec}` are trusted for every issuer of the policy{}; \
+                         `--jwks IDENTITY=FILE` trusts them for one",
+                        list(trusted)
+                    );
+                }
+                any = Some(read_jwks(spec)?);
+            }
+        }
+    }
+    let mut keys = any.map_or_else(StaticKeys::new, StaticKeys::for_any_issuer);
+    for (issuer, jwks) in by_issuer {
+        keys = keys.with_issuer(&issuer, jwks);
+    }
+    Ok(keys)
+}
+
+fn list(trusted: &[TrustedIssuer]) -> String {
+    if trusted.is_empty() {
+        return " (no identity of the policy has an `issuer`)".to_string();
+    }
+    let names: Vec<String> = trusted.iter().map(|t| format!("`{}`", t.identity)).collect();
+    format!(" (identities with an issuer: {})", names.join(", "))
+}
+
+fn is_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn read_jwks(file: &str) -> Result<Jwks, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read `{file}`: {e}"))?;
+    let jwks = Jwks::from_json(&text).map_err(|e| format!("`{file}`: {e}"))?;
+    if jwks.is_empty() {
+        eprintln!("warning: `{file}` has no key that can verify signatures ({} left out)", jwks.skipped());
+    }
+    Ok(jwks)
+}
+
+/// The token in `file` (`-` for standard input), without surrounding whitespace.
+pub fn read_token(file: &str) -> Result<String, String> {
+    let mut text = String::new();
+    let read = if file == "-" {
+        std::io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::read_to_string(file).map(|t| text = t)
+    };
+    read.map_err(|e| format!("cannot read the token `{file}`: {e}"))?;
+    Ok(text.trim().to_string())
+}
+
+/// Decides a request whose principal may be a token: once verified, as the identity principal
+/// the token proves. Also hands back the verified token, to say whom it proved.
+pub fn decide(policy: &Policy, verifier: &TokenVerifier, mut request: Request) -> (Decision, Option<VerifiedToken>) {
+    let Principal::Token(t) = &request.principal else { return (policy.decide(&request), None) };
+    match verifier.verify(policy, &t.token) {
+        Ok(v) => {
+            request.principal = Principal::Identity(IdentityPrincipal {
+                identity: v.identity.clone(),
+                claims: v.claims.clone(),
+                attrs: t.attrs.clone(),
+            });
+            (policy.decide(&request), Some(v))
+        }
+        Err(e) => (Decision::invalid(vec![e]), None),
+    }
+}

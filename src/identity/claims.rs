@@ -1,0 +1,63 @@
+//! Where the groups of an identity principal came from. The evaluator maps claims to a user
+//! and groups (design section 5.1); this module finds, for each group so given, the identity,
+//! its groups claim and the claim value whose alias selected it, and adds them to the
+//! decision's reasons whose subject is that group.
+
+use crate::compile::{CIdentity, CompiledPolicy};
+use crate::request::{Decision, GroupSource, Principal, Reason, Request};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Adds the [`GroupSource`] of each claim-given group to the rule reasons of `decision`.
+/// Requests with other principals, and invalid requests, are left as they are.
+pub(crate) fn annotate(policy: &CompiledPolicy, request: &Request, decision: &mut Decision) {
+    let Principal::Identity(p) = &request.principal else { return };
+    if !decision.errors.is_empty() {
+        return;
+    }
+    let sources = group_sources(policy, &p.identity, &p.claims);
+    if sources.is_empty() {
+        return;
+    }
+    for reason in &mut decision.reasons {
+        let (Reason::Allow(r) | Reason::Deny(r) | Reason::Skipped(r)) = reason else { continue };
+        if let Some(source) = r.subject.strip_prefix("group:").and_then(|g| sources.get(g)) {
+            r.source = Some(source.clone());
+        }
+    }
+}
+
+/// Group name -> where it came from. When several values of the claim select one group, the
+/// first in the claim's order is named.
+pub(crate) fn group_sources(
+    policy: &CompiledPolicy,
+    identity: &str,
+    claims: &Map<String, Value>,
+) -> BTreeMap<String, GroupSource> {
+    let mut out = BTreeMap::new();
+    let Some(ident) = policy.identity_index.get(identity).and_then(|i| policy.identities.get(*i)) else {
+        return out;
+    };
+    let Some(claim) = &ident.groups_claim else { return out };
+    let Some(Value::Array(values)) = crate::eval::claim(claims, claim) else { return out };
+    for value in values.iter().filter_map(Value::as_str) {
+        for g in ident.aliases.get(value).into_iter().flatten() {
+            let Some(name) = policy.groups.get(g.idx()) else { continue };
+            out.entry(name.clone()).or_insert_with(|| GroupSource {
+                identity: ident.name.clone(),
+                claim: claim.clone(),
+                value: value.to_string(),
+            });
+        }
+    }
+    out
+}
+
+/// The principal id the identity maps the claims to, when its user claim is a non-empty
+/// string (the evaluator reports why otherwise).
+pub(crate) fn user_id(ident: &CIdentity, claims: &Map<String, Value>) -> Option<String> {
+    match crate::eval::claim(claims, ident.user_claim.as_deref().unwrap_or("sub")) {
+        Some(Value::String(s)) if !s.is_empty() => Some(format!("user:{s}")),
+        _ => None,
+    }
+}

@@ -1,0 +1,158 @@
+//! OpenID Connect discovery: the [`KeySource`] that fetches an issuer's keys over HTTP, from
+//! `ISSUER/.well-known/openid-configuration` and then its `jwks_uri`, and caches them. The only
+//! network I/O of the library; a verifier built on other key sources never reaches it.
+
+use super::keys::{Jwks, KeySource};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Keys by OIDC discovery, cached per issuer.
+///
+/// Cached keys are used for [`OidcDiscovery::with_max_age`] (default one hour); a token whose
+/// key id is not in the cache fetches them again, unless they were fetched less than
+/// [`OidcDiscovery::with_min_refresh`] ago (default 30 s), so a stream of tokens with made-up
+/// key ids cannot turn into a stream of requests to the issuer. Issuers must use `https://`;
+/// plain `http://` is accepted for loopback hosts only (local test providers).
+pub struct OidcDiscovery {
+    agent: ureq::Agent,
+    cache: Mutex<HashMap<String, Cached>>,
+    max_age: Duration,
+    min_refresh: Duration,
+}
+
+struct Cached {
+    jwks: Arc<Jwks>,
+    fetched: Instant,
+}
+
+/// The most a discovery document or key set may weigh.
+const MAX_BODY: u64 = 1024 * 1024;
+
+impl Default for OidcDiscovery {
+    fn default() -> Self {
+        OidcDiscovery::new()
+    }
+}
+
+impl std::fmt::Debug for OidcDiscovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcDiscovery")
+            .field("max_age", &self.max_age)
+            .field("min_refresh", &self.min_refresh)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OidcDiscovery {
+    /// Discovery with a 10-second timeout per fetch.
+    pub fn new() -> OidcDiscovery {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .user_agent(concat!("rbac/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        OidcDiscovery {
+            agent,
+            cache: Mutex::new(HashMap::new()),
+            max_age: Duration::from_secs(3600),
+            min_refresh: Duration::from_secs(30),
+        }
+    }
+
+    /// How long fetched keys are used before they are fetched again.
+    pub fn with_max_age(mut self, max_age: Duration) -> OidcDiscovery {
+        self.max_age = max_age;
+        self
+    }
+
+    /// The least time between two fetches for an unknown key id.
+    pub fn with_min_refresh(mut self, min_refresh: Duration) -> OidcDiscovery {
+        self.min_refresh = min_refresh;
+        self
+    }
+
+    /// The cached keys of `issuer` if younger than `age`, else freshly fetched ones.
+    fn keys_younger_than(&self, issuer: &str, age: Duration) -> Result<Arc<Jwks>, String> {
+        // The lock is held while fetching: concurrent verifications of one issuer's tokens
+        // then wait for one fetch instead of each making their own.
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = cache.get(issuer)
+            && c.fetched.elapsed() < age
+        {
+            return Ok(Arc::clone(&c.jwks));
+        }
+        let jwks = Arc::new(self.fetch(issuer)?);
+        cache.insert(issuer.to_string(), Cached { jwks: Arc::clone(&jwks), fetched: Instant::now() });
+        Ok(jwks)
+    }
+
+    fn fetch(&self, issuer: &str) -> Result<Jwks, String> {
+        check_url(issuer)?;
+        let config_url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+        let config: Value = serde_json::from_str(&self.get(&config_url)?)
+            .map_err(|e| format!("the discovery document `{config_url}` is not JSON: {e}"))?;
+        // OpenID Connect Discovery 1.0, section 4.3: the document names its issuer exactly.
+        match config.get("issuer").and_then(Value::as_str) {
+            Some(i) if i == issuer => {}
+            Some(i) => return Err(format!("the discovery document `{config_url}` names another issuer, `{i}`")),
+            None => return Err(format!("the discovery document `{config_url}` has no `issuer`")),
+        }
+        let Some(jwks_uri) = config.get("jwks_uri").and_then(Value::as_str) else {
+            return Err(format!("the discovery document `{config_url}` has no `jwks_uri`"));
+        };
+        check_url(jwks_uri)?;
+        Jwks::from_json(&self.get(jwks_uri)?).map_err(|e| format!("`{jwks_uri}`: {e}"))
+    }
+
+    fn get(&self, url: &str) -> Result<String, String> {
+        let mut response = self.agent.get(url).call().map_err(|e| format!("fetching `{url}`: {e}"))?;
+        response.body_mut().with_config().limit(MAX_BODY).read_to_string().map_err(|e| format!("reading `{url}`: {e}"))
+    }
+}
+
+impl KeySource for OidcDiscovery {
+    fn keys(&self, issuer: &str) -> Result<Arc<Jwks>, String> {
+        self.keys_younger_than(issuer, self.max_age)
+    }
+
+    fn refresh(&self, issuer: &str) -> Result<Arc<Jwks>, String> {
+        self.keys_younger_than(issuer, self.min_refresh)
+    }
+}
+
+/// `https://` anywhere; `http://` only on a loopback host.
+fn check_url(url: &str) -> Result<(), String> {
+    if url.starts_with("https://") {
+        return Ok(());
+    }
+    if let Some(rest) = url.strip_prefix("http://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+        };
+        if host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+            return Ok(());
+        }
+        return Err(format!("`{url}` is plain http on a host that is not loopback; issuers must use https"));
+    }
+    Err(format!("`{url}` is not an https URL"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_url;
+
+    #[test]
+    fn https_everywhere_http_on_loopback_only() {
+        assert!(check_url("https://acme.okta.com/oauth2/default").is_ok());
+        assert!(check_url("http://127.0.0.1:8080/oidc").is_ok());
+        assert!(check_url("http://localhost:3000").is_ok());
+        assert!(check_url("http://[::1]:3000/x").is_ok());
+        assert!(check_url("http://acme.okta.com").is_err());
+        assert!(check_url("http://127.0.0.1.evil.com/").is_err());
+        assert!(check_url("ftp://127.0.0.1/").is_err());
+    }
+}

@@ -1,0 +1,335 @@
+//! The audit log end to end, through the `rbac` binary: logs written by `rbac eval` and
+//! `rbac can --audit-log`, altered in every way an entry can be (edited, edited and rehashed,
+//! inserted, duplicated, deleted, reordered, cut from the head or the tail, torn), must fail
+//! `rbac audit verify` naming the right line; a writer killed mid-stream leaves a log that
+//! verifies and can be continued; `audit show` filters; `diff --audit-log` chains on.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const POLICY: &str = "examples/zenml.rbac";
+
+fn rbac() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rbac"));
+    c.env("NO_COLOR", "1");
+    c
+}
+
+/// A fresh directory for one test.
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rbac-audit-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn request(i: usize) -> String {
+    let (who, groups, action, path) = [
+        ("user:carol@acme.com", "[\"ml_platform\"]", "run", "workspace:prod/project:churn/pipeline:train"),
+        ("user:dave@acme.com", "[]", "read", "workspace:prod/project:churn/pipeline:train"),
+        ("user:dave@acme.com", "[]", "read", "workspace:prod/project:public/pipeline:demo"),
+        ("user:bob@acme.com", "[\"security\"]", "promote", "workspace:prod/project:churn/model:m"),
+    ][i % 4];
+    format!(r#"{{"principal": {{"id": "{who}", "groups": {groups}}}, "action": "{action}", "resource": "{path}"}}"#)
+}
+
+/// Runs `rbac eval --audit-log log` on `n` requests (plus `extra` arguments).
+fn eval(log: &Path, n: usize, extra: &[&str]) -> Output {
+    let mut child = rbac()
+        .args(["eval", POLICY, "--request", "-", "--audit-log"])
+        .arg(log)
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rbac eval");
+    let input: String = (0..n).map(|i| request(i) + "\n").collect();
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write requests");
+    child.wait_with_output().expect("wait for rbac eval")
+}
+
+fn verify(log: &Path, anchor: Option<&str>) -> (i32, String) {
+    let mut c = rbac();
+    c.args(["audit", "verify"]).arg(log);
+    if let Some(a) = anchor {
+        c.args(["--anchor", a]);
+    }
+    let out = c.output().expect("run rbac audit verify");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn lines(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log).expect("read log").lines().map(str::to_string).collect()
+}
+
+fn write_lines(log: &Path, lines: &[String]) {
+    std::fs::write(log, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).expect("write log");
+}
+
+fn field(line: &str, key: &str) -> Value {
+    serde_json::from_str::<Value>(line).expect("entry").get(key).cloned().unwrap_or(Value::Null)
+}
+
+/// A log of 6 entries written by the CLI: 5 from `eval`, 1 from `can`.
+fn six(name: &str) -> (PathBuf, Vec<String>) {
+    let log = dir(name).join("audit.log");
+    let out = eval(&log, 5, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = rbac()
+        .args(["can", POLICY, "user:alice@acme.com", "read_value", "workspace:prod/secret:db", "--audit-log"])
+        .arg(&log)
+        .output()
+        .expect("run rbac can");
+    assert_eq!(out.status.code(), Some(1), "alice may not read secret values");
+    let all = lines(&log);
+    assert_eq!(all.len(), 6);
+    (log, all)
+}
+
+/// The log, altered, fails verification with `kind` on `line`.
+fn fails(log: &Path, altered: &[String], anchor: Option<&str>, line: usize, kind: &str) {
+    write_lines(log, altered);
+    let (code, out) = verify(log, anchor);
+    assert_eq!(code, 1, "expected a failure:\n{out}");
+    let want = format!("{}:{line}: {kind}: ", log.display());
+    assert!(out.contains(&want), "expected `{want}` in:\n{out}");
+    assert!(out.contains("NOT intact"), "{out}");
+}
+
+#[test]
+fn cli_logs_chain_across_runs_and_verify() {
+    let (log, all) = six("intact");
+    let (code, out) = verify(&log, None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("intact: 6 entries"), "{out}");
+    for (i, l) in all.iter().enumerate() {
+        assert_eq!(field(l, "seq"), Value::from(i as u64));
+        assert_eq!(field(l, "kind"), Value::from("decision"));
+        assert!(field(l, "time").as_str().is_some_and(|t| t.ends_with('Z') && t.len() == 27), "{l}");
+        if i > 0 {
+            assert_eq!(field(l, "prev"), field(&all[i - 1], "hash"), "line {} chains to line {i}", i + 1);
+        }
+    }
+    // The same policy always has the same digest.
+    let digests: std::collections::BTreeSet<String> = all.iter().map(|l| field(l, "policy").to_string()).collect();
+    assert_eq!(digests.len(), 1);
+    // The head verifies as an anchor.
+    let head = field(&all[5], "hash");
+    let (code, out) = verify(&log, head.as_str());
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("anchor at line 6"), "{out}");
+}
+
+#[test]
+fn every_kind_of_tampering_is_found_on_its_line() {
+    let (log, all) = six("tamper");
+    let head = field(&all[5], "hash");
+    let anchor = head.as_str();
+
+    // An entry edited by hand: the decision flipped.
+    let mut edited = all.clone();
+    edited[2] = edited[2].replacen("\"decision\":\"allow\"", "\"decision\":\"deny\"", 1);
+    assert_ne!(edited[2], all[2], "line 3 has an allow to flip");
+    fails(&log, &edited, None, 3, "altered");
+
+    // Edited and its hash recomputed: the next entry no longer chains to it.
+    let mut rehashed = all.clone();
+    let mut entry: serde_json::Map<String, Value> = serde_json::from_str(&edited[2]).expect("entry");
+    entry.insert("hash".into(), Value::from(rbac::audit::entry_hash(&entry)));
+    rehashed[2] = Value::Object(entry).to_string();
+    fails(&log, &rehashed, None, 4, "broken_link");
+
+    // Deleted entries: in the middle, at the head.
+    let mut deleted = all.clone();
+    deleted.remove(2);
+    fails(&log, &deleted, None, 3, "missing");
+    fails(&log, &all[1..], None, 1, "missing");
+
+    // An old entry inserted again (duplicated) further on.
+    let mut inserted = all.clone();
+    inserted.insert(4, all[1].clone());
+    fails(&log, &inserted, None, 5, "out_of_order");
+
+    // A forged entry with a correct hash and seq slipped in: the chain forks.
+    let mut forged: serde_json::Map<String, Value> = serde_json::from_str(&all[3]).expect("entry");
+    forged.insert("time".into(), Value::from("2020-01-01T00:00:00.000000Z"));
+    forged.insert("hash".into(), Value::from(rbac::audit::entry_hash(&forged)));
+    let mut forked = all.clone();
+    forked.insert(3, Value::Object(forged).to_string());
+    fails(&log, &forked, None, 5, "out_of_order");
+
+    // Two entries swapped.
+    let mut swapped = all.clone();
+    swapped.swap(1, 2);
+    fails(&log, &swapped, None, 2, "missing");
+    fails(&log, &swapped, None, 3, "out_of_order");
+
+    // A blank line inserted.
+    let mut blank = all.clone();
+    blank.insert(2, String::new());
+    fails(&log, &blank, None, 3, "malformed");
+
+    // The tail cut off: only an anchor kept elsewhere shows it.
+    write_lines(&log, &all[..4]);
+    assert_eq!(verify(&log, None).0, 0, "a clean cut is a shorter valid log");
+    fails(&log, &all[..4], anchor, 5, "truncated");
+    // The anchor must be in this log, not in a fresh one.
+    let other = dir("tamper-other").join("audit.log");
+    let _ = eval(&other, 2, &[]);
+    let (code, out) = verify(&other, anchor);
+    assert_eq!(code, 1, "{out}");
+
+    // The last line cut in the middle: torn.
+    let mut text: String = all.iter().map(|l| format!("{l}\n")).collect();
+    text.truncate(text.len() - 40);
+    std::fs::write(&log, &text).expect("write");
+    let (code, out) = verify(&log, None);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("{}:6: torn: ", log.display())), "{out}");
+}
+
+#[test]
+fn a_killed_writer_leaves_a_log_that_verifies_and_continues() {
+    let log = dir("killed").join("audit.log");
+    let mut child = rbac()
+        .args(["eval", POLICY, "--request", "-", "--audit-log"])
+        .arg(&log)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run rbac eval");
+    let mut stdin = child.stdin.take().expect("stdin");
+    for i in 0..3 {
+        stdin.write_all((request(i) + "\n").as_bytes()).expect("write a request");
+        stdin.flush().expect("flush");
+    }
+    // Each entry reaches the file before its decision is printed, so wait for three lines,
+    // then kill the writer while it waits for more input.
+    let start = Instant::now();
+    while std::fs::read_to_string(&log).map_or(0, |t| t.lines().count()) < 3 {
+        assert!(start.elapsed() < Duration::from_secs(30), "the writer logged nothing");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill the writer");
+    let _ = child.wait();
+    drop(stdin);
+    let (code, out) = verify(&log, None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("intact: 3 entries"), "{out}");
+    // A new writer continues the chain.
+    assert_eq!(eval(&log, 2, &[]).status.code(), Some(0));
+    let (code, out) = verify(&log, None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("intact: 5 entries"), "{out}");
+
+    // A crash in the middle of a write: the torn line is reported and never extended.
+    let before = std::fs::read(&log).expect("read");
+    let mut torn = before.clone();
+    torn.extend_from_slice(&before[..50]);
+    std::fs::write(&log, &torn).expect("write");
+    let (code, out) = verify(&log, None);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("{}:6: torn: ", log.display())), "{out}");
+    let out = eval(&log, 1, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 6 is torn"), "{err}");
+    assert!(out.stdout.is_empty(), "no decision without its entry");
+    assert_eq!(std::fs::read(&log).expect("read"), torn, "the log is left as it was");
+}
+
+#[test]
+fn sync_policies_and_masks() {
+    let d = dir("sync");
+    for sync in ["always", "batch", "batch:2", "never"] {
+        let log = d.join(format!("{sync}.log"));
+        let out = eval(&log, 5, &["--audit-sync", sync]);
+        assert_eq!(out.status.code(), Some(0), "{sync}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(verify(&log, None).0, 0, "{sync}");
+        assert_eq!(lines(&log).len(), 5, "{sync}");
+    }
+    let out = eval(&d.join("x.log"), 1, &["--audit-sync", "sometimes"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = eval(&d.join("y.log"), 1, &["--mask", "owner"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // Masked ids and attributes do not reach the file, yet `show --principal` finds them.
+    let log = d.join("masked.log");
+    let out = rbac()
+        .args([
+            "can",
+            POLICY,
+            "user:carol@acme.com",
+            "-g",
+            "ml_platform",
+            "delete",
+            "workspace:prod/project:churn/model:m",
+        ])
+        .args(["-a", "resource.owner=user:carol@acme.com", "--mask", "principal.id", "--mask", "resource.owner"])
+        .arg("--audit-log")
+        .arg(&log)
+        .output()
+        .expect("run rbac can");
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read_to_string(&log).expect("read");
+    assert!(!text.contains("carol"), "{text}");
+    assert!(text.contains("sha256:"), "{text}");
+    let show = rbac().args(["audit", "show"]).arg(&log).args(["--principal", "user:carol@acme.com"]).output();
+    let show = String::from_utf8_lossy(&show.expect("run show").stdout).into_owned();
+    assert!(show.contains("allow") && show.contains("delete"), "{show}");
+}
+
+#[test]
+fn show_filters_entries() {
+    let (log, _) = six("show");
+    let show = |args: &[&str]| {
+        let out = rbac().args(["audit", "show"]).arg(&log).args(args).output().expect("run show");
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let all = show(&[]);
+    assert_eq!(all.lines().filter(|l| l.starts_with("line ")).count(), 6, "{all}");
+    let dave = show(&["--principal", "user:dave@acme.com"]);
+    assert_eq!(dave.lines().filter(|l| l.starts_with("line ")).count(), 2, "{dave}");
+    let denies = show(&["--decision", "deny", "--format", "json"]);
+    assert!(denies.lines().count() >= 2, "{denies}");
+    assert!(denies.lines().all(|l| field(l, "decision").get("decision") == Some(&Value::from("deny"))), "{denies}");
+    assert_eq!(show(&["--since", "2000-01-01"]).lines().filter(|l| l.starts_with("line ")).count(), 6);
+    assert_eq!(show(&["--until", "2000-01-01T00:00:00Z"]), "");
+    assert_eq!(show(&["--since", "2999-01-01"]), "");
+    let bad = rbac().args(["audit", "show"]).arg(&log).args(["--since", "last tuesday"]).output().expect("run");
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn diff_records_a_policy_change_in_the_same_chain() {
+    let (log, _) = six("diff");
+    let d = log.parent().expect("dir").to_path_buf();
+    let new = d.join("new.rbac");
+    let text = std::fs::read_to_string(POLICY).expect("read example");
+    std::fs::write(
+        &new,
+        text.replace("role deployer { allow run on pipeline when context.mfa; }", {
+            "role deployer { allow run on pipeline; }"
+        }),
+    )
+    .expect("write");
+    let out = rbac().args(["diff", POLICY]).arg(&new).arg("--audit-log").arg(&log).output().expect("run diff");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let all = lines(&log);
+    assert_eq!(all.len(), 7);
+    let last = &all[6];
+    assert_eq!(field(last, "kind"), Value::from("policy_change"));
+    assert_ne!(field(last, "old_policy"), field(last, "new_policy"));
+    assert_eq!(field(last, "old_policy"), field(&all[0], "policy"));
+    assert_eq!(field(last, "summary").get("changed"), Some(&Value::from(1)));
+    let (code, out) = verify(&log, None);
+    assert_eq!(code, 0, "{out}");
+    let show = rbac().args(["audit", "show"]).arg(&log).output().expect("run show");
+    assert!(String::from_utf8_lossy(&show.stdout).contains("policy change"));
+}
