@@ -189,12 +189,13 @@ fn check(files: &[String], format: Format) -> ExitCode {
                 eprint!("{}", c.render(color()));
                 let (e, w) = (c.diagnostics.error_count(), c.diagnostics.warning_count());
                 let status = if e > 0 { "failed" } else { "ok" };
-                println!("{f}: {status} ({e} error{}, {w} warning{})", plural(e), plural(w));
+                let _ = writeln!(std::io::stdout(), "{f}: {status} ({e} error{}, {w} warning{})", plural(e), plural(w));
             }
         }
     }
     if format == Format::Json {
-        println!("{}", serde_json::Value::Array(json));
+        // A closed pipe (`rbac check ... | head`) is not an error worth a panic.
+        let _ = writeln!(std::io::stdout(), "{}", serde_json::Value::Array(json));
     }
     ExitCode::from(u8::from(failed))
 }
@@ -349,7 +350,7 @@ fn build_wasm(policy: &str, output: &str) -> ExitCode {
 fn explain(code: &str) -> ExitCode {
     match rbac::diag::explain(code) {
         Some(text) => {
-            println!("{text}");
+            let _ = writeln!(std::io::stdout(), "{text}");
             ExitCode::SUCCESS
         }
         None => {
