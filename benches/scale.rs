@@ -6,7 +6,7 @@
 
 mod workload;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
 use workload::{Size, Workload};
@@ -29,7 +29,9 @@ fn bench(c: &mut Criterion) {
         };
         if size != Size::L {
             let mut group = c.benchmark_group("compile");
-            group.sample_size(10).measurement_time(Duration::from_secs(if size == Size::S { 5 } else { 30 }));
+            // Seconds per compile at M: ten flat samples of one or two compiles each.
+            group.sample_size(10).sampling_mode(SamplingMode::Flat);
+            group.measurement_time(Duration::from_secs(if size == Size::S { 5 } else { 40 }));
             group.bench_function(BenchmarkId::from_parameter(size.name()), |b| {
                 b.iter(|| rbac::compile_str("workload.rbac", black_box(&text)))
             });

@@ -411,7 +411,11 @@ fn roles(custom: u32) -> Vec<Role> {
 
 impl Workload {
     pub fn generate(size: Size) -> Workload {
-        let params = size.params();
+        Workload::generate_with(size, size.params())
+    }
+
+    /// A workload with other counts or another seed (`size` only names it).
+    pub fn generate_with(size: Size, params: Params) -> Workload {
         let mut rng = Rng::new(params.seed);
         let roles = roles(params.custom_roles);
         let role_count = roles.len() as u32;

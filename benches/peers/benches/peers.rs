@@ -9,9 +9,14 @@
 //!
 //! `PEERS_SIZES` (default `S,M`) and `PEERS_ENGINES` (default `rbac,wasm,cedar,casbin`) choose
 //! what runs: `PEERS_SIZES=L PEERS_ENGINES=rbac,wasm cargo bench --bench peers`.
+//! `PEERS_CLOCK=cpu` times with this thread's CPU time instead of wall time (groups
+//! `decide-cpu/ENGINE`), which leaves out the time other processes of a shared machine hold
+//! the CPU.
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::measurement::Measurement;
+use criterion::{BenchmarkId, Criterion};
 use rbac_peers::check::compare;
+use rbac_peers::cputime::ThreadCpuTime;
 use rbac_peers::workload::{Size, Workload};
 use rbac_peers::{casbin, cedar};
 use std::hint::black_box;
@@ -32,7 +37,7 @@ fn agrees(engine: &str, size: Size, mismatches: &[rbac_peers::check::Mismatch]) 
     mismatches.is_empty()
 }
 
-fn bench(c: &mut Criterion) {
+fn bench<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     let engines = env_list("PEERS_ENGINES", "rbac,wasm,cedar,casbin");
     let wants = |e: &str| engines.iter().any(|x| x == e);
     for size in env_list("PEERS_SIZES", "S,M").iter().filter_map(|s| Size::parse(s)) {
@@ -47,7 +52,7 @@ fn bench(c: &mut Criterion) {
         let id = BenchmarkId::from_parameter(size.name());
 
         if wants("rbac") {
-            let mut group = c.benchmark_group("decide/rbac-native");
+            let mut group = c.benchmark_group(format!("{prefix}/rbac-native"));
             group.bench_function(id.clone(), |b| {
                 let mut cycle = requests.iter().cycle();
                 b.iter(|| cycle.next().map(|r| policy.decide(black_box(r))))
@@ -65,7 +70,7 @@ fn bench(c: &mut Criterion) {
                         d.map(|d| d.is_allow()).ok_or_else(|| "no request".to_string())
                     });
                     if agrees("wasm", size, &mismatches) {
-                        let mut group = c.benchmark_group("decide/rbac-wasm");
+                        let mut group = c.benchmark_group(format!("{prefix}/rbac-wasm"));
                         group.bench_function(id.clone(), |b| {
                             let mut cycle = requests.iter().cycle();
                             b.iter(|| cycle.next().map(|r| module.decide(black_box(r))))
@@ -90,12 +95,14 @@ fn bench(c: &mut Criterion) {
                         d.ok_or_else(|| "no request".to_string())
                     });
                     if reqs.len() == w.requests.len() && agrees("cedar", size, &mismatches) {
-                        let mut group = c.benchmark_group("decide/cedar");
+                        let mut group = c.benchmark_group(format!("{prefix}/cedar"));
                         group.sample_size(50).measurement_time(Duration::from_secs(10));
                         group.bench_function(id.clone(), |b| {
                             let mut cycle = reqs.iter().cycle();
                             b.iter(|| {
-                                cycle.next().map(|r| engine.authorizer.is_authorized(black_box(r), &engine.policies, &engine.entities))
+                                cycle.next().map(|r| {
+                                    engine.authorizer.is_authorized(black_box(r), &engine.policies, &engine.entities)
+                                })
                             })
                         });
                         group.finish();
@@ -118,7 +125,7 @@ fn bench(c: &mut Criterion) {
                         d.unwrap_or_else(|| Err("no request".to_string()))
                     });
                     if agrees("casbin", size, &mismatches) {
-                        let mut group = c.benchmark_group("decide/casbin");
+                        let mut group = c.benchmark_group(format!("{prefix}/casbin"));
                         group.sample_size(10).measurement_time(Duration::from_secs(10));
                         group.bench_function(id.clone(), |b| {
                             let mut cycle = reqs.iter().cycle();
@@ -133,5 +140,14 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+fn main() {
+    if std::env::var("PEERS_CLOCK").is_ok_and(|v| v == "cpu") {
+        let mut c = Criterion::default().with_measurement(ThreadCpuTime).configure_from_args();
+        bench(&mut c, "decide-cpu");
+        c.final_summary();
+    } else {
+        let mut c = Criterion::default().configure_from_args();
+        bench(&mut c, "decide");
+        c.final_summary();
+    }
+}

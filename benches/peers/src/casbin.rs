@@ -52,9 +52,8 @@ pub fn policy_csv(w: &Workload) -> String {
                 for t in &types {
                     for a in &actions {
                         // Only the pairs the type declares, as in rbac (a `*` type keeps its actions).
-                        let declared = *t == "*"
-                            || *a == "*"
-                            || TYPES.iter().any(|x| x.name == *t && x.actions.contains(a));
+                        let declared =
+                            *t == "*" || *a == "*" || TYPES.iter().any(|x| x.name == *t && x.actions.contains(a));
                         if !declared {
                             continue;
                         }

@@ -72,11 +72,7 @@ fn policy(role: &str, rule: &Rule) -> String {
     };
     let types: Vec<String> = match &rule.types {
         None => Vec::new(),
-        Some(ts) => ts
-            .iter()
-            .filter_map(|t| TYPES.iter().position(|x| x.name == *t))
-            .map(type_of)
-            .collect(),
+        Some(ts) => ts.iter().filter_map(|t| TYPES.iter().position(|x| x.name == *t)).map(type_of).collect(),
     };
     let (resource, mut conds) = match types.as_slice() {
         [] => ("resource".to_string(), Vec::new()),
@@ -118,9 +114,8 @@ pub fn entities(w: &Workload) -> Result<Entities, String> {
     };
 
     let mut out: Vec<Entity> = Vec::new();
-    let mut user_parents: Vec<HashSet<EntityUid>> = (0..p.users)
-        .map(|u| w.groups_of(u).iter().map(|g| uid("Group", &format!("g{g}"))).collect())
-        .collect();
+    let mut user_parents: Vec<HashSet<EntityUid>> =
+        (0..p.users).map(|u| w.groups_of(u).iter().map(|g| uid("Group", &format!("g{g}"))).collect()).collect();
     let mut group_parents: Vec<HashSet<EntityUid>> = vec![HashSet::new(); p.groups as usize];
     for a in &w.assignments {
         let b = binding(a.role as usize, a.scope);
@@ -213,14 +208,8 @@ impl CedarEngine {
             Level::Leaf => uid(&type_of(t.ty), &format!("x{}", t.leaf.unwrap_or(0))),
         };
         let _ = w;
-        Request::new(
-            uid("User", &format!("u{}", r.user)),
-            uid("Action", r.action),
-            resource,
-            Context::empty(),
-            None,
-        )
-        .map_err(|e| e.to_string())
+        Request::new(uid("User", &format!("u{}", r.user)), uid("Action", r.action), resource, Context::empty(), None)
+            .map_err(|e| e.to_string())
     }
 
     /// Allow or deny, and how many evaluation errors the response carries.

@@ -7,4 +7,5 @@ pub mod workload;
 pub mod casbin;
 pub mod cedar;
 pub mod check;
+pub mod cputime;
 pub mod mem;

@@ -1,6 +1,7 @@
 //! Checks that every engine decides every request of the set exactly as the native `rbac`
 //! evaluator does, and reports what differs. Exit 1 on any mismatch.
-//! Usage: `cargo run --release --bin check -- S M [L] [--only rbac,wasm,cedar,casbin]`.
+//! Usage: `cargo run --release --bin check -- S M [L] [--only wasm,cedar,casbin]
+//! [--requests N] [--seed N]` (the last two vary the workload to widen the check).
 
 use rbac_peers::check::{Mismatch, compare};
 use rbac_peers::workload::{Size, Workload};
@@ -16,10 +17,20 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .map(|s| s.split(',').map(str::to_string).collect());
     let wants = |e: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == e));
+    let number = |flag: &str| {
+        args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).and_then(|v| v.parse::<u64>().ok())
+    };
     let mut bad = false;
     for size in if sizes.is_empty() { vec![Size::S, Size::M] } else { sizes } {
         let t = Instant::now();
-        let w = Workload::generate(size);
+        let mut params = size.params();
+        if let Some(n) = number("--requests") {
+            params.requests = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        if let Some(seed) = number("--seed") {
+            params.seed = seed;
+        }
+        let w = Workload::generate_with(size, params);
         let text = w.policy_text();
         println!("{}: generated in {:.2?} ({} bytes of .rbac)", size.name(), t.elapsed(), text.len());
         let t = Instant::now();
@@ -36,7 +47,11 @@ fn main() {
         let invalid = decisions.iter().filter(|d| !d.errors.is_empty()).count();
         let expected: Vec<bool> = decisions.iter().map(rbac::Decision::is_allow).collect();
         let allows = expected.iter().filter(|&&b| b).count();
-        println!("  rbac: {} requests, {allows} allow, {} deny, {invalid} invalid", expected.len(), expected.len() - allows);
+        println!(
+            "  rbac: {} requests, {allows} allow, {} deny, {invalid} invalid",
+            expected.len(),
+            expected.len() - allows
+        );
         if invalid > 0 {
             for (r, d) in requests.iter().zip(&decisions).filter(|(_, d)| !d.errors.is_empty()).take(3) {
                 println!("    invalid: {} -> {:?}", serde_json::to_string(r).unwrap_or_default(), d.errors);

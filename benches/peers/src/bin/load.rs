@@ -6,8 +6,10 @@
 //!   measured from the compiled policy on;
 //! - `cedar`, `casbin`: the generated workload, then building the peer's policies and store;
 //!   the peak is measured from the generated workload on.
-//! Prints one line: `engine size seconds peak_MiB base_MiB`.
+//! Prints one line: wall seconds and this thread's CPU seconds for the load, the process's peak
+//! resident memory (`VmHWM`) and its resident memory when the load started (`base`).
 
+use rbac_peers::cputime::thread_cpu;
 use rbac_peers::mem::{reset_peak, rss_kib};
 use rbac_peers::workload::{Size, Workload};
 use rbac_peers::{casbin, cedar};
@@ -28,23 +30,35 @@ fn main() -> Result<(), String> {
         let rendered = if c.policy.is_none() { c.render(false) } else { String::new() };
         c.policy.ok_or(rendered)
     };
+    // CPU time at the start and at the end of the load.
+    let cpu = std::cell::Cell::new(std::time::Duration::ZERO);
+    let cpu_end = std::cell::Cell::new(std::time::Duration::ZERO);
+    let stop = |t: Instant| {
+        cpu_end.set(thread_cpu());
+        t.elapsed().as_secs_f64()
+    };
     let (base, seconds, extra) = match engine.as_str() {
         "rbac" => {
             let base = rss_kib().1;
+            cpu.set(thread_cpu());
             let t = Instant::now();
             let policy = compile()?;
-            let s = t.elapsed().as_secs_f64();
+            let s = stop(t);
             std::hint::black_box(&policy);
             (base, s, String::new())
         }
         "wasm" => {
             let policy = compile()?;
+            // Give freed heap back to the system first, so `base` is what the policy keeps.
+            // SAFETY: malloc_trim only releases free memory of glibc's heap.
+            unsafe { libc::malloc_trim(0) };
             reset_peak();
             let base = rss_kib().1;
+            cpu.set(thread_cpu());
             let t = Instant::now();
             let bytes = rbac::wasm::emit(&policy)?;
             let module = rbac::wasm::WasmPolicy::new(&bytes)?;
-            let s = t.elapsed().as_secs_f64();
+            let s = stop(t);
             std::hint::black_box(&module);
             (base, s, format!(" module_bytes={}", bytes.len()))
         }
@@ -52,6 +66,7 @@ fn main() -> Result<(), String> {
             let w = Workload::generate(size);
             reset_peak();
             let base = rss_kib().1;
+            cpu.set(thread_cpu());
             let t = Instant::now();
             if engine == "cedar" {
                 let e = cedar::CedarEngine::load(&w)?;
@@ -60,13 +75,14 @@ fn main() -> Result<(), String> {
                 let e = casbin::load(&w)?;
                 std::hint::black_box(&e);
             }
-            (base, t.elapsed().as_secs_f64(), String::new())
+            (base, stop(t), String::new())
         }
         other => return Err(format!("unknown engine `{other}`")),
     };
+    let cpu = cpu_end.get().saturating_sub(cpu.get()).as_secs_f64();
     let (peak, _) = rss_kib();
     println!(
-        "engine={engine} size={} seconds={seconds:.3} peak_mib={:.1} base_mib={:.1}{extra}",
+        "engine={engine} size={} seconds={seconds:.3} cpu_seconds={cpu:.3} peak_mib={:.1} base_mib={:.1}{extra}",
         size.name(),
         mib(peak),
         mib(base)

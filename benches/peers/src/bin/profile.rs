@@ -1,6 +1,7 @@
 //! A small driver for profilers (`perf record`, `valgrind --tool=callgrind`): decides the
 //! workload's request set ROUNDS times with the native evaluator, after compiling it.
-//! Usage: `profile SIZE [ROUNDS]` (default 1000 rounds of 1000 requests).
+//! Usage: `profile SIZE [ROUNDS] [native|wasm|wasm-raw]` (default 1000 rounds of 1000 requests,
+//! native; `wasm-raw` times the module alone, on requests encoded beforehand).
 
 use rbac_peers::workload::{Size, Workload};
 use std::time::Instant;
@@ -13,11 +14,37 @@ fn main() -> Result<(), String> {
     let compiled = rbac::compile_str("workload.rbac", &w.policy_text());
     let Some(policy) = compiled.policy else { return Err(compiled.render(false)) };
     let requests = w.rbac_requests();
+    let mode = args.get(2).map_or("native", String::as_str);
+    let mut module = match mode {
+        "wasm" | "wasm-raw" => Some(rbac::wasm::WasmPolicy::new(&rbac::wasm::emit(&policy)?)?),
+        _ => None,
+    };
+    if let (Some(m), "wasm-raw") = (module.as_mut(), mode) {
+        let mut encoded: Vec<Vec<u8>> = requests.iter().map(rbac::wasm::encode).collect();
+        // RAW_EMPTY=1: a malformed 4-byte input, to time the call itself.
+        if std::env::var("RAW_EMPTY").is_ok() {
+            encoded = vec![b"xxxx".to_vec(); encoded.len()];
+        }
+        let t = Instant::now();
+        let mut allows = 0usize;
+        for _ in 0..rounds {
+            for e in &encoded {
+                allows += usize::from(m.decide_raw(e)? == 1);
+            }
+        }
+        let n = rounds * encoded.len();
+        println!("{n} raw module calls, {allows} allow, {:.1} ns each", t.elapsed().as_nanos() as f64 / n as f64);
+        return Ok(());
+    }
     let t = Instant::now();
     let mut allows = 0usize;
     for _ in 0..rounds {
         for r in &requests {
-            allows += usize::from(std::hint::black_box(policy.decide(r)).is_allow());
+            let d = match module.as_mut() {
+                Some(m) => m.decide(r),
+                None => policy.decide(r),
+            };
+            allows += usize::from(std::hint::black_box(d).is_allow());
         }
     }
     let n = rounds * requests.len();

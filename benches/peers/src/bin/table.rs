@@ -1,0 +1,61 @@
+//! Prints the decision-latency tables of RESULTS.md from criterion's saved estimates
+//! (`target/criterion/decide_ENGINE/SIZE/new/estimates.json`, and `decide-cpu_ENGINE` for the
+//! CPU-time clock): medians, and each engine's median divided by native rbac's.
+//! Usage: `cargo run --release --bin table` after the benchmark.
+
+use std::path::Path;
+
+const ENGINES: [&str; 4] = ["rbac-native", "rbac-wasm", "cedar", "casbin"];
+
+/// The median, in nanoseconds, of one benchmark, if it ran.
+fn median(clock: &str, engine: &str, size: &str) -> Option<f64> {
+    let path = Path::new("target/criterion").join(format!("{clock}_{engine}")).join(size).join("new/estimates.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    v.get("median")?.get("point_estimate")?.as_f64()
+}
+
+fn human(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+fn main() {
+    for (clock, title) in [("decide", "wall time"), ("decide-cpu", "thread CPU time")] {
+        table(clock, title);
+    }
+}
+
+fn table(clock: &str, title: &str) {
+    println!("\nMedian decision latency ({title}):\n");
+    println!("| size | rbac native | rbac wasm | Cedar | Casbin | wasm / native | Cedar / native | Casbin / native |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for size in ["S", "M", "L"] {
+        let m: Vec<Option<f64>> = ENGINES.iter().map(|e| median(clock, e, size)).collect();
+        if m.iter().all(Option::is_none) {
+            continue;
+        }
+        let cell = |x: Option<f64>| x.map_or("not run".to_string(), human);
+        let ratio = |x: Option<f64>| match (x, m[0]) {
+            (Some(x), Some(n)) => format!("{:.0}x", x / n),
+            _ => "-".to_string(),
+        };
+        println!(
+            "| {size} | {} | {} | {} | {} | {} | {} | {} |",
+            cell(m[0]),
+            cell(m[1]),
+            cell(m[2]),
+            cell(m[3]),
+            match (m[1], m[0]) {
+                (Some(x), Some(n)) => format!("{:.1}x", x / n),
+                _ => "-".to_string(),
+            },
+            ratio(m[2]),
+            ratio(m[3])
+        );
+    }
+}
