@@ -1,10 +1,10 @@
-//! The issue-6 workload: a seeded, deterministic ZenML-like policy (organizations > workspaces
-//! > projects > six resource types), four base roles with inheritance plus custom roles that
-//! extend them, two denies, an ownership condition, groups, users and role assignments at
-//! workspace and project scope, and a fixed set of requests (allow and deny mixed, users with
-//! zero to three groups). It hands on the structured model (which the peers package translates
-//! into Cedar and Casbin), the `.rbac` source text, and the requests as [`rbac::Request`]s and
-//! JSON Lines.
+//! The issue-6 workload: a seeded, deterministic ZenML-like policy (the tree organization,
+//! workspace, project, then six resource types), four base roles with inheritance plus custom
+//! roles that extend them, three denies, an ownership condition, groups, users and role
+//! assignments at workspace and project scope, and a fixed set of requests (allow and deny
+//! mixed, users with zero to three groups). It hands on the structured model (which the peers
+//! package translates into Cedar and Casbin), the `.rbac` source text, and the requests as
+//! [`rbac::Request`]s and JSON Lines.
 //!
 //! Shared by the main crate's `benches/scale.rs` (`mod workload;`) and the peers package
 //! (`#[path = "../../workload/mod.rs"] mod workload;`), so it depends on nothing but `rbac` and
@@ -329,7 +329,7 @@ impl Rng {
         if n == 0 {
             return 0;
         }
-        ((self.next_u64() >> 32) * u64::from(n) >> 32) as u32
+        (((self.next_u64() >> 32) * u64::from(n)) >> 32) as u32
     }
 
     /// True with probability `percent`/100.

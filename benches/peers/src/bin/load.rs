@@ -1,11 +1,13 @@
 //! Load (compile) time and peak memory of one engine at one size, in a process of its own so
-//! peaks do not mix. Usage: `load ENGINE SIZE` with ENGINE one of
+//! peaks do not mix. Usage: `load ENGINE SIZE` with ENGINE one of:
+//!
 //! - `rbac`: `rbac::compile` of `data/SIZE/policy.rbac` (write it first with the `gen`
 //!   binary); the peak is the whole process's (`VmHWM`), source text included;
 //! - `wasm`: the same compile, then emitting and instantiating the module; its peak is
-//!   measured from the compiled policy on;
+//!   measured from the compiled policy on (freed heap returned to the system first);
 //! - `cedar`, `casbin`: the generated workload, then building the peer's policies and store;
 //!   the peak is measured from the generated workload on.
+//!
 //! Prints one line: wall seconds and this thread's CPU seconds for the load, the process's peak
 //! resident memory (`VmHWM`) and its resident memory when the load started (`base`).
 
