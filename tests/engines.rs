@@ -58,11 +58,12 @@ fn case() -> impl Strategy<Value = (String, Vec<Req>)> {
     prop_oneof![3 => wide, 1 => reference].prop_map(|(raw, reqs)| (render(&build_model(&raw)), reqs))
 }
 
-/// Cases: each builds and instantiates a module (about a second in a debug build, most of it
-/// wasmtime compiling the module), then decides up to 160 requests through both engines.
-/// `PROPTEST_CASES` overrides the default.
+/// Cases: each builds and instantiates a module (0.3 to 1 s in a debug build, most of it
+/// wasmtime compiling the module), then decides up to 160 requests through both engines; the
+/// default takes about 20 s in a debug build. `PROPTEST_CASES` overrides it: hunt with
+/// thousands in a release build (`cargo test --release --test engines`, about 30 cases/s).
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(24)
+    std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(48)
 }
 
 proptest! {

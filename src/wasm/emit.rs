@@ -360,6 +360,7 @@ pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
     // Scratch layout after the data.
     d.align();
     let nsets = len32(p.exclusive_sets.len());
+    g.push(("T_nsets", nsets));
     let max_segs = INPUT_CAP / 2 + 2;
     let mut at = d.addr().div_ceil(16) * 16;
     let mut region = |name: &'static str, size: u32, g: &mut Vec<(&str, u32)>| {

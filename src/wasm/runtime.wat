@@ -13,7 +13,7 @@
   (global $pos (mut i32) (i32.const 0))        ;; input cursor
   (global $end (mut i32) (i32.const 0))        ;; input end
   (global $bad (mut i32) (i32.const 0))        ;; malformed input seen
-  (global $gen (mut i32) (i32.const 0))        ;; decision counter for the group stamps
+  (global $gen (mut i32) (i32.const 0))        ;; decision counter for the group and set stamps
   (global $out_n (mut i32) (i32.const 0))      ;; records written
   (global $overflow (mut i32) (i32.const 0))   ;; records that did not fit
   (global $err (mut i32) (i32.const 0))        ;; first error code (positive), 0 = none
@@ -651,7 +651,9 @@
     (global.set $action (i32.const -1))
     (global.set $rid_val (i32.const 0))
     (global.set $idfree (global.get $S_idbuf))
-    (global.set $gen (i32.add (global.get $gen) (i32.const 1)))
+    (call $next_gen)
+    (global.set $pid_ptr (i32.const 0))
+    (global.set $pid_len (i32.const 0))
     (if (i32.or (i32.lt_s (local.get $len) (i32.const 0)) (i32.gt_u (local.get $len) (global.get $S_input_cap)))
       (then (call $error (i32.const 706) (i32.const 0) (i32.const 0)) (return (i32.const -706))))
     ;; clear attribute slots
@@ -718,6 +720,26 @@
         (br $next)))
     (if (call $exclusive) (then (return (i32.const 0))))
     (call $rules))
+
+  ;; A new stamp for this decision's groups ($S_gseen) and exclusive sets ($S_xseen). Stamps
+  ;; of earlier decisions differ from it, so nothing needs clearing, except when the counter
+  ;; wraps (after 2^32 decisions): stamps still holding 0 or old values would then look
+  ;; current, so both arrays are cleared and counting restarts at 1.
+  (func $next_gen
+    (global.set $gen (i32.add (global.get $gen) (i32.const 1)))
+    (if (i32.eqz (global.get $gen))
+      (then
+        (call $zero (global.get $S_gseen) (i32.shl (global.get $T_ngroups) (i32.const 2)))
+        (call $zero (global.get $S_xseen) (i32.mul (global.get $T_nsets) (i32.const 12)))
+        (global.set $gen (i32.const 1)))))
+
+  (func $zero (param $p i32) (param $n i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (i32.store8 (i32.add (local.get $p) (local.get $n)) (i32.const 0))
+        (br $next))))
 
   (func $malformed (result i32)
     (global.set $out_n (i32.const 0))
