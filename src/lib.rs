@@ -93,8 +93,8 @@ pub fn compile(loader: &dyn Loader, roots: &[&str]) -> Compilation {
             continue;
         }
         let id = sources.add(loaded.name.clone(), loaded.text);
-        let text = sources.get(id).map(|f| f.text.clone()).unwrap_or_default();
-        let file = syntax::parse(id, &text, &mut diagnostics);
+        let text = sources.get(id).map_or("", |f| f.text.as_str());
+        let file = syntax::parse(id, text, &mut diagnostics);
         for item in &file.items {
             let Item::Use(u) = item else { continue };
             match &u.target {
@@ -139,8 +139,7 @@ pub fn compile(loader: &dyn Loader, roots: &[&str]) -> Compilation {
     let syntax_ok = !diagnostics.has_errors();
     let mut policy = None;
     if syntax_ok {
-        let items: Vec<&Item> = files.iter().flat_map(|f| f.items.iter()).collect();
-        let ir = check::check(&items, &mut diagnostics);
+        let ir = check::check(files, &mut diagnostics);
         if !diagnostics.has_errors() {
             let compiled = compile::compile(&ir, &sources, &|f| f);
             let tests = ir

@@ -13,8 +13,24 @@ use crate::syntax::ast::{self, Entity, Item, Name, TypeExpr};
 use ir::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// Checks the items of every loaded file (in load order) and builds the IR.
-pub fn check(items: &[&Item], diags: &mut Diagnostics) -> Ir {
+/// Checks the items of every loaded file (in load order) and builds the IR. The files are
+/// consumed: assignments, nearly all of a large policy, hand their principal names and path
+/// ids on to the IR rather than having them copied, and the AST is gone before compiling.
+pub fn check(files: Vec<ast::File>, diags: &mut Diagnostics) -> Ir {
+    let count = files.iter().map(|f| f.items.len()).sum();
+    let mut assigns = Vec::with_capacity(count);
+    let mut rest = Vec::new();
+    for item in files.into_iter().flat_map(|f| f.items) {
+        match item {
+            Item::Assign(a) => assigns.push(a),
+            other => rest.push(other),
+        }
+    }
+    let items: Vec<&Item> = rest.iter().collect();
+    check_items(&items, assigns, diags)
+}
+
+fn check_items(items: &[&Item], assigns: Vec<ast::Assign>, diags: &mut Diagnostics) -> Ir {
     let mut c = Checker {
         diags,
         ir: Ir::default(),
@@ -38,7 +54,7 @@ pub fn check(items: &[&Item], diags: &mut Diagnostics) -> Ir {
     c.resolve_roles();
     let graph = c.role_graph();
     c.check_rules();
-    c.resolve_assignments(items);
+    c.resolve_assignments(assigns);
     c.resolve_exclusive(items, &graph);
     c.check_tests(items);
     c.warnings(&graph);

@@ -139,15 +139,16 @@ impl Checker<'_, '_> {
     }
 
     /// Checks a path: it follows the tree from a root type; `allow_bare` permits a trailing
-    /// bare type. Returns the whole segments and the bare type.
-    fn check_path(&mut self, path: &ast::Path, allow_bare: bool, what: &str) -> Option<(ScopePath, Option<TypeId>)> {
-        let mut out = Vec::new();
+    /// bare type. Returns the whole segments (their ids moved out of the path) and the bare type.
+    fn check_path(&mut self, path: ast::Path, allow_bare: bool, what: &str) -> Option<(ScopePath, Option<TypeId>)> {
+        let bare_span = path.bare.as_ref().map_or(path.span, |b| b.span);
+        let mut out = Vec::with_capacity(path.segments.len());
         let mut prev: Option<TypeId> = None;
-        let steps = path.segments.iter().map(|s| (&s.ty, Some(&s.id))).chain(path.bare.iter().map(|b| (b, None)));
+        let steps = path.segments.into_iter().map(|s| (s.ty, Some(s.id))).chain(path.bare.map(|b| (b, None)));
         let mut bare = None;
         for (ty, id) in steps {
             let Some(&tid) = self.type_ids.get(&ty.name) else {
-                self.unknown_type(ty);
+                self.unknown_type(&ty);
                 return None;
             };
             let parent = self.ir.types.get(tid.idx()).and_then(|t| t.parent);
@@ -183,17 +184,16 @@ impl Checker<'_, '_> {
             }
             prev = Some(tid);
             match id {
-                Some(id) => out.push((tid, id.clone())),
+                Some(id) => out.push((tid, id)),
                 None => bare = Some(tid),
             }
         }
         if bare.is_some() && !allow_bare {
-            let b = path.bare.as_ref().map_or(path.span, |b| b.span);
             self.diags.push(
                 Diagnostic::error(
                     "E0503",
                     format!("{what} must end in a whole `type:id` segment"),
-                    b,
+                    bare_span,
                     "a bare type is not a scope",
                 )
                 .with_help("name the resource, e.g. `project:churn`, or drop the last segment"),
@@ -220,10 +220,10 @@ impl Checker<'_, '_> {
         format!("a path to `{}` reads `{}`", self.ir.type_name(t), example.join("/"))
     }
 
-    pub(super) fn resolve_assignments(&mut self, items: &[&Item]) {
-        for item in items {
-            let Item::Assign(a) = item else { continue };
-            let mut roles = Vec::new();
+    pub(super) fn resolve_assignments(&mut self, assigns: Vec<ast::Assign>) {
+        self.ir.assignments.reserve_exact(assigns.len());
+        for a in assigns {
+            let mut roles = Vec::with_capacity(a.roles.len());
             for r in &a.roles {
                 match self.role_ids.get(&r.name) {
                     Some(&id) => {
@@ -235,19 +235,19 @@ impl Checker<'_, '_> {
                     None => self.unknown_role(r),
                 }
             }
-            let mut subjects = Vec::new();
-            for s in &a.subjects {
-                match &s.kind {
-                    ast::SubjectKind::Principal(p) => subjects.push(SubjectRef::Principal(p.clone())),
+            let mut subjects = Vec::with_capacity(a.subjects.len());
+            for s in a.subjects {
+                match s.kind {
+                    ast::SubjectKind::Principal(p) => subjects.push(SubjectRef::Principal(p)),
                     ast::SubjectKind::Everyone => subjects.push(SubjectRef::Everyone),
                     ast::SubjectKind::Group(g) => {
-                        if let Some(id) = self.group_ref(g) {
+                        if let Some(id) = self.group_ref(&g) {
                             subjects.push(SubjectRef::Group(id));
                         }
                     }
                 }
             }
-            let scope = match &a.scope {
+            let scope = match a.scope {
                 Some(p) => match self.check_path(p, false, "an assignment's scope") {
                     Some((s, _)) => s,
                     None => continue,
@@ -428,7 +428,7 @@ impl Checker<'_, '_> {
                 None => ok = false,
             }
         }
-        let (segments, bare) = self.check_path(&e.path, true, "a test's path")?;
+        let (segments, bare) = self.check_path(e.path.clone(), true, "a test's path")?;
         let target = bare.or_else(|| segments.last().map(|(t, _)| *t))?;
         match self.action_ids.get(&e.action.name).copied() {
             None if self.decls.sets.contains_key(&e.action.name) => {

@@ -190,6 +190,11 @@ impl Diagnostics {
         self.items.len()
     }
 
+    /// Moves every diagnostic of `other` to the end of this sink.
+    pub fn append(&mut self, mut other: Diagnostics) {
+        self.items.append(&mut other.items);
+    }
+
     /// Orders diagnostics by file and position so output never depends on check order.
     pub fn sort(&mut self) {
         self.items.sort_by(|a, b| {

@@ -6,8 +6,17 @@ use serde_json::json;
 
 /// Renders every diagnostic as an ariadne report; `color` only when writing to a terminal.
 pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a Diagnostic>, color: bool) -> String {
-    let cache = ariadne::sources(sources.files().iter().map(|f| (f.name.clone(), f.text.clone())));
-    let mut cache = cache;
+    let diags: Vec<&Diagnostic> = diags.into_iter().collect();
+    // ariadne indexes the lines of every file it is given: give it only the files some label
+    // points into (by name, as it keys them), not a large policy that drew no diagnostic.
+    let shown: std::collections::BTreeSet<&str> = diags
+        .iter()
+        .flat_map(|d| std::iter::once(&d.primary).chain(&d.secondary))
+        .map(|l| sources.name(l.span.file))
+        .collect();
+    let mut cache = ariadne::sources(
+        sources.files().iter().filter(|f| shown.contains(f.name.as_str())).map(|f| (f.name.clone(), f.text.clone())),
+    );
     let mut out = Vec::new();
     for d in diags {
         let kind = match d.severity {

@@ -2,6 +2,7 @@
 //! [`ast`]. Pest types never leave this module; syntax errors become diagnostics.
 
 pub mod ast;
+mod fast;
 
 use crate::diag::{Diagnostic, Diagnostics, FileId, Span};
 use ast::*;
@@ -14,6 +15,16 @@ struct RbacParser;
 
 /// Parses one file. On a syntax error the file yields no items and one diagnostic: pest
 /// does not recover, so later items of a broken file are not checked.
+///
+/// The file is read item by item, so memory holds one item's parse tree at a time rather
+/// than pest's token queue for the whole file (tens of bytes per source byte). The bulk item
+/// kind, `assign`, is read by the hand-written [`fast`] reader when it can; every other item,
+/// and every `assign` it declines, goes through the grammar's `next_item`. Where no item can
+/// be read, the grammar's `policy` rule parses the file again from the start of the last good
+/// item, and fails exactly where and as a whole-file parse would: the items before parse alike
+/// either way and end in `;` or `}`, so pest tried nothing beyond them, and the failure lies
+/// after the start of that parse (pest reports a failure at the very start of its input as
+/// "expected `policy`" rather than the tokens it tried there).
 pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
     if let Some(at) = too_deep(text) {
         diags.push(
@@ -28,26 +39,68 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
         return File::default();
     }
     pest::set_error_detail(true);
-    match RbacParser::parse(Rule::policy, text) {
-        Ok(mut pairs) => {
-            let mut b = Builder { file, diags };
-            let mut items = Vec::new();
-            if let Some(policy) = pairs.next() {
-                for p in policy.into_inner() {
-                    if p.as_rule() == Rule::EOI {
-                        continue;
-                    }
-                    if let Some(item) = b.item(p) {
-                        items.push(item);
-                    }
-                }
+    // Diagnostics found while building items (a bad escape, an integer out of range) count
+    // only if the whole file parses, as they would after a whole-file parse.
+    let mut built = Diagnostics::default();
+    let mut items = Vec::new();
+    // Where the last item read starts, and where it ends: everything before parsed.
+    let mut last_start = None;
+    let mut done = 0;
+    loop {
+        let at = match fast::skip_trivia(text, done) {
+            Some(at) if at >= text.len() => break,
+            Some(at) => at,
+            None => done,
+        };
+        if let Some((item, end)) = fast::assign(file, text, at) {
+            items.push(Item::Assign(item));
+            (last_start, done) = (Some(at), end);
+            continue;
+        }
+        let rest = text.get(at..).unwrap_or("");
+        let mut b = Builder { file, offset: at, diags: &mut built };
+        let next = RbacParser::parse(Rule::next_item, rest).ok().and_then(|mut p| p.next()?.into_inner().next());
+        if let Some(p) = next {
+            let (start, end) = (at + p.as_span().start(), at + p.as_span().end());
+            if let Some(item) = b.item(p) {
+                items.push(item);
             }
-            File { items }
+            (last_start, done) = (Some(start), end);
+            continue;
         }
-        Err(e) => {
-            diags.push(syntax_error(file, text, &e));
-            File::default()
+        // Not an item here: the end of the file or a syntax error, which `policy` tells.
+        match parse_rest(file, text, last_start, &mut built) {
+            Ok(rest) => {
+                items.extend(rest);
+                break;
+            }
+            Err(e) => {
+                diags.push(syntax_error(file, text, last_start.unwrap_or(0), &e));
+                return File::default();
+            }
         }
+    }
+    diags.append(built);
+    File { items }
+}
+
+/// Parses `text` with the grammar's `policy` rule from the start of the last item read (or
+/// from the start of the file), and returns the items after that one.
+fn parse_rest(
+    file: FileId,
+    text: &str,
+    last_start: Option<usize>,
+    built: &mut Diagnostics,
+) -> Result<Vec<Item>, Box<pest::error::Error<Rule>>> {
+    let from = last_start.unwrap_or(0);
+    let rest = text.get(from..).unwrap_or("");
+    match RbacParser::parse(Rule::policy, rest) {
+        Ok(mut pairs) => {
+            let mut b = Builder { file, offset: from, diags: built };
+            let pairs = pairs.next().into_iter().flat_map(|p| p.into_inner()).filter(|p| p.as_rule() != Rule::EOI);
+            Ok(pairs.skip(usize::from(last_start.is_some())).filter_map(|p| b.item(p)).collect())
+        }
+        Err(e) => Err(Box::new(e)),
     }
 }
 
@@ -102,7 +155,8 @@ fn too_deep(text: &str) -> Option<usize> {
     None
 }
 
-fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagnostic {
+/// The diagnostic for a pest error in `text` parsed from offset `from`.
+fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Rule>) -> Diagnostic {
     let mut pos = match e.location {
         pest::error::InputLocation::Pos(p) => p,
         pest::error::InputLocation::Span((s, _)) => s,
@@ -125,6 +179,7 @@ fn syntax_error(file: FileId, text: &str, e: &pest::error::Error<Rule>) -> Diagn
             }
         }
     }
+    let pos = pos + from;
     // Characters that start a name, string or integer say less than the rule names do.
     expected.retain(|x| !matches!(x.as_str(), "`_`" | "`\"`" | "`-`"));
     expected.sort();
@@ -242,6 +297,8 @@ fn describe(r: Rule) -> Option<&'static str> {
 
 struct Builder<'d> {
     file: FileId,
+    /// Where the text pest parsed starts in the file.
+    offset: usize,
     diags: &'d mut Diagnostics,
 }
 
@@ -285,7 +342,7 @@ fn is_keyword(r: Rule) -> bool {
 impl Builder<'_> {
     fn span(&self, p: &P<'_>) -> Span {
         let s = p.as_span();
-        Span::new(self.file, s.start(), s.end())
+        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
     }
 
     fn ident(&self, p: P<'_>) -> Ident {
@@ -731,6 +788,61 @@ mod tests {
         let mut d = Diagnostics::default();
         parse(0, &ok, &mut d);
         assert!(d.is_empty());
+    }
+
+    /// The whole-file parse that reading item by item (and the fast `assign` reader) must
+    /// agree with, item for item and diagnostic for diagnostic.
+    fn parse_whole(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
+        match RbacParser::parse(Rule::policy, text) {
+            Ok(mut pairs) => {
+                let mut b = Builder { file, offset: 0, diags };
+                let items = pairs
+                    .next()
+                    .into_iter()
+                    .flat_map(|p| p.into_inner())
+                    .filter(|p| p.as_rule() != Rule::EOI)
+                    .filter_map(|p| b.item(p))
+                    .collect();
+                File { items }
+            }
+            Err(e) => {
+                diags.push(syntax_error(file, text, 0, &e));
+                File::default()
+            }
+        }
+    }
+
+    fn same_as_whole_file(text: &str) {
+        let (mut d1, mut d2) = (Diagnostics::default(), Diagnostics::default());
+        let by_item = parse(3, text, &mut d1);
+        pest::set_error_detail(true);
+        let whole = parse_whole(3, text, &mut d2);
+        assert_eq!(format!("{by_item:?}"), format!("{whole:?}"), "items differ for {text:?}");
+        assert_eq!(format!("{d1:?}"), format!("{d2:?}"), "diagnostics differ for {text:?}");
+    }
+
+    #[test]
+    fn reading_item_by_item_matches_the_whole_file_parse() {
+        let base = concat!(
+            "// header\nuse std::crud;\nresource org { actions crud; }\n",
+            "resource ws in org { actions crud, share; attributes { owner: string } }\n",
+            "group g; /* block */ group h from okta \"H \\u{48}\";\n",
+            "role r extends viewer { allow read on ws when resource.owner == principal.id && 1 < 2; }\n",
+            "assign r, s to user:u-1.x@y+z, group:g, everyone on org:o1/ws:w_2;\n",
+            "assign r to service:\"a b\" on org:\"o 1\"/ws;\n",
+            "assign r to user:u // trailing\n on org:o;\n",
+            "assign r\tto user:u, user:v\r\n;assign on to to to user:w on on:on;\n",
+            "test \"t\" { expect allow user:a read org:o/ws:w with { resource.owner: \"a\" }; }\n",
+        );
+        same_as_whole_file(base);
+        // Every prefix, and at every offset one of these inserted and put in place of a byte.
+        let inserts = [";", " ", "/", "\"", ":", ",", "x", "}", "/*", "{"];
+        for (i, insert) in (0..base.len()).zip(inserts.iter().cycle()) {
+            let (head, tail) = base.split_at(i);
+            same_as_whole_file(head);
+            same_as_whole_file(&format!("{head}{insert}{tail}"));
+            same_as_whole_file(&format!("{head}{insert}{}", tail.get(1..).unwrap_or("")));
+        }
     }
 
     #[test]
