@@ -4,6 +4,9 @@
 //! `rbac audit verify` naming the right line; a writer killed mid-stream leaves a log that
 //! verifies and can be continued; `audit show` filters; `diff --audit-log` chains on.
 
+// Test helpers outside #[test] functions may fail loudly, as the tests do.
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -332,4 +335,85 @@ fn diff_records_a_policy_change_in_the_same_chain() {
     assert_eq!(code, 0, "{out}");
     let show = rbac().args(["audit", "show"]).arg(&log).output().expect("run show");
     assert!(String::from_utf8_lossy(&show.stdout).contains("policy change"));
+}
+
+#[test]
+fn tokens_never_reach_the_log_accepted_or_rejected() {
+    let d = dir("tokens");
+    let log = d.join("audit.log");
+    let token = |name: &str| {
+        std::fs::read_to_string(format!("tests/identity/tokens/{name}.jwt")).expect("a test token").trim().to_string()
+    };
+    let (good, expired, tampered) = (token("okta-carol-rs256"), token("expired"), token("tampered"));
+    let keys = ["--jwks", "okta=tests/identity/keys/jwks.json", "--jwks", "keycloak=tests/identity/keys/jwks.json"];
+    let policy = "tests/identity/policy.rbac";
+    let to = r#""action": "write", "resource": "workspace:prod""#;
+    // Tokens where they belong (accepted, rejected), and where clients put them by mistake:
+    // each is logged as sent, so each must be masked wherever it is.
+    let requests = [
+        format!(r#"{{"principal": {{"token": "{good}"}}, {to}}}"#),
+        format!(r#"{{"principal": {{"token": "{expired}"}}, {to}}}"#),
+        format!(r#"{{"principal": {{"token": "{tampered}", "groups": []}}, {to}}}"#),
+        format!(r#"{{"principal": {{"id": "{good}"}}, {to}}}"#),
+        format!(r#"{{"principal": "{good}", {to}}}"#),
+        format!(r#"{{"token": "{good}", {to}}}"#),
+        format!(r#""{expired}""#),
+        format!(r#"{{"principal": {{"id": "user:x", "attrs": {{"auth": "Bearer {good}"}}}}, {to}}}"#),
+        format!(r#"{{"principal": {{"id": "user:x"}}, {to}, "context": {{"jwt": ["{tampered}"]}}}}"#),
+    ];
+    let mut child = rbac()
+        .args(["eval", policy, "--request", "-", "--audit-log"])
+        .arg(&log)
+        .args(keys)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rbac eval");
+    let input: String = requests.iter().map(|r| format!("{r}\n")).collect();
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write requests");
+    let out = child.wait_with_output().expect("wait for rbac eval");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let decisions: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a decision")).collect();
+    assert_eq!(decisions.len(), requests.len());
+    assert_eq!(decisions[0]["decision"], "allow", "the good token is accepted");
+    assert_eq!(decisions[1]["errors"][0]["code"], "E0757", "the expired token is rejected");
+    for (name, file) in [("good", "okta-carol-rs256"), ("expired", "expired")] {
+        let path = format!("tests/identity/tokens/{file}.jwt");
+        let out = rbac()
+            .args(["can", policy, "--token", &path])
+            .args(keys)
+            .args(["write", "workspace:prod", "--audit-log"])
+            .arg(&log)
+            .output()
+            .expect("run rbac can");
+        assert_eq!(out.status.code(), Some(if name == "good" { 0 } else { 2 }), "{name}");
+    }
+
+    let text = std::fs::read_to_string(&log).expect("read log");
+    let entries: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("an entry")).collect();
+    assert_eq!(entries.len(), requests.len() + 2);
+    for t in [&good, &expired, &tampered] {
+        // Not the token, nor any of its parts (the signature is what makes it a credential).
+        for part in t.split('.').filter(|p| p.len() > 8) {
+            assert!(!text.contains(part), "a token part reached the log:\n{text}");
+        }
+    }
+    assert!(!text.contains("eyJ"), "base64url JSON (a token header or payload) reached the log:\n{text}");
+    // A token is written as its hash, the same hash wherever it was.
+    let hidden = |t: &str| rbac::audit::masked(&Value::from(t));
+    assert_eq!(entries[1]["request"]["principal"]["token"], hidden(&expired));
+    assert_eq!(entries[2]["request"]["principal"]["token"], hidden(&tampered));
+    assert_eq!(entries[3]["request"]["principal"]["id"], hidden(&good));
+    assert_eq!(entries[4]["request"]["principal"], hidden(&good));
+    assert_eq!(entries[5]["request"]["token"], hidden(&good));
+    assert_eq!(entries[6]["request"], hidden(&expired));
+    assert_eq!(entries[10]["request"]["principal"]["token"], hidden(&expired));
+    // An accepted token is logged as the identity and claims it proved.
+    for e in [&entries[0], &entries[9]] {
+        assert_eq!(e["request"]["principal"]["identity"], "okta", "{e}");
+        assert_eq!(e["request"]["principal"]["claims"]["email"], "carol@acme.com", "{e}");
+    }
+    assert_eq!(verify(&log, None).0, 0);
 }

@@ -5,6 +5,9 @@
 //! why. The listed changes must be exactly these; the exit code 1 when there is any, else 0.
 //! The human output is kept next to them in `expected.stdout` (`BLESS=1` rewrites it).
 
+// Test helpers outside #[test] functions may fail loudly, as the tests do.
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;

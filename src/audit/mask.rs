@@ -2,7 +2,10 @@
 //! `context.*`, `claims.email`) are replaced by `sha256:` and the hash of their canonical
 //! JSON before an entry is written, so the log proves what was decided without keeping the
 //! values. The same value always gives the same hash, so a known value can still be found.
-//! A signed token (`{"token": "<JWT>"}`), a bearer credential, is always masked.
+//! A signed token (`{"token": "<JWT>"}`), a bearer credential, is always masked; so is
+//! anything else in the entry that reads as a JWT, wherever a client put it (the principal
+//! id, a bare JSON string, an attribute such as `Bearer <JWT>`), since rejected requests are
+//! logged as sent.
 
 use super::canonical::{canonical_json, sha256_hex};
 use serde_json::Value;
@@ -53,14 +56,23 @@ impl Mask {
     }
 
     /// Masks a request (its JSON form, design 5.4) and, where the principal id is masked
-    /// (or claims, from which it comes), the id wherever the decision repeats it.
+    /// (or claims, from which it comes), the id wherever the decision repeats it. Tokens are
+    /// always masked, wherever they are.
     pub fn apply(&self, request: &mut Value, decision: &mut Value) {
-        // INVARIANT: a bearer token never reaches the log, whatever the settings.
+        // INVARIANT: a bearer token never reaches the log, whatever the settings: the token
+        // principal's (a string or not), and any JWT anywhere else in the request or the
+        // decision (a request that is rejected is logged as sent, mistakes included).
         if let Some(token) = request.pointer_mut("/principal/token")
             && !is_masked(token)
         {
             *token = masked(token);
         }
+        self.mask_fields(request, decision);
+        scrub_tokens(request);
+        scrub_tokens(decision);
+    }
+
+    fn mask_fields(&self, request: &mut Value, decision: &mut Value) {
         let mut hide_id = false;
         let raw_id = request.pointer("/principal/id").and_then(Value::as_str).map(str::to_string);
         for f in &self.fields {
@@ -110,6 +122,74 @@ impl Mask {
     }
 }
 
+/// Replaces every JWT (JWS or JWE compact form) in the strings and keys of `v` by its mask,
+/// the hash of the token as a JSON string: a whole-string token becomes what masking that
+/// field gives, and the same token always gives the same hash.
+fn scrub_tokens(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let Some(clean) = scrub_str(s) {
+                *s = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(scrub_tokens),
+        Value::Object(map) => {
+            if map.keys().any(|k| scrub_str(k).is_some()) {
+                let old = std::mem::take(map);
+                for (k, val) in old {
+                    map.insert(scrub_str(&k).unwrap_or(k), val);
+                }
+            }
+            map.values_mut().for_each(scrub_tokens);
+        }
+        _ => {}
+    }
+}
+
+/// `s` with each JWT in it masked; `None` when it holds none.
+fn scrub_str(s: &str) -> Option<String> {
+    // A JWT starts with a base64url JSON object: `ey` (`{"`, `{ `) or `ew` (`{` and a
+    // line break or tab). Most strings are passed over here.
+    if !s.contains("ey") && !s.contains("ew") {
+        return None;
+    }
+    let is_run = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
+    let mut out = String::with_capacity(s.len());
+    let mut changed = false;
+    let mut rest = s;
+    while let Some(start) = rest.find(is_run) {
+        let (before, from) = rest.split_at(start);
+        let end = from.find(|c: char| !is_run(c)).unwrap_or(from.len());
+        let (run, after) = from.split_at(end);
+        out.push_str(before);
+        if looks_like_jwt(run) {
+            out.push_str(masked(&Value::String(run.to_string())).as_str().unwrap_or_default());
+            changed = true;
+        } else {
+            out.push_str(run);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// Three or more base64url parts separated by `.` (JWS has three, JWE five), the first, when
+/// decoded, the start of a JSON object with a key (`{"`, maybe with whitespace between).
+/// Nothing else is checked, so a damaged token counts too.
+fn looks_like_jwt(run: &str) -> bool {
+    use base64::Engine;
+    let mut parts = run.split('.');
+    let Some(header) = parts.next() else { return false };
+    if parts.count() < 2 || header.len() < 8 {
+        return false;
+    }
+    let prefix = header.get(..header.len() / 4 * 4).unwrap_or_default();
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(prefix) else { return false };
+    let mut bytes = bytes.iter();
+    bytes.next() == Some(&b'{') && bytes.find(|b| !b.is_ascii_whitespace()) == Some(&b'"')
+}
+
 fn is_masked(v: &Value) -> bool {
     v.as_str().is_some_and(|s| s.strip_prefix("sha256:").is_some_and(super::canonical::is_hash))
 }
@@ -140,5 +220,37 @@ mod tests {
         assert_eq!(req.pointer("/principal/token"), Some(&masked(&json!("eyJhbGciOi.x.y"))));
         assert!(Mask::parse(&["owner"]).is_err());
         assert!(Mask::parse(&["resource."]).is_err());
+    }
+
+    #[test]
+    fn tokens_are_masked_wherever_they_are() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbm4ifQ.c2ln";
+        let hidden = masked(&json!(jwt));
+        let hidden_text = hidden.as_str().unwrap_or_default();
+        let mut req = json!({"principal": {"id": jwt}, "action": "read", "resource": "w:a",
+            "context": {"auth": format!("Bearer {jwt}"), "list": [jwt], "id": "eyeshadow.palette.pink",
+                        "v": "1.2.3", "n": 3}});
+        let mut dec = json!({"decision": "deny", "reasons": [],
+            "errors": [{"code": "E0711", "message": format!("principal id `{jwt}` must start with `user:`")}]});
+        Mask::default().apply(&mut req, &mut dec);
+        assert_eq!(req.pointer("/principal/id"), Some(&hidden));
+        assert_eq!(req.pointer("/context/auth"), Some(&json!(format!("Bearer {hidden_text}"))));
+        assert_eq!(req.pointer("/context/list/0"), Some(&hidden));
+        assert_eq!(req.pointer("/context/id"), Some(&json!("eyeshadow.palette.pink")));
+        assert_eq!(req.pointer("/context/v"), Some(&json!("1.2.3")));
+        assert_eq!(
+            dec.pointer("/errors/0/message"),
+            Some(&json!(format!("principal id `{hidden_text}` must start with `user:`")))
+        );
+        // A bare token, a token as a key, a damaged one, and one masked as the principal id.
+        let mut bare = json!(jwt);
+        Mask::default().apply(&mut bare, &mut json!({}));
+        assert_eq!(bare, hidden);
+        let mut keyed = json!({ jwt: 1, "eyJhbGciOi.x.y": 2 });
+        Mask::default().apply(&mut keyed, &mut json!({}));
+        assert!(!keyed.to_string().contains("eyJ"), "{keyed}");
+        let mut req = json!({"principal": {"id": jwt}});
+        Mask::parse(&["principal.id"]).unwrap_or_default().apply(&mut req, &mut json!({}));
+        assert_eq!(req.pointer("/principal/id"), Some(&hidden));
     }
 }

@@ -3,18 +3,21 @@
 //! `exclusive` sets, schema) that cause each one. `docs/audit.md` defines the terms; in short:
 //!
 //! - The access of a subject S at a scope X on (type t, action a) is [`State`] of the roles
-//!   assigned to S or to `everyone` at X or a scope enclosing it (design 5.2 with S read as a
-//!   principal: a user or service without groups, a group as a member with no roles of its
-//!   own), on a resource of type t at X (X itself, or inside X and inside no other scope).
-//! - A transition is the pair (old state, new state). The scopes looked at for S are the
-//!   scopes where S holds roles in either policy, and the scopes inside those where
-//!   `everyone` does; for `everyone`, everywhere and its own scopes.
+//!   assigned to S or to `everyone` at X or a scope enclosing it, pooled before any rule is
+//!   read (design 5.2 with S read as a principal: a user or service without groups, a group
+//!   as a member with no roles of its own), on a resource of type t at X (X itself, or inside
+//!   X and inside no other scope). So a deny `everyone` holds deeper down reaches S there.
+//! - A transition is the pair (old state, new state). It can change only where S or
+//!   `everyone` holds roles, so the scopes looked at for S are the scopes where S holds roles
+//!   in either policy, and every scope inside those where `everyone` does; for `everyone`,
+//!   everywhere and its own scopes. Outside its own scopes S holds what `everyone` holds.
 //! - Reading the list back: for S on a resource r, the change is the one listed for S at the
 //!   deepest scope enclosing r, else the one listed for `everyone` at the deepest scope
-//!   enclosing r, else none. A change is listed at (S, X) exactly when that reading would
-//!   otherwise be wrong at X (two transitions that change nothing are alike whatever their
-//!   states), so the reading is exact everywhere, and a change that every principal sees is
-//!   listed once, under `everyone`.
+//!   enclosing r, else none. The entry read must hold S's transition on r, states included (an
+//!   unchanged allow read where S is denied in both policies is wrong); reading none must mean
+//!   S's access did not change. A change is listed at (S, X) exactly when that reading would
+//!   otherwise be wrong at X, so the reading is exact everywhere, and a change that every
+//!   principal sees is listed once, under `everyone`.
 
 use super::access::{self, Held, State};
 use super::facts::{Facts, RuleAtom};
@@ -23,7 +26,7 @@ use crate::check::ir::RoleId;
 use crate::compile::{CompiledPolicy, EVERYONE, NodeId, SubjectId};
 use crate::syntax::ast::Effect;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What changed between two policies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,42 +188,47 @@ pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> PolicyDiff {
     let everyone_scopes = scopes_of.get(&SubjectKey::everyone()).cloned().unwrap_or_default();
 
     let mut changes = Vec::new();
-    let mut everyone_at: HashMap<ScopeKey, Transitions> = HashMap::new();
     let none = (State::none(), State::none());
+    // What `everyone` lists: the fallback a reader takes for every other subject. `everyone`
+    // sorts first, so it is complete before any other subject is looked at.
+    let mut everyone_listed = Listed::new();
     for (subject, own) in &scopes_of {
         let is_everyone = subject.0 == 0;
+        // The subject's access changes only where it or `everyone` holds roles, in either
+        // policy. Outside its own scopes a reader takes `everyone`'s list, which is exact
+        // there (the subject holds nothing more than `everyone` does); inside them, every
+        // scope where `everyone` holds roles must be looked at too, since a deny (or any
+        // rule) `everyone` gets deeper down changes the subject's access there as well.
         let mut looked: BTreeSet<ScopeKey> = own.clone();
         if !is_everyone {
             looked.extend(everyone_scopes.iter().filter(|x| own.iter().any(|y| x.starts_with(y))).cloned());
         }
-        // The changes listed so far for this subject, by pair: a reader takes the deepest
-        // one enclosing a resource, so a scope lists only what differs from that.
-        let mut listed: BTreeMap<Pair, Vec<(ScopeKey, Delta)>> = BTreeMap::new();
+        // The changes listed so far for this subject, by pair.
+        let mut listed = Listed::new();
         // Enclosing scopes sort first, so they are listed before the scopes inside them.
         for scope in &looked {
             let here = transitions(&views, subject, scope);
-            let fallback = (!is_everyone).then(|| {
-                &*everyone_at
-                    .entry(scope.clone())
-                    .or_insert_with(|| transitions(&views, &SubjectKey::everyone(), scope))
-            });
             let mut pairs: BTreeSet<Pair> = here.states.keys().cloned().collect();
             pairs.extend(listed.keys().cloned());
-            pairs.extend(fallback.iter().flat_map(|f| f.states.keys().cloned()));
+            if !is_everyone {
+                pairs.extend(everyone_listed.keys().cloned());
+            }
             for pair in pairs {
                 if !here.types.contains(&pair.0) {
                     continue;
                 }
                 let now = here.states.get(&pair).unwrap_or(&none);
-                let enclosing = listed
-                    .get(&pair)
-                    .and_then(|l| l.iter().rev().find(|(s, _)| s.len() < scope.len() && scope.starts_with(s)));
-                let inherited = match (enclosing, fallback) {
-                    (Some((_, d)), _) => d.clone(),
-                    (None, Some(f)) => delta(f.states.get(&pair).unwrap_or(&none)),
-                    (None, None) => None,
+                // What a reader takes here without a new entry: the subject's deepest entry
+                // enclosing the scope, else `everyone`'s, else none. An entry's states must be
+                // the states here (an unchanged allow read where the access is an unchanged
+                // deny is wrong); no entry means no change, whatever the states.
+                let inherited = read(&listed, &pair, scope, false)
+                    .or_else(|| if is_everyone { None } else { read(&everyone_listed, &pair, scope, true) });
+                let right = match inherited {
+                    Some(t) => t == now,
+                    None => now.0 == now.1,
                 };
-                if delta(now) == inherited {
+                if right {
                     continue;
                 }
                 let kind = match (now.0.permits(), now.1.permits()) {
@@ -239,8 +247,11 @@ pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> PolicyDiff {
                     new: now.1.clone(),
                     causes: causes(&edits, subject, scope, &pair, &here.roles),
                 });
-                listed.entry(pair).or_default().push((scope.clone(), delta(now)));
+                listed.entry(pair).or_default().push((scope.clone(), now.clone()));
             }
+        }
+        if is_everyone {
+            everyone_listed = listed;
         }
     }
     let (old_clashes, new_clashes) = (views[0].split_clashes(), views[1].split_clashes());
@@ -291,11 +302,20 @@ impl SubjectKey {
 type ScopeKey = Vec<(String, String)>;
 /// (type, action) by name.
 type Pair = (String, String);
-/// A transition as a change: `None` when the state stays the same, whatever it is.
-type Delta = Option<(State, State)>;
+/// A transition: the (old, new) access.
+type Transition = (State, State);
+/// One subject's listed changes by pair: (scope, transition), enclosing scopes first.
+type Listed = BTreeMap<Pair, Vec<(ScopeKey, Transition)>>;
 
-fn delta(t: &(State, State)) -> Delta {
-    (t.0 != t.1).then(|| t.clone())
+/// The transition a reader takes for a pair at `scope` from one subject's list: the entry at
+/// the deepest scope enclosing it (`scope` itself too when `or_self`).
+fn read<'l>(listed: &'l Listed, pair: &Pair, scope: &ScopeKey, or_self: bool) -> Option<&'l Transition> {
+    listed
+        .get(pair)?
+        .iter()
+        .filter(|(s, _)| scope.starts_with(s) && (or_self || s.len() < scope.len()))
+        .max_by_key(|(s, _)| s.len())
+        .map(|(_, t)| t)
 }
 
 fn render_scope(scope: &ScopeKey) -> Option<String> {
@@ -306,7 +326,7 @@ fn render_scope(scope: &ScopeKey) -> Option<String> {
 /// policy, and the roles (with their ancestors) the subject holds there in either.
 #[derive(Debug, Clone, Default)]
 struct Transitions {
-    states: BTreeMap<Pair, (State, State)>,
+    states: BTreeMap<Pair, Transition>,
     types: BTreeSet<String>,
     roles: BTreeSet<String>,
 }
