@@ -48,6 +48,14 @@ fn bench(c: &mut Criterion) {
             b.iter(|| cycle.next().map(|r| policy.decide(black_box(r))))
         });
         group.finish();
+
+        // The same decisions with the reasons left as indexes (`Policy::verdict`).
+        let mut group = c.benchmark_group("verdict/native");
+        group.bench_function(BenchmarkId::from_parameter(size.name()), |b| {
+            let mut cycle = requests.iter().cycle();
+            b.iter(|| cycle.next().map(|r| policy.verdict(black_box(r)).is_allow()))
+        });
+        group.finish();
     }
 }
 

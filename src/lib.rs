@@ -41,6 +41,7 @@ pub mod wasm;
 
 pub use compile::CompiledPolicy;
 pub use diag::{Diagnostic, Diagnostics, Severity, Sources};
+pub use eval::Verdict;
 pub use request::{
     Decision, DirectPrincipal, Effect, GroupSource, IdentityPrincipal, Principal, Reason, Request, RequestError,
     ResourceRef, RuleReason, TokenPrincipal,
@@ -211,9 +212,27 @@ impl ExpectationResult<'_> {
 impl Policy {
     /// Decides a request (design section 5). Invalid requests are denied with errors.
     pub fn decide(&self, request: &Request) -> Decision {
-        let mut decision = eval::decide(&self.compiled, request);
-        identity::annotate(&self.compiled, request, &mut decision);
-        decision
+        eval::decide(&self.compiled, request)
+    }
+
+    /// Decides a request like [`Policy::decide`], leaving the reasons as indexes into the
+    /// compiled policy until [`Verdict::decision`] writes them out. For a valid request it
+    /// does not allocate; use it where only the effect is needed at once (a gateway that
+    /// logs reasons later, or only for denials).
+    ///
+    /// ```
+    /// let policy = rbac::compile_str("p.rbac", r#"
+    ///     resource workspace { actions read; }
+    ///     role viewer { allow read on workspace; }
+    ///     assign viewer to user:ann on workspace:prod;
+    /// "#).policy.expect("compiles");
+    /// let request = rbac::Request::new("user:ann", &[], "read", "workspace:prod");
+    /// let verdict = policy.verdict(&request);
+    /// assert!(verdict.is_allow());
+    /// assert_eq!(verdict.decision(), policy.decide(&request));
+    /// ```
+    pub fn verdict<'a>(&'a self, request: &'a Request) -> Verdict<'a> {
+        eval::verdict(&self.compiled, request)
     }
 
     /// Decides a request whose principal may be a signed token: the verifier checks the

@@ -7,28 +7,34 @@ use std::borrow::Cow;
 /// A path split into whole `type:id` segments and an optional trailing bare type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathParts<'a> {
-    pub segments: Vec<(&'a str, Cow<'a, str>)>,
+    /// Inline up to eight segments: request paths are parsed on every decision.
+    pub segments: smallvec::SmallVec<[(&'a str, Cow<'a, str>); 8]>,
     pub bare: Option<&'a str>,
 }
 
-fn is_ident_start(c: u8) -> bool {
+pub(crate) fn is_ident_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_'
 }
 
-fn is_ident_char(c: u8) -> bool {
+pub(crate) fn is_ident_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
 
 /// Whether `c` may stand in an unquoted id.
 pub fn is_id_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '@' | '+' | '-')
+    c.is_ascii() && is_id_byte(c as u8)
+}
+
+/// Whether the byte `c` may stand in an unquoted id (every such character is ASCII).
+pub(crate) fn is_id_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'@' | b'+' | b'-')
 }
 
 /// Parses a path; the error says what is wrong and where.
 pub fn parse(s: &str) -> Result<PathParts<'_>, String> {
     let bytes = s.as_bytes();
     let mut i = 0;
-    let mut segments = Vec::new();
+    let mut segments = smallvec::SmallVec::new();
     let mut bare = None;
     if s.is_empty() {
         return Err("the path is empty".into());
@@ -58,11 +64,8 @@ pub fn parse(s: &str) -> Result<PathParts<'_>, String> {
             Cow::Owned(value)
         } else {
             let id_start = i;
-            while let Some(c) = s.get(i..).and_then(|r| r.chars().next()) {
-                if !is_id_char(c) {
-                    break;
-                }
-                i += c.len_utf8();
+            while bytes.get(i).copied().is_some_and(is_id_byte) {
+                i += 1;
             }
             if i == id_start {
                 return Err(format!("segment `{ty}:` has an empty id"));

@@ -10,7 +10,11 @@ use crate::check::ir::*;
 use crate::diag::Sources;
 use crate::graph::RoleGraph;
 use crate::syntax::ast::Effect;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+mod lookup;
+
+pub(crate) use lookup::Lookup;
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Index of a node of the scope tree: 0 is "everywhere", each other node one whole
 /// `type:id` path prefix that some assignment names.
@@ -89,7 +93,105 @@ pub struct CompiledPolicy {
     pub(crate) node_paths: Vec<Option<String>>,
     pub(crate) principal_subjects: HashMap<String, SubjectId>,
     /// (subject, node) -> roles assigned there, sorted, without repeats.
-    pub(crate) grants: HashMap<(SubjectId, NodeId), Vec<RoleId>>,
+    pub(crate) grants: Grants,
+    /// The same tables indexed for deciding.
+    pub(crate) lookup: Lookup,
+}
+
+/// The role assignments as one table sorted by (subject, scope node), read by subject: a
+/// decision finds each of its subjects' rows in `by_subject` and looks for the request's
+/// scope nodes among them, so it touches a few adjacent entries, not one hash bucket per
+/// (subject, node) pair.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Grants {
+    /// Sorted, without repeats.
+    keys: Vec<(SubjectId, NodeId)>,
+    /// The roles of `keys[i]` are `roles[ends[i - 1]..ends[i]]` (from 0 for the first).
+    ends: Vec<u32>,
+    roles: Vec<RoleId>,
+    /// Subject `s` owns `keys[by_subject[s]..by_subject[s + 1]]`.
+    by_subject: Vec<u32>,
+}
+
+impl Grants {
+    /// Builds the table from (subject, node, role) triples in any order, with repeats.
+    fn build(mut list: Vec<(SubjectId, NodeId, RoleId)>, subjects: u32) -> Grants {
+        list.sort_unstable();
+        list.dedup();
+        let mut g = Grants::default();
+        for (s, n, r) in list {
+            if g.keys.last() != Some(&(s, n)) {
+                g.keys.push((s, n));
+                g.ends.push(g.ends.last().copied().unwrap_or(0));
+            }
+            g.roles.push(r);
+            if let Some(end) = g.ends.last_mut() {
+                *end += 1;
+            }
+        }
+        let mut at = 0usize;
+        for s in 0..=subjects {
+            while g.keys.get(at).is_some_and(|k| k.0 < s) {
+                at += 1;
+            }
+            g.by_subject.push(u32::try_from(at).unwrap_or(u32::MAX));
+        }
+        g
+    }
+
+    /// The nodes where `subject` holds roles (sorted), and the index of the first.
+    fn rows(&self, subject: SubjectId) -> (&[(SubjectId, NodeId)], usize) {
+        let at = |s: u32| self.by_subject.get(s as usize).map_or(self.keys.len(), |&i| i as usize);
+        let (start, end) = (at(subject), at(subject.saturating_add(1)));
+        (self.keys.get(start..end).unwrap_or(&[]), start)
+    }
+
+    fn roles_of(&self, i: usize) -> &[RoleId] {
+        let start = if i == 0 { 0 } else { self.ends.get(i - 1).map_or(0, |&e| e as usize) };
+        let end = self.ends.get(i).map_or(0, |&e| e as usize);
+        self.roles.get(start..end).unwrap_or(&[])
+    }
+
+    /// Calls `f(node, roles)` for each of `nodes` (sorted or not, without repeats) where
+    /// `subject` holds roles.
+    pub(crate) fn matching(&self, subject: SubjectId, nodes: &[NodeId], mut f: impl FnMut(NodeId, &[RoleId])) {
+        let (rows, start) = self.rows(subject);
+        if rows.len() <= 4 * nodes.len() {
+            for (i, &(_, n)) in rows.iter().enumerate() {
+                if nodes.contains(&n) {
+                    f(n, self.roles_of(start + i));
+                }
+            }
+        } else {
+            for &n in nodes {
+                if let Ok(i) = rows.binary_search(&(subject, n)) {
+                    f(n, self.roles_of(start + i));
+                }
+            }
+        }
+    }
+
+    /// Whether the subject holds any role anywhere.
+    pub(crate) fn has_subject(&self, subject: SubjectId) -> bool {
+        !self.rows(subject).0.is_empty()
+    }
+
+    /// Every (subject, node) with its roles, sorted by subject then node.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&(SubjectId, NodeId), &[RoleId])> {
+        self.keys.iter().enumerate().map(|(i, k)| (k, self.roles_of(i)))
+    }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &(SubjectId, NodeId)> {
+        self.keys.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Grants {
+    type Item = (&'a (SubjectId, NodeId), &'a [RoleId]);
+    type IntoIter = Box<dyn Iterator<Item = Self::Item> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
 }
 
 impl CompiledPolicy {
@@ -140,8 +242,8 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
     // Fold inheritance in: each assigned role sees its ancestors' rules with the chain.
     let name_of = |r: RoleId| ir.role_name(r).to_string();
     let mut chains: Vec<Vec<RoleId>> = Vec::new();
-    let mut chain_ids: HashMap<Vec<RoleId>, u32> = HashMap::new();
-    let mut role_table = HashMap::new();
+    let mut chain_ids: HashMap<Vec<RoleId>, u32> = HashMap::default();
+    let mut role_table = HashMap::default();
     let mut effective = Vec::new();
     let mut role_exclusive = Vec::with_capacity(ir.roles.len());
     for ri in 0..ir.roles.len() {
@@ -177,47 +279,54 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
     }
 
     // Subjects and the scope tree of assignments.
-    let mut principal_subjects: HashMap<String, SubjectId> = HashMap::new();
+    let mut principal_subjects: HashMap<String, SubjectId> = HashMap::default();
     let group_base = 1u32;
     let mut next_subject = group_base + u32::try_from(ir.groups.len()).unwrap_or(0);
-    let mut children: HashMap<(NodeId, TypeId), HashMap<String, NodeId>> = HashMap::new();
+    let mut children: HashMap<(NodeId, TypeId), HashMap<String, NodeId>> = HashMap::default();
     let mut node_paths: Vec<Option<String>> = vec![None];
-    let mut grants: HashMap<(SubjectId, NodeId), Vec<RoleId>> = HashMap::new();
+    let mut node_keys: Vec<(NodeId, TypeId, Box<str>)> = vec![(0, TypeId(0), Box::from(""))];
+    let mut grants: Vec<(SubjectId, NodeId, RoleId)> = Vec::new();
     for a in &ir.assignments {
         let mut node: NodeId = 0;
         for (depth, (t, id)) in a.scope.iter().enumerate() {
             let next = u32::try_from(node_paths.len()).unwrap_or(u32::MAX);
             let entry = children.entry((node, *t)).or_default();
-            node = *entry.entry(id.clone()).or_insert_with(|| {
-                let prefix = a.scope.get(..=depth).unwrap_or(&[]);
-                node_paths.push(Some(crate::path::render(
-                    prefix.iter().map(|(t, id)| (ir.type_name(*t), id.as_str())),
-                    None,
-                )));
-                next
-            });
+            node = match entry.get(id.as_str()) {
+                Some(&child) => child,
+                None => {
+                    let prefix = a.scope.get(..=depth).unwrap_or(&[]);
+                    node_paths.push(Some(crate::path::render(
+                        prefix.iter().map(|(t, id)| (ir.type_name(*t), id.as_str())),
+                        None,
+                    )));
+                    entry.insert(id.clone(), next);
+                    node_keys.push((node, *t, Box::from(id.as_str())));
+                    next
+                }
+            };
         }
         for s in &a.subjects {
             let sid = match s {
                 SubjectRef::Everyone => EVERYONE,
                 SubjectRef::Group(g) => group_base + g.0,
-                SubjectRef::Principal(p) => *principal_subjects.entry(p.clone()).or_insert_with(|| {
-                    next_subject += 1;
-                    next_subject - 1
-                }),
+                SubjectRef::Principal(p) => match principal_subjects.get(p.as_str()) {
+                    Some(&sid) => sid,
+                    None => {
+                        principal_subjects.insert(p.clone(), next_subject);
+                        next_subject += 1;
+                        next_subject - 1
+                    }
+                },
             };
-            grants.entry((sid, node)).or_default().extend(a.roles.iter().copied());
+            grants.extend(a.roles.iter().map(|&r| (sid, node, r)));
         }
     }
-    for roles in grants.values_mut() {
-        roles.sort_unstable();
-        roles.dedup();
-    }
+    let grants = Grants::build(grants, next_subject);
 
     let mut identities = Vec::new();
-    let mut identity_index = HashMap::new();
+    let mut identity_index = HashMap::default();
     for (i, ident) in ir.identities.iter().enumerate() {
-        let mut aliases: HashMap<String, Vec<GroupId>> = HashMap::new();
+        let mut aliases: HashMap<String, Vec<GroupId>> = HashMap::default();
         for (gi, g) in ir.groups.iter().enumerate() {
             for (iid, value) in &g.aliases {
                 if iid.idx() == i {
@@ -236,17 +345,20 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
         });
     }
 
+    let types: Vec<CType> = ir
+        .types
+        .iter()
+        .map(|t| CType { name: t.name.clone(), parent: t.parent, actions: t.actions.clone(), attrs: t.attrs.clone() })
+        .collect();
+    let lookup = Lookup::build(
+        &types,
+        ir.actions.len(),
+        ir.roles.len(),
+        role_table.iter().map(|(k, v)| (*k, *v)),
+        node_keys,
+    );
     CompiledPolicy {
-        types: ir
-            .types
-            .iter()
-            .map(|t| CType {
-                name: t.name.clone(),
-                parent: t.parent,
-                actions: t.actions.clone(),
-                attrs: t.attrs.clone(),
-            })
-            .collect(),
+        types,
         type_index: ir.types.iter().enumerate().map(|(i, t)| (t.name.clone(), TypeId::from_idx(i))).collect(),
         actions: ir.actions.clone(),
         action_index: ir.actions.iter().enumerate().map(|(i, a)| (a.clone(), ActionId::from_idx(i))).collect(),
@@ -267,5 +379,6 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
         node_paths,
         principal_subjects,
         grants,
+        lookup,
     }
 }

@@ -1,111 +1,208 @@
 //! Condition evaluation with "cannot be evaluated" (design section 5.2): reading a missing
 //! attribute stops evaluation left to right, and `has` never fails.
+//!
+//! Values are read in place: attributes stay in the request's JSON (validation has already
+//! checked their types) and literals in the compiled policy, so evaluating a condition does
+//! not allocate, except to compare two sets for equality.
 
-use crate::check::ir::{ActionId, Cond, GroupId, Ty, TypeId, Val};
+use crate::check::ir::{Cond, GroupId, Ty, Val};
+use crate::compile::NodeId;
 use crate::syntax::ast::{CmpOp, Entity};
+use serde_json::{Map, Value};
+use smallvec::SmallVec;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A request's groups, resolved and sorted.
+pub(crate) type Groups = SmallVec<[GroupId; 4]>;
+/// The scope nodes of a request path: everywhere (0), then each whole-segment prefix that
+/// some assignment names, from the root down.
+pub(crate) type Nodes = SmallVec<[NodeId; 8]>;
 
 /// A validated request, resolved to the policy's ids.
 pub(crate) struct Env<'a> {
     pub principal_id: Cow<'a, str>,
-    pub groups: Vec<GroupId>,
-    pub segments: Vec<(TypeId, Cow<'a, str>)>,
-    pub bare: bool,
-    pub target: TypeId,
-    pub action: ActionId,
-    pub principal_attrs: Vec<(&'a str, Val)>,
-    pub resource_attrs: Vec<(&'a str, Val)>,
-    pub context_attrs: Vec<(&'a str, Val)>,
-    /// The attributes the target type declares.
+    pub groups: Groups,
+    /// The target's id (its last segment's); `None` for a bare type.
+    pub resource_id: Option<Cow<'a, str>>,
+    pub nodes: Nodes,
+    /// The (target type, action) pair, which indexes the role tables.
+    pub pair: u32,
+    /// Given attributes, as the request has them; those the policy declares have the
+    /// declared types.
+    pub principal_attrs: &'a Map<String, Value>,
+    pub resource_attrs: &'a Map<String, Value>,
+    pub context_attrs: &'a Map<String, Value>,
+    /// The declared attributes: the principal's, the target type's and the context's.
+    pub principal_decl: &'a BTreeMap<String, Ty>,
     pub resource_decl: &'a BTreeMap<String, Ty>,
+    pub context_decl: &'a BTreeMap<String, Ty>,
 }
 
-/// The result of a `when`: true, false, or not evaluable because of the named attribute.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Outcome {
+/// The attribute that made a condition not evaluable (`resource.owner`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Missing<'p> {
+    pub entity: Entity,
+    pub name: &'p str,
+}
+
+impl std::fmt::Display for Missing<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.entity.as_str(), self.name)
+    }
+}
+
+/// The result of a `when`: true, false, or not evaluable because of an attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome<'p> {
     True,
     False,
-    Missing(String),
+    Missing(Missing<'p>),
 }
 
-pub(crate) fn eval_bool(c: &Cond, env: &Env<'_>) -> Outcome {
+pub(crate) fn eval_bool<'p>(c: &'p Cond, env: &Env<'_>) -> Outcome<'p> {
     match eval(c, env) {
-        Ok(v) if *v == Val::Bool(true) => Outcome::True,
-        Ok(_) => Outcome::False,
-        Err(attr) => Outcome::Missing(attr),
+        Ok(v) => {
+            if truthy(v) {
+                Outcome::True
+            } else {
+                Outcome::False
+            }
+        }
+        Err(m) => Outcome::Missing(m),
     }
 }
 
-fn attrs<'e, 'a>(env: &'e Env<'a>, e: Entity) -> &'e [(&'a str, Val)] {
+/// A value read in place.
+#[derive(Debug, Clone, Copy)]
+enum V<'e> {
+    Bool(bool),
+    Int(i64),
+    Str(&'e str),
+    /// A set literal of the policy.
+    LitSet(&'e BTreeSet<Val>),
+    /// A set attribute of the request (a JSON array; repeats count once).
+    JsonSet(&'e [Value]),
+}
+
+impl<'e> V<'e> {
+    fn lit(v: &'e Val) -> V<'e> {
+        match v {
+            Val::Str(s) => V::Str(s),
+            Val::Int(i) => V::Int(*i),
+            Val::Bool(b) => V::Bool(*b),
+            Val::Set(s) => V::LitSet(s),
+        }
+    }
+
+    /// A JSON value that validation has checked against its declared type.
+    fn json(v: &'e Value) -> V<'e> {
+        match v {
+            Value::String(s) => V::Str(s),
+            Value::Bool(b) => V::Bool(*b),
+            Value::Array(items) => V::JsonSet(items),
+            Value::Number(n) => n.as_i64().map_or(V::Bool(false), V::Int),
+            Value::Null | Value::Object(_) => V::Bool(false),
+        }
+    }
+
+    /// The value as an owned `Val` (to compare sets).
+    fn owned(self) -> Val {
+        match self {
+            V::Bool(b) => Val::Bool(b),
+            V::Int(i) => Val::Int(i),
+            V::Str(s) => Val::Str(s.to_string()),
+            V::LitSet(s) => Val::Set(s.clone()),
+            V::JsonSet(items) => Val::Set(items.iter().map(|i| V::json(i).owned()).collect()),
+        }
+    }
+}
+
+fn truthy(v: V<'_>) -> bool {
+    matches!(v, V::Bool(true))
+}
+
+fn attrs<'e>(env: &'e Env<'_>, e: Entity) -> (&'e Map<String, Value>, &'e BTreeMap<String, Ty>) {
     match e {
-        Entity::Principal => &env.principal_attrs,
-        Entity::Resource => &env.resource_attrs,
-        Entity::Context => &env.context_attrs,
+        Entity::Principal => (env.principal_attrs, env.principal_decl),
+        Entity::Resource => (env.resource_attrs, env.resource_decl),
+        Entity::Context => (env.context_attrs, env.context_decl),
     }
 }
 
-fn lookup<'e>(env: &'e Env<'_>, e: Entity, name: &str) -> Option<&'e Val> {
-    attrs(env, e).iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+/// A declared attribute the request gives (a JSON `null` is not given).
+fn lookup<'e>(env: &'e Env<'_>, e: Entity, name: &str) -> Option<&'e Value> {
+    let (given, declared) = attrs(env, e);
+    given.get(name).filter(|v| !v.is_null() && declared.contains_key(name))
 }
 
-type Res<'e> = Result<Cow<'e, Val>, String>;
-
-fn eval<'e>(c: &'e Cond, env: &'e Env<'_>) -> Res<'e> {
+fn eval<'p: 'e, 'e>(c: &'p Cond, env: &'e Env<'_>) -> Result<V<'e>, Missing<'p>> {
     Ok(match c {
-        Cond::Lit(v) => Cow::Borrowed(v),
+        Cond::Lit(v) => V::lit(v),
         Cond::Attr(e, name) => match lookup(env, *e, name) {
-            Some(v) => Cow::Borrowed(v),
-            None => return Err(format!("{}.{name}", e.as_str())),
+            Some(v) => V::json(v),
+            None => return Err(Missing { entity: *e, name }),
         },
-        Cond::PrincipalId => Cow::Owned(Val::Str(env.principal_id.to_string())),
-        Cond::ResourceId => match env.segments.last() {
-            Some((_, id)) if !env.bare => Cow::Owned(Val::Str(id.to_string())),
-            _ => return Err("resource.id".to_string()),
+        Cond::PrincipalId => V::Str(&env.principal_id),
+        Cond::ResourceId => match &env.resource_id {
+            Some(id) => V::Str(id),
+            None => return Err(Missing { entity: Entity::Resource, name: "id" }),
         },
-        Cond::Has(e, name) => Cow::Owned(Val::Bool(match (e, name.as_str()) {
+        Cond::Has(e, name) => V::Bool(match (e, name.as_str()) {
             (Entity::Principal, "id") => true,
-            (Entity::Resource, "id") => !env.bare,
-            (Entity::Resource, _) => env.resource_decl.contains_key(name) && lookup(env, *e, name).is_some(),
+            (Entity::Resource, "id") => env.resource_id.is_some(),
             _ => lookup(env, *e, name).is_some(),
-        })),
-        Cond::InGroup(g) => Cow::Owned(Val::Bool(env.groups.binary_search(g).is_ok())),
-        Cond::Not(inner) => Cow::Owned(Val::Bool(!truthy(eval(inner, env)?.as_ref()))),
+        }),
+        Cond::InGroup(g) => V::Bool(env.groups.binary_search(g).is_ok()),
+        Cond::Not(inner) => V::Bool(!truthy(eval(inner, env)?)),
         Cond::And(parts) => {
             for p in parts {
-                if !truthy(eval(p, env)?.as_ref()) {
-                    return Ok(Cow::Owned(Val::Bool(false)));
+                if !truthy(eval(p, env)?) {
+                    return Ok(V::Bool(false));
                 }
             }
-            Cow::Owned(Val::Bool(true))
+            V::Bool(true)
         }
         Cond::Or(parts) => {
             for p in parts {
-                if truthy(eval(p, env)?.as_ref()) {
-                    return Ok(Cow::Owned(Val::Bool(true)));
+                if truthy(eval(p, env)?) {
+                    return Ok(V::Bool(true));
                 }
             }
-            Cow::Owned(Val::Bool(false))
+            V::Bool(false)
         }
         Cond::Cmp(op, l, r) => {
             let l = eval(l, env)?;
             let r = eval(r, env)?;
-            Cow::Owned(Val::Bool(compare(*op, &l, &r)))
+            V::Bool(compare(*op, l, r))
         }
     })
 }
 
-fn truthy(v: &Val) -> bool {
-    *v == Val::Bool(true)
+/// Equality of two values of one type (the checker guarantees the types match; values of
+/// different types are unequal).
+fn equal(l: V<'_>, r: V<'_>) -> bool {
+    match (l, r) {
+        (V::Bool(a), V::Bool(b)) => a == b,
+        (V::Int(a), V::Int(b)) => a == b,
+        (V::Str(a), V::Str(b)) => a == b,
+        (V::LitSet(a), V::LitSet(b)) => a == b,
+        (V::LitSet(_) | V::JsonSet(_), V::LitSet(_) | V::JsonSet(_)) => l.owned() == r.owned(),
+        _ => false,
+    }
 }
 
-fn compare(op: CmpOp, l: &Val, r: &Val) -> bool {
+fn compare(op: CmpOp, l: V<'_>, r: V<'_>) -> bool {
     match op {
-        CmpOp::Eq => l == r,
-        CmpOp::Ne => l != r,
-        CmpOp::In => matches!(r, Val::Set(s) if s.contains(l)),
+        CmpOp::Eq => equal(l, r),
+        CmpOp::Ne => !equal(l, r),
+        CmpOp::In => match r {
+            V::LitSet(s) => s.iter().any(|x| equal(l, V::lit(x))),
+            V::JsonSet(items) => items.iter().any(|x| equal(l, V::json(x))),
+            _ => false,
+        },
         CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge => match (l, r) {
-            (Val::Int(a), Val::Int(b)) => match op {
+            (V::Int(a), V::Int(b)) => match op {
                 CmpOp::Lt => a < b,
                 CmpOp::Le => a <= b,
                 CmpOp::Gt => a > b,

@@ -1,168 +1,248 @@
 //! The native evaluator: decides a [`Request`] against a [`CompiledPolicy`] exactly as
 //! design section 5 says, with reasons. It never looks at the AST.
+//!
+//! A decision is made in two steps. [`verdict`] resolves the request and finds the deciding
+//! rules, without allocating for a valid request: ids stay borrowed from the request, scratch
+//! lists live on the stack, and each reason is a handful of indexes. [`Verdict::decision`]
+//! then writes the reasons out as names (roles, chain, subject, scope, location).
 
 mod cond;
 mod validate;
 
 pub(crate) use validate::claim;
 
+use crate::check::ir::{GroupId, RoleId};
 use crate::compile::{CompiledPolicy, EVERYONE, NodeId, SubjectId};
-use crate::request::{Decision, Reason, Request, RuleReason};
+use crate::request::{Decision, Reason, Request, RequestError, RuleReason};
 use crate::syntax::ast::Effect;
-use cond::{Env, Outcome};
+use cond::{Env, Missing, Outcome};
+use smallvec::SmallVec;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-/// Decides one request.
+/// Decides one request, with its reasons written out.
 pub fn decide(policy: &CompiledPolicy, request: &Request) -> Decision {
-    let env = match validate::resolve(policy, request) {
-        Ok(env) => env,
-        Err(errors) => return Decision::invalid(errors),
-    };
-    decide_resolved(policy, &env)
+    verdict(policy, request).decision()
+}
+
+/// Who a subject of the request is.
+#[derive(Debug, Clone, Copy)]
+enum Who {
+    Principal,
+    Group(GroupId),
+    Everyone,
 }
 
 /// A role held by the principal: which role, through which subject, at which scope node.
+#[derive(Debug, Clone, Copy)]
 struct Grant {
-    role: crate::check::ir::RoleId,
-    subject: usize,
+    role: RoleId,
+    subject: Who,
     node: NodeId,
 }
 
-fn decide_resolved(policy: &CompiledPolicy, env: &Env<'_>) -> Decision {
-    // 1. Subjects(P): its id (when any assignment names it), its declared groups, everyone.
-    let mut subjects: Vec<(SubjectId, String)> = Vec::with_capacity(env.groups.len() + 2);
-    if let Some(&s) = policy.principal_subjects.get(env.principal_id.as_ref()) {
-        subjects.push((s, env.principal_id.to_string()));
-    }
-    for g in &env.groups {
-        let name = policy.groups.get(g.idx()).map_or("?", String::as_str);
-        subjects.push((policy.group_subject(*g), format!("group:{name}")));
-    }
-    subjects.push((EVERYONE, "everyone".to_string()));
+/// A rule that decided (or, for `Skipped`, could not be evaluated), and the grant that
+/// brought it in.
+#[derive(Debug, Clone, Copy)]
+struct Hit<'p> {
+    rule: u32,
+    via: u32,
+    grant: Grant,
+    missing: Option<Missing<'p>>,
+}
 
-    // 2. Scopes(r): everywhere and every whole-segment prefix some assignment names.
-    let mut nodes: Vec<NodeId> = vec![0];
-    let mut node = 0;
-    for (t, id) in &env.segments {
-        match policy.children.get(&(node, *t)).and_then(|m| m.get(id.as_ref())) {
-            Some(&child) => {
-                node = child;
-                nodes.push(child);
-            }
-            None => break,
+type Hits<'p> = SmallVec<[Hit<'p>; 2]>;
+
+#[derive(Debug)]
+enum Found<'p> {
+    Invalid(Vec<RequestError>),
+    /// Roles of one exclusive set, sorted by name.
+    Exclusive(Vec<String>),
+    Deny(Hits<'p>),
+    Allow(Hits<'p>),
+    /// No allow rule applied; the allow rules that could not be evaluated.
+    NoRule(Hits<'p>),
+}
+
+/// The outcome of a decision, before its reasons are written out as names: the effect, and
+/// for each deciding rule the rule, the role chain, the subject and the scope node.
+/// [`Verdict::decision`] gives the full [`Decision`].
+#[derive(Debug)]
+pub struct Verdict<'a> {
+    policy: &'a CompiledPolicy,
+    request: &'a Request,
+    principal_id: Cow<'a, str>,
+    found: Found<'a>,
+}
+
+impl<'a> Verdict<'a> {
+    /// Allow or deny (an invalid request is denied).
+    pub fn effect(&self) -> Effect {
+        match self.found {
+            Found::Allow(_) => Effect::Allow,
+            Found::Invalid(_) | Found::Exclusive(_) | Found::Deny(_) | Found::NoRule(_) => Effect::Deny,
         }
     }
 
+    /// Whether the request is allowed.
+    pub fn is_allow(&self) -> bool {
+        self.effect() == Effect::Allow
+    }
+
+    /// The decision with its reasons (or request errors) written out.
+    pub fn decision(&self) -> Decision {
+        let mut decision = match &self.found {
+            Found::Invalid(errors) => return Decision::invalid(errors.clone()),
+            Found::Exclusive(roles) => Decision {
+                decision: Effect::Deny,
+                errors: Vec::new(),
+                reasons: vec![Reason::Exclusive { roles: roles.clone() }],
+            },
+            Found::Deny(hits) => Decision {
+                decision: Effect::Deny,
+                errors: Vec::new(),
+                reasons: self.reasons(hits).into_iter().map(Reason::Deny).collect(),
+            },
+            Found::Allow(hits) => Decision {
+                decision: Effect::Allow,
+                errors: Vec::new(),
+                reasons: self.reasons(hits).into_iter().map(Reason::Allow).collect(),
+            },
+            Found::NoRule(skipped) => {
+                let mut reasons = vec![Reason::NoRule];
+                reasons.extend(self.reasons(skipped).into_iter().map(Reason::Skipped));
+                Decision { decision: Effect::Deny, errors: Vec::new(), reasons }
+            }
+        };
+        crate::identity::annotate(self.policy, self.request, &mut decision);
+        decision
+    }
+
+    fn reasons(&self, hits: &[Hit<'_>]) -> Vec<RuleReason> {
+        let policy = self.policy;
+        let names = |ids: &[RoleId]| ids.iter().filter_map(|r| policy.role_names.get(r.idx()).cloned()).collect();
+        let rs = hits.iter().map(|h| {
+            let rule = policy.rules.get(h.rule as usize);
+            let subject = match h.grant.subject {
+                Who::Principal => self.principal_id.to_string(),
+                Who::Group(g) => format!("group:{}", policy.groups.get(g.idx()).map_or("?", String::as_str)),
+                Who::Everyone => "everyone".to_string(),
+            };
+            let rr = RuleReason {
+                role: rule.and_then(|r| policy.role_names.get(r.role.idx())).cloned().unwrap_or_default(),
+                via: policy.chains.get(h.via as usize).map(|c| names(c)).unwrap_or_default(),
+                subject,
+                scope: policy.node_paths.get(h.grant.node as usize).cloned().flatten(),
+                at: rule.map(|r| r.at.clone()).unwrap_or_default(),
+                unevaluable: h.missing.iter().map(ToString::to_string).collect(),
+                source: None,
+            };
+            (rule.map_or((0, 0, 0), |r| r.at_key), rr)
+        });
+        sort_reasons(rs.collect())
+    }
+}
+
+/// Decides one request; the reasons stay indexes until [`Verdict::decision`].
+pub fn verdict<'a>(policy: &'a CompiledPolicy, request: &'a Request) -> Verdict<'a> {
+    match validate::resolve(policy, request) {
+        Ok(env) => {
+            let found = find(policy, &env);
+            Verdict { policy, request, principal_id: env.principal_id, found }
+        }
+        Err(errors) => Verdict { policy, request, principal_id: Cow::Borrowed(""), found: Found::Invalid(errors) },
+    }
+}
+
+fn find<'p>(policy: &'p CompiledPolicy, env: &Env<'_>) -> Found<'p> {
+    // 1. Subjects(P): its id (when any assignment names it), its declared groups, everyone.
+    let mut subjects: SmallVec<[(SubjectId, Who); 8]> = SmallVec::new();
+    if let Some(&s) = policy.principal_subjects.get(env.principal_id.as_ref()) {
+        subjects.push((s, Who::Principal));
+    }
+    subjects.extend(env.groups.iter().map(|&g| (policy.group_subject(g), Who::Group(g))));
+    subjects.push((EVERYONE, Who::Everyone));
+    subjects.retain(|(s, _)| policy.grants.has_subject(*s));
+    if subjects.is_empty() {
+        return Found::NoRule(Hits::new());
+    }
+
+    // 2. Scopes(r) were found with the request (`env.nodes`).
     // 3. Roles(R): the roles assigned to a subject at a scope (ancestors are folded into the
     //    compiled tables).
-    let mut grants = Vec::new();
-    for (si, (s, _)) in subjects.iter().enumerate() {
-        for &n in &nodes {
-            if let Some(roles) = policy.grants.get(&(*s, n)) {
-                grants.extend(roles.iter().map(|&role| Grant { role, subject: si, node: n }));
-            }
-        }
+    let mut grants: SmallVec<[Grant; 8]> = SmallVec::new();
+    for &(s, who) in &subjects {
+        policy.grants.matching(s, &env.nodes, |node, roles| {
+            grants.extend(roles.iter().map(|&role| Grant { role, subject: who, node }));
+        });
     }
 
     // 5. Separation of duty: two roles of one exclusive set among Roles(R).
-    let mut held: Vec<(u32, crate::check::ir::RoleId)> = Vec::new();
-    for g in &grants {
-        if let Some(ms) = policy.role_exclusive.get(g.role.idx()) {
-            held.extend(ms.iter().copied());
-        }
-    }
-    if !held.is_empty() {
-        held.sort_unstable();
-        held.dedup();
-        let mut clash: BTreeSet<String> = BTreeSet::new();
-        for w in held.windows(2) {
-            if let [a, b] = w
-                && a.0 == b.0
-            {
-                clash.insert(policy.role_names.get(a.1.idx()).cloned().unwrap_or_default());
-                clash.insert(policy.role_names.get(b.1.idx()).cloned().unwrap_or_default());
-            }
-        }
-        if !clash.is_empty() {
-            return Decision {
-                decision: Effect::Deny,
-                errors: Vec::new(),
-                reasons: vec![Reason::Exclusive { roles: clash.into_iter().collect() }],
-            };
-        }
+    if !policy.exclusive_sets.is_empty()
+        && let Some(roles) = exclusive(policy, &grants)
+    {
+        return Found::Exclusive(roles);
     }
 
     // 4, 6, 7. Applicable rules; each condition is evaluated once per decision.
-    let mut outcomes: Vec<(u32, Outcome)> = Vec::new();
-    let mut denies = Vec::new();
-    let mut allows = Vec::new();
-    let mut skipped = Vec::new();
+    let mut outcomes: SmallVec<[(u32, Outcome<'p>); 4]> = SmallVec::new();
+    let mut denies = Hits::new();
+    let mut allows = Hits::new();
+    let mut skipped = Hits::new();
     for g in &grants {
-        let Some(&(start, end)) = policy.role_table.get(&(g.role, env.target, env.action)) else { continue };
+        let (start, end) = policy.lookup.rules(g.role, env.pair);
         for eff in policy.effective.get(start as usize..end as usize).unwrap_or(&[]) {
             let Some(rule) = policy.rules.get(eff.rule as usize) else { continue };
             let outcome = match outcomes.iter().find(|(r, _)| *r == eff.rule) {
-                Some((_, o)) => o.clone(),
+                Some((_, o)) => *o,
                 None => {
                     let o = match &rule.cond {
                         None => Outcome::True,
                         Some(c) => cond::eval_bool(c, env),
                     };
-                    outcomes.push((eff.rule, o.clone()));
+                    outcomes.push((eff.rule, o));
                     o
                 }
             };
-            let hit = (eff, g);
+            let hit = |missing| Hit { rule: eff.rule, via: eff.via, grant: *g, missing };
             match (rule.effect, outcome) {
-                (Effect::Deny, Outcome::True) => denies.push((hit, Vec::new())),
-                (Effect::Deny, Outcome::Missing(attr)) => denies.push((hit, vec![attr])),
-                (Effect::Allow, Outcome::True) => allows.push((hit, Vec::new())),
-                (Effect::Allow, Outcome::Missing(attr)) => skipped.push((hit, vec![attr])),
+                (Effect::Deny, Outcome::True) => denies.push(hit(None)),
+                (Effect::Deny, Outcome::Missing(m)) => denies.push(hit(Some(m))),
+                (Effect::Allow, Outcome::True) => allows.push(hit(None)),
+                (Effect::Allow, Outcome::Missing(m)) => skipped.push(hit(Some(m))),
                 (_, Outcome::False) => {}
             }
         }
     }
-
-    let reason = |((eff, g), unevaluable): &((&crate::compile::EffRule, &Grant), Vec<String>)| {
-        let rule = policy.rules.get(eff.rule as usize);
-        let role = rule.and_then(|r| policy.role_names.get(r.role.idx())).cloned().unwrap_or_default();
-        let via = policy
-            .chains
-            .get(eff.via as usize)
-            .map(|c| c.iter().filter_map(|r| policy.role_names.get(r.idx()).cloned()).collect())
-            .unwrap_or_default();
-        let key = rule.map_or((0, 0, 0), |r| r.at_key);
-        let rr = RuleReason {
-            role,
-            via,
-            subject: subjects.get(g.subject).map(|(_, s)| s.clone()).unwrap_or_default(),
-            scope: policy.node_paths.get(g.node as usize).cloned().flatten(),
-            at: rule.map(|r| r.at.clone()).unwrap_or_default(),
-            unevaluable: unevaluable.clone(),
-            source: None,
-        };
-        (key, rr)
-    };
-    let sorted =
-        |hits: &[((&crate::compile::EffRule, &Grant), Vec<String>)]| sort_reasons(hits.iter().map(reason).collect());
-
     if !denies.is_empty() {
-        return Decision {
-            decision: Effect::Deny,
-            errors: Vec::new(),
-            reasons: sorted(&denies).into_iter().map(Reason::Deny).collect(),
-        };
+        Found::Deny(denies)
+    } else if !allows.is_empty() {
+        Found::Allow(allows)
+    } else {
+        Found::NoRule(skipped)
     }
-    if !allows.is_empty() {
-        return Decision {
-            decision: Effect::Allow,
-            errors: Vec::new(),
-            reasons: sorted(&allows).into_iter().map(Reason::Allow).collect(),
-        };
+}
+
+/// The held roles that clash: members of an exclusive set of which two are held, by name.
+fn exclusive(policy: &CompiledPolicy, grants: &[Grant]) -> Option<Vec<String>> {
+    let mut held: Vec<(u32, RoleId)> = Vec::new();
+    for g in grants {
+        if let Some(ms) = policy.role_exclusive.get(g.role.idx()) {
+            held.extend(ms.iter().copied());
+        }
     }
-    let mut reasons = vec![Reason::NoRule];
-    reasons.extend(sorted(&skipped).into_iter().map(Reason::Skipped));
-    Decision { decision: Effect::Deny, errors: Vec::new(), reasons }
+    held.sort_unstable();
+    held.dedup();
+    let mut clash: BTreeSet<String> = BTreeSet::new();
+    for w in held.windows(2) {
+        if let [a, b] = w
+            && a.0 == b.0
+        {
+            clash.insert(policy.role_names.get(a.1.idx()).cloned().unwrap_or_default());
+            clash.insert(policy.role_names.get(b.1.idx()).cloned().unwrap_or_default());
+        }
+    }
+    (!clash.is_empty()).then(|| clash.into_iter().collect())
 }
 
 /// Orders rule reasons by (`at` as a source position, subject, scope), then chain and role,

@@ -1,8 +1,8 @@
 //! Request validation (design section 5.1): resolves a request's names against the compiled
 //! policy and types its attributes, or lists every reason it is invalid.
 
-use super::cond::Env;
-use crate::check::ir::{GroupId, Ty, Val};
+use super::cond::{Env, Groups, Nodes};
+use crate::check::ir::{GroupId, Ty};
 use crate::compile::CompiledPolicy;
 use crate::request::{Principal, Request, RequestError, invalid};
 use serde_json::{Map, Value};
@@ -11,25 +11,122 @@ use std::collections::BTreeMap;
 
 static NO_ATTRS: BTreeMap<String, Ty> = BTreeMap::new();
 
+/// Resolves a request, or lists every reason it is invalid.
 pub(super) fn resolve<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Result<Env<'a>, Vec<RequestError>> {
+    match fast(policy, req) {
+        Some(env) => Ok(env),
+        None => full(policy, req),
+    }
+}
+
+/// The common case in one pass and without allocating: a direct principal, a path without
+/// quoted ids, every name known and every attribute of its declared type. `None` when any
+/// of that does not hold; [`full`] then reads the request again and names every problem.
+fn fast<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Option<Env<'a>> {
+    let Principal::Direct(p) = &req.principal else { return None };
+    let id = p.id.as_str();
+    if !["user:", "service:"].iter().any(|pre| id.strip_prefix(pre).is_some_and(|rest| !rest.is_empty())) {
+        return None;
+    }
+    let mut groups: Groups = p.groups.iter().filter_map(|g| policy.group_index.get(g.as_str()).copied()).collect();
+    groups.sort_unstable();
+    groups.dedup();
+
+    // The path, its types and the scope nodes in one scan.
+    let path = req.resource.path.as_bytes();
+    let mut i = 0;
+    let mut prev = None;
+    let mut nodes = Nodes::new();
+    nodes.push(0);
+    let mut node = Some(0);
+    let mut resource_id;
+    let target = loop {
+        let start = i;
+        if !path.get(i).copied().is_some_and(crate::path::is_ident_start) {
+            return None;
+        }
+        while path.get(i).copied().is_some_and(crate::path::is_ident_char) {
+            i += 1;
+        }
+        let tid = policy.lookup.path_type(&policy.types, prev, req.resource.path.get(start..i)?)?;
+        prev = Some(tid);
+        match path.get(i) {
+            // A bare type ends the path: the target has no id.
+            None => {
+                resource_id = None;
+                break tid;
+            }
+            Some(b':') => i += 1,
+            Some(_) => return None,
+        }
+        let start = i;
+        while path.get(i).copied().is_some_and(crate::path::is_id_byte) {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        let id = req.resource.path.get(start..i)?;
+        resource_id = Some(Cow::Borrowed(id));
+        if let Some(n) = node {
+            node = policy.lookup.child(n, tid, id);
+            nodes.extend(node);
+        }
+        match path.get(i) {
+            None => break tid,
+            Some(b'/') => i += 1,
+            Some(_) => return None,
+        }
+    };
+    let ty = policy.types.get(target.idx())?;
+    let (_, pair) = policy.lookup.action(&policy.types, &policy.actions, target, &req.action)?;
+    if !attrs_fit(&p.attrs, &policy.principal_attrs)
+        || !attrs_fit(&req.resource.attrs, &ty.attrs)
+        || !attrs_fit(&req.context, &policy.context_attrs)
+    {
+        return None;
+    }
+    Some(Env {
+        principal_id: Cow::Borrowed(id),
+        groups,
+        resource_id,
+        nodes,
+        pair,
+        principal_attrs: &p.attrs,
+        resource_attrs: &req.resource.attrs,
+        context_attrs: &req.context,
+        principal_decl: &policy.principal_attrs,
+        resource_decl: &ty.attrs,
+        context_decl: &policy.context_attrs,
+    })
+}
+
+/// Whether every declared attribute given has its declared type.
+fn attrs_fit(given: &Map<String, Value>, declared: &BTreeMap<String, Ty>) -> bool {
+    declared.is_empty()
+        || given.iter().all(|(name, v)| v.is_null() || declared.get(name).is_none_or(|ty| fits(v, ty)))
+}
+
+/// Resolves any request, naming every problem (design section 5.1).
+fn full<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Result<Env<'a>, Vec<RequestError>> {
     let mut errors = Vec::new();
     let (principal_id, groups, principal_attrs) = match &req.principal {
         Principal::Direct(p) => {
-            let mut groups: Vec<GroupId> = p.groups.iter().filter_map(|g| policy.group_index.get(g).copied()).collect();
+            let mut groups: Groups = p.groups.iter().filter_map(|g| policy.group_index.get(g.as_str()).copied()).collect();
             groups.sort_unstable();
             groups.dedup();
             (Cow::Borrowed(p.id.as_str()), groups, &p.attrs)
         }
         Principal::Identity(p) => match map_identity(policy, &p.identity, &p.claims) {
-            Ok((id, groups)) => (Cow::Owned(id), groups, &p.attrs),
+            Ok((id, groups)) => (Cow::Owned(id), Groups::from_vec(groups), &p.attrs),
             Err(e) => {
                 errors.push(e);
-                (Cow::Borrowed(""), Vec::new(), &p.attrs)
+                (Cow::Borrowed(""), Groups::new(), &p.attrs)
             }
         },
         Principal::Token(p) => {
             errors.push(crate::identity::unverified());
-            (Cow::Borrowed(""), Vec::new(), &p.attrs)
+            (Cow::Borrowed(""), Groups::new(), &p.attrs)
         }
     };
     if errors.is_empty() {
@@ -40,7 +137,7 @@ pub(super) fn resolve<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Resul
         }
     }
 
-    let mut segments = Vec::new();
+    let mut segments: smallvec::SmallVec<[(crate::check::ir::TypeId, Cow<'a, str>); 8]> = smallvec::SmallVec::new();
     let mut target = None;
     let mut path_ok = false;
     let mut bare = false;
@@ -48,7 +145,8 @@ pub(super) fn resolve<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Resul
         Err(e) => errors.push(invalid::malformed_path(&req.resource.path, &e)),
         Ok(parts) => {
             let mut prev = None;
-            let steps = parts.segments.iter().map(|(t, id)| (*t, Some(id))).chain(parts.bare.map(|b| (b, None)));
+            let total = parts.segments.len() + usize::from(parts.bare.is_some());
+            let steps = parts.segments.into_iter().map(|(t, id)| (t, Some(id))).chain(parts.bare.map(|b| (b, None)));
             for (ty, id) in steps {
                 let Some(&tid) = policy.type_index.get(ty) else {
                     errors.push(invalid::unknown_type(ty, &req.resource.path));
@@ -63,12 +161,11 @@ pub(super) fn resolve<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Resul
                 prev = Some(tid);
                 target = Some(tid);
                 match id {
-                    Some(id) => segments.push((tid, id.clone())),
+                    Some(id) => segments.push((tid, id)),
                     None => bare = true,
                 }
             }
-            path_ok = target.is_some()
-                && segments.len() + usize::from(bare) == parts.segments.len() + usize::from(parts.bare.is_some());
+            path_ok = target.is_some() && segments.len() + usize::from(bare) == total;
         }
     }
     // The action and resource attributes are checked against the target type only once the
@@ -80,32 +177,50 @@ pub(super) fn resolve<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Resul
     let mut action = None;
     if let Some(t) = target {
         let ty = policy.types.get(t.idx());
-        match policy.action_index.get(&req.action) {
+        match policy.action_index.get(req.action.as_str()) {
             Some(a) if ty.is_some_and(|ty| ty.actions.contains(a)) => action = Some(*a),
             _ => errors.push(invalid::action(&req.action, ty.map_or("?", |t| t.name.as_str()))),
         }
     }
 
     let resource_decl = target.and_then(|t| policy.types.get(t.idx())).map_or(&NO_ATTRS, |t| &t.attrs);
-    let principal_attrs = typed_attrs("principal", principal_attrs, &policy.principal_attrs, &mut errors);
-    let resource_attrs = typed_attrs("resource", &req.resource.attrs, resource_decl, &mut errors);
-    let context_attrs = typed_attrs("context", &req.context, &policy.context_attrs, &mut errors);
+    check_attrs("principal", principal_attrs, &policy.principal_attrs, &mut errors);
+    check_attrs("resource", &req.resource.attrs, resource_decl, &mut errors);
+    check_attrs("context", &req.context, &policy.context_attrs, &mut errors);
 
-    match (target, action) {
-        (Some(target), Some(action)) if errors.is_empty() => Ok(Env {
+    match (target, action, target.zip(action).and_then(|(t, a)| policy.lookup.pair(t, a))) {
+        (Some(_), Some(_), Some(pair)) if errors.is_empty() => Ok(Env {
             principal_id,
             groups,
-            segments,
-            bare,
-            target,
-            action,
+            nodes: walk(policy, &segments),
+            resource_id: if bare { None } else { segments.pop().map(|(_, id)| id) },
+            pair,
             principal_attrs,
-            resource_attrs,
-            context_attrs,
+            resource_attrs: &req.resource.attrs,
+            context_attrs: &req.context,
+            principal_decl: &policy.principal_attrs,
             resource_decl,
+            context_decl: &policy.context_attrs,
         }),
         _ => Err(errors),
     }
+}
+
+/// The scope nodes of a path's segments: everywhere, then each prefix some assignment names.
+fn walk(policy: &CompiledPolicy, segments: &[(crate::check::ir::TypeId, Cow<'_, str>)]) -> Nodes {
+    let mut nodes = Nodes::new();
+    nodes.push(0);
+    let mut node = 0;
+    for (t, id) in segments {
+        match policy.lookup.child(node, *t, id) {
+            Some(child) => {
+                node = child;
+                nodes.push(child);
+            }
+            None => break,
+        }
+    }
+    nodes
 }
 
 /// Maps verified claims through an `identity` block: the user claim names the principal,
@@ -161,35 +276,26 @@ pub(crate) fn claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'
     Some(cur)
 }
 
-fn typed_attrs<'a>(
-    entity: &str,
-    given: &'a Map<String, Value>,
-    declared: &BTreeMap<String, Ty>,
-    errors: &mut Vec<RequestError>,
-) -> Vec<(&'a str, Val)> {
-    let mut out = Vec::new();
+/// Checks that every declared attribute the request gives has its declared type (a JSON
+/// `null` counts as not given; undeclared attributes are ignored).
+fn check_attrs(entity: &str, given: &Map<String, Value>, declared: &BTreeMap<String, Ty>, errors: &mut Vec<RequestError>) {
+    if declared.is_empty() {
+        return;
+    }
     for (name, value) in given {
         let Some(ty) = declared.get(name) else { continue };
-        if value.is_null() {
-            continue;
-        }
-        match json_to_val(value, ty) {
-            Some(v) => out.push((name.as_str(), v)),
-            None => errors.push(invalid::attr_type(entity, name, &ty.to_string(), value)),
+        if !value.is_null() && !fits(value, ty) {
+            errors.push(invalid::attr_type(entity, name, &ty.to_string(), value));
         }
     }
-    out
 }
 
-/// Converts a JSON value to a typed value, or `None` when it does not have the type.
-pub(crate) fn json_to_val(v: &Value, ty: &Ty) -> Option<Val> {
+/// Whether a JSON value has a type (an integer must fit in an `i64`).
+fn fits(v: &Value, ty: &Ty) -> bool {
     match (ty, v) {
-        (Ty::String, Value::String(s)) => Some(Val::Str(s.clone())),
-        (Ty::Int, Value::Number(n)) => n.as_i64().map(Val::Int),
-        (Ty::Bool, Value::Bool(b)) => Some(Val::Bool(*b)),
-        (Ty::Set(elem), Value::Array(items)) => {
-            items.iter().map(|i| json_to_val(i, elem)).collect::<Option<_>>().map(Val::Set)
-        }
-        _ => None,
+        (Ty::String, Value::String(_)) | (Ty::Bool, Value::Bool(_)) => true,
+        (Ty::Int, Value::Number(n)) => n.as_i64().is_some(),
+        (Ty::Set(elem), Value::Array(items)) => items.iter().all(|i| fits(i, elem)),
+        _ => false,
     }
 }

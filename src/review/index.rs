@@ -48,7 +48,7 @@ impl<'p> AccessIndex<'p> {
         let mut by_subject: Vec<Vec<NodeId>> = vec![Vec::new(); subjects];
         for ((subject, node), roles) in &policy.grants {
             if let Some(list) = by_node.get_mut(*node as usize) {
-                list.push((*subject, roles.as_slice()));
+                list.push((*subject, roles));
             }
             if let Some(nodes) = by_subject.get_mut(*subject as usize) {
                 nodes.push(*node);

@@ -267,7 +267,7 @@ pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
     g.extend([("T_children", children_at), ("T_nchildren", len32(children.len()))]);
 
     // Grants: (subject, node) -> roles.
-    let mut grants: Vec<(&(u32, u32), &Vec<crate::check::ir::RoleId>)> = p.grants.iter().collect();
+    let mut grants: Vec<(&(u32, u32), &[crate::check::ir::RoleId])> = p.grants.iter().collect();
     grants.sort();
     let mut role_lists = Vec::new();
     for (_, roles) in &grants {
