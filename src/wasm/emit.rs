@@ -4,6 +4,7 @@
 //! sorted, so one policy always gives the same bytes.
 
 use super::meta::{Meta, MetaIdentity, MetaRule, MetaType, SECTION};
+use super::tables::{HashTable, child_hash, hash_bytes, role_hash};
 use crate::check::ir::{Cond, Ty, Val};
 use crate::compile::CompiledPolicy;
 use crate::syntax::ast::{CmpOp, Effect, Entity};
@@ -48,18 +49,26 @@ impl Data {
         a
     }
 
-    /// A name table: 12-byte entries [str_ptr, str_len, value] sorted by the bytes.
+    /// A name table (see [`HashTable`]): 16-byte slots [hash, str_ptr, str_len, value], empty
+    /// when str_ptr is 0 (strings live above `DATA_BASE`). Returns its address and mask.
     fn name_table(&mut self, mut entries: Vec<(Vec<u8>, u32)>) -> (u32, u32) {
         entries.sort();
-        let ptrs: Vec<u32> = entries.iter().map(|(s, _)| self.str(s)).collect();
+        let mut table: HashTable<4> = HashTable::new(entries.len(), 1);
+        for (s, v) in &entries {
+            let ptr = self.str(s);
+            table.insert(hash_bytes(s), [hash_bytes(s), ptr, len32(s.len()), *v]);
+        }
+        self.table(&table)
+    }
+
+    /// Writes a hash table's slots; returns their address and the table's mask.
+    fn table<const W: usize>(&mut self, table: &HashTable<W>) -> (u32, u32) {
         self.align();
         let at = self.addr();
-        for ((s, v), p) in entries.iter().zip(ptrs) {
-            self.u32(p);
-            self.u32(len32(s.len()));
-            self.u32(*v);
+        for w in table.words() {
+            self.u32(w);
         }
-        (at, len32(entries.len()))
+        (at, table.mask())
     }
 
     /// An encoded value (the request encoding of docs/wasm-abi.md).
@@ -127,6 +136,16 @@ pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
     g.push(("S_true", t));
     let f = d.value(&Val::Bool(false));
     g.push(("S_false", f));
+    // Byte classes for the path scanner: 1 starts a type name (letter, `_`), 2 continues it
+    // (and digits), 4 is an unquoted id byte (and `.`, `@`, `+`, `-`).
+    let chars = d.addr();
+    for c in 0..=255u8 {
+        let alpha = c.is_ascii_alphabetic() || c == b'_';
+        let alnum = alpha || c.is_ascii_digit();
+        let id = alnum || matches!(c, b'.' | b'@' | b'+' | b'-');
+        d.bytes.push(u8::from(alpha) | (u8::from(alnum) << 1) | (u8::from(id) << 2));
+    }
+    g.push(("T_chars", chars));
 
     // Attribute slots: principal.x, context.x, resource.x (one slot per name across types),
     // then resource.id.
@@ -166,19 +185,19 @@ pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
     let named = |names: &[String]| names.iter().enumerate().map(|(i, n)| (n.as_bytes().to_vec(), len32(i))).collect();
     let type_names: Vec<String> = p.types.iter().map(|t| t.name.clone()).collect();
     let (a, n) = d.name_table(named(&type_names));
-    g.extend([("T_types", a), ("T_ntypes", n)]);
+    g.extend([("T_types", a), ("T_mtypes", n)]);
     let (a, n) = d.name_table(named(&p.actions));
-    g.extend([("T_actions", a), ("T_nactions", n)]);
+    g.extend([("T_actions", a), ("T_mactions", n)]);
     let (a, n) = d.name_table(named(&p.groups));
-    g.extend([("T_groups", a), ("T_ngroups", n)]);
+    g.extend([("T_groups", a), ("T_mgroups", n), ("T_ngroups", len32(p.groups.len()))]);
     let principals: Vec<(Vec<u8>, u32)> =
         p.principal_subjects.iter().map(|(k, v)| (k.as_bytes().to_vec(), *v)).collect();
     let (a, n) = d.name_table(principals);
-    g.extend([("T_principals", a), ("T_nprincipals", n)]);
+    g.extend([("T_principals", a), ("T_mprincipals", n)]);
     let (a, n) = d.name_table(attr_entries(Entity::Principal, &p.principal_attrs));
-    g.extend([("T_principal_attrs", a), ("T_nprincipal_attrs", n)]);
+    g.extend([("T_principal_attrs", a), ("T_mprincipal_attrs", n)]);
     let (a, n) = d.name_table(attr_entries(Entity::Context, &p.context_attrs));
-    g.extend([("T_context_attrs", a), ("T_ncontext_attrs", n)]);
+    g.extend([("T_context_attrs", a), ("T_mcontext_attrs", n)]);
 
     // Types: parents, action bitsets, attribute tables.
     let words = len32(p.actions.len().div_ceil(32)).max(1);
@@ -247,65 +266,80 @@ pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
     }
     let identity_names: Vec<String> = p.identities.iter().map(|i| i.name.clone()).collect();
     let (a, n) = d.name_table(named(&identity_names));
-    g.extend([("T_identities", a), ("T_nidentities", n), ("T_identity_info", identity_info)]);
+    g.extend([("T_identities", a), ("T_midentities", n), ("T_identity_info", identity_info)]);
 
-    // Scope tree.
+    // Scope tree: (parent node, child type, child id) -> child node, 24-byte slots
+    // [hash, node, type, id_ptr, id_len, child], empty when id_ptr is 0.
     let mut children: Vec<(u32, u32, &String, u32)> = p
         .children
         .iter()
         .flat_map(|((node, ty), ids)| ids.iter().map(move |(id, child)| (*node, ty.0, id, *child)))
         .collect();
     children.sort();
-    let id_ptrs: Vec<u32> = children.iter().map(|(_, _, id, _)| d.str(id.as_bytes())).collect();
-    d.align();
-    let children_at = d.addr();
-    for ((node, ty, id, child), ptr) in children.iter().zip(id_ptrs) {
-        for w in [*node, *ty, ptr, len32(id.len()), *child] {
-            d.u32(w);
-        }
+    let mut tree: HashTable<6> = HashTable::new(children.len(), 3);
+    for (node, ty, id, child) in children {
+        let h = child_hash(hash_bytes(id.as_bytes()), node, ty);
+        let ptr = d.str(id.as_bytes());
+        tree.insert(h, [h, node, ty, ptr, len32(id.len()), child]);
     }
-    g.extend([("T_children", children_at), ("T_nchildren", len32(children.len()))]);
+    let (a, m) = d.table(&tree);
+    g.extend([("T_children", a), ("T_mchildren", m)]);
 
-    // Grants: (subject, node) -> roles.
-    let mut grants: Vec<(&(u32, u32), &[crate::check::ir::RoleId])> = p.grants.iter().collect();
+    // Grants: for each subject, its rows [node, roles_ptr, roles_len] sorted by node, found
+    // through the subject index [first row, row count].
+    let mut grants: Vec<((u32, u32), Vec<u32>)> =
+        p.grants.iter().map(|(key, roles)| (*key, roles.iter().map(|r| r.0).collect())).collect();
     grants.sort();
+    let subjects = grants
+        .iter()
+        .map(|((s, _), _)| s + 1)
+        .chain(p.principal_subjects.values().map(|s| s + 1))
+        .fold(len32(p.groups.len()) + 1, u32::max);
+    d.align();
     let mut role_lists = Vec::new();
     for (_, roles) in &grants {
-        let at = d.addr();
-        for r in roles.iter() {
-            d.u32(r.0);
+        role_lists.push(d.addr());
+        for r in roles {
+            d.u32(*r);
         }
-        role_lists.push(at);
     }
-    let grants_at = d.addr();
-    for ((key, roles), at) in grants.iter().zip(role_lists) {
-        for w in [key.0, key.1, at, len32(roles.len())] {
+    let mut index = vec![[0u32; 2]; subjects as usize];
+    let rows_at = d.addr();
+    for (i, (((s, node), roles), at)) in grants.iter().zip(role_lists).enumerate() {
+        if let Some(entry) = index.get_mut(*s as usize) {
+            if entry[1] == 0 {
+                entry[0] = len32(i);
+            }
+            entry[1] += 1;
+        }
+        for w in [*node, at, len32(roles.len())] {
             d.u32(w);
         }
     }
-    g.extend([("T_grants", grants_at), ("T_ngrants", len32(grants.len()))]);
+    let subject_rows = d.addr();
+    for [first, n] in index {
+        d.u32(first);
+        d.u32(n);
+    }
+    g.extend([("T_rows", rows_at), ("T_subject_rows", subject_rows)]);
 
-    // Role table: (role, type, action) -> [rule, via]...
+    // Role table: (role, type, action) -> [rule, via]..., 24-byte slots [role + 1, type,
+    // action, list_ptr, list_len, 0], empty when the first word is 0.
     type Key = (u32, u32, u32);
     let mut table: Vec<(Key, (u32, u32))> =
         p.role_table.iter().map(|((r, t, a), range)| ((r.0, t.0, a.0), *range)).collect();
     table.sort();
-    let mut eff_at = Vec::new();
-    for (_, (start, end)) in &table {
+    let mut roles: HashTable<6> = HashTable::new(table.len(), 0);
+    for ((r, t, a), (start, end)) in table {
         let at = d.addr();
-        for e in p.effective.get(*start as usize..*end as usize).unwrap_or(&[]) {
+        for e in p.effective.get(start as usize..end as usize).unwrap_or(&[]) {
             d.u32(e.rule);
             d.u32(e.via);
         }
-        eff_at.push(at);
+        roles.insert(role_hash(r, t, a), [r + 1, t, a, at, end - start, 0]);
     }
-    let table_at = d.addr();
-    for (((r, t, a), (start, end)), at) in table.iter().zip(eff_at) {
-        for w in [*r, *t, *a, at, end - start] {
-            d.u32(w);
-        }
-    }
-    g.extend([("T_role_table", table_at), ("T_nrole_table", len32(table.len()))]);
+    let (a, m) = d.table(&roles);
+    g.extend([("T_role_table", a), ("T_mrole_table", m)]);
 
     // Exclusive memberships per role.
     let mut excl_at = Vec::new();
@@ -370,6 +404,9 @@ pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
     region("S_attrs", (rid_slot + 1) * 4, &mut g);
     region("S_gseen", len32(p.groups.len()).max(1) * 4, &mut g);
     region("S_xseen", nsets.max(1) * 12, &mut g);
+    let nodes = len32(p.node_paths.len()).max(1);
+    g.push(("T_nnodes", nodes));
+    region("S_nodemark", nodes * 8, &mut g);
     region("S_subjects", (len32(p.groups.len()) + 2) * 8, &mut g);
     region("S_segs", max_segs * 16, &mut g);
     region("S_nodes", (max_segs + 1) * 4, &mut g);
@@ -379,33 +416,70 @@ pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
     region("S_ridval", INPUT_CAP + 32, &mut g);
     region("S_input", INPUT_CAP, &mut g);
     region("S_output", OUTPUT_CAP * 24, &mut g);
+    // Word-wise reads and copies may run up to 7 bytes past the end of a string.
+    region("S_pad", 16, &mut g);
     let pages = at.div_ceil(65536);
     g.extend([("S_input_cap", INPUT_CAP), ("S_output_cap", OUTPUT_CAP), ("S_max_segs", max_segs)]);
 
-    let mut text = String::with_capacity(RUNTIME.len() + conds.len() + d.bytes.len() * 3 + 4096);
+    // The layout is known when the module is emitted, so the runtime reads it as constants
+    // (which the compiler can fold) rather than as globals.
+    let mut runtime = RUNTIME.to_string();
+    for (name, v) in &g {
+        runtime = runtime.replace(&format!("(global.get ${name})"), &format!("(i32.const {})", *v as i32));
+    }
+    let mut text = String::with_capacity(runtime.len() + conds.len() + 4096);
     let _ = writeln!(text, "(module");
     let _ = writeln!(text, "  (memory (export \"memory\") {pages} {pages})");
     let _ = writeln!(text, "  (table {} funcref)", elems.len());
     if !elems.is_empty() {
         let _ = writeln!(text, "  (elem (i32.const 0) {})", elems.join(" "));
     }
-    for (name, v) in &g {
-        let _ = writeln!(text, "  (global ${name} i32 (i32.const {}))", *v as i32);
-    }
-    text.push_str(RUNTIME);
+    text.push_str(&runtime);
     text.push_str(&conds);
-    let _ = write!(text, "  (data (i32.const {DATA_BASE}) \"");
-    for b in &d.bytes {
-        let _ = write!(text, "\\{b:02x}");
-    }
-    text.push_str("\")\n)\n");
+    text.push_str(")\n");
 
     let mut bytes =
         wat::parse_str(&text).map_err(|e| format!("internal error: the emitted module does not assemble: {e}"))?;
+    insert_data_section(&mut bytes, DATA_BASE, &d.bytes)?;
     validate(&bytes)?;
     let meta = serde_json::to_vec(&meta(p, slot_names)).map_err(|e| e.to_string())?;
     append_custom_section(&mut bytes, SECTION, &meta);
     Ok(bytes)
+}
+
+/// Puts a data section with one active segment (`bytes` at `addr` of memory 0) right after
+/// the code section, where WebAssembly 1.0 wants it (before the custom sections `wat`
+/// appends). The tables go in as bytes this way, not as escaped text for `wat` to parse.
+fn insert_data_section(module: &mut Vec<u8>, addr: u32, bytes: &[u8]) -> Result<(), String> {
+    let mut code_end = None;
+    for payload in wasmparser::Parser::new(0).parse_all(module) {
+        if let wasmparser::Payload::CodeSectionStart { range, .. } = payload.map_err(|e| e.to_string())? {
+            code_end = Some(range.end);
+        }
+    }
+    let at = code_end.ok_or("internal error: the emitted module has no code section")?;
+    let mut segment = vec![1, 0, 0x41]; // one segment: memory 0, offset `i32.const addr; end`
+    sleb(i64::from(addr), &mut segment);
+    segment.push(0x0b);
+    leb(bytes.len(), &mut segment);
+    segment.extend_from_slice(bytes);
+    let mut section = vec![11];
+    leb(segment.len(), &mut section);
+    section.extend_from_slice(&segment);
+    module.splice(at..at, section);
+    Ok(())
+}
+
+fn sleb(mut n: i64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if (n == 0 && byte & 0x40 == 0) || (n == -1 && byte & 0x40 != 0) {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
 }
 
 /// Checks a module against the WebAssembly 1.0 (MVP) feature set.

@@ -9,17 +9,57 @@ pub const MAGIC: u32 = 0x3151_4252;
 /// Arrays nested deeper than this are sent as "other" (no declared type can match them).
 const MAX_DEPTH: usize = 15;
 
-fn put_u32(out: &mut Vec<u8>, n: usize) {
-    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+/// Where an encoded request goes: a `Vec`, or straight into a module's input buffer.
+pub trait Out {
+    fn put(&mut self, bytes: &[u8]);
+    fn push(&mut self, byte: u8) {
+        self.put(&[byte]);
+    }
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+impl Out for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    fn push(&mut self, byte: u8) {
+        Vec::push(self, byte);
+    }
+}
+
+/// A fixed buffer (a module's input buffer) that counts what did not fit, so the caller
+/// learns the full size of an oversized request.
+pub struct Window<'a> {
+    pub buf: &'a mut [u8],
+    pub len: usize,
+}
+
+impl Out for Window<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if let Some(dst) = self.buf.get_mut(self.len..end) {
+            dst.copy_from_slice(bytes);
+        }
+        self.len = end;
+    }
+    fn push(&mut self, byte: u8) {
+        if let Some(b) = self.buf.get_mut(self.len) {
+            *b = byte;
+        }
+        self.len += 1;
+    }
+}
+
+fn put_u32(out: &mut impl Out, n: usize) {
+    out.put(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+}
+
+fn put_str(out: &mut impl Out, s: &str) {
     put_u32(out, s.len());
-    out.extend_from_slice(s.as_bytes());
+    out.put(s.as_bytes());
 }
 
 /// Tags: 0 null, 1 string, 2 int (i64), 3 bool, 4 list, 5 anything else.
-fn put_value(out: &mut Vec<u8>, v: &Value, depth: usize) {
+fn put_value(out: &mut impl Out, v: &Value, depth: usize) {
     match v {
         Value::Null => out.push(0),
         Value::String(s) => {
@@ -28,7 +68,7 @@ fn put_value(out: &mut Vec<u8>, v: &Value, depth: usize) {
         }
         Value::Number(n) if n.as_i64().is_some() => {
             out.push(2);
-            out.extend_from_slice(&n.as_i64().unwrap_or(0).to_le_bytes());
+            out.put(&n.as_i64().unwrap_or(0).to_le_bytes());
         }
         Value::Bool(b) => {
             out.push(3);
@@ -70,7 +110,7 @@ fn flatten_claims<'a>(claims: &'a Map<String, Value>, out: &mut Vec<(String, &'a
     }
 }
 
-fn put_attrs(out: &mut Vec<u8>, entity: u8, attrs: &Map<String, Value>) {
+fn put_attrs(out: &mut impl Out, entity: u8, attrs: &Map<String, Value>) {
     for (k, v) in attrs {
         out.push(entity);
         put_str(out, k);
@@ -81,26 +121,32 @@ fn put_attrs(out: &mut Vec<u8>, entity: u8, attrs: &Map<String, Value>) {
 /// Encodes a request for a module.
 pub fn encode(req: &Request) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(&MAGIC.to_le_bytes());
+    encode_to(req, &mut out);
+    out
+}
+
+/// Encodes a request into `out`.
+pub fn encode_to(req: &Request, out: &mut impl Out) {
+    out.put(&MAGIC.to_le_bytes());
     let principal_attrs = match &req.principal {
         Principal::Direct(p) => {
             out.push(0);
-            put_str(&mut out, &p.id);
-            put_u32(&mut out, p.groups.len());
+            put_str(out, &p.id);
+            put_u32(out, p.groups.len());
             for g in &p.groups {
-                put_str(&mut out, g);
+                put_str(out, g);
             }
             &p.attrs
         }
         Principal::Identity(p) => {
             out.push(1);
-            put_str(&mut out, &p.identity);
+            put_str(out, &p.identity);
             let mut claims = Vec::new();
             flatten_claims(&p.claims, &mut claims);
-            put_u32(&mut out, claims.len());
+            put_u32(out, claims.len());
             for (k, v) in claims {
-                put_str(&mut out, &k);
-                put_value(&mut out, v, 0);
+                put_str(out, &k);
+                put_value(out, v, 0);
             }
             &p.attrs
         }
@@ -111,11 +157,10 @@ pub fn encode(req: &Request) -> Vec<u8> {
             &p.attrs
         }
     };
-    put_str(&mut out, &req.action);
-    put_str(&mut out, &req.resource.path);
-    put_u32(&mut out, principal_attrs.len() + req.resource.attrs.len() + req.context.len());
-    put_attrs(&mut out, 0, principal_attrs);
-    put_attrs(&mut out, 1, &req.resource.attrs);
-    put_attrs(&mut out, 2, &req.context);
-    out
+    put_str(out, &req.action);
+    put_str(out, &req.resource.path);
+    put_u32(out, principal_attrs.len() + req.resource.attrs.len() + req.context.len());
+    put_attrs(out, 0, principal_attrs);
+    put_attrs(out, 1, &req.resource.attrs);
+    put_attrs(out, 2, &req.context);
 }

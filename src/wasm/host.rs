@@ -1,15 +1,19 @@
-//! The Rust host: runs an emitted module with wasmtime (fuel and memory limits, no imports)
-//! and turns its numeric output back into the same [`Decision`] the native evaluator gives.
+//! The Rust host: runs an emitted module with wasmtime (a memory limit, fuel on request, no
+//! imports) and turns its numeric output back into the same [`Decision`] the native evaluator
+//! gives. Per decision it encodes the request straight into the module's memory, makes two
+//! calls, and reads the records in place.
 
 use super::emit::INPUT_CAP;
-use super::encode::encode;
+use super::encode::{Window, encode_to};
 use super::meta::{Meta, SECTION};
 use crate::request::{Decision, Effect, Principal, Reason, Request, RequestError, RuleReason, invalid};
-use wasmtime::{Config, Engine, Instance, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};
+use wasmtime::{
+    Config, Engine, Inlining, Instance, Memory, Module, OptLevel, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
+};
 
-/// Fuel for one decision: far above what any valid request needs, small enough that a
-/// runaway module stops at once.
-const FUEL: u64 = 50_000_000;
+/// Fuel for one decision for [`WasmPolicy::with_fuel`]: far above what any valid request
+/// needs, small enough that a runaway module stops within a fraction of a second.
+pub const DEFAULT_FUEL: u64 = 50_000_000;
 /// The most linear memory a module may have.
 const MEMORY_LIMIT: usize = 64 << 20;
 
@@ -24,10 +28,23 @@ pub struct WasmPolicy {
     input_ptr: usize,
     output_ptr: usize,
     meta: Meta,
+    /// Fuel for each decision, when limited.
+    fuel: Option<u64>,
 }
 
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
+}
+
+/// One 24-byte output record as six little-endian words.
+fn record(bytes: &[u8]) -> [u32; 6] {
+    let mut r = [0u32; 6];
+    for (slot, w) in r.iter_mut().zip(bytes.chunks_exact(4)) {
+        if let Ok(b) = <[u8; 4]>::try_from(w) {
+            *slot = u32::from_le_bytes(b);
+        }
+    }
+    r
 }
 
 /// Reads the `rbac.meta` custom section.
@@ -43,17 +60,38 @@ fn read_meta(bytes: &[u8]) -> Result<Meta, String> {
 }
 
 impl WasmPolicy {
-    /// Loads a module emitted by [`super::emit`].
+    /// Loads a module emitted by [`super::emit`], with no limit on a decision's running time:
+    /// the module is the policy, and an emitted module's loops are all bounded by the request
+    /// (at most [`INPUT_CAP`] bytes) and its own tables. Fuel would cost each decision about
+    /// 40% more; ask for it with [`WasmPolicy::with_fuel`] for modules you do not trust to
+    /// stop.
     pub fn new(bytes: &[u8]) -> Result<WasmPolicy, String> {
+        WasmPolicy::load(bytes, None)
+    }
+
+    /// Loads a module and gives each decision `fuel` units of wasmtime fuel (about one per
+    /// WebAssembly instruction; [`DEFAULT_FUEL`] is far above what any valid request needs).
+    /// A decision that runs out traps, and a trap denies.
+    pub fn with_fuel(bytes: &[u8], fuel: u64) -> Result<WasmPolicy, String> {
+        WasmPolicy::load(bytes, Some(fuel))
+    }
+
+    fn load(bytes: &[u8], fuel: Option<u64>) -> Result<WasmPolicy, String> {
         let meta = read_meta(bytes)?;
         let mut config = Config::new();
-        config.consume_fuel(true);
+        config.cranelift_opt_level(OptLevel::Speed);
+        // The runtime is many small functions (table probes, string compares); inlining them
+        // makes a decision about a third cheaper.
+        config.compiler_inlining(Inlining::Yes);
+        config.consume_fuel(fuel.is_some());
         let engine = Engine::new(&config).map_err(err)?;
         let module = Module::from_binary(&engine, bytes).map_err(err)?;
         let limits = StoreLimitsBuilder::new().memory_size(MEMORY_LIMIT).instances(1).build();
         let mut store = Store::new(&engine, limits);
         store.limiter(|l| l);
-        store.set_fuel(FUEL).map_err(err)?;
+        if let Some(f) = fuel {
+            store.set_fuel(f).map_err(err)?;
+        }
         let instance = Instance::new(&mut store, &module, &[]).map_err(err)?;
         let memory = instance.get_memory(&mut store, "memory").ok_or("the module exports no `memory`")?;
         let get = |store: &mut Store<StoreLimits>, name: &str| -> Result<TypedFunc<(), i32>, String> {
@@ -75,6 +113,7 @@ impl WasmPolicy {
             store,
             memory,
             meta,
+            fuel,
         })
     }
 
@@ -96,46 +135,52 @@ impl WasmPolicy {
         let cap = INPUT_CAP as usize;
         let len = i32::try_from(input.len()).map_err(err)?;
         self.memory.write(&mut self.store, self.input_ptr, input.get(..cap).unwrap_or(input)).map_err(err)?;
-        self.store.set_fuel(FUEL).map_err(err)?;
+        self.refuel()?;
         self.decide.call(&mut self.store, len).map_err(err)
     }
 
+    fn refuel(&mut self) -> Result<(), String> {
+        match self.fuel {
+            Some(f) => self.store.set_fuel(f).map_err(err),
+            None => Ok(()),
+        }
+    }
+
     fn run(&mut self, req: &Request) -> Result<Decision, String> {
-        let input = encode(req);
-        if input.len() > INPUT_CAP as usize {
+        // The request is encoded straight into the module's input buffer.
+        let data = self.memory.data_mut(&mut self.store);
+        let end = (self.input_ptr + INPUT_CAP as usize).min(data.len());
+        let mut input = Window { buf: data.get_mut(self.input_ptr..end).unwrap_or_default(), len: 0 };
+        encode_to(req, &mut input);
+        if input.len > INPUT_CAP as usize {
             return Ok(Decision::invalid(vec![RequestError::new(
                 "E0706",
-                format!("the request is {} bytes encoded; a module accepts at most {INPUT_CAP}", input.len()),
+                format!("the request is {} bytes encoded; a module accepts at most {INPUT_CAP}", input.len),
             )]));
         }
-        self.memory.write(&mut self.store, self.input_ptr, &input).map_err(err)?;
-        self.store.set_fuel(FUEL).map_err(err)?;
-        let len = i32::try_from(input.len()).map_err(err)?;
+        let len = i32::try_from(input.len).map_err(err)?;
+        self.refuel()?;
         let result = self.decide.call(&mut self.store, len).map_err(err)?;
         let n = usize::try_from(self.output_len.call(&mut self.store, ()).map_err(err)?).map_err(err)?;
-        let mut raw = vec![0u8; n * 24];
-        self.memory.read(&self.store, self.output_ptr, &mut raw).map_err(err)?;
-        let records: Vec<[u32; 6]> = raw
-            .chunks_exact(24)
-            .map(|c| {
-                let mut r = [0u32; 6];
-                for (i, w) in c.chunks_exact(4).enumerate() {
-                    if let (Some(slot), Ok(b)) = (r.get_mut(i), <[u8; 4]>::try_from(w)) {
-                        *slot = u32::from_le_bytes(b);
-                    }
-                }
-                r
-            })
-            .collect();
+        // The module decides for the request's id; only an identity principal's is computed.
+        let computed;
+        let principal = match &req.principal {
+            Principal::Direct(p) => p.id.as_str(),
+            Principal::Identity(_) | Principal::Token(_) => {
+                computed = self.principal()?;
+                computed.as_str()
+            }
+        };
+        let data = self.memory.data(&self.store);
+        let raw = data.get(self.output_ptr..self.output_ptr + n * 24).ok_or("the module's output is out of bounds")?;
+        let records = || raw.chunks_exact(24).map(record);
         if result < 0 {
-            let errors: Vec<RequestError> =
-                records.iter().filter(|r| r[0] == 5).map(|r| self.error(req, r[1], r[2], r[3])).collect();
+            let errors = records().filter(|r| r[0] == 5).map(|r| self.error(req, r[1], r[2], r[3])).collect();
             return Ok(Decision::invalid(errors));
         }
-        let principal = self.principal()?;
-        let exclusive: std::collections::BTreeSet<String> =
-            records.iter().filter(|r| r[0] == 4).map(|r| self.role(r[2])).collect();
-        if !exclusive.is_empty() {
+        if records().any(|r| r[0] == 4) {
+            let exclusive: std::collections::BTreeSet<String> =
+                records().filter(|r| r[0] == 4).map(|r| self.role(r[2])).collect();
             return Ok(Decision {
                 decision: Effect::Deny,
                 errors: Vec::new(),
@@ -143,7 +188,7 @@ impl WasmPolicy {
             });
         }
         let of_kind = |k: u32| {
-            let rs = records.iter().filter(|r| r[0] == k).map(|r| self.rule_reason(r, &principal)).collect();
+            let rs = records().filter(|r| r[0] == k).map(|r| self.rule_reason(&r, principal)).collect();
             crate::eval::sort_reasons(rs)
         };
         Ok(if result == 1 {
@@ -152,7 +197,7 @@ impl WasmPolicy {
                 errors: Vec::new(),
                 reasons: of_kind(1).into_iter().map(Reason::Allow).collect(),
             }
-        } else if records.iter().any(|r| r[0] == 2) {
+        } else if records().any(|r| r[0] == 2) {
             Decision {
                 decision: Effect::Deny,
                 errors: Vec::new(),
@@ -168,9 +213,9 @@ impl WasmPolicy {
     fn principal(&mut self) -> Result<String, String> {
         let ptr = usize::try_from(self.principal_ptr.call(&mut self.store, ()).map_err(err)?).map_err(err)?;
         let len = usize::try_from(self.principal_len.call(&mut self.store, ()).map_err(err)?).map_err(err)?;
-        let mut buf = vec![0u8; len];
-        self.memory.read(&self.store, ptr, &mut buf).map_err(err)?;
-        String::from_utf8(buf).map_err(err)
+        let bytes =
+            self.memory.data(&self.store).get(ptr..ptr + len).ok_or("the module's principal is out of bounds")?;
+        String::from_utf8(bytes.to_vec()).map_err(err)
     }
 
     fn role(&self, r: u32) -> String {
@@ -182,7 +227,13 @@ impl WasmPolicy {
         let subject = match r[3] {
             0 => principal.to_string(),
             1 => "everyone".to_string(),
-            g => format!("group:{}", self.meta.groups.get(g as usize - 2).map_or("?", String::as_str)),
+            g => {
+                let name = self.meta.groups.get(g as usize - 2).map_or("?", String::as_str);
+                let mut s = String::with_capacity(6 + name.len());
+                s.push_str("group:");
+                s.push_str(name);
+                s
+            }
         };
         let reason = RuleReason {
             role: rule.map(|x| self.role(x.role)).unwrap_or_default(),

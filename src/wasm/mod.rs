@@ -7,10 +7,11 @@ mod emit;
 mod encode;
 mod host;
 pub mod meta;
+mod tables;
 
 pub use emit::{INPUT_CAP, OUTPUT_CAP, validate};
 pub use encode::{MAGIC, encode};
-pub use host::WasmPolicy;
+pub use host::{DEFAULT_FUEL, WasmPolicy};
 
 /// Emits the module for a policy.
 pub fn emit(policy: &crate::Policy) -> Result<Vec<u8>, String> {

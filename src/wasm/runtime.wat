@@ -13,7 +13,7 @@
   (global $pos (mut i32) (i32.const 0))        ;; input cursor
   (global $end (mut i32) (i32.const 0))        ;; input end
   (global $bad (mut i32) (i32.const 0))        ;; malformed input seen
-  (global $gen (mut i32) (i32.const 0))        ;; decision counter for the group and set stamps
+  (global $gen (mut i32) (i32.const 0))        ;; decision counter for the group, set and node stamps
   (global $out_n (mut i32) (i32.const 0))      ;; records written
   (global $overflow (mut i32) (i32.const 0))   ;; records that did not fit
   (global $err (mut i32) (i32.const 0))        ;; first error code (positive), 0 = none
@@ -48,96 +48,118 @@
   (func (export "rbac_principal_len") (result i32) (global.get $pid_len))
 
   ;; ---- bytes and strings ---------------------------------------------------------------
-  ;; Lexicographic comparison of two byte strings: -1, 0 or 1.
-  (func $cmp_bytes (param $a i32) (param $al i32) (param $b i32) (param $bl i32) (result i32)
-    (local $i i32) (local $n i32) (local $x i32) (local $y i32)
-    (local.set $n (select (local.get $al) (local.get $bl) (i32.lt_u (local.get $al) (local.get $bl))))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-        (local.set $x (i32.load8_u (i32.add (local.get $a) (local.get $i))))
-        (local.set $y (i32.load8_u (i32.add (local.get $b) (local.get $i))))
-        (if (i32.lt_u (local.get $x) (local.get $y)) (then (return (i32.const -1))))
-        (if (i32.gt_u (local.get $x) (local.get $y)) (then (return (i32.const 1))))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $next)))
-    (if (i32.lt_u (local.get $al) (local.get $bl)) (then (return (i32.const -1))))
-    (if (i32.gt_u (local.get $al) (local.get $bl)) (then (return (i32.const 1))))
-    (i32.const 0))
+  ;; Word-wise reads may look up to 7 bytes past a string's end: every string lies below the
+  ;; end of memory by more than that (the layout ends in padding).
 
-  (func $copy (param $dst i32) (param $src i32) (param $n i32)
-    (local $i i32)
+  ;; The mask of the low n bytes of a word (0 < n < 8).
+  (func $low_bytes (param $n i32) (result i64)
+    (i64.sub (i64.shl (i64.const 1) (i64.extend_i32_u (i32.shl (local.get $n) (i32.const 3)))) (i64.const 1)))
+
+  ;; Whether the n bytes at a and at b are equal, eight at a time.
+  (func $eq_bytes (param $a i32) (param $b i32) (param $n i32) (result i32)
     (block $done
       (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-        (i32.store8 (i32.add (local.get $dst) (local.get $i)) (i32.load8_u (i32.add (local.get $src) (local.get $i))))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $done (i32.lt_u (local.get $n) (i32.const 8)))
+        (if (i64.ne (i64.load (local.get $a)) (i64.load (local.get $b))) (then (return (i32.const 0))))
+        (local.set $a (i32.add (local.get $a) (i32.const 8)))
+        (local.set $b (i32.add (local.get $b) (i32.const 8)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 8)))
+        (br $next)))
+    (if (result i32) (local.get $n)
+      (then (i64.eqz (i64.and (i64.xor (i64.load (local.get $a)) (i64.load (local.get $b))) (call $low_bytes (local.get $n)))))
+      (else (i32.const 1))))
+
+  ;; Copies n bytes from src to dst eight at a time (may write up to 7 bytes past dst + n;
+  ;; every destination buffer has room for that).
+  (func $copy (param $dst i32) (param $src i32) (param $n i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.le_s (local.get $n) (i32.const 0)))
+        (i64.store (local.get $dst) (i64.load (local.get $src)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+        (local.set $src (i32.add (local.get $src) (i32.const 8)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 8)))
         (br $next))))
 
-  ;; ---- sorted tables -------------------------------------------------------------------
-  ;; Name table: 12-byte entries [str_ptr, str_len, value] sorted by bytes. Returns the value
-  ;; or -1.
-  (func $name_find (param $tab i32) (param $n i32) (param $p i32) (param $l i32) (result i32)
-    (local $lo i32) (local $hi i32) (local $mid i32) (local $e i32) (local $c i32)
-    (local.set $hi (local.get $n))
+  ;; ---- hash tables (src/wasm/tables.rs builds them) --------------------------------------
+  (func $fmix (param $h i32) (result i32)
+    (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
+    (local.set $h (i32.mul (local.get $h) (i32.const 0x85ebca6b)))
+    (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 13))))
+    (local.set $h (i32.mul (local.get $h) (i32.const 0xc2b2ae35)))
+    (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
+
+  ;; The hash of the l bytes at p: words of eight bytes (the last zero-padded), seeded with l.
+  (func $hash (param $p i32) (param $l i32) (result i32)
+    (local $h i64)
+    (local.set $h (i64.extend_i32_u (local.get $l)))
     (block $done
       (loop $next
-        (br_if $done (i32.ge_u (local.get $lo) (local.get $hi)))
-        (local.set $mid (i32.shr_u (i32.add (local.get $lo) (local.get $hi)) (i32.const 1)))
-        (local.set $e (i32.add (local.get $tab) (i32.mul (local.get $mid) (i32.const 12))))
-        (local.set $c (call $cmp_bytes (i32.load (local.get $e)) (i32.load offset=4 (local.get $e)) (local.get $p) (local.get $l)))
-        (if (i32.eqz (local.get $c)) (then (return (i32.load offset=8 (local.get $e)))))
-        (if (i32.lt_s (local.get $c) (i32.const 0))
-          (then (local.set $lo (i32.add (local.get $mid) (i32.const 1))))
-          (else (local.set $hi (local.get $mid))))
+        (br_if $done (i32.lt_u (local.get $l) (i32.const 8)))
+        (local.set $h (i64.mul (i64.xor (i64.rotl (local.get $h) (i64.const 5)) (i64.load (local.get $p)))
+                               (i64.const 0x517cc1b727220a95)))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (local.set $l (i32.sub (local.get $l) (i32.const 8)))
         (br $next)))
+    (if (local.get $l)
+      (then (local.set $h (i64.mul (i64.xor (i64.rotl (local.get $h) (i64.const 5))
+                                            (i64.and (i64.load (local.get $p)) (call $low_bytes (local.get $l))))
+                                   (i64.const 0x517cc1b727220a95)))))
+    (call $fmix (i32.wrap_i64 (i64.xor (local.get $h) (i64.shr_u (local.get $h) (i64.const 32))))))
+
+  ;; Name table: 16-byte slots [hash, str_ptr, str_len, value], empty when str_ptr is 0,
+  ;; probed linearly from hash & mask. Returns the value or -1. (tab 0, mask 0 is the empty
+  ;; table: the first bytes of memory are zero.)
+  (func $name_find (param $tab i32) (param $mask i32) (param $p i32) (param $l i32) (result i32)
+    (local $h i32) (local $i i32) (local $e i32)
+    (local.set $h (call $hash (local.get $p) (local.get $l)))
+    (local.set $i (local.get $h))
+    (loop $probe
+      (local.set $e (i32.add (local.get $tab) (i32.shl (i32.and (local.get $i) (local.get $mask)) (i32.const 4))))
+      (if (i32.eqz (i32.load offset=4 (local.get $e))) (then (return (i32.const -1))))
+      (if (i32.and (i32.eq (i32.load (local.get $e)) (local.get $h)) (i32.eq (i32.load offset=8 (local.get $e)) (local.get $l)))
+        (then (if (call $eq_bytes (i32.load offset=4 (local.get $e)) (local.get $p) (local.get $l))
+          (then (return (i32.load offset=12 (local.get $e)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $probe))
     (i32.const -1))
 
-  ;; Scope tree: 20-byte entries [node, type, id_ptr, id_len, child] sorted by (node, type, id).
+  ;; Scope tree: 24-byte slots [hash, node, type, id_ptr, id_len, child], empty when id_ptr is
+  ;; 0. Returns the child node or -1.
   (func $child_find (param $node i32) (param $ty i32) (param $p i32) (param $l i32) (result i32)
-    (local $lo i32) (local $hi i32) (local $mid i32) (local $e i32) (local $c i32)
-    (local.set $hi (global.get $T_nchildren))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $lo) (local.get $hi)))
-        (local.set $mid (i32.shr_u (i32.add (local.get $lo) (local.get $hi)) (i32.const 1)))
-        (local.set $e (i32.add (global.get $T_children) (i32.mul (local.get $mid) (i32.const 20))))
-        (local.set $c (call $cmp_u32 (i32.load (local.get $e)) (local.get $node)))
-        (if (i32.eqz (local.get $c)) (then (local.set $c (call $cmp_u32 (i32.load offset=4 (local.get $e)) (local.get $ty)))))
-        (if (i32.eqz (local.get $c))
-          (then (local.set $c (call $cmp_bytes (i32.load offset=8 (local.get $e)) (i32.load offset=12 (local.get $e)) (local.get $p) (local.get $l)))))
-        (if (i32.eqz (local.get $c)) (then (return (i32.load offset=16 (local.get $e)))))
-        (if (i32.lt_s (local.get $c) (i32.const 0))
-          (then (local.set $lo (i32.add (local.get $mid) (i32.const 1))))
-          (else (local.set $hi (local.get $mid))))
-        (br $next)))
+    (local $h i32) (local $i i32) (local $e i32)
+    (local.set $h (call $fmix (i32.add (i32.add (call $hash (local.get $p) (local.get $l))
+      (i32.mul (local.get $node) (i32.const 0x9e3779b1))) (i32.mul (local.get $ty) (i32.const 0x7feb352d)))))
+    (local.set $i (local.get $h))
+    (loop $probe
+      (local.set $e (i32.add (global.get $T_children) (i32.mul (i32.and (local.get $i) (global.get $T_mchildren)) (i32.const 24))))
+      (if (i32.eqz (i32.load offset=12 (local.get $e))) (then (return (i32.const -1))))
+      (if (i32.and (i32.and (i32.eq (i32.load (local.get $e)) (local.get $h))
+                            (i32.eq (i32.load offset=4 (local.get $e)) (local.get $node)))
+                   (i32.and (i32.eq (i32.load offset=8 (local.get $e)) (local.get $ty))
+                            (i32.eq (i32.load offset=16 (local.get $e)) (local.get $l))))
+        (then (if (call $eq_bytes (i32.load offset=12 (local.get $e)) (local.get $p) (local.get $l))
+          (then (return (i32.load offset=20 (local.get $e)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $probe))
     (i32.const -1))
 
-  (func $cmp_u32 (param $a i32) (param $b i32) (result i32)
-    (if (i32.lt_u (local.get $a) (local.get $b)) (then (return (i32.const -1))))
-    (if (i32.gt_u (local.get $a) (local.get $b)) (then (return (i32.const 1))))
-    (i32.const 0))
-
-  ;; Table of `width`-byte entries whose first `k` u32 fields are the key (k = 2 or 3),
-  ;; sorted by key. Returns the entry's address or 0.
-  (func $key_find (param $tab i32) (param $n i32) (param $width i32) (param $k i32)
-                  (param $a i32) (param $b i32) (param $c3 i32) (result i32)
-    (local $lo i32) (local $hi i32) (local $mid i32) (local $e i32) (local $c i32)
-    (local.set $hi (local.get $n))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $lo) (local.get $hi)))
-        (local.set $mid (i32.shr_u (i32.add (local.get $lo) (local.get $hi)) (i32.const 1)))
-        (local.set $e (i32.add (local.get $tab) (i32.mul (local.get $mid) (local.get $width))))
-        (local.set $c (call $cmp_u32 (i32.load (local.get $e)) (local.get $a)))
-        (if (i32.eqz (local.get $c)) (then (local.set $c (call $cmp_u32 (i32.load offset=4 (local.get $e)) (local.get $b)))))
-        (if (i32.and (i32.eqz (local.get $c)) (i32.eq (local.get $k) (i32.const 3)))
-          (then (local.set $c (call $cmp_u32 (i32.load offset=8 (local.get $e)) (local.get $c3)))))
-        (if (i32.eqz (local.get $c)) (then (return (local.get $e))))
-        (if (i32.lt_s (local.get $c) (i32.const 0))
-          (then (local.set $lo (i32.add (local.get $mid) (i32.const 1))))
-          (else (local.set $hi (local.get $mid))))
-        (br $next)))
+  ;; Role table: 24-byte slots [role + 1, type, action, list_ptr, list_len, 0], empty when
+  ;; the first word is 0. Returns the slot's address or 0.
+  (func $role_find (param $r i32) (param $ty i32) (param $a i32) (result i32)
+    (local $i i32) (local $e i32)
+    (local.set $i (call $fmix (i32.add (i32.add (i32.mul (local.get $r) (i32.const 0x9e3779b1))
+      (i32.mul (local.get $ty) (i32.const 0x85ebca77))) (i32.mul (local.get $a) (i32.const 0xc2b2ae3d)))))
+    (local.set $r (i32.add (local.get $r) (i32.const 1)))
+    (loop $probe
+      (local.set $e (i32.add (global.get $T_role_table) (i32.mul (i32.and (local.get $i) (global.get $T_mrole_table)) (i32.const 24))))
+      (if (i32.eqz (i32.load (local.get $e))) (then (return (i32.const 0))))
+      (if (i32.and (i32.eq (i32.load (local.get $e)) (local.get $r))
+                   (i32.and (i32.eq (i32.load offset=4 (local.get $e)) (local.get $ty))
+                            (i32.eq (i32.load offset=8 (local.get $e)) (local.get $a))))
+        (then (return (local.get $e))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $probe))
     (i32.const 0))
 
   ;; ---- reading the request ------------------------------------------------------------
@@ -236,9 +258,10 @@
     (local.set $tag (i32.load8_u (local.get $a)))
     (if (i32.ne (local.get $tag) (i32.load8_u (local.get $b))) (then (return (i32.const 0))))
     (if (i32.eq (local.get $tag) (i32.const 1))
-      (then (return (i32.eqz (call $cmp_bytes
-        (i32.add (local.get $a) (i32.const 5)) (i32.load offset=1 (local.get $a))
-        (i32.add (local.get $b) (i32.const 5)) (i32.load offset=1 (local.get $b)))))))
+      (then
+        (if (i32.ne (i32.load offset=1 (local.get $a)) (i32.load offset=1 (local.get $b))) (then (return (i32.const 0))))
+        (return (call $eq_bytes (i32.add (local.get $a) (i32.const 5)) (i32.add (local.get $b) (i32.const 5))
+          (i32.load offset=1 (local.get $a))))))
     (if (i32.eq (local.get $tag) (i32.const 2))
       (then (return (i64.eq (i64.load offset=1 (local.get $a)) (i64.load offset=1 (local.get $b))))))
     (if (i32.eq (local.get $tag) (i32.const 3))
@@ -348,7 +371,7 @@
             (br_if $done (i32.or (global.get $bad) (i32.eqz (local.get $n))))
             (local.set $s (call $rd_str))
             (if (i32.eqz (global.get $bad))
-              (then (call $add_group (call $name_find (global.get $T_groups) (global.get $T_ngroups)
+              (then (call $add_group (call $name_find (global.get $T_groups) (global.get $T_mgroups)
                 (i32.add (local.get $s) (i32.const 4)) (i32.load (local.get $s))))))
             (local.set $n (i32.sub (local.get $n) (i32.const 1)))
             (br $next)))
@@ -368,7 +391,7 @@
         (local.set $k (i32.sub (local.get $k) (i32.const 1)))
         (br $next)))
     (if (global.get $bad) (then (return)))
-    (local.set $ident (call $name_find (global.get $T_identities) (global.get $T_nidentities)
+    (local.set $ident (call $name_find (global.get $T_identities) (global.get $T_midentities)
       (i32.add (local.get $s) (i32.const 4)) (i32.load (local.get $s))))
     (if (i32.lt_s (local.get $ident) (i32.const 0)) (then (call $error (i32.const 712) (i32.const 0) (i32.const 0)) (return)))
     ;; identity info: 28 bytes [user_ptr, user_len, groups_ptr, groups_len (-1: none), alias_tab, alias_n, pad]
@@ -421,8 +444,9 @@
         (br_if $done (i32.eqz (local.get $n)))
         (local.set $name (local.get $q))
         (local.set $v (i32.add (local.get $q) (i32.add (i32.const 4) (i32.load (local.get $q)))))
-        (if (i32.eqz (call $cmp_bytes (i32.add (local.get $name) (i32.const 4)) (i32.load (local.get $name)) (local.get $p) (local.get $l)))
-          (then (return (local.get $v))))
+        (if (i32.eq (i32.load (local.get $name)) (local.get $l))
+          (then (if (call $eq_bytes (i32.add (local.get $name) (i32.const 4)) (local.get $p) (local.get $l))
+            (then (return (local.get $v))))))
         (local.set $q (i32.add (local.get $v) (call $val_size (local.get $v))))
         (local.set $n (i32.sub (local.get $n) (i32.const 1)))
         (br $next)))
@@ -430,7 +454,7 @@
 
   (func $starts_with (param $p i32) (param $l i32) (param $pre i32) (param $pl i32) (result i32)
     (if (i32.lt_u (local.get $l) (local.get $pl)) (then (return (i32.const 0))))
-    (i32.eqz (call $cmp_bytes (local.get $p) (local.get $pl) (local.get $pre) (local.get $pl))))
+    (call $eq_bytes (local.get $p) (local.get $pre) (local.get $pl)))
 
   ;; `user:NAME` or `service:NAME` with a non-empty NAME.
   (func $check_principal_id
@@ -443,15 +467,8 @@
     (call $error (i32.const 711) (i32.const 0) (i32.const 0)))
 
   ;; ---- resource path ------------------------------------------------------------------
-  (func $is_alpha (param $c i32) (result i32)
-    (i32.or (i32.lt_u (i32.sub (i32.or (local.get $c) (i32.const 32)) (i32.const 97)) (i32.const 26))
-            (i32.eq (local.get $c) (i32.const 95))))
-  (func $is_alnum (param $c i32) (result i32)
-    (i32.or (call $is_alpha (local.get $c)) (i32.lt_u (i32.sub (local.get $c) (i32.const 48)) (i32.const 10))))
-  (func $is_id_char (param $c i32) (result i32)
-    (i32.or (call $is_alnum (local.get $c))
-      (i32.or (i32.or (i32.eq (local.get $c) (i32.const 46)) (i32.eq (local.get $c) (i32.const 64)))
-              (i32.or (i32.eq (local.get $c) (i32.const 43)) (i32.eq (local.get $c) (i32.const 45))))))
+  ;; Byte classes are read from $T_chars (256 bytes): 1 starts a type name, 2 continues it,
+  ;; 4 is an unquoted id byte.
   (func $hex (param $c i32) (result i32)
     (if (i32.lt_u (i32.sub (local.get $c) (i32.const 48)) (i32.const 10)) (then (return (i32.sub (local.get $c) (i32.const 48)))))
     (local.set $c (i32.or (local.get $c) (i32.const 32)))
@@ -492,12 +509,12 @@
         (local.set $seg (i32.add (global.get $S_segs) (i32.shl (global.get $nseg) (i32.const 4))))
         (local.set $start (local.get $i))
         (if (i32.or (i32.ge_u (local.get $i) (local.get $l))
-                    (i32.eqz (call $is_alpha (i32.load8_u (i32.add (local.get $p) (local.get $i))))))
+                    (i32.eqz (i32.and (i32.load8_u (i32.add (global.get $T_chars) (i32.load8_u (i32.add (local.get $p) (local.get $i))))) (i32.const 1))))
           (then (return (i32.const 1))))
         (block $tdone
           (loop $tnext
             (br_if $tdone (i32.ge_u (local.get $i) (local.get $l)))
-            (br_if $tdone (i32.eqz (call $is_alnum (i32.load8_u (i32.add (local.get $p) (local.get $i))))))
+            (br_if $tdone (i32.eqz (i32.and (i32.load8_u (i32.add (global.get $T_chars) (i32.load8_u (i32.add (local.get $p) (local.get $i))))) (i32.const 2))))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br $tnext)))
         (i32.store (local.get $seg) (i32.add (local.get $p) (local.get $start)))
@@ -564,7 +581,7 @@
             (block $idone
               (loop $inext
                 (br_if $idone (i32.ge_u (local.get $i) (local.get $l)))
-                (br_if $idone (i32.eqz (call $is_id_char (i32.load8_u (i32.add (local.get $p) (local.get $i))))))
+                (br_if $idone (i32.eqz (i32.and (i32.load8_u (i32.add (global.get $T_chars) (i32.load8_u (i32.add (local.get $p) (local.get $i))))) (i32.const 4))))
                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
                 (br $inext)))
             (if (i32.eq (local.get $i) (local.get $start)) (then (return (i32.const 1))))
@@ -587,7 +604,7 @@
       (loop $next
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
         (local.set $seg (i32.add (global.get $S_segs) (i32.shl (local.get $i) (i32.const 4))))
-        (local.set $ty (call $name_find (global.get $T_types) (global.get $T_ntypes)
+        (local.set $ty (call $name_find (global.get $T_types) (global.get $T_mtypes)
           (i32.load (local.get $seg)) (i32.load offset=4 (local.get $seg))))
         (if (i32.lt_s (local.get $ty) (i32.const 0))
           (then (call $error (i32.const 722) (local.get $i) (i32.const 0)) (return)))
@@ -617,9 +634,9 @@
         (if (i32.gt_u (local.get $entity) (i32.const 2)) (then (global.set $bad (i32.const 1)) (br $done)))
         (local.set $cnt (i32.const 0))
         (if (i32.eqz (local.get $entity))
-          (then (local.set $tab (global.get $T_principal_attrs)) (local.set $cnt (global.get $T_nprincipal_attrs))))
+          (then (local.set $tab (global.get $T_principal_attrs)) (local.set $cnt (global.get $T_mprincipal_attrs))))
         (if (i32.eq (local.get $entity) (i32.const 2))
-          (then (local.set $tab (global.get $T_context_attrs)) (local.set $cnt (global.get $T_ncontext_attrs))))
+          (then (local.set $tab (global.get $T_context_attrs)) (local.set $cnt (global.get $T_mcontext_attrs))))
         (if (i32.and (i32.eq (local.get $entity) (i32.const 1)) (i32.ge_s (global.get $target) (i32.const 0)))
           (then
             (local.set $tab (i32.load (i32.add (global.get $T_type_attrs) (i32.shl (global.get $target) (i32.const 3)))))
@@ -679,7 +696,7 @@
       (else (call $resolve_path)))
     (if (i32.ge_s (global.get $target) (i32.const 0))
       (then
-        (global.set $action (call $name_find (global.get $T_actions) (global.get $T_nactions)
+        (global.set $action (call $name_find (global.get $T_actions) (global.get $T_mactions)
           (i32.add (local.get $action_s) (i32.const 4)) (i32.load (local.get $action_s))))
         ;; (no short-circuit in wasm: test the id before looking it up)
         (if (i32.lt_s (global.get $action) (i32.const 0))
@@ -692,7 +709,7 @@
     (if (global.get $err) (then (return (i32.sub (i32.const 0) (global.get $err)))))
 
     ;; Subjects: the principal id (when assigned anything), groups (added while reading), everyone.
-    (local.set $s (call $name_find (global.get $T_principals) (global.get $T_nprincipals) (global.get $pid_ptr) (global.get $pid_len)))
+    (local.set $s (call $name_find (global.get $T_principals) (global.get $T_mprincipals) (global.get $pid_ptr) (global.get $pid_len)))
     (if (i32.ge_s (local.get $s) (i32.const 0)) (then (call $add_subject (local.get $s) (i32.const 0))))
     (call $add_subject (i32.const 0) (i32.const 1))
     ;; principal.id and resource.id as values
@@ -703,6 +720,7 @@
         (global.set $rid_val (call $make_str (global.get $S_ridval) (i32.load offset=8 (local.get $seg)) (i32.load offset=12 (local.get $seg))))))
     ;; Scopes: walk the tree of assigned paths along the request path.
     (i32.store (global.get $S_nodes) (i32.const 0))
+    (call $mark_node (i32.const 0) (i32.const 0))
     (global.set $nnodes (i32.const 1))
     (local.set $node (i32.const 0))
     (local.set $i (i32.const 0))
@@ -714,6 +732,7 @@
           (i32.load offset=8 (local.get $seg)) (i32.load offset=12 (local.get $seg))))
         (br_if $done (i32.lt_s (local.get $child) (i32.const 0)))
         (i32.store (i32.add (global.get $S_nodes) (i32.shl (global.get $nnodes) (i32.const 2))) (local.get $child))
+        (call $mark_node (local.get $child) (global.get $nnodes))
         (global.set $nnodes (i32.add (global.get $nnodes) (i32.const 1)))
         (local.set $node (local.get $child))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
@@ -721,17 +740,25 @@
     (if (call $exclusive) (then (return (i32.const 0))))
     (call $rules))
 
-  ;; A new stamp for this decision's groups ($S_gseen) and exclusive sets ($S_xseen). Stamps
-  ;; of earlier decisions differ from it, so nothing needs clearing, except when the counter
-  ;; wraps (after 2^32 decisions): stamps still holding 0 or old values would then look
-  ;; current, so both arrays are cleared and counting restarts at 1.
+  ;; A new stamp for this decision's groups ($S_gseen), exclusive sets ($S_xseen) and scope
+  ;; nodes ($S_nodemark). Stamps of earlier decisions differ from it, so nothing needs
+  ;; clearing, except when the counter wraps (after 2^32 decisions): stamps still holding 0 or
+  ;; old values would then look current, so the arrays are cleared and counting restarts at 1.
   (func $next_gen
     (global.set $gen (i32.add (global.get $gen) (i32.const 1)))
     (if (i32.eqz (global.get $gen))
       (then
         (call $zero (global.get $S_gseen) (i32.shl (global.get $T_ngroups) (i32.const 2)))
         (call $zero (global.get $S_xseen) (i32.mul (global.get $T_nsets) (i32.const 12)))
+        (call $zero (global.get $S_nodemark) (i32.shl (global.get $T_nnodes) (i32.const 3)))
         (global.set $gen (i32.const 1)))))
+
+  ;; Marks a scope node of this decision with its index in $S_nodes.
+  (func $mark_node (param $node i32) (param $ni i32)
+    (local $m i32)
+    (local.set $m (i32.add (global.get $S_nodemark) (i32.shl (local.get $node) (i32.const 3))))
+    (i32.store (local.get $m) (global.get $gen))
+    (i32.store offset=4 (local.get $m) (local.get $ni)))
 
   (func $zero (param $p i32) (param $n i32)
     (block $done
@@ -753,39 +780,73 @@
         (i32.shl (i32.add (i32.mul (local.get $ty) (global.get $T_act_words)) (i32.shr_u (local.get $a) (i32.const 5))) (i32.const 2))))
       (i32.and (local.get $a) (i32.const 31))) (i32.const 1)))
 
-  ;; Calls $f for every (role, subject index, node index) the principal holds here:
-  ;; mode 0 marks exclusive memberships, 1 reports clashes, 2 applies rules.
+  ;; Calls $held_row for every grant row (subject, scope node) of this request's subjects at
+  ;; its scope nodes: mode 0 marks exclusive memberships, 1 reports clashes, 2 applies rules.
+  ;; A subject's rows [node, roles_ptr, roles_len] are sorted by node; the subject index
+  ;; $T_subject_rows gives [first row, row count].
   (func $each_grant (param $mode i32)
-    (local $si i32) (local $ni i32) (local $e i32) (local $r i32) (local $rp i32) (local $rn i32)
+    (local $si i32) (local $ni i32) (local $sr i32) (local $rows i32) (local $n i32) (local $node i32)
+    (local $row i32) (local $lo i32) (local $hi i32) (local $mid i32) (local $mark i32)
     (block $sdone
       (loop $snext
         (br_if $sdone (i32.ge_u (local.get $si) (global.get $nsubj)))
-        (local.set $ni (i32.const 0))
-        (block $ndone
-          (loop $nnext
-            (br_if $ndone (i32.ge_u (local.get $ni) (global.get $nnodes)))
-            (local.set $e (call $key_find (global.get $T_grants) (global.get $T_ngrants) (i32.const 16) (i32.const 2)
-              (i32.load (i32.add (global.get $S_subjects) (i32.shl (local.get $si) (i32.const 3))))
-              (i32.load (i32.add (global.get $S_nodes) (i32.shl (local.get $ni) (i32.const 2))))
-              (i32.const 0)))
-            (if (local.get $e)
-              (then
-                (local.set $rp (i32.load offset=8 (local.get $e)))
-                (local.set $rn (i32.load offset=12 (local.get $e)))
-                (block $rdone
-                  (loop $rnext
-                    (br_if $rdone (i32.eqz (local.get $rn)))
-                    (local.set $r (i32.load (local.get $rp)))
-                    (if (i32.eq (local.get $mode) (i32.const 2))
-                      (then (call $apply_role (local.get $r) (local.get $si) (local.get $ni)))
-                      (else (call $mark_exclusive (local.get $r) (local.get $mode))))
-                    (local.set $rp (i32.add (local.get $rp) (i32.const 4)))
-                    (local.set $rn (i32.sub (local.get $rn) (i32.const 1)))
-                    (br $rnext)))))
-            (local.set $ni (i32.add (local.get $ni) (i32.const 1)))
-            (br $nnext)))
+        (local.set $sr (i32.add (global.get $T_subject_rows)
+          (i32.shl (i32.load (i32.add (global.get $S_subjects) (i32.shl (local.get $si) (i32.const 3)))) (i32.const 3))))
+        (local.set $rows (i32.add (global.get $T_rows) (i32.mul (i32.load (local.get $sr)) (i32.const 12))))
+        (local.set $n (i32.load offset=4 (local.get $sr)))
+        (if (i32.le_u (local.get $n) (i32.const 32))
+          (then
+            ;; A few rows: keep those whose node is one of the request's scope nodes, which
+            ;; carry this decision's stamp in $S_nodemark ([stamp, scope index] per node).
+            (local.set $row (local.get $rows))
+            (block $rdone
+              (loop $rnext
+                (br_if $rdone (i32.eqz (local.get $n)))
+                (local.set $mark (i32.add (global.get $S_nodemark) (i32.shl (i32.load (local.get $row)) (i32.const 3))))
+                (if (i32.eq (i32.load (local.get $mark)) (global.get $gen))
+                  (then (call $held_row (local.get $row) (local.get $si) (i32.load offset=4 (local.get $mark)) (local.get $mode))))
+                (local.set $row (i32.add (local.get $row) (i32.const 12)))
+                (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                (br $rnext))))
+          (else
+            ;; Many rows: binary search for each scope node.
+            (local.set $ni (i32.const 0))
+            (block $ndone
+              (loop $nnext
+                (br_if $ndone (i32.ge_u (local.get $ni) (global.get $nnodes)))
+                (local.set $node (i32.load (i32.add (global.get $S_nodes) (i32.shl (local.get $ni) (i32.const 2)))))
+                (local.set $lo (i32.const 0))
+                (local.set $hi (local.get $n))
+                (block $bdone
+                  (loop $bnext
+                    (br_if $bdone (i32.ge_u (local.get $lo) (local.get $hi)))
+                    (local.set $mid (i32.shr_u (i32.add (local.get $lo) (local.get $hi)) (i32.const 1)))
+                    (local.set $row (i32.add (local.get $rows) (i32.mul (local.get $mid) (i32.const 12))))
+                    (if (i32.eq (i32.load (local.get $row)) (local.get $node))
+                      (then (call $held_row (local.get $row) (local.get $si) (local.get $ni) (local.get $mode)) (br $bdone)))
+                    (if (i32.lt_u (i32.load (local.get $row)) (local.get $node))
+                      (then (local.set $lo (i32.add (local.get $mid) (i32.const 1))))
+                      (else (local.set $hi (local.get $mid))))
+                    (br $bnext)))
+                (local.set $ni (i32.add (local.get $ni) (i32.const 1)))
+                (br $nnext)))))
         (local.set $si (i32.add (local.get $si) (i32.const 1)))
         (br $snext))))
+
+  ;; The roles of one grant row, held through subject index si at scope index ni.
+  (func $held_row (param $row i32) (param $si i32) (param $ni i32) (param $mode i32)
+    (local $rp i32) (local $rn i32)
+    (local.set $rp (i32.load offset=4 (local.get $row)))
+    (local.set $rn (i32.load offset=8 (local.get $row)))
+    (block $rdone
+      (loop $rnext
+        (br_if $rdone (i32.eqz (local.get $rn)))
+        (if (i32.eq (local.get $mode) (i32.const 2))
+          (then (call $apply_role (i32.load (local.get $rp)) (local.get $si) (local.get $ni)))
+          (else (call $mark_exclusive (i32.load (local.get $rp)) (local.get $mode))))
+        (local.set $rp (i32.add (local.get $rp) (i32.const 4)))
+        (local.set $rn (i32.sub (local.get $rn) (i32.const 1)))
+        (br $rnext))))
 
   ;; Exclusive memberships of a role's closure: [count, (set, member)...] at role_excl[role].
   ;; $S_xseen holds 12 bytes per set: [decision stamp, first member seen, clash flag].
@@ -819,6 +880,7 @@
   ;; Separation of duty: 1 when two roles of one exclusive set are held (records kind 4).
   (func $exclusive (result i32)
     (global.set $clash (i32.const 0))
+    (if (i32.eqz (global.get $T_nsets)) (then (return (i32.const 0))))
     (call $each_grant (i32.const 0))
     (call $each_grant (i32.const 1))
     (global.get $clash))
@@ -827,8 +889,7 @@
   (func $apply_role (param $r i32) (param $si i32) (param $ni i32)
     (local $e i32) (local $p i32) (local $n i32) (local $rule i32) (local $info i32) (local $cond i32)
     (local $out i32) (local $subject i32) (local $node i32) (local $via i32)
-    (local.set $e (call $key_find (global.get $T_role_table) (global.get $T_nrole_table) (i32.const 20) (i32.const 3)
-      (local.get $r) (global.get $target) (global.get $action)))
+    (local.set $e (call $role_find (local.get $r) (global.get $target) (global.get $action)))
     (if (i32.eqz (local.get $e)) (then (return)))
     (local.set $p (i32.load offset=12 (local.get $e)))
     (local.set $n (i32.load offset=16 (local.get $e)))
