@@ -1,8 +1,9 @@
 //! How decisions and compilation scale with the size of the policy (issue 6), on the shared
 //! generated workload (`benches/workload`): native decision latency at S (1k assignments),
-//! M (100k) and L (1M), cycling through the workload's fixed mixed set of requests, and compile
-//! time at S and M. Run with `cargo bench --bench scale`; `RBAC_SCALE_SIZES=S,M` limits the
-//! sizes. The comparison with Cedar and Casbin is the separate package `benches/peers`.
+//! M (100k) and L (1M), cycling through the workload's fixed mixed set of requests, compile
+//! time at S and M, and saving and loading the compiled policy as a bundle at every size. Run
+//! with `cargo bench --bench scale`; `RBAC_SCALE_SIZES=S,M` limits the sizes. The comparison
+//! with Cedar and Casbin is the separate package `benches/peers`.
 
 mod workload;
 
@@ -38,6 +39,21 @@ fn bench(c: &mut Criterion) {
             group.finish();
         }
         drop(text);
+
+        // The compiled policy saved as a bundle (`rbac build --target bundle`) and loaded back.
+        // Saving reuses the digest computed by the first call, so it times the encoding alone.
+        let bytes = policy.to_bundle();
+        let mut group = c.benchmark_group("bundle/save");
+        group.sample_size(10);
+        group.bench_function(BenchmarkId::from_parameter(size.name()), |b| b.iter(|| black_box(&policy).to_bundle()));
+        group.finish();
+        let mut group = c.benchmark_group("bundle/load");
+        group.sample_size(10);
+        group.bench_function(BenchmarkId::from_parameter(size.name()), |b| {
+            b.iter(|| rbac::Policy::from_bundle(black_box(&bytes)).is_ok())
+        });
+        group.finish();
+        drop(bytes);
 
         // One iteration is one decision; the requests cycle, so the figure is the mean over the
         // mixed set (allow and deny, 0-3 groups, with and without owners).

@@ -40,6 +40,7 @@ pub mod syntax;
 pub mod wasm;
 
 pub use compile::CompiledPolicy;
+pub use compile::bundle::BundleError;
 pub use diag::{Diagnostic, Diagnostics, Severity, Sources};
 pub use eval::Verdict;
 pub use request::{
@@ -160,7 +161,7 @@ pub fn compile(loader: &dyn Loader, roots: &[&str]) -> Compilation {
                         .collect(),
                 })
                 .collect();
-            policy = Some(Policy { compiled, tests });
+            policy = Some(Policy { compiled, tests, digest: std::sync::OnceLock::new() });
         }
     }
     diagnostics.sort();
@@ -177,6 +178,8 @@ pub fn compile_str(name: &str, text: &str) -> Compilation {
 pub struct Policy {
     compiled: CompiledPolicy,
     tests: Vec<PolicyTest>,
+    /// [`Policy::digest`], computed once (it walks every assignment); a bundle brings it.
+    digest: std::sync::OnceLock<String>,
 }
 
 /// A `test` block of the policy.
@@ -256,7 +259,53 @@ impl Policy {
     /// The policy digest (`sha256:...`): stable across runs, independent of declaration
     /// order and source locations; see [`audit::policy_digest`].
     pub fn digest(&self) -> String {
-        audit::policy_digest(&self.compiled)
+        self.digest.get_or_init(|| audit::policy_digest(&self.compiled)).clone()
+    }
+
+    /// The policy as a bundle: its compiled tables and `test` blocks in a binary form that
+    /// [`Policy::from_bundle`] loads without parsing or checking the sources again (what
+    /// `rbac build --target bundle` writes; the format is in docs/bundle.md). The same
+    /// policy always gives the same bytes. A bundle is read only by an `rbac` that reads its
+    /// format version: rebuild bundles from the sources after upgrading.
+    ///
+    /// ```
+    /// let policy = rbac::compile_str("p.rbac", r#"
+    ///     resource workspace { actions read; }
+    ///     role viewer { allow read on workspace; }
+    ///     assign viewer to user:ann on workspace:prod;
+    /// "#).policy.expect("compiles");
+    /// let bytes = policy.to_bundle();
+    /// assert!(rbac::Policy::is_bundle(&bytes));
+    /// let loaded = rbac::Policy::from_bundle(&bytes).expect("a bundle we just wrote loads");
+    /// let request = rbac::Request::new("user:ann", &[], "read", "workspace:prod");
+    /// assert_eq!(loaded.decide(&request), policy.decide(&request));
+    /// assert_eq!(loaded.digest(), policy.digest());
+    ///
+    /// // Damage is an error with a code, never a policy that decides differently.
+    /// let mut bad = bytes.clone();
+    /// let last = bad.len() - 1;
+    /// bad[last] ^= 1;
+    /// assert_eq!(rbac::Policy::from_bundle(&bad).unwrap_err().code, "E0804");
+    /// assert_eq!(rbac::Policy::from_bundle(b"role r {}").unwrap_err().code, "E0801");
+    /// ```
+    pub fn to_bundle(&self) -> Vec<u8> {
+        compile::bundle::write(&self.compiled, &self.tests, self.digest())
+    }
+
+    /// Loads a policy from a bundle written by [`Policy::to_bundle`]. Checks the magic
+    /// bytes, the format version, the length, the SHA-256 of the payload, and that every
+    /// table is whole; any failure is a [`BundleError`] with its code (`E0801`-`E0805`).
+    pub fn from_bundle(bytes: &[u8]) -> Result<Policy, BundleError> {
+        let loaded = compile::bundle::read(bytes)?;
+        // The digest the writer computed is trusted like the tables: the checksum covers
+        // both, and `tests/bundle.rs` checks that recomputing it on a loaded policy agrees.
+        Ok(Policy { compiled: loaded.policy, tests: loaded.tests, digest: std::sync::OnceLock::from(loaded.digest) })
+    }
+
+    /// Whether `bytes` start with the bundle magic (they are a bundle, or a damaged one),
+    /// rather than policy source text.
+    pub fn is_bundle(bytes: &[u8]) -> bool {
+        compile::bundle::is_bundle(bytes)
     }
 
     /// The compiled tables.

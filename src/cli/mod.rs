@@ -40,6 +40,9 @@ pub(crate) enum Engine {
 enum Target {
     /// A core WebAssembly 1.0 module with no imports (docs/wasm-abi.md).
     Wasm,
+    /// The compiled policy and its tests, which every command reads in place of the sources
+    /// without compiling them again (docs/bundle.md).
+    Bundle,
 }
 
 #[derive(Subcommand)]
@@ -68,7 +71,8 @@ enum Command {
         #[command(flatten)]
         audit: audit::LogArgs,
     },
-    /// Compile a policy for another runtime: `--target wasm` emits a standalone module.
+    /// Compile a policy for another runtime: `--target wasm` emits a standalone module,
+    /// `--target bundle` the compiled policy that `rbac` itself loads in place of the sources.
     Build {
         policy: String,
         #[arg(long, value_enum)]
@@ -135,6 +139,7 @@ pub fn main() -> ExitCode {
         Command::Check { files, format } => check(&files, format),
         Command::Eval { policy, request, engine, keys, audit } => eval::run(&policy, &request, engine, &keys, &audit),
         Command::Build { policy, target: Target::Wasm, output } => build_wasm(&policy, &output),
+        Command::Build { policy, target: Target::Bundle, output } => build_bundle(&policy, &output),
         Command::Can { policy, args, token, keys, groups, attrs, format, audit } => {
             can(&policy, &args, token.as_deref(), &keys, &groups, &attrs, format, &audit)
         }
@@ -161,14 +166,43 @@ fn load(file: &str) -> Compilation {
     c
 }
 
-/// Compiles a policy; `None` (after printing why, and that nothing was `done`) on errors.
+/// Compiles a policy, or loads it when `file` is a bundle (told by its first bytes, not its
+/// name); `None` (after printing why, and that nothing was `done`) on errors.
 pub(crate) fn load_policy(file: &str, done: &str) -> Option<Policy> {
+    if let Some(loaded) = load_bundle(file) {
+        return match loaded {
+            Ok(policy) => Some(policy),
+            Err(e) => {
+                eprintln!("error[{}]: {}\nerror: `{file}` is not a loadable bundle; {done}", e.code, e.message);
+                None
+            }
+        };
+    }
     let c = load(file);
     if c.policy.is_none() {
         let n = c.diagnostics.error_count();
         eprintln!("error: `{file}` has {n} error{}; {done}", plural(n));
     }
     c.policy
+}
+
+/// Loads `file` when it starts with the bundle magic; `None` for anything else (sources, or a
+/// file that cannot be read, which compiling then reports).
+fn load_bundle(file: &str) -> Option<Result<Policy, rbac::BundleError>> {
+    use std::io::Read;
+    let mut magic = [0u8; 8];
+    let mut f = std::fs::File::open(file).ok()?;
+    f.read_exact(&mut magic).ok()?;
+    if !Policy::is_bundle(&magic) {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(f.metadata().map_or(0, |m| usize::try_from(m.len()).unwrap_or(0)));
+    bytes.extend_from_slice(&magic);
+    if let Err(e) = f.read_to_end(&mut bytes) {
+        eprintln!("error: cannot read `{file}`: {e}");
+        return None;
+    }
+    Some(Policy::from_bundle(&bytes))
 }
 
 fn check(files: &[String], format: Format) -> ExitCode {
@@ -339,6 +373,17 @@ fn build_wasm(policy: &str, output: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = std::fs::write(output, &bytes) {
+        eprintln!("error: cannot write `{output}`: {e}");
+        return ExitCode::from(2);
+    }
+    eprintln!("wrote {output} ({} bytes)", bytes.len());
+    ExitCode::SUCCESS
+}
+
+fn build_bundle(policy: &str, output: &str) -> ExitCode {
+    let Some(policy) = load_policy(policy, "nothing was built") else { return ExitCode::from(2) };
+    let bytes = policy.to_bundle();
     if let Err(e) = std::fs::write(output, &bytes) {
         eprintln!("error: cannot write `{output}`: {e}");
         return ExitCode::from(2);

@@ -10,6 +10,7 @@ use crate::check::ir::*;
 use crate::diag::Sources;
 use crate::graph::RoleGraph;
 use crate::syntax::ast::Effect;
+pub(crate) mod bundle;
 mod lookup;
 
 pub(crate) use lookup::Lookup;
@@ -24,7 +25,7 @@ pub type SubjectId = u32;
 
 pub(crate) const EVERYONE: SubjectId = 0;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct CType {
     pub name: String,
     pub parent: Option<TypeId>,
@@ -32,7 +33,7 @@ pub(crate) struct CType {
     pub attrs: BTreeMap<String, Ty>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct CRule {
     pub role: RoleId,
     pub effect: Effect,
@@ -44,7 +45,7 @@ pub(crate) struct CRule {
 }
 
 /// A rule reached from an assigned role, through the `extends` chain `via`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub(crate) struct EffRule {
     pub rule: u32,
     pub via: u32,
@@ -102,7 +103,7 @@ pub struct CompiledPolicy {
 /// decision finds each of its subjects' rows in `by_subject` and looks for the request's
 /// scope nodes among them, so it touches a few adjacent entries, not one hash bucket per
 /// (subject, node) pair.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Grants {
     /// Sorted, without repeats.
     keys: Vec<(SubjectId, NodeId)>,

@@ -331,6 +331,32 @@ not loopback), or the key cannot be used. Deny.";
 "E0763", "unverified token",
 "A request names its principal by a token but was decided without a verifier: library users
 call `Policy::decide_with` with an `identity::TokenVerifier`; the CLI always verifies. Deny.";
+"E0801", "not a policy bundle",
+"The bytes given to `Policy::from_bundle` do not start with the bundle magic
+(`\\x89RBAC\\r\\n\\x1a`, docs/bundle.md). The command line reads a file that starts with the magic as
+a bundle and any other file as `.rbac` source, so this comes from library callers that pass
+something else, such as policy text.
+
+    rbac build policy.rbac --target bundle -o policy.rbacb
+    rbac can policy.rbacb user:ann read workspace:prod";
+"E0802", "unsupported bundle format version",
+"The bundle was written in a format version this `rbac` does not read, usually by an older or
+newer release. Bundles are tied to the format version of the `rbac` that wrote them (it changes
+whenever the compiled tables change): build the bundle again from the sources with this `rbac`.
+
+    rbac build policy.rbac --target bundle -o policy.rbacb   // with the rbac that will load it";
+"E0803", "truncated bundle",
+"The bundle is shorter (or longer) than its header says: it was cut off while being written or
+copied, or something was appended to it. Copy it again, or build it again from the sources.";
+"E0804", "bundle checksum mismatch",
+"The SHA-256 of the bundle's payload is not the one its header records: some byte was changed
+after the bundle was written (a disk or transfer error, or an edit). Nothing of it is used.
+Build it again from the sources. The checksum detects corruption, not forgery: whoever can
+write a bundle can write a valid one, so keep bundles where only trusted writers reach them.";
+"E0805", "malformed bundle",
+"The bundle's checksum is right but its payload does not decode, or a table in it is not whole
+(an id that points outside its table, an index out of order). Such a bundle was not written by
+`rbac build --target bundle` of this version. Build it again from the sources.";
 "W0001", "role never assigned nor extended",
 "A role no assignment gives and no role extends has no effect.
 
@@ -394,6 +420,7 @@ mod tests {
             include_str!("../check/identity.rs"),
             include_str!("../identity/mod.rs"),
             include_str!("../identity/verify.rs"),
+            include_str!("../compile/bundle.rs"),
         );
         for (i, _) in src.match_indices("\"E0").chain(src.match_indices("\"W0")) {
             let code = src.get(i + 1..i + 6).unwrap_or("");

@@ -1,0 +1,350 @@
+//! Bundles (`Policy::to_bundle`, `rbac build --target bundle`): a loaded bundle decides every
+//! request of the decision tables exactly like the policy compiled from source (whole
+//! decisions, reasons included), keeps the digest and the tests, re-bundles to the same bytes,
+//! and every kind of damage (truncation, each single-byte flip, wrong magic or version, a
+//! foreign file) is an error with its code, never a panic.
+
+#![allow(clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use rbac::Policy;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const EXAMPLES: &[&str] = &["examples/zenml.rbac", "examples/k8s.rbac"];
+
+fn compile(path: &str) -> Policy {
+    let c = rbac::compile(&rbac::FsLoader, &[path]);
+    let rendered = c.render(false);
+    c.policy.unwrap_or_else(|| panic!("{path} compiles:\n{rendered}"))
+}
+
+fn reload(policy: &Policy) -> Policy {
+    Policy::from_bundle(&policy.to_bundle()).unwrap_or_else(|e| panic!("a fresh bundle loads: {e}"))
+}
+
+fn code(bytes: &[u8]) -> Option<&'static str> {
+    Policy::from_bundle(bytes).err().map(|e| e.code)
+}
+
+/// Every decision table: its policy path and its requests as JSON text.
+fn tables() -> Vec<(String, Vec<String>)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir("tests/decisions")
+        .expect("tests/decisions")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            let table: Value = serde_json::from_str(&std::fs::read_to_string(f).expect("read table")).expect("json");
+            let policy = table["policy"].as_str().expect("a policy path").to_string();
+            let requests = table["cases"]
+                .as_array()
+                .expect("cases")
+                .iter()
+                .map(|c| match &c["request"] {
+                    Value::String(raw) => raw.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            (policy, requests)
+        })
+        .collect()
+}
+
+fn decide(policy: &Policy, text: &str) -> Value {
+    let decision = match rbac::Request::from_json(text) {
+        Ok(request) => policy.decide(&request),
+        Err(e) => rbac::Decision::invalid(vec![e]),
+    };
+    serde_json::to_value(decision).expect("decision json")
+}
+
+/// The requests of every table and every `expect` of the examples.
+fn all_requests() -> Vec<String> {
+    let mut out: Vec<String> = tables().into_iter().flat_map(|(_, r)| r).collect();
+    for ex in EXAMPLES {
+        for t in compile(ex).tests() {
+            out.extend(t.expects.iter().map(|e| serde_json::to_string(&e.request).expect("request json")));
+        }
+    }
+    out
+}
+
+fn assert_same(source: &Policy, loaded: &Policy, requests: &[String], what: &str) {
+    for r in requests {
+        assert_eq!(decide(source, r), decide(loaded, r), "{what}: the bundle decides {r} differently");
+    }
+    let results = |p: &Policy| -> Vec<(String, String, Value, bool)> {
+        p.run_tests()
+            .iter()
+            .map(|r| {
+                let d = serde_json::to_value(&r.actual).expect("json");
+                (r.test.name.clone(), r.expectation.at.clone(), d, r.passed())
+            })
+            .collect()
+    };
+    assert_eq!(results(source), results(loaded), "{what}: the tests run differently from the bundle");
+    assert_eq!(source.digest(), loaded.digest(), "{what}: the digest changed");
+    assert_eq!(
+        rbac::audit::policy_digest(loaded.compiled()),
+        source.digest(),
+        "{what}: the digest recomputed on the loaded tables differs"
+    );
+    assert_eq!(source.to_bundle(), loaded.to_bundle(), "{what}: re-bundling gives other bytes");
+}
+
+#[test]
+fn examples_decide_every_request_alike_after_a_round_trip() {
+    let requests = all_requests();
+    assert!(requests.len() > 100, "expected the decision tables' requests");
+    for ex in EXAMPLES {
+        let source = compile(ex);
+        assert_same(&source, &reload(&source), &requests, ex);
+    }
+}
+
+#[test]
+fn every_decision_table_policy_decides_alike_after_a_round_trip() {
+    for (policy, requests) in tables() {
+        let source = compile(&policy);
+        assert_same(&source, &reload(&source), &requests, &policy);
+    }
+}
+
+#[test]
+fn the_same_policy_gives_the_same_bytes() {
+    for ex in EXAMPLES {
+        assert_eq!(compile(ex).to_bundle(), compile(ex).to_bundle(), "{ex}");
+    }
+}
+
+/// The bytes of a small policy's bundle, pinned. When this fails, the bundle changed: if a
+/// serialized table changed shape, bump `FORMAT_VERSION` in src/compile/bundle.rs (old bundles
+/// must then be refused with E0802, not misread) and docs/bundle.md; then update the hash.
+#[test]
+fn the_bundle_layout_is_pinned() {
+    let policy = rbac::compile_str(
+        "pin.rbac",
+        r#"
+        resource workspace { actions read, write; attributes { owner: string } }
+        group devs;
+        role viewer { allow read on workspace; }
+        role editor extends viewer { allow write on workspace when resource.owner == principal.id; }
+        role auditor { allow read on workspace; deny write on workspace; }
+        exclusive editor, auditor;
+        assign viewer to group:devs on workspace:prod;
+        assign editor to user:ann;
+        test "t" { expect allow user:ann read workspace:prod; }
+        "#,
+    )
+    .policy
+    .expect("compiles");
+    let bytes = policy.to_bundle();
+    assert_eq!(bytes.get(8..12), Some(&1u32.to_le_bytes()[..]), "format version");
+    let hash: String = sha256(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        hash,
+        "d1edb5754d77e49cbbf03e495cf5498cd0430a7d817e27a940e73bf25851eacc",
+        "the bundle bytes changed ({} bytes); see this test's comment",
+        bytes.len()
+    );
+}
+
+/// The code expected for a bundle whose byte `i` was changed.
+fn code_for_flip_at(i: usize) -> &'static str {
+    match i {
+        0..8 => "E0801",
+        8..12 => "E0802",
+        12..20 => "E0803",
+        _ => "E0804",
+    }
+}
+
+#[test]
+fn every_single_byte_flip_is_caught_with_its_code() {
+    for ex in EXAMPLES {
+        let bytes = compile(ex).to_bundle();
+        for i in 0..bytes.len() {
+            for mask in [0x01u8, 0x80, 0xff] {
+                let mut bad = bytes.clone();
+                if let Some(b) = bad.get_mut(i) {
+                    *b ^= mask;
+                }
+                assert_eq!(code(&bad), Some(code_for_flip_at(i)), "{ex}: byte {i} ^ {mask:#x}");
+            }
+        }
+    }
+}
+
+#[test]
+fn truncated_and_extended_bundles_are_refused() {
+    let bytes = compile("examples/zenml.rbac").to_bundle();
+    assert_eq!(code(&[]), Some("E0801"), "empty");
+    for n in 1..bytes.len() {
+        assert_eq!(code(bytes.get(..n).unwrap_or(&[])), Some("E0803"), "cut to {n} bytes");
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(code(&longer), Some("E0803"));
+    let err = Policy::from_bundle(&longer).err().expect("refused");
+    assert!(err.message.contains("trailing"), "{err}");
+}
+
+#[test]
+fn wrong_magic_version_and_foreign_files_are_refused() {
+    let bytes = compile("examples/zenml.rbac").to_bundle();
+    for version in [0u32, 2, 7, u32::MAX] {
+        let mut other = bytes.clone();
+        if let Some(v) = other.get_mut(8..12) {
+            v.copy_from_slice(&version.to_le_bytes());
+        }
+        let err = Policy::from_bundle(&other).err().expect("refused");
+        assert_eq!(err.code, "E0802");
+        assert!(err.message.contains(&format!("version {version} ")), "{err}");
+    }
+    let source = std::fs::read("examples/zenml.rbac").expect("read");
+    let wasm = rbac::wasm::emit(&compile("examples/zenml.rbac")).expect("emit");
+    let pseudo_random: Vec<u8> = (0u32..4096).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    for (what, foreign) in [("source", source), ("wasm", wasm), ("noise", pseudo_random)] {
+        assert_eq!(code(&foreign), Some("E0801"), "{what}");
+        assert!(!Policy::is_bundle(&foreign), "{what}");
+    }
+}
+
+/// A payload changed and given a matching checksum (what only a deliberate writer does) is
+/// refused as malformed or loads as some policy; either way nothing panics, deciding included.
+#[test]
+fn rechecksummed_damage_never_panics() {
+    let policy = compile("examples/zenml.rbac");
+    let bytes = policy.to_bundle();
+    let requests: Vec<String> = all_requests().into_iter().take(60).collect();
+    let mut codes = BTreeSet::new();
+    for i in 52..bytes.len() {
+        let mut bad = bytes.clone();
+        if let Some(b) = bad.get_mut(i) {
+            *b ^= 0x5a;
+        }
+        let sum = sha256(bad.get(52..).unwrap_or(&[]));
+        if let Some(slot) = bad.get_mut(20..52) {
+            slot.copy_from_slice(&sum);
+        }
+        match Policy::from_bundle(&bad) {
+            Ok(p) => {
+                for r in &requests {
+                    let _ = decide(&p, r);
+                }
+                let _ = p.run_tests();
+            }
+            Err(e) => {
+                codes.insert(e.code);
+            }
+        }
+    }
+    assert_eq!(codes, BTreeSet::from(["E0805"]), "a payload with a right checksum fails only as malformed");
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// The codes the tests above produce; every bundle code of the catalogue is among them.
+#[test]
+fn every_bundle_error_code_is_tested() {
+    let tested = ["E0801", "E0802", "E0803", "E0804", "E0805"];
+    let catalogue: Vec<&str> = rbac::diag::CODES.iter().map(|c| c.code).filter(|c| c.starts_with("E08")).collect();
+    assert_eq!(catalogue, tested, "a bundle code without a test here");
+}
+
+fn rbac_cmd(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rbac"));
+    cmd.args(args).env("NO_COLOR", "1");
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("run rbac");
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin.unwrap_or("").as_bytes());
+    }
+    let out = child.wait_with_output().expect("rbac output");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bundle");
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir.join(name)
+}
+
+#[test]
+fn cli_reads_a_bundle_in_place_of_the_sources() {
+    let requests = all_requests().join("\n") + "\n";
+    for ex in EXAMPLES {
+        let out = scratch(&format!("{}.bundle", Path::new(ex).file_stem().and_then(|s| s.to_str()).unwrap_or("p")));
+        let out = out.to_str().expect("utf-8 path");
+        let (status, _, stderr) = rbac_cmd(&["build", ex, "--target", "bundle", "-o", out], None);
+        assert_eq!(status, 0, "{stderr}");
+        assert!(stderr.starts_with(&format!("wrote {out} (")), "{stderr}");
+        assert_eq!(std::fs::read(out).expect("read bundle"), compile(ex).to_bundle(), "the CLI writes to_bundle");
+
+        let eval = |policy: &str| rbac_cmd(&["eval", policy, "--request", "-"], Some(&requests));
+        let (from_source, from_bundle) = (eval(ex), eval(out));
+        assert_eq!(from_source.0, 0);
+        assert_eq!(from_source, from_bundle, "{ex}: `rbac eval` differs on the bundle");
+
+        let wasm = |policy: &str| rbac_cmd(&["eval", policy, "--engine", "wasm", "--request", "-"], Some(&requests));
+        assert_eq!(wasm(out).1, from_source.1, "{ex}: the wasm engine built from the bundle differs");
+
+        let (s_status, s_out, _) = rbac_cmd(&["test", ex], None);
+        let (b_status, b_out, _) = rbac_cmd(&["test", out], None);
+        assert_eq!(s_status, b_status);
+        assert_eq!(
+            s_out.replace(&format!("from {ex}"), "from POLICY"),
+            b_out.replace(&format!("from {out}"), "from POLICY"),
+            "{ex}: `rbac test` differs"
+        );
+    }
+    let zenml = scratch("zenml.bundle");
+    let zenml = zenml.to_str().expect("utf-8 path");
+    let can = |policy: &str| {
+        rbac_cmd(&["can", policy, "user:ann", "read", "workspace:prod", "-g", "ml-engineers", "--format", "json"], None)
+    };
+    assert_eq!(can("examples/zenml.rbac"), can(zenml));
+}
+
+#[test]
+fn cli_refuses_a_damaged_bundle_with_its_code() {
+    let good = compile("examples/zenml.rbac").to_bundle();
+    let path = scratch("damaged.bundle");
+    let path_str = path.to_str().expect("utf-8 path");
+    let mut flipped = good.clone();
+    if let Some(b) = flipped.last_mut() {
+        *b ^= 1;
+    }
+    let mut old = good.clone();
+    if let Some(v) = old.get_mut(8..12) {
+        v.copy_from_slice(&9u32.to_le_bytes());
+    }
+    let cut = good.get(..good.len() / 2).unwrap_or(&[]).to_vec();
+    for (bytes, want) in [(flipped, "E0804"), (old, "E0802"), (cut, "E0803")] {
+        std::fs::write(&path, &bytes).expect("write");
+        for args in [
+            vec!["can", path_str, "user:ann", "read", "workspace:prod"],
+            vec!["eval", path_str, "--request", "-"],
+            vec!["test", path_str],
+        ] {
+            let (status, stdout, stderr) = rbac_cmd(&args, Some(""));
+            assert_ne!(status, 0, "{args:?}");
+            assert!(stderr.starts_with(&format!("error[{want}]: ")), "{args:?}: {stderr}");
+            assert!(stderr.contains("is not a loadable bundle"), "{stderr}");
+            assert!(!stdout.contains("allow"), "{stdout}");
+        }
+    }
+}
