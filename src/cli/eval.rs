@@ -70,7 +70,8 @@ pub fn run(
     let mut emit = |parsed: Result<serde_json::Value, serde_json::Error>,
                     text: &str,
                     out: &mut BufWriter<std::io::StdoutLock<'_>>| {
-        let mut logged = parsed.as_ref().ok().cloned();
+        // The request as logged: only kept when there is a log.
+        let mut logged = if recorder.is_some() { parsed.as_ref().ok().cloned() } else { None };
         let decision = match parsed {
             Ok(value) => match Request::from_value(&value) {
                 Ok(req) => match verifier.resolve(&identities, &req) {

@@ -58,6 +58,13 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
                 b.iter(|| cycle.next().map(|r| policy.decide(black_box(r))))
             });
             group.finish();
+            // The same decisions with reasons left as indexes until asked for.
+            let mut group = c.benchmark_group(format!("{prefix}/rbac-verdict"));
+            group.bench_function(id.clone(), |b| {
+                let mut cycle = requests.iter().cycle();
+                b.iter(|| cycle.next().map(|r| policy.verdict(black_box(r)).is_allow()))
+            });
+            group.finish();
         }
 
         if wants("wasm") {
