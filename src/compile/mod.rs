@@ -351,13 +351,8 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
         .iter()
         .map(|t| CType { name: t.name.clone(), parent: t.parent, actions: t.actions.clone(), attrs: t.attrs.clone() })
         .collect();
-    let lookup = Lookup::build(
-        &types,
-        ir.actions.len(),
-        ir.roles.len(),
-        role_table.iter().map(|(k, v)| (*k, *v)),
-        node_keys,
-    );
+    let lookup =
+        Lookup::build(&types, ir.actions.len(), ir.roles.len(), role_table.iter().map(|(k, v)| (*k, *v)), node_keys);
     CompiledPolicy {
         types,
         type_index: ir.types.iter().enumerate().map(|(i, t)| (t.name.clone(), TypeId::from_idx(i))).collect(),

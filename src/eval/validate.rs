@@ -103,8 +103,7 @@ fn fast<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Option<Env<'a>> {
 
 /// Whether every declared attribute given has its declared type.
 fn attrs_fit(given: &Map<String, Value>, declared: &BTreeMap<String, Ty>) -> bool {
-    declared.is_empty()
-        || given.iter().all(|(name, v)| v.is_null() || declared.get(name).is_none_or(|ty| fits(v, ty)))
+    declared.is_empty() || given.iter().all(|(name, v)| v.is_null() || declared.get(name).is_none_or(|ty| fits(v, ty)))
 }
 
 /// Resolves any request, naming every problem (design section 5.1).
@@ -112,7 +111,8 @@ fn full<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Result<Env<'a>, Vec
     let mut errors = Vec::new();
     let (principal_id, groups, principal_attrs) = match &req.principal {
         Principal::Direct(p) => {
-            let mut groups: Groups = p.groups.iter().filter_map(|g| policy.group_index.get(g.as_str()).copied()).collect();
+            let mut groups: Groups =
+                p.groups.iter().filter_map(|g| policy.group_index.get(g.as_str()).copied()).collect();
             groups.sort_unstable();
             groups.dedup();
             (Cow::Borrowed(p.id.as_str()), groups, &p.attrs)
@@ -278,7 +278,12 @@ pub(crate) fn claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'
 
 /// Checks that every declared attribute the request gives has its declared type (a JSON
 /// `null` counts as not given; undeclared attributes are ignored).
-fn check_attrs(entity: &str, given: &Map<String, Value>, declared: &BTreeMap<String, Ty>, errors: &mut Vec<RequestError>) {
+fn check_attrs(
+    entity: &str,
+    given: &Map<String, Value>,
+    declared: &BTreeMap<String, Ty>,
+    errors: &mut Vec<RequestError>,
+) {
     if declared.is_empty() {
         return;
     }
