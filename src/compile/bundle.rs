@@ -14,6 +14,7 @@ use super::{CIdentity, CRule, CType, CompiledPolicy, EffRule, Grants, Lookup, No
 use crate::check::ir::{ActionId, Cond, GroupId, RoleId, Ty, TypeId};
 use crate::request::{Effect, Request};
 use crate::{Expectation, PolicyTest};
+use compact_str::CompactString;
 use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -368,7 +369,7 @@ fn assemble(p: Payload<'_>, tests: Vec<PolicyTest>) -> Loaded {
     let role_names = p.role_names.into_owned();
     let type_index = types.iter().enumerate().map(|(i, t)| (t.name.clone(), TypeId::from_idx(i))).collect();
     let action_index = index(&actions).into_iter().map(|(k, v)| (k, ActionId(v))).collect();
-    let group_index = index(&groups).into_iter().map(|(k, v)| (k, GroupId(v))).collect();
+    let group_index = index(&groups).into_iter().map(|(k, v)| (k.into(), GroupId(v))).collect();
     let identities: Vec<CIdentity> = p
         .identities
         .into_iter()
@@ -389,8 +390,14 @@ fn assemble(p: Payload<'_>, tests: Vec<PolicyTest>) -> Loaded {
         children.entry((*parent, *t)).or_default().insert(id.to_string(), u32::try_from(n).unwrap_or(u32::MAX));
     }
     let role_table: HashMap<RoleRulesKey, (u32, u32)> = p.role_table.into_iter().collect();
-    let lookup =
-        Lookup::build(&types, actions.len(), role_names.len(), role_table.iter().map(|(k, v)| (*k, *v)), node_keys);
+    let lookup = Lookup::build(
+        &types,
+        actions.len(),
+        role_names.len(),
+        role_table.iter().map(|(k, v)| (*k, *v)),
+        node_keys,
+        &p.grants,
+    );
     let policy = CompiledPolicy {
         types,
         type_index,
@@ -411,7 +418,11 @@ fn assemble(p: Payload<'_>, tests: Vec<PolicyTest>) -> Loaded {
         exclusive_sets: p.exclusive_sets.into_owned(),
         children,
         node_paths: p.node_paths.into_owned(),
-        principal_subjects: p.principal_subjects.into_iter().map(|(k, v)| (k.into_owned(), v)).collect(),
+        principal_subjects: p
+            .principal_subjects
+            .into_iter()
+            .map(|(k, v)| (CompactString::from(k.as_ref()), v))
+            .collect(),
         grants: p.grants.into_owned(),
         lookup,
     };

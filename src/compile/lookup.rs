@@ -4,8 +4,9 @@
 //! type's, the scope tree is one hash table keyed by (parent node, type, id), and the
 //! rules of an assigned role for a (type, action) pair are a dense table.
 
-use super::{CType, NodeId};
+use super::{CType, Grants, NodeId, SubjectId};
 use crate::check::ir::{ActionId, RoleId, TypeId};
+use compact_str::CompactString;
 use hashbrown::HashTable;
 use rustc_hash::FxHasher;
 use std::hash::Hasher;
@@ -23,7 +24,12 @@ pub(crate) struct Lookup {
     role_rules: Vec<(u32, u32)>,
     /// The scope tree: nodes by (parent, type, id), with each node's key by node id.
     nodes: HashTable<NodeId>,
-    node_keys: Vec<(NodeId, TypeId, Box<str>)>,
+    /// Ids of up to 24 bytes are stored inline: comparing them reads no other memory.
+    node_keys: Vec<(NodeId, TypeId, CompactString)>,
+    /// Each subject's assignments as (node, role), sorted by node: subject `s` owns
+    /// `rows[row_start[s]..row_start[s + 1]]`, one contiguous run a decision reads.
+    row_start: Vec<u32>,
+    rows: Vec<(NodeId, RoleId)>,
 }
 
 const NO_PAIR: u32 = u32::MAX;
@@ -44,8 +50,16 @@ impl Lookup {
         roles: usize,
         role_table: impl Iterator<Item = ((RoleId, TypeId, ActionId), (u32, u32))>,
         node_keys: Vec<(NodeId, TypeId, Box<str>)>,
+        grants: &Grants,
     ) -> Lookup {
         let mut l = Lookup { kids: vec![Vec::new(); types.len()], actions, ..Lookup::default() };
+        for (&(s, n), roles) in grants {
+            while l.row_start.len() <= s as usize {
+                l.row_start.push(u32::try_from(l.rows.len()).unwrap_or(u32::MAX));
+            }
+            l.rows.extend(roles.iter().map(|&r| (n, r)));
+        }
+        l.row_start.push(u32::try_from(l.rows.len()).unwrap_or(u32::MAX));
         for (i, t) in types.iter().enumerate() {
             match t.parent {
                 None => l.roots.push(TypeId::from_idx(i)),
@@ -79,8 +93,42 @@ impl Lookup {
                 node_keys.get(m as usize).map_or(0, |(p, t, id)| node_hash(*p, *t, id))
             });
         }
-        l.node_keys = node_keys;
+        l.node_keys = node_keys.into_iter().map(|(p, t, id)| (p, t, CompactString::from(&*id))).collect();
         l
+    }
+
+    /// A subject's assignments, as (node, role) sorted by node.
+    fn rows_of(&self, subject: SubjectId) -> &[(NodeId, RoleId)] {
+        let at = |s: usize| self.row_start.get(s).map_or(self.rows.len(), |&i| i as usize);
+        let s = subject as usize;
+        self.rows.get(at(s)..at(s + 1)).unwrap_or(&[])
+    }
+
+    /// Whether the subject holds any role anywhere.
+    pub(crate) fn holds_any(&self, subject: SubjectId) -> bool {
+        !self.rows_of(subject).is_empty()
+    }
+
+    /// Calls `f(node, role)` for each role `subject` holds at one of `nodes` (without repeats).
+    pub(crate) fn held(&self, subject: SubjectId, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
+        let rows = self.rows_of(subject);
+        if rows.len() <= 8 * nodes.len() {
+            for &(n, r) in rows {
+                if nodes.contains(&n) {
+                    f(n, r);
+                }
+            }
+        } else {
+            for &n in nodes {
+                let from = rows.partition_point(|&(m, _)| m < n);
+                for &(m, r) in rows.get(from..).unwrap_or(&[]) {
+                    if m != n {
+                        break;
+                    }
+                    f(n, r);
+                }
+            }
+        }
     }
 
     /// The type named `name` that may follow `parent` in a path (a root type for `None`).

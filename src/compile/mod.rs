@@ -13,6 +13,7 @@ use crate::syntax::ast::Effect;
 pub(crate) mod bundle;
 mod lookup;
 
+use compact_str::CompactString;
 pub(crate) use lookup::Lookup;
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::{BTreeMap, BTreeSet};
@@ -73,7 +74,7 @@ pub struct CompiledPolicy {
     pub(crate) actions: Vec<String>,
     pub(crate) action_index: HashMap<String, ActionId>,
     pub(crate) groups: Vec<String>,
-    pub(crate) group_index: HashMap<String, GroupId>,
+    pub(crate) group_index: HashMap<CompactString, GroupId>,
     pub(crate) identities: Vec<CIdentity>,
     pub(crate) identity_index: HashMap<String, usize>,
     pub(crate) principal_attrs: BTreeMap<String, Ty>,
@@ -92,17 +93,16 @@ pub struct CompiledPolicy {
     pub(crate) children: HashMap<(NodeId, TypeId), HashMap<String, NodeId>>,
     /// Display of each node's path; `None` for everywhere.
     pub(crate) node_paths: Vec<Option<String>>,
-    pub(crate) principal_subjects: HashMap<String, SubjectId>,
+    pub(crate) principal_subjects: HashMap<CompactString, SubjectId>,
     /// (subject, node) -> roles assigned there, sorted, without repeats.
     pub(crate) grants: Grants,
     /// The same tables indexed for deciding.
     pub(crate) lookup: Lookup,
 }
 
-/// The role assignments as one table sorted by (subject, scope node), read by subject: a
-/// decision finds each of its subjects' rows in `by_subject` and looks for the request's
-/// scope nodes among them, so it touches a few adjacent entries, not one hash bucket per
-/// (subject, node) pair.
+/// The role assignments as one table sorted by (subject, scope node), with each key's roles;
+/// the analyses and the emitters read it. Deciding reads the same assignments as one run of
+/// (node, role) per subject (`Lookup::held`).
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Grants {
     /// Sorted, without repeats.
@@ -140,41 +140,10 @@ impl Grants {
         g
     }
 
-    /// The nodes where `subject` holds roles (sorted), and the index of the first.
-    fn rows(&self, subject: SubjectId) -> (&[(SubjectId, NodeId)], usize) {
-        let at = |s: u32| self.by_subject.get(s as usize).map_or(self.keys.len(), |&i| i as usize);
-        let (start, end) = (at(subject), at(subject.saturating_add(1)));
-        (self.keys.get(start..end).unwrap_or(&[]), start)
-    }
-
     fn roles_of(&self, i: usize) -> &[RoleId] {
         let start = if i == 0 { 0 } else { self.ends.get(i - 1).map_or(0, |&e| e as usize) };
         let end = self.ends.get(i).map_or(0, |&e| e as usize);
         self.roles.get(start..end).unwrap_or(&[])
-    }
-
-    /// Calls `f(node, roles)` for each of `nodes` (sorted or not, without repeats) where
-    /// `subject` holds roles.
-    pub(crate) fn matching(&self, subject: SubjectId, nodes: &[NodeId], mut f: impl FnMut(NodeId, &[RoleId])) {
-        let (rows, start) = self.rows(subject);
-        if rows.len() <= 4 * nodes.len() {
-            for (i, &(_, n)) in rows.iter().enumerate() {
-                if nodes.contains(&n) {
-                    f(n, self.roles_of(start + i));
-                }
-            }
-        } else {
-            for &n in nodes {
-                if let Ok(i) = rows.binary_search(&(subject, n)) {
-                    f(n, self.roles_of(start + i));
-                }
-            }
-        }
-    }
-
-    /// Whether the subject holds any role anywhere.
-    pub(crate) fn has_subject(&self, subject: SubjectId) -> bool {
-        !self.rows(subject).0.is_empty()
     }
 
     /// Every (subject, node) with its roles, sorted by subject then node.
@@ -280,7 +249,7 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
     }
 
     // Subjects and the scope tree of assignments.
-    let mut principal_subjects: HashMap<String, SubjectId> = HashMap::default();
+    let mut principal_subjects: HashMap<CompactString, SubjectId> = HashMap::default();
     let group_base = 1u32;
     let mut next_subject = group_base + u32::try_from(ir.groups.len()).unwrap_or(0);
     let mut children: HashMap<(NodeId, TypeId), HashMap<String, NodeId>> = HashMap::default();
@@ -313,7 +282,7 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
                 SubjectRef::Principal(p) => match principal_subjects.get(p.as_str()) {
                     Some(&sid) => sid,
                     None => {
-                        principal_subjects.insert(p.clone(), next_subject);
+                        principal_subjects.insert(CompactString::from(p.as_str()), next_subject);
                         next_subject += 1;
                         next_subject - 1
                     }
@@ -351,15 +320,26 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
         .iter()
         .map(|t| CType { name: t.name.clone(), parent: t.parent, actions: t.actions.clone(), attrs: t.attrs.clone() })
         .collect();
-    let lookup =
-        Lookup::build(&types, ir.actions.len(), ir.roles.len(), role_table.iter().map(|(k, v)| (*k, *v)), node_keys);
+    let lookup = Lookup::build(
+        &types,
+        ir.actions.len(),
+        ir.roles.len(),
+        role_table.iter().map(|(k, v)| (*k, *v)),
+        node_keys,
+        &grants,
+    );
     CompiledPolicy {
         types,
         type_index: ir.types.iter().enumerate().map(|(i, t)| (t.name.clone(), TypeId::from_idx(i))).collect(),
         actions: ir.actions.clone(),
         action_index: ir.actions.iter().enumerate().map(|(i, a)| (a.clone(), ActionId::from_idx(i))).collect(),
         groups: ir.groups.iter().map(|g| g.name.clone()).collect(),
-        group_index: ir.groups.iter().enumerate().map(|(i, g)| (g.name.clone(), GroupId::from_idx(i))).collect(),
+        group_index: ir
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (CompactString::from(g.name.as_str()), GroupId::from_idx(i)))
+            .collect(),
         identities,
         identity_index,
         principal_attrs: ir.principal_attrs.clone(),

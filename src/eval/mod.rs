@@ -162,7 +162,7 @@ fn find<'p>(policy: &'p CompiledPolicy, env: &Env<'_>) -> Found<'p> {
     }
     subjects.extend(env.groups.iter().map(|&g| (policy.group_subject(g), Who::Group(g))));
     subjects.push((EVERYONE, Who::Everyone));
-    subjects.retain(|(s, _)| policy.grants.has_subject(*s));
+    subjects.retain(|(s, _)| policy.lookup.holds_any(*s));
     if subjects.is_empty() {
         return Found::NoRule(Hits::new());
     }
@@ -172,9 +172,7 @@ fn find<'p>(policy: &'p CompiledPolicy, env: &Env<'_>) -> Found<'p> {
     //    compiled tables).
     let mut grants: SmallVec<[Grant; 8]> = SmallVec::new();
     for &(s, who) in &subjects {
-        policy.grants.matching(s, &env.nodes, |node, roles| {
-            grants.extend(roles.iter().map(|&role| Grant { role, subject: who, node }));
-        });
+        policy.lookup.held(s, &env.nodes, |node, role| grants.push(Grant { role, subject: who, node }));
     }
 
     // 5. Separation of duty: two roles of one exclusive set among Roles(R).

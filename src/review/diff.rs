@@ -463,7 +463,7 @@ impl<'p> View<'p> {
                 .strip_prefix("group:")
                 .and_then(|g| policy.group_index.get(g))
                 .map(|g| policy.group_subject(*g)),
-            _ => policy.principal_subjects.get(&subject.1).copied(),
+            _ => policy.principal_subjects.get(subject.1.as_str()).copied(),
         };
         let mut nodes = vec![0];
         let mut node = Some(0);

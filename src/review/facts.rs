@@ -120,7 +120,7 @@ impl Facts {
             subjects.insert(p.group_subject(crate::check::ir::GroupId::from_idx(i)), format!("group:{g}"));
         }
         for (id, s) in &p.principal_subjects {
-            subjects.insert(*s, id.clone());
+            subjects.insert(*s, id.to_string());
         }
         let mut assignments = BTreeSet::new();
         for ((s, node), roles) in &p.grants {
