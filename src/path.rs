@@ -30,6 +30,39 @@ pub(crate) fn is_id_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'@' | b'+' | b'-')
 }
 
+/// Byte classes of path text, one table read per byte on the decision hot path.
+pub(crate) const IDENT_START: u8 = 1;
+pub(crate) const IDENT: u8 = 2;
+pub(crate) const ID: u8 = 4;
+
+static CLASS: [u8; 256] = classes();
+
+#[allow(clippy::indexing_slicing)] // const evaluation: `i < 256` by the loop bound.
+const fn classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        let alpha = c.is_ascii_alphabetic() || c == b'_';
+        let alnum = c.is_ascii_alphanumeric() || c == b'_';
+        let id = alnum || matches!(c, b'.' | b'@' | b'+' | b'-');
+        t[i] = (if alpha { IDENT_START } else { 0 }) | (if alnum { IDENT } else { 0 }) | (if id { ID } else { 0 });
+        i += 1;
+    }
+    t
+}
+
+/// The classes (`IDENT_START`, `IDENT`, `ID`) a byte belongs to.
+pub(crate) fn class(b: u8) -> u8 {
+    CLASS.get(usize::from(b)).copied().unwrap_or(0)
+}
+
+/// The offset of the first byte at or after `from` that is not of class `c` (the length when
+/// all are).
+pub(crate) fn skip(bytes: &[u8], from: usize, c: u8) -> usize {
+    bytes.get(from..).map_or(from, |rest| from + rest.iter().position(|&b| class(b) & c == 0).unwrap_or(rest.len()))
+}
+
 /// Parses a path; the error says what is wrong and where.
 pub fn parse(s: &str) -> Result<PathParts<'_>, String> {
     let bytes = s.as_bytes();

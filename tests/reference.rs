@@ -394,8 +394,29 @@ fn check(model: &Model, reqs: &[Req]) -> Result<(), TestCaseError> {
         // Then the shape of the reasons (5.3) and errors exactly for invalid requests (5.4).
         let seen = observed(&actual).map_err(|e| TestCaseError::fail(format!("{e}{}", context())))?;
         prop_assert_eq!(&seen, &expected, "reasons differ{}", context());
+        // A valid request decides the same with every path id quoted, which names the same
+        // segments but is resolved by the full validator instead of the one-pass fast path.
+        if actual.errors.is_empty()
+            && let Some(quoted) = quote_path(&req.path)
+        {
+            let mut again = req.to_crate();
+            again.resource.path = quoted;
+            prop_assert_eq!(&policy.decide(&again), &actual, "the quoted path decides otherwise{}", context());
+        }
     }
     Ok(())
+}
+
+/// The path with every id quoted (and escaped): the same segments, another spelling.
+fn quote_path(path: &str) -> Option<String> {
+    let parts = rbac::path::parse(path).ok()?;
+    let mut out: Vec<String> = parts
+        .segments
+        .iter()
+        .map(|(t, id)| format!("{t}:\"{}\"", id.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    out.extend(parts.bare.map(str::to_string));
+    Some(out.join("/"))
 }
 
 proptest! {

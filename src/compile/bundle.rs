@@ -10,7 +10,7 @@
 //! id in it points inside its table, so a damaged bundle is an error with a code (E08xx),
 //! never a panic and never a policy that decides differently.
 
-use super::{CIdentity, CRule, CType, CompiledPolicy, EffRule, Grants, Lookup, NodeId, SubjectId};
+use super::{CIdentity, CRule, CType, CompiledPolicy, EffRule, Grants, Lookup, NodeId, SubjectId, SubjectNames};
 use crate::check::ir::{ActionId, Cond, GroupId, RoleId, Ty, TypeId};
 use crate::request::{Effect, Request};
 use crate::{Expectation, PolicyTest};
@@ -390,6 +390,8 @@ fn assemble(p: Payload<'_>, tests: Vec<PolicyTest>) -> Loaded {
         children.entry((*parent, *t)).or_default().insert(id.to_string(), u32::try_from(n).unwrap_or(u32::MAX));
     }
     let role_table: HashMap<RoleRulesKey, (u32, u32)> = p.role_table.into_iter().collect();
+    let principal_subjects: HashMap<CompactString, SubjectId> =
+        p.principal_subjects.into_iter().map(|(k, v)| (CompactString::from(k.as_ref()), v)).collect();
     let lookup = Lookup::build(
         &types,
         actions.len(),
@@ -397,6 +399,7 @@ fn assemble(p: Payload<'_>, tests: Vec<PolicyTest>) -> Loaded {
         role_table.iter().map(|(k, v)| (*k, *v)),
         node_keys,
         &p.grants,
+        SubjectNames { groups: &groups, principals: &principal_subjects },
     );
     let policy = CompiledPolicy {
         types,
@@ -418,11 +421,7 @@ fn assemble(p: Payload<'_>, tests: Vec<PolicyTest>) -> Loaded {
         exclusive_sets: p.exclusive_sets.into_owned(),
         children,
         node_paths: p.node_paths.into_owned(),
-        principal_subjects: p
-            .principal_subjects
-            .into_iter()
-            .map(|(k, v)| (CompactString::from(k.as_ref()), v))
-            .collect(),
+        principal_subjects,
         grants: p.grants.into_owned(),
         lookup,
     };

@@ -1,14 +1,23 @@
-//! The indexes a decision reads, laid out so that resolving a request costs one hash per
-//! principal, group and path segment and plain array reads for the rest: path types are
-//! found among the children of the previous segment's type, actions among the target
-//! type's, the scope tree is one hash table keyed by (parent node, type, id), and the
-//! rules of an assigned role for a (type, action) pair are a dense table.
+//! The indexes a decision reads, laid out so that resolving a request touches few memory
+//! pages and no lookup waits on another: path types are found among the children of the
+//! previous segment's type, actions among the target type's, and the rules of an assigned
+//! role for a (type, action) pair are a dense table. The principal id, each group name and
+//! each path prefix are one probe of a flat hash index (a slot holds 32 bits of the hash and
+//! a record offset, so a probe reads one slot line and, on a match, one record): a subject's
+//! record holds its name and its whole run of assignments, a scope node's record its key and
+//! parent. Path prefixes are hashed during the scan, so their probes do not wait on each
+//! other, and the deepest prefix that is a node gives the whole chain (its ancestors' keys are
+//! checked too, against the request's segments, so a hash collision cannot pick another
+//! node).
+//!
+//! The scope tree is also kept as a table keyed by (parent node, type, id), which the full
+//! validator walks for paths with quoted ids.
 
-use super::{CType, Grants, NodeId, SubjectId};
-use crate::check::ir::{ActionId, RoleId, TypeId};
+use super::{CType, EVERYONE, Grants, NodeId, SubjectId};
+use crate::check::ir::{ActionId, GroupId, RoleId, TypeId};
 use compact_str::CompactString;
 use hashbrown::HashTable;
-use rustc_hash::FxHasher;
+use rustc_hash::{FxHashMap, FxHasher};
 use std::hash::Hasher;
 
 #[derive(Debug, Clone, Default)]
@@ -16,6 +25,8 @@ pub(crate) struct Lookup {
     /// Root types, and the child types of each type.
     roots: Vec<TypeId>,
     kids: Vec<Vec<TypeId>>,
+    /// Each type's actions with the (type, action) pair they make.
+    type_actions: Vec<Vec<(ActionId, u32)>>,
     /// `type * actions + action` -> index of the (type, action) pair, or `NO_PAIR`.
     pairs: Vec<u32>,
     actions: usize,
@@ -26,10 +37,130 @@ pub(crate) struct Lookup {
     nodes: HashTable<NodeId>,
     /// Ids of up to 24 bytes are stored inline: comparing them reads no other memory.
     node_keys: Vec<(NodeId, TypeId, CompactString)>,
-    /// Each subject's assignments as (node, role), sorted by node: subject `s` owns
-    /// `rows[row_start[s]..row_start[s + 1]]`, one contiguous run a decision reads.
-    row_start: Vec<u32>,
-    rows: Vec<(NodeId, RoleId)>,
+    /// Subject records (see [`Lookup::subject_record`]), by name: principal ids that
+    /// assignments name, and every group.
+    subjects: FlatIndex,
+    subject_records: Vec<u8>,
+    /// Each subject's record offset, by subject id.
+    record_of: Vec<u32>,
+    /// Scope nodes whose ids need no quotes (the only ones an unquoted request path can
+    /// name), by [`PrefixHasher`] hash of their path.
+    prefixes: FlatIndex,
+}
+
+/// The names a request may give its subjects: the groups by id, the principal ids that
+/// assignments name with their subject ids.
+pub(crate) struct SubjectNames<'a> {
+    pub groups: &'a [String],
+    pub principals: &'a FxHashMap<CompactString, SubjectId>,
+}
+
+/// An open-addressing hash index: each slot is `hash >> 32` in its high half and
+/// `offset + 1` in its low half (0 is empty), probed linearly from `hash & mask`; at most half
+/// full, so a miss usually ends on the first slot line.
+#[derive(Debug, Clone, Default)]
+struct FlatIndex {
+    slots: Vec<u64>,
+    mask: usize,
+}
+
+impl FlatIndex {
+    fn with_capacity(n: usize) -> FlatIndex {
+        let cap = (n.max(1) * 2).next_power_of_two();
+        FlatIndex { slots: vec![0; cap], mask: cap - 1 }
+    }
+
+    /// Adds an entry; an offset that does not fit is left out (its lookups then find
+    /// nothing, which denies).
+    fn insert(&mut self, hash: u64, offset: usize) {
+        let Some(value) = u32::try_from(offset).ok().and_then(|o| o.checked_add(1)) else { return };
+        let mut i = (hash as usize) & self.mask;
+        while let Some(slot) = self.slots.get_mut(i) {
+            if *slot == 0 {
+                *slot = (hash >> 32 << 32) | u64::from(value);
+                return;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// The first entry of `hash` whose offset `is` accepts.
+    fn find(&self, hash: u64, mut is: impl FnMut(usize) -> bool) -> Option<usize> {
+        let tag = hash >> 32;
+        let mut i = (hash as usize) & self.mask;
+        loop {
+            let slot = *self.slots.get(i)?;
+            if slot == 0 {
+                return None;
+            }
+            if slot >> 32 == tag {
+                let offset = (slot & 0xffff_ffff) as usize - 1;
+                if is(offset) {
+                    return Some(offset);
+                }
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+}
+
+/// A subject's assignments as (node, role), sorted by node: 8 bytes each in its record.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Rows<'a>(&'a [u8]);
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    bytes.get(at..at + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(0, u32::from_le_bytes)
+}
+
+impl<'a> Rows<'a> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.len() < 8
+    }
+
+    fn len(&self) -> usize {
+        self.0.len() / 8
+    }
+
+    fn node(&self, i: usize) -> NodeId {
+        u32_at(self.0, i * 8)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (NodeId, RoleId)> + 'a {
+        self.0.chunks_exact(8).map(|c| (u32_at(c, 0), RoleId(u32_at(c, 4))))
+    }
+}
+
+const NO_GROUP: u32 = u32::MAX;
+/// Subject record: group (or `NO_GROUP`), row count, key length, key, rows.
+const SUBJECT_HEAD: usize = 12;
+
+/// The hash of a name as a principal id (`group == false`) or a group name.
+fn subject_hash(group: bool, name: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_u8(u8::from(group));
+    h.write(name.as_bytes());
+    h.finish()
+}
+
+/// Hashes a path one `type:id` segment at a time: after each segment, `segment` returns the
+/// hash of the prefix so far. The scan of a request and the index builder feed the same bytes.
+#[derive(Default, Clone)]
+pub(crate) struct PrefixHasher(FxHasher);
+
+impl PrefixHasher {
+    pub(crate) fn segment(&mut self, type_and_id: &[u8]) -> u64 {
+        self.0.write(type_and_id);
+        self.0.finish()
+    }
+}
+
+/// One whole `type:id` segment of a request path, as the fast resolver scanned it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Segment<'a> {
+    pub ty: TypeId,
+    pub id: &'a str,
+    /// The [`PrefixHasher`] hash of the path up to and including this segment.
+    pub hash: u64,
 }
 
 const NO_PAIR: u32 = u32::MAX;
@@ -51,15 +182,11 @@ impl Lookup {
         role_table: impl Iterator<Item = ((RoleId, TypeId, ActionId), (u32, u32))>,
         node_keys: Vec<(NodeId, TypeId, Box<str>)>,
         grants: &Grants,
+        names: SubjectNames<'_>,
     ) -> Lookup {
         let mut l = Lookup { kids: vec![Vec::new(); types.len()], actions, ..Lookup::default() };
-        for (&(s, n), roles) in grants {
-            while l.row_start.len() <= s as usize {
-                l.row_start.push(u32::try_from(l.rows.len()).unwrap_or(u32::MAX));
-            }
-            l.rows.extend(roles.iter().map(|&r| (n, r)));
-        }
-        l.row_start.push(u32::try_from(l.rows.len()).unwrap_or(u32::MAX));
+        l.build_subjects(grants, names.groups, names.principals);
+        l.build_prefixes(types, &node_keys);
         for (i, t) in types.iter().enumerate() {
             match t.parent {
                 None => l.roots.push(TypeId::from_idx(i)),
@@ -72,12 +199,15 @@ impl Lookup {
         }
         l.pairs = vec![NO_PAIR; types.len() * actions];
         for (ti, t) in types.iter().enumerate() {
+            let mut own = Vec::new();
             for a in &t.actions {
                 if let Some(slot) = l.pairs.get_mut(ti * actions + a.idx()) {
                     *slot = u32::try_from(l.npairs).unwrap_or(NO_PAIR);
+                    own.push((*a, *slot));
                     l.npairs += 1;
                 }
             }
+            l.type_actions.push(own);
         }
         l.role_rules = vec![(0, 0); roles * l.npairs];
         for ((r, t, a), range) in role_table {
@@ -97,31 +227,172 @@ impl Lookup {
         l
     }
 
-    /// A subject's assignments, as (node, role) sorted by node.
-    fn rows_of(&self, subject: SubjectId) -> &[(NodeId, RoleId)] {
-        let at = |s: usize| self.row_start.get(s).map_or(self.rows.len(), |&i| i as usize);
-        let s = subject as usize;
-        self.rows.get(at(s)..at(s + 1)).unwrap_or(&[])
+    /// Writes one record per subject (everyone, each group, each principal id) and indexes
+    /// the names.
+    fn build_subjects(&mut self, grants: &Grants, groups: &[String], principals: &FxHashMap<CompactString, SubjectId>) {
+        let total = 1 + groups.len() + principals.len();
+        let mut names: Vec<(&str, u32)> = vec![("", NO_GROUP); total];
+        for (g, name) in groups.iter().enumerate() {
+            if let Some(slot) = names.get_mut(g + 1) {
+                *slot = (name.as_str(), u32::try_from(g).unwrap_or(NO_GROUP));
+            }
+        }
+        for (id, &s) in principals {
+            if let Some(slot) = names.get_mut(s as usize) {
+                *slot = (id.as_str(), NO_GROUP);
+            }
+        }
+        let mut index = FlatIndex::with_capacity(total);
+        let mut out: Vec<u8> = Vec::new();
+        let mut rows = grants.iter().peekable();
+        for (s, (name, group)) in names.into_iter().enumerate() {
+            let at = out.len();
+            self.record_of.push(u32::try_from(at).unwrap_or(u32::MAX));
+            out.extend_from_slice(&group.to_le_bytes());
+            out.extend_from_slice(&0u32.to_le_bytes());
+            out.extend_from_slice(&u32::try_from(name.len()).unwrap_or(0).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            let mut count = 0u32;
+            while let Some((&(_, node), roles)) = rows.next_if(|((subject, _), _)| *subject as usize == s) {
+                for r in roles {
+                    out.extend_from_slice(&node.to_le_bytes());
+                    out.extend_from_slice(&r.0.to_le_bytes());
+                    count += 1;
+                }
+            }
+            if let Some(n) = out.get_mut(at + 4..at + 8) {
+                n.copy_from_slice(&count.to_le_bytes());
+            }
+            if s as u32 != EVERYONE {
+                index.insert(subject_hash(group != NO_GROUP, name), at);
+            }
+        }
+        self.subjects = index;
+        self.subject_records = out;
     }
 
-    /// Whether the subject holds any role anywhere.
-    pub(crate) fn holds_any(&self, subject: SubjectId) -> bool {
-        !self.rows_of(subject).is_empty()
+    /// Indexes every node whose path has only unquoted ids by the hash of its path.
+    fn build_prefixes(&mut self, types: &[CType], node_keys: &[(NodeId, TypeId, Box<str>)]) {
+        // For each node: whether its ids are all unquoted, and the hasher after its path.
+        let mut info: Vec<(bool, PrefixHasher)> = Vec::with_capacity(node_keys.len());
+        info.push((true, PrefixHasher::default()));
+        let mut index = FlatIndex::with_capacity(node_keys.len());
+        for (node, (parent, t, id)) in node_keys.iter().enumerate().skip(1) {
+            let Some((plain, mut hasher)) = info.get(*parent as usize).cloned() else { break };
+            let plain = plain && !id.is_empty() && id.bytes().all(|b| crate::path::class(b) & crate::path::ID != 0);
+            let type_name = types.get(t.idx()).map_or("", |t| t.name.as_str());
+            let hash = hasher.segment(format!("{type_name}:{id}").as_bytes());
+            if plain {
+                index.insert(hash, node);
+            }
+            info.push((plain, hasher));
+        }
+        self.prefixes = index;
     }
 
-    /// Calls `f(node, role)` for each role `subject` holds at one of `nodes` (without repeats).
-    pub(crate) fn held(&self, subject: SubjectId, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
-        let rows = self.rows_of(subject);
+    /// The record of the subject at `at`: its group (`NO_GROUP` for a principal id or
+    /// everyone), its name and its rows.
+    fn subject_record(&self, at: usize) -> (u32, &[u8], Rows<'_>) {
+        let r = &self.subject_records;
+        let (group, count, len) = (u32_at(r, at), u32_at(r, at + 4) as usize, u32_at(r, at + 8) as usize);
+        let key = at + SUBJECT_HEAD;
+        let name = r.get(key..key + len).unwrap_or(&[]);
+        let rows = r.get(key + len..key + len + count * 8).unwrap_or(&[]);
+        (group, name, Rows(rows))
+    }
+
+    /// The rows of a principal id that some assignment names.
+    pub(crate) fn principal(&self, id: &str) -> Option<Rows<'_>> {
+        let at = self.subjects.find(subject_hash(false, id), |at| {
+            let (group, name, _) = self.subject_record(at);
+            group == NO_GROUP && name == id.as_bytes()
+        })?;
+        Some(self.subject_record(at).2)
+    }
+
+    /// A declared group and its rows.
+    pub(crate) fn group(&self, name: &str) -> Option<(GroupId, Rows<'_>)> {
+        let at = self.subjects.find(subject_hash(true, name), |at| {
+            let (group, key, _) = self.subject_record(at);
+            group != NO_GROUP && key == name.as_bytes()
+        })?;
+        let (group, _, rows) = self.subject_record(at);
+        Some((GroupId(group), rows))
+    }
+
+    /// The rows of a subject (for requests resolved by the full validator).
+    pub(crate) fn subject_rows(&self, subject: SubjectId) -> Rows<'_> {
+        self.record_of.get(subject as usize).map_or(Rows::default(), |&at| self.subject_record(at as usize).2)
+    }
+
+    /// The rows of `everyone`.
+    pub(crate) fn everyone_rows(&self) -> Rows<'_> {
+        self.subject_rows(EVERYONE)
+    }
+
+    /// Pushes the scope nodes an unquoted request path names onto `nodes`, from the
+    /// root-most down. The deepest segment whose prefix is a node gives the chain; that node's
+    /// key and each ancestor's must equal the request's segments.
+    pub(crate) fn scope_chain(&self, segments: &[Segment<'_>], nodes: &mut smallvec::SmallVec<[NodeId; 8]>) {
+        for (depth, seg) in segments.iter().enumerate().rev() {
+            let above = segments.get(..depth).unwrap_or(&[]);
+            let found = self.prefixes.find(seg.hash, |n| self.chain_is(n, seg, above));
+            if let Some(n) = found {
+                let from = nodes.len();
+                let mut n = u32::try_from(n).unwrap_or(0);
+                while n != 0 {
+                    nodes.push(n);
+                    n = self.node_keys.get(n as usize).map_or(0, |k| k.0);
+                }
+                if let Some(chain) = nodes.get_mut(from..) {
+                    chain.reverse();
+                }
+                return;
+            }
+        }
+    }
+
+    /// Whether node `n` is the segment `seg` below the segments `above`.
+    fn chain_is(&self, n: usize, seg: &Segment<'_>, above: &[Segment<'_>]) -> bool {
+        let Some(&(mut parent, t, ref id)) = self.node_keys.get(n) else { return false };
+        if t != seg.ty || *id != seg.id {
+            return false;
+        }
+        for s in above.iter().rev() {
+            match self.node_keys.get(parent as usize) {
+                Some((p, t, id)) if parent != 0 && *t == s.ty && *id == s.id => parent = *p,
+                _ => return false,
+            }
+        }
+        parent == 0
+    }
+
+    /// Calls `f(node, role)` for each role of `rows` at one of `nodes` (without repeats);
+    /// `nodes` is sorted, as a chain of scope nodes is (a child's id is above its parent's).
+    pub(crate) fn held(rows: Rows<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
         if rows.len() <= 8 * nodes.len() {
-            for &(n, r) in rows {
-                if nodes.contains(&n) {
-                    f(n, r);
+            // Both are sorted by node: one merged pass, stopping past the deepest node.
+            let mut want = nodes.iter().copied().peekable();
+            for (n, r) in rows.iter() {
+                while want.next_if(|&m| m < n).is_some() {}
+                match want.peek() {
+                    None => break,
+                    Some(&m) if m == n => f(n, r),
+                    Some(_) => {}
                 }
             }
         } else {
             for &n in nodes {
-                let from = rows.partition_point(|&(m, _)| m < n);
-                for &(m, r) in rows.get(from..).unwrap_or(&[]) {
+                let (mut lo, mut hi) = (0, rows.len());
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if rows.node(mid) < n {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                for (m, r) in Rows(rows.0.get(lo * 8..).unwrap_or(&[])).iter() {
                     if m != n {
                         break;
                     }
@@ -141,10 +412,8 @@ impl Lookup {
     }
 
     /// The action named `name` of type `t`, and the (type, action) pair it makes.
-    pub(crate) fn action(&self, types: &[CType], names: &[String], t: TypeId, name: &str) -> Option<(ActionId, u32)> {
-        let a = *types.get(t.idx())?.actions.iter().find(|a| names.get(a.idx()).is_some_and(|n| n == name))?;
-        let pair = *self.pairs.get(t.idx() * self.actions + a.idx())?;
-        Some((a, pair))
+    pub(crate) fn action(&self, names: &[String], t: TypeId, name: &str) -> Option<(ActionId, u32)> {
+        self.type_actions.get(t.idx())?.iter().copied().find(|(a, _)| names.get(a.idx()).is_some_and(|n| n == name))
     }
 
     /// The (type, action) pair of a type and one of its actions.
@@ -164,5 +433,74 @@ impl Lookup {
                 self.node_keys.get(n as usize).is_some_and(|(p, nt, nid)| *p == parent && *nt == t && **nid == *id)
             })
             .copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = r#"
+resource org;
+resource ws in org { actions read; }
+role r { allow read on ws; }
+assign r to user:a on org:a/ws:x;
+assign r to user:b on org:b/ws:x;
+assign r to user:c on org:"c d"/ws:x;
+"#;
+
+    /// The segments of an unquoted path, as the fast resolver scans them.
+    fn segments<'a>(types: &[(&str, TypeId)], path: &'a str) -> Vec<Segment<'a>> {
+        let mut h = PrefixHasher::default();
+        path.split('/')
+            .map(|seg| {
+                let (t, id) = seg.split_once(':').unwrap_or((seg, ""));
+                let ty = types.iter().find(|(n, _)| *n == t).map(|p| p.1).unwrap_or(TypeId(u32::MAX));
+                Segment { ty, id, hash: h.segment(seg.as_bytes()) }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_scope_node_is_found_only_under_its_own_ancestors() {
+        let policy = crate::compile_str("t.rbac", SRC).policy.expect("compiles");
+        let c = &policy.compiled;
+        let l = &c.lookup;
+        let types = [("org", c.type_index["org"]), ("ws", c.type_index["ws"])];
+        let node = |parent, t: usize, id| l.child(parent, types[t].1, id).expect("a node");
+        let (a, b) = (node(0, 0, "a"), node(0, 0, "b"));
+        let (ax, bx) = (node(a, 1, "x"), node(b, 1, "x"));
+
+        let segs = segments(&types, "org:a/ws:x");
+        assert!(l.chain_is(ax as usize, &segs[1], &segs[..1]));
+        // Same type and id, another parent: a colliding hash could not pick it.
+        assert!(!l.chain_is(bx as usize, &segs[1], &segs[..1]));
+        assert!(!l.chain_is(ax as usize, &segs[1], &[]));
+        let mut nodes = smallvec::SmallVec::new();
+        l.scope_chain(&segs, &mut nodes);
+        assert_eq!(nodes.as_slice(), &[a, ax]);
+
+        // The deepest prefix that is a node gives the chain; below it nothing is.
+        let segs = segments(&types, "org:b/ws:y");
+        let mut nodes = smallvec::SmallVec::new();
+        l.scope_chain(&segs, &mut nodes);
+        assert_eq!(nodes.as_slice(), &[b]);
+
+        // A node with a quoted id is not indexed: its unquoted spelling names other segments.
+        let segs = segments(&types, "org:c d/ws:x");
+        let mut nodes = smallvec::SmallVec::new();
+        l.scope_chain(&segs, &mut nodes);
+        assert!(nodes.is_empty());
+    }
+
+    #[test]
+    fn subjects_hold_their_own_rows() {
+        let policy = crate::compile_str("t.rbac", SRC).policy.expect("compiles");
+        let l = &policy.compiled.lookup;
+        let rows: Vec<_> = l.principal("user:b").map(|r| r.iter().collect()).unwrap_or_default();
+        assert_eq!(rows.len(), 1);
+        assert!(l.principal("user:z").is_none());
+        assert!(l.group("user:b").is_none(), "a principal id is not a group name");
+        assert!(l.everyone_rows().is_empty());
     }
 }

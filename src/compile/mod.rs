@@ -14,7 +14,7 @@ pub(crate) mod bundle;
 mod lookup;
 
 use compact_str::CompactString;
-pub(crate) use lookup::Lookup;
+pub(crate) use lookup::{Lookup, PrefixHasher, Rows, Segment, SubjectNames};
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -320,6 +320,7 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
         .iter()
         .map(|t| CType { name: t.name.clone(), parent: t.parent, actions: t.actions.clone(), attrs: t.attrs.clone() })
         .collect();
+    let groups: Vec<String> = ir.groups.iter().map(|g| g.name.clone()).collect();
     let lookup = Lookup::build(
         &types,
         ir.actions.len(),
@@ -327,13 +328,14 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
         role_table.iter().map(|(k, v)| (*k, *v)),
         node_keys,
         &grants,
+        SubjectNames { groups: &groups, principals: &principal_subjects },
     );
     CompiledPolicy {
         types,
         type_index: ir.types.iter().enumerate().map(|(i, t)| (t.name.clone(), TypeId::from_idx(i))).collect(),
         actions: ir.actions.clone(),
         action_index: ir.actions.iter().enumerate().map(|(i, a)| (a.clone(), ActionId::from_idx(i))).collect(),
-        groups: ir.groups.iter().map(|g| g.name.clone()).collect(),
+        groups,
         group_index: ir
             .groups
             .iter()

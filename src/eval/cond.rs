@@ -6,7 +6,7 @@
 //! not allocate, except to compare two sets for equality.
 
 use crate::check::ir::{Cond, GroupId, Ty, Val};
-use crate::compile::NodeId;
+use crate::compile::{NodeId, Rows};
 use crate::syntax::ast::{CmpOp, Entity};
 use serde_json::{Map, Value};
 use smallvec::SmallVec;
@@ -19,10 +19,29 @@ pub(crate) type Groups = SmallVec<[GroupId; 4]>;
 /// some assignment names, from the root down.
 pub(crate) type Nodes = SmallVec<[NodeId; 8]>;
 
+/// Who a subject of the request is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Who {
+    Principal,
+    Group(GroupId),
+    Everyone,
+}
+
+/// The request's subjects that hold some role, each with its run of assignments: the principal id, its groups by id, then `everyone`.
+pub(crate) type Subjects<'a> = SmallVec<[(Who, Rows<'a>); 6]>;
+
+/// Adds a subject when it holds any role.
+pub(crate) fn add_subject<'a>(subjects: &mut Subjects<'a>, who: Who, rows: Rows<'a>) {
+    if !rows.is_empty() {
+        subjects.push((who, rows));
+    }
+}
+
 /// A validated request, resolved to the policy's ids.
 pub(crate) struct Env<'a> {
     pub principal_id: Cow<'a, str>,
     pub groups: Groups,
+    pub subjects: Subjects<'a>,
     /// The target's id (its last segment's); `None` for a bare type.
     pub resource_id: Option<Cow<'a, str>>,
     pub nodes: Nodes,

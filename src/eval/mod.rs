@@ -11,11 +11,11 @@ mod validate;
 
 pub(crate) use validate::claim;
 
-use crate::check::ir::{GroupId, RoleId};
-use crate::compile::{CompiledPolicy, EVERYONE, NodeId, SubjectId};
+use crate::check::ir::RoleId;
+use crate::compile::{CompiledPolicy, Lookup, NodeId};
 use crate::request::{Decision, Reason, Request, RequestError, RuleReason};
 use crate::syntax::ast::Effect;
-use cond::{Env, Missing, Outcome};
+use cond::{Env, Missing, Outcome, Who};
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -23,14 +23,6 @@ use std::collections::BTreeSet;
 /// Decides one request, with its reasons written out.
 pub fn decide(policy: &CompiledPolicy, request: &Request) -> Decision {
     verdict(policy, request).decision()
-}
-
-/// Who a subject of the request is.
-#[derive(Debug, Clone, Copy)]
-enum Who {
-    Principal,
-    Group(GroupId),
-    Everyone,
 }
 
 /// A role held by the principal: which role, through which subject, at which scope node.
@@ -155,15 +147,9 @@ pub fn verdict<'a>(policy: &'a CompiledPolicy, request: &'a Request) -> Verdict<
 }
 
 fn find<'p>(policy: &'p CompiledPolicy, env: &Env<'_>) -> Found<'p> {
-    // 1. Subjects(P): its id (when any assignment names it), its declared groups, everyone.
-    let mut subjects: SmallVec<[(SubjectId, Who); 8]> = SmallVec::new();
-    if let Some(&s) = policy.principal_subjects.get(env.principal_id.as_ref()) {
-        subjects.push((s, Who::Principal));
-    }
-    subjects.extend(env.groups.iter().map(|&g| (policy.group_subject(g), Who::Group(g))));
-    subjects.push((EVERYONE, Who::Everyone));
-    subjects.retain(|(s, _)| policy.lookup.holds_any(*s));
-    if subjects.is_empty() {
+    // 1. Subjects(P): its id (when any assignment names it), its declared groups, everyone;
+    //    only those holding some role were kept (`env.subjects`).
+    if env.subjects.is_empty() {
         return Found::NoRule(Hits::new());
     }
 
@@ -171,8 +157,8 @@ fn find<'p>(policy: &'p CompiledPolicy, env: &Env<'_>) -> Found<'p> {
     // 3. Roles(R): the roles assigned to a subject at a scope (ancestors are folded into the
     //    compiled tables).
     let mut grants: SmallVec<[Grant; 8]> = SmallVec::new();
-    for &(s, who) in &subjects {
-        policy.lookup.held(s, &env.nodes, |node, role| grants.push(Grant { role, subject: who, node }));
+    for &(who, rows) in &env.subjects {
+        Lookup::held(rows, &env.nodes, |node, role| grants.push(Grant { role, subject: who, node }));
     }
 
     // 5. Separation of duty: two roles of one exclusive set among Roles(R).

@@ -1,11 +1,13 @@
 //! Request validation (design section 5.1): resolves a request's names against the compiled
 //! policy and types its attributes, or lists every reason it is invalid.
 
-use super::cond::{Env, Groups, Nodes};
+use super::cond::{Env, Groups, Nodes, Subjects, Who, add_subject};
 use crate::check::ir::{GroupId, Ty};
-use crate::compile::CompiledPolicy;
+use crate::compile::{CompiledPolicy, PrefixHasher, Rows, Segment};
+use crate::path::{ID, IDENT, IDENT_START, class, skip};
 use crate::request::{Principal, Request, RequestError, invalid};
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -28,27 +30,37 @@ fn fast<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Option<Env<'a>> {
     if !["user:", "service:"].iter().any(|pre| id.strip_prefix(pre).is_some_and(|rest| !rest.is_empty())) {
         return None;
     }
-    let mut groups: Groups = p.groups.iter().filter_map(|g| policy.group_index.get(g.as_str()).copied()).collect();
-    groups.sort_unstable();
-    groups.dedup();
+    let lookup = &policy.lookup;
+    let mut subjects = Subjects::new();
+    if let Some(rows) = lookup.principal(id) {
+        add_subject(&mut subjects, Who::Principal, rows);
+    }
+    let mut found: SmallVec<[(GroupId, Rows<'a>); 4]> = p.groups.iter().filter_map(|g| lookup.group(g)).collect();
+    if found.len() > 1 {
+        found.sort_unstable_by_key(|f| f.0);
+        found.dedup_by_key(|f| f.0);
+    }
+    let groups: Groups = found.iter().map(|f| f.0).collect();
+    for &(g, rows) in &found {
+        add_subject(&mut subjects, Who::Group(g), rows);
+    }
+    add_subject(&mut subjects, Who::Everyone, lookup.everyone_rows());
 
-    // The path, its types and the scope nodes in one scan.
-    let path = req.resource.path.as_bytes();
+    // The path and its types in one scan, hashing each whole prefix for the scope lookup.
+    let text = req.resource.path.as_str();
+    let path = text.as_bytes();
     let mut i = 0;
     let mut prev = None;
-    let mut nodes = Nodes::new();
-    nodes.push(0);
-    let mut node = Some(0);
+    let mut segments: SmallVec<[Segment<'a>; 8]> = SmallVec::new();
+    let mut hasher = PrefixHasher::default();
     let mut resource_id;
     let target = loop {
         let start = i;
-        if !path.get(i).copied().is_some_and(crate::path::is_ident_start) {
+        if path.get(i).is_none_or(|&b| class(b) & IDENT_START == 0) {
             return None;
         }
-        while path.get(i).copied().is_some_and(crate::path::is_ident_char) {
-            i += 1;
-        }
-        let tid = policy.lookup.path_type(&policy.types, prev, req.resource.path.get(start..i)?)?;
+        i = skip(path, i + 1, IDENT);
+        let tid = lookup.path_type(&policy.types, prev, text.get(start..i)?)?;
         prev = Some(tid);
         match path.get(i) {
             // A bare type ends the path: the target has no id.
@@ -59,27 +71,25 @@ fn fast<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Option<Env<'a>> {
             Some(b':') => i += 1,
             Some(_) => return None,
         }
-        let start = i;
-        while path.get(i).copied().is_some_and(crate::path::is_id_byte) {
-            i += 1;
-        }
-        if i == start {
+        let id_start = i;
+        i = skip(path, i, ID);
+        if i == id_start {
             return None;
         }
-        let id = req.resource.path.get(start..i)?;
+        let id = text.get(id_start..i)?;
         resource_id = Some(Cow::Borrowed(id));
-        if let Some(n) = node {
-            node = policy.lookup.child(n, tid, id);
-            nodes.extend(node);
-        }
+        segments.push(Segment { ty: tid, id, hash: hasher.segment(path.get(start..i)?) });
         match path.get(i) {
             None => break tid,
             Some(b'/') => i += 1,
             Some(_) => return None,
         }
     };
+    let mut nodes = Nodes::new();
+    nodes.push(0);
+    lookup.scope_chain(&segments, &mut nodes);
     let ty = policy.types.get(target.idx())?;
-    let (_, pair) = policy.lookup.action(&policy.types, &policy.actions, target, &req.action)?;
+    let (_, pair) = lookup.action(&policy.actions, target, &req.action)?;
     if !attrs_fit(&p.attrs, &policy.principal_attrs)
         || !attrs_fit(&req.resource.attrs, &ty.attrs)
         || !attrs_fit(&req.context, &policy.context_attrs)
@@ -89,6 +99,7 @@ fn fast<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Option<Env<'a>> {
     Some(Env {
         principal_id: Cow::Borrowed(id),
         groups,
+        subjects,
         resource_id,
         nodes,
         pair,
@@ -190,6 +201,7 @@ fn full<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Result<Env<'a>, Vec
 
     match (target, action, target.zip(action).and_then(|(t, a)| policy.lookup.pair(t, a))) {
         (Some(_), Some(_), Some(pair)) if errors.is_empty() => Ok(Env {
+            subjects: subjects_of(policy, &principal_id, &groups),
             principal_id,
             groups,
             nodes: walk(policy, &segments),
@@ -204,6 +216,20 @@ fn full<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Result<Env<'a>, Vec
         }),
         _ => Err(errors),
     }
+}
+
+/// The subjects of a principal id and its groups that hold some role.
+fn subjects_of<'a>(policy: &'a CompiledPolicy, principal_id: &str, groups: &[GroupId]) -> Subjects<'a> {
+    let lookup = &policy.lookup;
+    let mut subjects = Subjects::new();
+    if let Some(&s) = policy.principal_subjects.get(principal_id) {
+        add_subject(&mut subjects, Who::Principal, lookup.subject_rows(s));
+    }
+    for &g in groups {
+        add_subject(&mut subjects, Who::Group(g), lookup.subject_rows(policy.group_subject(g)));
+    }
+    add_subject(&mut subjects, Who::Everyone, lookup.everyone_rows());
+    subjects
 }
 
 /// The scope nodes of a path's segments: everywhere, then each prefix some assignment names.
