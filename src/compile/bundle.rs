@@ -394,7 +394,7 @@ fn assemble(p: Payload<'_>, tests: Vec<PolicyTest>) -> Loaded {
         p.principal_subjects.into_iter().map(|(k, v)| (CompactString::from(k.as_ref()), v)).collect();
     let lookup = Lookup::build(
         &types,
-        actions.len(),
+        &actions,
         role_names.len(),
         role_table.iter().map(|(k, v)| (*k, *v)),
         node_keys,

@@ -23,10 +23,10 @@ use std::hash::Hasher;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Lookup {
     /// Root types, and the child types of each type.
-    roots: Vec<TypeId>,
-    kids: Vec<Vec<TypeId>>,
+    roots: Vec<(Name, TypeId)>,
+    kids: Vec<Vec<(Name, TypeId)>>,
     /// Each type's actions with the (type, action) pair they make.
-    type_actions: Vec<Vec<(ActionId, u32)>>,
+    type_actions: Vec<Vec<(Name, ActionId, u32)>>,
     /// `type * actions + action` -> index of the (type, action) pair, or `NO_PAIR`.
     pairs: Vec<u32>,
     actions: usize,
@@ -46,6 +46,47 @@ pub(crate) struct Lookup {
     /// Scope nodes whose ids need no quotes (the only ones an unquoted request path can
     /// name), by [`PrefixHasher`] hash of their path.
     prefixes: FlatIndex,
+}
+
+/// A name compared without a call to `memcmp`: a name of up to 16 bytes as its length and
+/// two (possibly overlapping) words that together cover every byte, so two short names are
+/// equal exactly when their `Name`s are; a longer name keeps its length and first and last
+/// eight bytes, and equal `Name`s must then be confirmed on the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Name(u64, u64, usize);
+
+impl Name {
+    pub(crate) fn of(s: &str) -> Name {
+        Name::of_bytes(s.as_bytes())
+    }
+
+    fn of_bytes(b: &[u8]) -> Name {
+        let n = b.len();
+        let w8 = |at: usize| b.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()).map_or(0, u64::from_le_bytes);
+        let w4 = |at: usize| {
+            b.get(at..at + 4).and_then(|w| <[u8; 4]>::try_from(w).ok()).map_or(0, |w| u64::from(u32::from_le_bytes(w)))
+        };
+        let byte = |at: usize| u64::from(b.get(at).copied().unwrap_or(0));
+        match n {
+            0 => Name(0, 0, 0),
+            1..=3 => Name(byte(0) | byte(n / 2) << 8 | byte(n - 1) << 16, 0, n),
+            4..=7 => Name(w4(0), w4(n - 4), n),
+            _ => Name(w8(0), w8(n - 8), n),
+        }
+    }
+
+    /// Whether equal `Name`s mean equal names without looking at the text.
+    pub(crate) fn short(&self) -> bool {
+        self.2 <= 16
+    }
+}
+
+/// Whether two byte strings are equal, short ones compared as [`Name`]s.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 16 { Name::of_bytes(a) == Name::of_bytes(b) } else { a == b }
 }
 
 /// The names a request may give its subjects: the groups by id, the principal ids that
@@ -177,22 +218,24 @@ impl Lookup {
     /// `node_keys[n]` is node `n`'s (parent, type, id) (node 0, everywhere, has a dummy key).
     pub(super) fn build(
         types: &[CType],
-        actions: usize,
+        action_names: &[String],
         roles: usize,
         role_table: impl Iterator<Item = ((RoleId, TypeId, ActionId), (u32, u32))>,
         node_keys: Vec<(NodeId, TypeId, Box<str>)>,
         grants: &Grants,
         names: SubjectNames<'_>,
     ) -> Lookup {
+        let actions = action_names.len();
         let mut l = Lookup { kids: vec![Vec::new(); types.len()], actions, ..Lookup::default() };
         l.build_subjects(grants, names.groups, names.principals);
         l.build_prefixes(types, &node_keys);
         for (i, t) in types.iter().enumerate() {
+            let entry = (Name::of(&t.name), TypeId::from_idx(i));
             match t.parent {
-                None => l.roots.push(TypeId::from_idx(i)),
+                None => l.roots.push(entry),
                 Some(p) => {
                     if let Some(k) = l.kids.get_mut(p.idx()) {
-                        k.push(TypeId::from_idx(i));
+                        k.push(entry);
                     }
                 }
             }
@@ -203,7 +246,8 @@ impl Lookup {
             for a in &t.actions {
                 if let Some(slot) = l.pairs.get_mut(ti * actions + a.idx()) {
                     *slot = u32::try_from(l.npairs).unwrap_or(NO_PAIR);
-                    own.push((*a, *slot));
+                    let name = action_names.get(a.idx()).map_or(Name::default(), |n| Name::of(n));
+                    own.push((name, *a, *slot));
                     l.npairs += 1;
                 }
             }
@@ -305,7 +349,7 @@ impl Lookup {
     pub(crate) fn principal(&self, id: &str) -> Option<Rows<'_>> {
         let at = self.subjects.find(subject_hash(false, id), |at| {
             let (group, name, _) = self.subject_record(at);
-            group == NO_GROUP && name == id.as_bytes()
+            group == NO_GROUP && same(name, id.as_bytes())
         })?;
         Some(self.subject_record(at).2)
     }
@@ -314,7 +358,7 @@ impl Lookup {
     pub(crate) fn group(&self, name: &str) -> Option<(GroupId, Rows<'_>)> {
         let at = self.subjects.find(subject_hash(true, name), |at| {
             let (group, key, _) = self.subject_record(at);
-            group != NO_GROUP && key == name.as_bytes()
+            group != NO_GROUP && same(key, name.as_bytes())
         })?;
         let (group, _, rows) = self.subject_record(at);
         Some((GroupId(group), rows))
@@ -355,12 +399,12 @@ impl Lookup {
     /// Whether node `n` is the segment `seg` below the segments `above`.
     fn chain_is(&self, n: usize, seg: &Segment<'_>, above: &[Segment<'_>]) -> bool {
         let Some(&(mut parent, t, ref id)) = self.node_keys.get(n) else { return false };
-        if t != seg.ty || *id != seg.id {
+        if t != seg.ty || !same(id.as_bytes(), seg.id.as_bytes()) {
             return false;
         }
         for s in above.iter().rev() {
             match self.node_keys.get(parent as usize) {
-                Some((p, t, id)) if parent != 0 && *t == s.ty && *id == s.id => parent = *p,
+                Some((p, t, id)) if parent != 0 && *t == s.ty && same(id.as_bytes(), s.id.as_bytes()) => parent = *p,
                 _ => return false,
             }
         }
@@ -408,12 +452,21 @@ impl Lookup {
             None => &self.roots,
             Some(p) => self.kids.get(p.idx())?,
         };
-        candidates.iter().copied().find(|t| types.get(t.idx()).is_some_and(|ty| ty.name == name))
+        let key = Name::of(name);
+        candidates
+            .iter()
+            .find(|(k, t)| *k == key && (key.short() || types.get(t.idx()).is_some_and(|ty| ty.name == name)))
+            .map(|&(_, t)| t)
     }
 
     /// The action named `name` of type `t`, and the (type, action) pair it makes.
     pub(crate) fn action(&self, names: &[String], t: TypeId, name: &str) -> Option<(ActionId, u32)> {
-        self.type_actions.get(t.idx())?.iter().copied().find(|(a, _)| names.get(a.idx()).is_some_and(|n| n == name))
+        let key = Name::of(name);
+        self.type_actions
+            .get(t.idx())?
+            .iter()
+            .find(|(k, a, _)| *k == key && (key.short() || names.get(a.idx()).is_some_and(|n| n == name)))
+            .map(|&(_, a, pair)| (a, pair))
     }
 
     /// The (type, action) pair of a type and one of its actions.

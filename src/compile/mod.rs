@@ -323,7 +323,7 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
     let groups: Vec<String> = ir.groups.iter().map(|g| g.name.clone()).collect();
     let lookup = Lookup::build(
         &types,
-        ir.actions.len(),
+        &ir.actions,
         ir.roles.len(),
         role_table.iter().map(|(k, v)| (*k, *v)),
         node_keys,
