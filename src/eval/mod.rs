@@ -117,7 +117,13 @@ impl<'a> Verdict<'a> {
             let rule = policy.rules.get(h.rule as usize);
             let subject = match h.grant.subject {
                 Who::Principal => self.principal_id.to_string(),
-                Who::Group(g) => format!("group:{}", policy.groups.get(g.idx()).map_or("?", String::as_str)),
+                Who::Group(g) => {
+                    let name = policy.groups.get(g.idx()).map_or("?", String::as_str);
+                    let mut subject = String::with_capacity(6 + name.len());
+                    subject.push_str("group:");
+                    subject.push_str(name);
+                    subject
+                }
                 Who::Everyone => "everyone".to_string(),
             };
             let rr = RuleReason {
@@ -232,6 +238,9 @@ fn exclusive(policy: &CompiledPolicy, grants: &[Grant]) -> Option<Vec<String>> {
 /// Orders rule reasons by (`at` as a source position, subject, scope), then chain and role,
 /// and drops repeats. Every engine orders reasons with this function.
 pub(crate) fn sort_reasons(mut rs: Vec<((u32, u32, u32), RuleReason)>) -> Vec<RuleReason> {
+    if rs.len() < 2 {
+        return rs.into_iter().map(|(_, r)| r).collect();
+    }
     rs.sort_by(|a, b| {
         (a.0, &a.1.subject, &a.1.scope, &a.1.via, &a.1.role).cmp(&(b.0, &b.1.subject, &b.1.scope, &b.1.via, &b.1.role))
     });
