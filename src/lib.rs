@@ -42,7 +42,7 @@ pub mod wasm;
 pub use compile::CompiledPolicy;
 pub use compile::bundle::BundleError;
 pub use diag::{Diagnostic, Diagnostics, Severity, Sources};
-pub use eval::Verdict;
+pub use eval::{Subject, Target, Verdict};
 pub use request::{
     Decision, DirectPrincipal, Effect, GroupSource, IdentityPrincipal, Principal, Reason, Request, RequestError,
     ResourceRef, RuleReason, TokenPrincipal,
@@ -236,6 +236,56 @@ impl Policy {
     /// ```
     pub fn verdict<'a>(&'a self, request: &'a Request) -> Verdict<'a> {
         eval::verdict(&self.compiled, request)
+    }
+
+    /// Resolves a direct principal once, for many decisions by [`Policy::check`]: the
+    /// requests of one session, or a list of resources filtered by what one principal may do.
+    /// A principal the policy rejects (an id that is not `user:` or `service:`, an attribute
+    /// of the wrong type) gives the invalid-request decision with those errors.
+    ///
+    /// ```
+    /// use rbac::{DirectPrincipal, Request, ResourceRef};
+    /// let policy = rbac::compile_str("p.rbac", r#"
+    ///     resource workspace { actions read, write; }
+    ///     group devs;
+    ///     role viewer { allow read on workspace; }
+    ///     assign viewer to group:devs on workspace:prod;
+    /// "#).policy.expect("compiles");
+    /// let ann = DirectPrincipal { id: "user:ann".into(), groups: vec!["devs".into()], attrs: Default::default() };
+    /// let subject = policy.subject(&ann).expect("a valid principal");
+    /// let context = serde_json::Map::new();
+    /// for path in ["workspace:prod", "workspace:dev"] {
+    ///     let target = policy.target(&ResourceRef { path: path.into(), attrs: Default::default() }).expect("a valid path");
+    ///     let verdict = policy.check(&subject, "read", &target, &context);
+    ///     // The same decision as for the whole request.
+    ///     assert_eq!(verdict.decision(), policy.decide(&Request::new("user:ann", &["devs"], "read", path)));
+    ///     assert_eq!(verdict.is_allow(), path == "workspace:prod");
+    /// }
+    /// ```
+    pub fn subject(&self, principal: &DirectPrincipal) -> Result<Subject<'_>, Decision> {
+        eval::subject(&self.compiled, principal).map_err(Decision::invalid)
+    }
+
+    /// Resolves a resource (its path, its attributes) once, for many decisions by
+    /// [`Policy::check`]. A malformed path, one that leaves the type tree, or an attribute of
+    /// the wrong type gives the invalid-request decision with those errors.
+    pub fn target(&self, resource: &ResourceRef) -> Result<Target<'_>, Decision> {
+        eval::target(&self.compiled, resource).map_err(Decision::invalid)
+    }
+
+    /// Decides `action` on a prepared target for a prepared subject, with the request's
+    /// `context` attributes: the decision [`Policy::verdict`] gives the request made of the
+    /// same parts, without reading any name but the action. An action the target's type
+    /// does not declare, or a context attribute of the wrong type, is an invalid request;
+    /// a subject or target prepared by another policy is too (E0742).
+    pub fn check<'a>(
+        &'a self,
+        subject: &'a Subject<'a>,
+        action: &str,
+        target: &'a Target<'a>,
+        context: &'a serde_json::Map<String, serde_json::Value>,
+    ) -> Verdict<'a> {
+        eval::check(&self.compiled, subject, action, target, context)
     }
 
     /// Decides a request whose principal may be a signed token: the verifier checks the

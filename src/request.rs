@@ -287,6 +287,10 @@ pub(crate) mod invalid {
     use super::RequestError;
     use serde_json::Value;
 
+    pub fn foreign_part() -> RequestError {
+        RequestError::new("E0742", "the prepared subject or target was resolved against another policy")
+    }
+
     pub fn principal_id(id: &str) -> RequestError {
         RequestError::new("E0711", format!("principal id `{id}` must start with `user:` or `service:`"))
     }

@@ -394,6 +394,29 @@ fn check(model: &Model, reqs: &[Req]) -> Result<(), TestCaseError> {
         // Then the shape of the reasons (5.3) and errors exactly for invalid requests (5.4).
         let seen = observed(&actual).map_err(|e| TestCaseError::fail(format!("{e}{}", context())))?;
         prop_assert_eq!(&seen, &expected, "reasons differ{}", context());
+        // Prepared parts (principal, resource) decide as the whole request does.
+        let whole = req.to_crate();
+        if let rbac::Principal::Direct(p) = &whole.principal {
+            match policy.subject(p).and_then(|s| policy.target(&whole.resource).map(|t| (s, t))) {
+                Ok((subject, target)) => {
+                    let d = policy.check(&subject, &whole.action, &target, &whole.context).decision();
+                    if actual.errors.is_empty() {
+                        prop_assert_eq!(&d, &actual, "prepared parts decide otherwise{}", context());
+                    } else {
+                        prop_assert!(
+                            !d.is_allow() && !d.errors.is_empty(),
+                            "prepared parts of an invalid request{}",
+                            context()
+                        );
+                    }
+                }
+                Err(d) => prop_assert!(
+                    !d.is_allow() && !d.errors.is_empty() && !actual.errors.is_empty(),
+                    "a part of a valid request is rejected{}",
+                    context()
+                ),
+            }
+        }
         // A valid request decides the same with every path id quoted, which names the same
         // segments but is resolved by the full validator instead of the one-pass fast path.
         if actual.errors.is_empty()

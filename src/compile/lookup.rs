@@ -172,6 +172,9 @@ impl<'a> Rows<'a> {
 }
 
 const NO_GROUP: u32 = u32::MAX;
+/// Up to this many rows per scope node of the path, a subject's run is merged with the path;
+/// beyond, each node is found by binary search.
+const MERGE_ROWS: usize = 2;
 /// Subject record: group (or `NO_GROUP`), row count, key length, key, rows.
 const SUBJECT_HEAD: usize = 12;
 
@@ -414,7 +417,7 @@ impl Lookup {
     /// Calls `f(node, role)` for each role of `rows` at one of `nodes` (without repeats);
     /// `nodes` is sorted, as a chain of scope nodes is (a child's id is above its parent's).
     pub(crate) fn held(rows: Rows<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
-        if rows.len() <= 8 * nodes.len() {
+        if rows.len() <= MERGE_ROWS * nodes.len() {
             // Both are sorted by node: one merged pass, stopping past the deepest node.
             let mut want = nodes.iter().copied().peekable();
             for (n, r) in rows.iter() {
@@ -426,8 +429,10 @@ impl Lookup {
                 }
             }
         } else {
+            // Nodes ascend: each search starts where the previous one ended.
+            let mut from = 0;
             for &n in nodes {
-                let (mut lo, mut hi) = (0, rows.len());
+                let (mut lo, mut hi) = (from, rows.len());
                 while lo < hi {
                     let mid = lo + (hi - lo) / 2;
                     if rows.node(mid) < n {
@@ -436,11 +441,13 @@ impl Lookup {
                         hi = mid;
                     }
                 }
+                from = lo;
                 for (m, r) in Rows(rows.0.get(lo * 8..).unwrap_or(&[])).iter() {
                     if m != n {
                         break;
                     }
                     f(n, r);
+                    from += 1;
                 }
             }
         }

@@ -289,6 +289,10 @@ one. Deny.";
 "E0741", "attribute of the wrong type",
 "A declared attribute has a value of the wrong JSON type (`set` values are arrays, `int`
 integers, `bool` booleans). Deny. Undeclared attributes are ignored; `null` counts as missing.";
+"E0742", "prepared part of another policy",
+"`Policy::check` was given a subject or target that another `Policy` value resolved
+(`Policy::subject`, `Policy::target`); their tables point into that policy. Deny. Prepare
+them with the policy that decides (a clone of a policy is another policy).";
 "E0751", "malformed token",
 "A token principal's `token` is not a signed JWT: not three base64url parts, a header or
 payload that is not a JSON object, no `alg`, critical header extensions (`crit`), or an

@@ -7,7 +7,11 @@
 //! then writes the reasons out as names (roles, chain, subject, scope, location).
 
 mod cond;
+mod prepared;
 mod validate;
+
+pub use prepared::{Subject, Target};
+pub(crate) use prepared::{check, subject, target};
 
 pub(crate) use validate::claim;
 
@@ -62,7 +66,8 @@ enum Found<'p> {
 #[derive(Debug)]
 pub struct Verdict<'a> {
     policy: &'a CompiledPolicy,
-    request: &'a Request,
+    /// The request, when the decision was made from one (not from prepared parts).
+    request: Option<&'a Request>,
     principal_id: Cow<'a, str>,
     found: Found<'a>,
 }
@@ -106,7 +111,9 @@ impl<'a> Verdict<'a> {
                 Decision { decision: Effect::Deny, errors: Vec::new(), reasons }
             }
         };
-        crate::identity::annotate(self.policy, self.request, &mut decision);
+        if let Some(request) = self.request {
+            crate::identity::annotate(self.policy, request, &mut decision);
+        }
         decision
     }
 
@@ -146,9 +153,11 @@ pub fn verdict<'a>(policy: &'a CompiledPolicy, request: &'a Request) -> Verdict<
     match validate::resolve(policy, request) {
         Ok(env) => {
             let found = find(policy, &env);
-            Verdict { policy, request, principal_id: env.principal_id, found }
+            Verdict { policy, request: Some(request), principal_id: env.principal_id, found }
         }
-        Err(errors) => Verdict { policy, request, principal_id: Cow::Borrowed(""), found: Found::Invalid(errors) },
+        Err(errors) => {
+            Verdict { policy, request: Some(request), principal_id: Cow::Borrowed(""), found: Found::Invalid(errors) }
+        }
     }
 }
 

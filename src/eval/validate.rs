@@ -2,7 +2,7 @@
 //! policy and types its attributes, or lists every reason it is invalid.
 
 use super::cond::{Env, Groups, Nodes, Subjects, Who, add_subject};
-use crate::check::ir::{GroupId, Ty};
+use crate::check::ir::{GroupId, Ty, TypeId};
 use crate::compile::{CompiledPolicy, PrefixHasher, Rows, Segment};
 use crate::path::{ID, IDENT, IDENT_START, class, skip};
 use crate::request::{Principal, Request, RequestError, invalid};
@@ -148,42 +148,10 @@ fn full<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Result<Env<'a>, Vec
         }
     }
 
-    let mut segments: smallvec::SmallVec<[(crate::check::ir::TypeId, Cow<'a, str>); 8]> = smallvec::SmallVec::new();
-    let mut target = None;
-    let mut path_ok = false;
-    let mut bare = false;
-    match crate::path::parse(&req.resource.path) {
-        Err(e) => errors.push(invalid::malformed_path(&req.resource.path, &e)),
-        Ok(parts) => {
-            let mut prev = None;
-            let total = parts.segments.len() + usize::from(parts.bare.is_some());
-            let steps = parts.segments.into_iter().map(|(t, id)| (t, Some(id))).chain(parts.bare.map(|b| (b, None)));
-            for (ty, id) in steps {
-                let Some(&tid) = policy.type_index.get(ty) else {
-                    errors.push(invalid::unknown_type(ty, &req.resource.path));
-                    break;
-                };
-                let parent = policy.types.get(tid.idx()).and_then(|t| t.parent);
-                if parent != prev {
-                    let parent_name = parent.map(|p| policy.types.get(p.idx()).map_or("?", |t| t.name.as_str()));
-                    errors.push(invalid::off_tree(&req.resource.path, ty, parent_name));
-                    break;
-                }
-                prev = Some(tid);
-                target = Some(tid);
-                match id {
-                    Some(id) => segments.push((tid, id)),
-                    None => bare = true,
-                }
-            }
-            path_ok = target.is_some() && segments.len() + usize::from(bare) == total;
-        }
-    }
-    // The action and resource attributes are checked against the target type only once the
-    // whole path is valid: a half-read path has no target.
-    if !path_ok {
-        target = None;
-    }
+    let (target, mut segments, bare) = match read_path(policy, &req.resource.path, &mut errors) {
+        Some((t, segments, bare)) => (Some(t), segments, bare),
+        None => (None, PathSegments::new(), false),
+    };
 
     let mut action = None;
     if let Some(t) = target {
@@ -218,8 +186,49 @@ fn full<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Result<Env<'a>, Vec
     }
 }
 
+/// A path's whole segments, resolved to types.
+pub(super) type PathSegments<'a> = SmallVec<[(TypeId, Cow<'a, str>); 8]>;
+
+/// Reads a resource path: its target type, its whole segments and whether it ends in a bare
+/// type; `None` (with the problem in `errors`) when it is malformed or leaves the type tree.
+pub(super) fn read_path<'a>(
+    policy: &CompiledPolicy,
+    path: &'a str,
+    errors: &mut Vec<RequestError>,
+) -> Option<(TypeId, PathSegments<'a>, bool)> {
+    let parts = match crate::path::parse(path) {
+        Ok(parts) => parts,
+        Err(e) => {
+            errors.push(invalid::malformed_path(path, &e));
+            return None;
+        }
+    };
+    let mut segments = PathSegments::new();
+    let mut prev = None;
+    let mut bare = false;
+    let steps = parts.segments.into_iter().map(|(t, id)| (t, Some(id))).chain(parts.bare.map(|b| (b, None)));
+    for (ty, id) in steps {
+        let Some(&tid) = policy.type_index.get(ty) else {
+            errors.push(invalid::unknown_type(ty, path));
+            return None;
+        };
+        let parent = policy.types.get(tid.idx()).and_then(|t| t.parent);
+        if parent != prev {
+            let parent_name = parent.map(|p| policy.types.get(p.idx()).map_or("?", |t| t.name.as_str()));
+            errors.push(invalid::off_tree(path, ty, parent_name));
+            return None;
+        }
+        prev = Some(tid);
+        match id {
+            Some(id) => segments.push((tid, id)),
+            None => bare = true,
+        }
+    }
+    Some((prev?, segments, bare))
+}
+
 /// The subjects of a principal id and its groups that hold some role.
-fn subjects_of<'a>(policy: &'a CompiledPolicy, principal_id: &str, groups: &[GroupId]) -> Subjects<'a> {
+pub(super) fn subjects_of<'a>(policy: &'a CompiledPolicy, principal_id: &str, groups: &[GroupId]) -> Subjects<'a> {
     let lookup = &policy.lookup;
     let mut subjects = Subjects::new();
     if let Some(&s) = policy.principal_subjects.get(principal_id) {
@@ -233,7 +242,7 @@ fn subjects_of<'a>(policy: &'a CompiledPolicy, principal_id: &str, groups: &[Gro
 }
 
 /// The scope nodes of a path's segments: everywhere, then each prefix some assignment names.
-fn walk(policy: &CompiledPolicy, segments: &[(crate::check::ir::TypeId, Cow<'_, str>)]) -> Nodes {
+pub(super) fn walk(policy: &CompiledPolicy, segments: &[(TypeId, Cow<'_, str>)]) -> Nodes {
     let mut nodes = Nodes::new();
     nodes.push(0);
     let mut node = 0;
@@ -304,7 +313,7 @@ pub(crate) fn claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'
 
 /// Checks that every declared attribute the request gives has its declared type (a JSON
 /// `null` counts as not given; undeclared attributes are ignored).
-fn check_attrs(
+pub(super) fn check_attrs(
     entity: &str,
     given: &Map<String, Value>,
     declared: &BTreeMap<String, Ty>,

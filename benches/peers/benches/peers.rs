@@ -7,6 +7,10 @@
 //! are built before timing for every engine (`rbac::Request`, `cedar_policy::Request`, Casbin's
 //! `Vec<String>`); what is timed is each engine's own decide call.
 //!
+//! `rbac-prepared` decides the same requests from a principal and a resource resolved before
+//! timing (`Policy::subject`, `Policy::target`, then `Policy::check`), the way a session or a
+//! list filter reuses them.
+//!
 //! `PEERS_SIZES` (default `S,M`) and `PEERS_ENGINES` (default `rbac,wasm,cedar,casbin`) choose
 //! what runs: `PEERS_SIZES=L PEERS_ENGINES=rbac,wasm cargo bench --bench peers`.
 //! `PEERS_CLOCK=cpu` times with this thread's CPU time instead of wall time (groups
@@ -65,6 +69,30 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
                 b.iter(|| cycle.next().map(|r| policy.verdict(black_box(r)).is_allow()))
             });
             group.finish();
+            // The same decisions on a principal and a resource resolved beforehand
+            // (`Policy::subject`, `Policy::target`): what a decision costs when no name but
+            // the action is read.
+            let prepared: Vec<_> = requests
+                .iter()
+                .filter_map(|r| match &r.principal {
+                    rbac::Principal::Direct(p) => {
+                        Some((policy.subject(p).ok()?, policy.target(&r.resource).ok()?, r.action.as_str(), &r.context))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let same = prepared.len() == requests.len()
+                && prepared.iter().zip(&expected).all(|((s, t, a, c), e)| policy.check(s, a, t, c).is_allow() == *e);
+            if same {
+                let mut group = c.benchmark_group(format!("{prefix}/rbac-prepared"));
+                group.bench_function(id.clone(), |b| {
+                    let mut cycle = prepared.iter().cycle();
+                    b.iter(|| cycle.next().map(|(s, t, a, c)| policy.check(black_box(s), a, t, c).is_allow()))
+                });
+                group.finish();
+            } else {
+                eprintln!("rbac-prepared/{}: decides otherwise than decide: NOT TIMED", size.name());
+            }
         }
 
         if wants("wasm") {
