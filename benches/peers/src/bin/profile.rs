@@ -62,7 +62,10 @@ fn main() -> Result<(), String> {
         per_round.sort_by(f64::total_cmp);
         let min = per_round.first().copied().unwrap_or(0.0);
         let median = per_round.get(per_round.len() / 2).copied().unwrap_or(0.0);
-        println!("{} prepared decisions, {allows} allow, {min:.1} ns each in the fastest round, {median:.1} ns median", rounds * prepared.len());
+        println!(
+            "{} prepared decisions, {allows} allow, {min:.1} ns each in the fastest round, {median:.1} ns median",
+            rounds * prepared.len()
+        );
         return Ok(());
     }
     // Each round is timed on its own: the fastest and the median round say more than the mean

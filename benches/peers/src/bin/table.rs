@@ -5,7 +5,8 @@
 
 use std::path::Path;
 
-const ENGINES: [&str; 4] = ["rbac-native", "rbac-wasm", "cedar", "casbin"];
+/// The columns: `check` on prepared parts, `verdict`, `decide`, wasm, Cedar, Casbin.
+const ENGINES: [&str; 6] = ["rbac-prepared", "rbac-verdict", "rbac-native", "rbac-wasm", "cedar", "casbin"];
 
 /// The median, in nanoseconds, of one benchmark, if it ran.
 fn median(clock: &str, engine: &str, size: &str) -> Option<f64> {
@@ -32,30 +33,29 @@ fn main() {
 
 fn table(clock: &str, title: &str) {
     println!("\nMedian decision latency ({title}):\n");
-    println!("| size | rbac native | rbac wasm | Cedar | Casbin | wasm / native | Cedar / native | Casbin / native |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| size | prepared | verdict | decide | wasm | Cedar | Casbin | Cedar / prepared | Cedar / verdict | Cedar / decide | wasm / decide |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for size in ["S", "M", "L"] {
         let m: Vec<Option<f64>> = ENGINES.iter().map(|e| median(clock, e, size)).collect();
         if m.iter().all(Option::is_none) {
             continue;
         }
-        let cell = |x: Option<f64>| x.map_or("not run".to_string(), human);
-        let ratio = |x: Option<f64>| match (x, m[0]) {
-            (Some(x), Some(n)) => format!("{:.0}x", x / n),
+        let at = |i: usize| m.get(i).copied().flatten();
+        let cell = |i: usize| at(i).map_or("not run".to_string(), human);
+        let ratio = |i: usize, j: usize, digits: usize| match (at(i), at(j)) {
+            (Some(x), Some(n)) => format!("{:.digits$}x", x / n),
             _ => "-".to_string(),
         };
+        let cells: Vec<String> = (0..ENGINES.len()).map(cell).collect();
         println!(
-            "| {size} | {} | {} | {} | {} | {} | {} | {} |",
-            cell(m[0]),
-            cell(m[1]),
-            cell(m[2]),
-            cell(m[3]),
-            match (m[1], m[0]) {
-                (Some(x), Some(n)) => format!("{:.1}x", x / n),
-                _ => "-".to_string(),
-            },
-            ratio(m[2]),
-            ratio(m[3])
+            "| {size} | {} | {} | {} | {} | {} |",
+            cells.join(" | "),
+            ratio(4, 0, 0),
+            ratio(4, 1, 0),
+            ratio(4, 2, 0),
+            ratio(3, 2, 1)
         );
     }
 }
