@@ -147,7 +147,12 @@ impl FlatIndex {
 
 /// A subject's assignments as (node, role), sorted by node: 8 bytes each in its record.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Rows<'a>(&'a [u8]);
+pub(crate) struct Rows<'a>(&'a [[u8; 8]]);
+
+fn row(r: [u8; 8]) -> (NodeId, RoleId) {
+    let [a, b, c, d, e, f, g, h] = r;
+    (u32::from_le_bytes([a, b, c, d]), RoleId(u32::from_le_bytes([e, f, g, h])))
+}
 
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
     bytes.get(at..at + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(0, u32::from_le_bytes)
@@ -155,19 +160,19 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 
 impl<'a> Rows<'a> {
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.len() < 8
+        self.0.is_empty()
     }
 
     fn len(&self) -> usize {
-        self.0.len() / 8
+        self.0.len()
     }
 
     fn node(&self, i: usize) -> NodeId {
-        u32_at(self.0, i * 8)
+        self.0.get(i).map_or(NodeId::MAX, |&r| row(r).0)
     }
 
     fn iter(&self) -> impl Iterator<Item = (NodeId, RoleId)> + 'a {
-        self.0.chunks_exact(8).map(|c| (u32_at(c, 0), RoleId(u32_at(c, 4))))
+        self.0.iter().map(|&r| row(r))
     }
 }
 
@@ -345,7 +350,7 @@ impl Lookup {
         let key = at + SUBJECT_HEAD;
         let name = r.get(key..key + len).unwrap_or(&[]);
         let rows = r.get(key + len..key + len + count * 8).unwrap_or(&[]);
-        (group, name, Rows(rows))
+        (group, name, Rows(rows.as_chunks::<8>().0))
     }
 
     /// The rows of a principal id that some assignment names.
@@ -416,6 +421,7 @@ impl Lookup {
 
     /// Calls `f(node, role)` for each role of `rows` at one of `nodes` (without repeats);
     /// `nodes` is sorted, as a chain of scope nodes is (a child's id is above its parent's).
+    #[inline]
     pub(crate) fn held(rows: Rows<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
         if rows.len() <= MERGE_ROWS * nodes.len() {
             // Both are sorted by node: one merged pass, stopping past the deepest node.
@@ -442,7 +448,7 @@ impl Lookup {
                     }
                 }
                 from = lo;
-                for (m, r) in Rows(rows.0.get(lo * 8..).unwrap_or(&[])).iter() {
+                for (m, r) in Rows(rows.0.get(lo..).unwrap_or(&[])).iter() {
                     if m != n {
                         break;
                     }
