@@ -221,6 +221,45 @@ fn node_hash(parent: NodeId, t: TypeId, id: &str) -> u64 {
     h.finish()
 }
 
+/// [`Lookup::held`] for a short run: both are sorted by node, so one merged pass, stopping
+/// past the deepest node.
+fn merge(rows: Rows<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
+    let mut want = nodes.iter().copied().peekable();
+    for (n, r) in rows.iter() {
+        while want.next_if(|&m| m < n).is_some() {}
+        match want.peek() {
+            None => break,
+            Some(&m) if m == n => f(n, r),
+            Some(_) => {}
+        }
+    }
+}
+
+/// [`Lookup::held`] for a long run: a binary search per node, each starting where the
+/// previous one ended (nodes ascend).
+fn search(rows: Rows<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
+    let mut from = 0;
+    for &n in nodes {
+        let (mut lo, mut hi) = (from, rows.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if rows.node(mid) < n {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        from = lo;
+        for (m, r) in Rows(rows.0.get(lo..).unwrap_or(&[])).iter() {
+            if m != n {
+                break;
+            }
+            f(n, r);
+            from += 1;
+        }
+    }
+}
+
 impl Lookup {
     /// Builds the indexes. `role_table` gives each (role, type, action) its rules;
     /// `node_keys[n]` is node `n`'s (parent, type, id) (node 0, everywhere, has a dummy key).
@@ -422,41 +461,8 @@ impl Lookup {
     /// Calls `f(node, role)` for each role of `rows` at one of `nodes` (without repeats);
     /// `nodes` is sorted, as a chain of scope nodes is (a child's id is above its parent's).
     #[inline]
-    pub(crate) fn held(rows: Rows<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
-        if rows.len() <= MERGE_ROWS * nodes.len() {
-            // Both are sorted by node: one merged pass, stopping past the deepest node.
-            let mut want = nodes.iter().copied().peekable();
-            for (n, r) in rows.iter() {
-                while want.next_if(|&m| m < n).is_some() {}
-                match want.peek() {
-                    None => break,
-                    Some(&m) if m == n => f(n, r),
-                    Some(_) => {}
-                }
-            }
-        } else {
-            // Nodes ascend: each search starts where the previous one ended.
-            let mut from = 0;
-            for &n in nodes {
-                let (mut lo, mut hi) = (from, rows.len());
-                while lo < hi {
-                    let mid = lo + (hi - lo) / 2;
-                    if rows.node(mid) < n {
-                        lo = mid + 1;
-                    } else {
-                        hi = mid;
-                    }
-                }
-                from = lo;
-                for (m, r) in Rows(rows.0.get(lo..).unwrap_or(&[])).iter() {
-                    if m != n {
-                        break;
-                    }
-                    f(n, r);
-                    from += 1;
-                }
-            }
-        }
+    pub(crate) fn held(rows: Rows<'_>, nodes: &[NodeId], f: impl FnMut(NodeId, RoleId)) {
+        if rows.len() <= MERGE_ROWS * nodes.len() { merge(rows, nodes, f) } else { search(rows, nodes, f) }
     }
 
     /// The type named `name` that may follow `parent` in a path (a root type for `None`).
@@ -557,6 +563,42 @@ assign r to user:c on org:"c d"/ws:x;
         let mut nodes = smallvec::SmallVec::new();
         l.scope_chain(&segs, &mut nodes);
         assert!(nodes.is_empty());
+    }
+
+    #[test]
+    fn merging_and_searching_a_run_find_the_same_roles() {
+        // Runs sorted by node (several roles per node), chains sorted; small pseudo-random cases.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..2000 {
+            let mut run: Vec<(u32, u32)> = (0..next(40)).map(|_| (next(30) as u32, next(5) as u32)).collect();
+            run.sort_unstable();
+            run.dedup();
+            let mut nodes: Vec<u32> = (0..next(6)).map(|_| next(30) as u32).collect();
+            nodes.sort_unstable();
+            nodes.dedup();
+            let bytes: Vec<[u8; 8]> = run
+                .iter()
+                .map(|&(n, r)| {
+                    let mut b = [0u8; 8];
+                    b[..4].copy_from_slice(&n.to_le_bytes());
+                    b[4..].copy_from_slice(&r.to_le_bytes());
+                    b
+                })
+                .collect();
+            let rows = Rows(&bytes);
+            let expected: Vec<(u32, u32)> = run.iter().copied().filter(|(n, _)| nodes.contains(n)).collect();
+            let (mut merged, mut searched) = (Vec::new(), Vec::new());
+            merge(rows, &nodes, |n, r| merged.push((n, r.0)));
+            search(rows, &nodes, |n, r| searched.push((n, r.0)));
+            assert_eq!(merged, expected, "merge, run {run:?}, nodes {nodes:?}");
+            assert_eq!(searched, expected, "search, run {run:?}, nodes {nodes:?}");
+        }
     }
 
     #[test]
