@@ -13,7 +13,7 @@ mod validate;
 pub use prepared::{Subject, Target};
 pub(crate) use prepared::{check, subject, target};
 
-pub(crate) use validate::claim;
+pub(crate) use validate::{claim, principal_id_ok};
 
 use crate::check::ir::RoleId;
 use crate::compile::{CompiledPolicy, Lookup, NodeId};

@@ -7,7 +7,7 @@
 //! the errors of an invalid request are reported by the part they belong to.
 
 use super::cond::{Env, Groups, Nodes, Subjects, Who};
-use super::validate::{check_attrs, read_path, subjects_of, walk};
+use super::validate::{check_attrs, principal_id_ok, read_path, subjects_of, walk};
 use super::{Found, Verdict, find};
 use crate::check::ir::{Ty, TypeId};
 use crate::compile::{CompiledPolicy, Rows};
@@ -56,7 +56,7 @@ impl Target<'_> {
 
 pub(crate) fn subject<'p>(policy: &'p CompiledPolicy, p: &DirectPrincipal) -> Result<Subject<'p>, Vec<RequestError>> {
     let mut errors = Vec::new();
-    if !["user:", "service:"].iter().any(|pre| p.id.strip_prefix(pre).is_some_and(|rest| !rest.is_empty())) {
+    if !principal_id_ok(&p.id) {
         errors.push(invalid::principal_id(&p.id));
     }
     check_attrs("principal", &p.attrs, &policy.principal_attrs, &mut errors);

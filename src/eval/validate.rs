@@ -13,6 +13,11 @@ use std::collections::BTreeMap;
 
 static NO_ATTRS: BTreeMap<String, Ty> = BTreeMap::new();
 
+/// Whether a principal id is `user:` or `service:` followed by at least one character.
+pub(crate) fn principal_id_ok(id: &str) -> bool {
+    ["user:", "service:"].iter().any(|pre| id.strip_prefix(pre).is_some_and(|rest| !rest.is_empty()))
+}
+
 /// Resolves a request, or lists every reason it is invalid.
 pub(super) fn resolve<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Result<Env<'a>, Vec<RequestError>> {
     match fast(policy, req) {
@@ -27,7 +32,7 @@ pub(super) fn resolve<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Resul
 fn fast<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Option<Env<'a>> {
     let Principal::Direct(p) = &req.principal else { return None };
     let id = p.id.as_str();
-    if !["user:", "service:"].iter().any(|pre| id.strip_prefix(pre).is_some_and(|rest| !rest.is_empty())) {
+    if !principal_id_ok(id) {
         return None;
     }
     let lookup = &policy.lookup;
@@ -140,12 +145,8 @@ fn full<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Result<Env<'a>, Vec
             (Cow::Borrowed(""), Groups::new(), &p.attrs)
         }
     };
-    if errors.is_empty() {
-        let ok =
-            ["user:", "service:"].iter().any(|p| principal_id.strip_prefix(p).is_some_and(|rest| !rest.is_empty()));
-        if !ok {
-            errors.push(invalid::principal_id(&principal_id));
-        }
+    if errors.is_empty() && !principal_id_ok(&principal_id) {
+        errors.push(invalid::principal_id(&principal_id));
     }
 
     let (target, mut segments, bare) = match read_path(policy, &req.resource.path, &mut errors) {

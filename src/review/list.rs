@@ -51,7 +51,7 @@ impl AccessIndex<'_> {
     /// Everything `principal` (with `groups`) may do, on `on` and inside it or everywhere.
     pub fn list(&self, principal: &str, groups: &[&str], on: Option<&str>) -> Result<Listing, RequestError> {
         let policy = self.policy;
-        if !["user:", "service:"].iter().any(|p| principal.strip_prefix(p).is_some_and(|r| !r.is_empty())) {
+        if !crate::eval::principal_id_ok(principal) {
             return Err(RequestError::new(
                 "E0711",
                 format!("principal id `{principal}` must start with `user:` or `service:`"),
