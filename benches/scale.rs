@@ -1,5 +1,6 @@
 //! How decisions and compilation scale with the size of the policy (issue 6), on the shared
-//! generated workload (`benches/workload`): native decision latency at S (1k assignments),
+//! generated workload (`benches/workload`): native decision latency (`decide`, `verdict`, and
+//! `check` on a prepared principal and resource) at S (1k assignments),
 //! M (100k) and L (1M), cycling through the workload's fixed mixed set of requests, compile
 //! time at S and M, and saving and loading the compiled policy as a bundle at every size. Run
 //! with `cargo bench --bench scale`; `RBAC_SCALE_SIZES=S,M` limits the sizes. The comparison
@@ -70,6 +71,24 @@ fn bench(c: &mut Criterion) {
         group.bench_function(BenchmarkId::from_parameter(size.name()), |b| {
             let mut cycle = requests.iter().cycle();
             b.iter(|| cycle.next().map(|r| policy.verdict(black_box(r)).is_allow()))
+        });
+        group.finish();
+
+        // The same decisions on a principal and a resource resolved beforehand
+        // (`Policy::subject`, `Policy::target`, then `Policy::check`).
+        let prepared: Vec<_> = requests
+            .iter()
+            .filter_map(|r| match &r.principal {
+                rbac::Principal::Direct(p) => {
+                    Some((policy.subject(p).ok()?, policy.target(&r.resource).ok()?, r.action.as_str(), &r.context))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut group = c.benchmark_group("check/native");
+        group.bench_function(BenchmarkId::from_parameter(size.name()), |b| {
+            let mut cycle = prepared.iter().cycle();
+            b.iter(|| cycle.next().map(|(s, t, a, ctx)| policy.check(black_box(s), a, t, ctx).is_allow()))
         });
         group.finish();
     }
