@@ -76,15 +76,7 @@ fn bench(c: &mut Criterion) {
 
         // The same decisions on a principal and a resource resolved beforehand
         // (`Policy::subject`, `Policy::target`, then `Policy::check`).
-        let prepared: Vec<_> = requests
-            .iter()
-            .filter_map(|r| match &r.principal {
-                rbac::Principal::Direct(p) => {
-                    Some((policy.subject(p).ok()?, policy.target(&r.resource).ok()?, r.action.as_str(), &r.context))
-                }
-                _ => None,
-            })
-            .collect();
+        let prepared = Workload::prepared(&policy, &requests);
         let mut group = c.benchmark_group("check/native");
         group.bench_function(BenchmarkId::from_parameter(size.name()), |b| {
             let mut cycle = prepared.iter().cycle();

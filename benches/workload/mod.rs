@@ -83,6 +83,9 @@ impl Size {
     }
 }
 
+/// A request as `Policy::check` takes it: subject, target, action, context.
+pub type Prepared<'p> = (rbac::Subject<'p>, rbac::Target<'p>, &'p str, &'p serde_json::Map<String, serde_json::Value>);
+
 /// The counts a workload is generated from.
 #[derive(Debug, Clone, Copy)]
 pub struct Params {
@@ -660,6 +663,21 @@ impl Workload {
 
     pub fn rbac_requests(&self) -> Vec<rbac::Request> {
         self.requests.iter().map(|r| self.rbac_request(r)).collect()
+    }
+
+    /// Each request as the parts `Policy::check` takes: its principal and resource resolved
+    /// beforehand (`Policy::subject`, `Policy::target`), its action and context. A request
+    /// whose parts do not resolve is left out (the workload has none).
+    pub fn prepared<'p>(policy: &'p rbac::Policy, requests: &'p [rbac::Request]) -> Vec<Prepared<'p>> {
+        requests
+            .iter()
+            .filter_map(|r| match &r.principal {
+                rbac::Principal::Direct(p) => {
+                    Some((policy.subject(p).ok()?, policy.target(&r.resource).ok()?, r.action.as_str(), &r.context))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// The requests as JSON Lines (`rbac eval --request FILE`).

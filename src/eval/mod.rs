@@ -224,24 +224,27 @@ fn find<'p>(policy: &'p CompiledPolicy, env: &Env<'_>) -> Found<'p> {
 
 /// The held roles that clash: members of an exclusive set of which two are held, by name.
 fn exclusive(policy: &CompiledPolicy, grants: &[Grant]) -> Option<Vec<String>> {
-    let mut held: Vec<(u32, RoleId)> = Vec::new();
-    for g in grants {
-        if let Some(ms) = policy.role_exclusive.get(g.role.idx()) {
-            held.extend(ms.iter().copied());
-        }
-    }
-    held.sort_unstable();
-    held.dedup();
-    let mut clash: BTreeSet<String> = BTreeSet::new();
-    for w in held.windows(2) {
+    let clash = clashing_roles(policy, grants.iter().map(|g| g.role));
+    (!clash.is_empty()).then_some(clash)
+}
+
+/// Design section 5.2 step 5: the names, sorted, of the held roles' closure members that
+/// share an `exclusive` set with another (empty when none clash). Deciding and the access
+/// reviews both ask it.
+pub(crate) fn clashing_roles(policy: &CompiledPolicy, held: impl Iterator<Item = RoleId>) -> Vec<String> {
+    let mut members: Vec<(u32, RoleId)> =
+        held.filter_map(|r| policy.role_exclusive.get(r.idx())).flatten().copied().collect();
+    members.sort_unstable();
+    members.dedup();
+    let mut out: BTreeSet<String> = BTreeSet::new();
+    for w in members.windows(2) {
         if let [a, b] = w
             && a.0 == b.0
         {
-            clash.insert(policy.role_names.get(a.1.idx()).cloned().unwrap_or_default());
-            clash.insert(policy.role_names.get(b.1.idx()).cloned().unwrap_or_default());
+            out.extend([a.1, b.1].iter().filter_map(|r| policy.role_names.get(r.idx()).cloned()));
         }
     }
-    (!clash.is_empty()).then(|| clash.into_iter().collect())
+    out.into_iter().collect()
 }
 
 /// Orders rule reasons by (`at` as a source position, subject, scope), then chain and role,

@@ -135,19 +135,7 @@ impl Names for super::AccessIndex<'_> {
 
 /// Step 5: the roles of one `exclusive` set held together (empty when none clash).
 pub(crate) fn clash(policy: &CompiledPolicy, held: &[Held]) -> Vec<String> {
-    let mut members: Vec<(u32, RoleId)> =
-        held.iter().filter_map(|h| policy.role_exclusive.get(h.role.idx())).flatten().copied().collect();
-    members.sort_unstable();
-    members.dedup();
-    let mut out: BTreeSet<String> = BTreeSet::new();
-    for w in members.windows(2) {
-        if let [a, b] = w
-            && a.0 == b.0
-        {
-            out.extend([a.1, b.1].iter().filter_map(|r| policy.role_names.get(r.idx()).cloned()));
-        }
-    }
-    out.into_iter().collect()
+    crate::eval::clashing_roles(policy, held.iter().map(|h| h.role))
 }
 
 /// Steps 4-8 on (type, action) for the held roles; `clash` is [`clash`] of the same roles.

@@ -72,15 +72,7 @@ fn bench<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
             // The same decisions on a principal and a resource resolved beforehand
             // (`Policy::subject`, `Policy::target`): what a decision costs when no name but
             // the action is read.
-            let prepared: Vec<_> = requests
-                .iter()
-                .filter_map(|r| match &r.principal {
-                    rbac::Principal::Direct(p) => {
-                        Some((policy.subject(p).ok()?, policy.target(&r.resource).ok()?, r.action.as_str(), &r.context))
-                    }
-                    _ => None,
-                })
-                .collect();
+            let prepared = Workload::prepared(&policy, &requests);
             let same = prepared.len() == requests.len()
                 && prepared.iter().zip(&expected).all(|((s, t, a, c), e)| policy.check(s, a, t, c).is_allow() == *e);
             if same {

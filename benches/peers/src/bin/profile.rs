@@ -41,15 +41,7 @@ fn main() -> Result<(), String> {
         return Ok(());
     }
     if mode == "prepared" {
-        let prepared: Vec<_> = requests
-            .iter()
-            .filter_map(|r| match &r.principal {
-                rbac::Principal::Direct(p) => {
-                    Some((policy.subject(p).ok()?, policy.target(&r.resource).ok()?, r.action.as_str(), &r.context))
-                }
-                _ => None,
-            })
-            .collect();
+        let prepared = Workload::prepared(&policy, &requests);
         let mut allows = 0usize;
         let mut per_round = Vec::with_capacity(rounds);
         for _ in 0..rounds {
