@@ -145,13 +145,12 @@ impl FlatIndex {
     }
 }
 
-/// A subject's assignments as (node, role), sorted by node: 8 bytes each in its record.
+/// A subject's assignments as (node, role), sorted by node: in its record, the nodes (4 bytes
+/// each) and then the roles, so that finding the held ones reads only the nodes.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Rows<'a>(&'a [[u8; 8]]);
-
-fn row(r: [u8; 8]) -> (NodeId, RoleId) {
-    let [a, b, c, d, e, f, g, h] = r;
-    (u32::from_le_bytes([a, b, c, d]), RoleId(u32::from_le_bytes([e, f, g, h])))
+pub(crate) struct Rows<'a> {
+    nodes: &'a [[u8; 4]],
+    roles: &'a [[u8; 4]],
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
@@ -160,26 +159,31 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 
 impl<'a> Rows<'a> {
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.nodes.is_empty()
     }
 
     fn len(&self) -> usize {
-        self.0.len()
+        self.nodes.len()
     }
 
     fn node(&self, i: usize) -> NodeId {
-        self.0.get(i).map_or(NodeId::MAX, |&r| row(r).0)
+        self.nodes.get(i).map_or(NodeId::MAX, |&n| u32::from_le_bytes(n))
     }
 
+    fn role(&self, i: usize) -> RoleId {
+        RoleId(self.roles.get(i).map_or(u32::MAX, |&r| u32::from_le_bytes(r)))
+    }
+
+    #[cfg(test)]
     fn iter(&self) -> impl Iterator<Item = (NodeId, RoleId)> + 'a {
-        self.0.iter().map(|&r| row(r))
+        self.nodes.iter().zip(self.roles).map(|(&n, &r)| (u32::from_le_bytes(n), RoleId(u32::from_le_bytes(r))))
     }
 }
 
 const NO_GROUP: u32 = u32::MAX;
-/// Up to this many rows per scope node of the path, a subject's run is merged with the path;
-/// beyond, each node is found by binary search.
-const MERGE_ROWS: usize = 2;
+/// Up to this many rows a subject's run is scanned whole (up to the path's deepest node);
+/// beyond, each node of the path is found by binary search.
+const SCAN_ROWS: usize = 48;
 /// Subject record: group (or `NO_GROUP`), row count, key length, key, rows.
 const SUBJECT_HEAD: usize = 12;
 
@@ -221,40 +225,32 @@ fn node_hash(parent: NodeId, t: TypeId, id: &str) -> u64 {
     h.finish()
 }
 
-/// [`Lookup::held`] for a short run: both are sorted by node, so one merged pass, stopping
-/// past the deepest node.
-fn merge(rows: Rows<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
-    let mut want = nodes.iter().copied().peekable();
-    for (n, r) in rows.iter() {
-        while want.next_if(|&m| m < n).is_some() {}
-        match want.peek() {
-            None => break,
-            Some(&m) if m == n => f(n, r),
-            Some(_) => {}
+/// [`Lookup::held`] for a short run: every row up to the path's deepest node (both are
+/// sorted), each first tested against a 64-bit mask of the path's nodes (`node % 64`), and
+/// only then compared with the nodes themselves.
+fn scan(rows: Rows<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
+    let Some(&last) = nodes.last() else { return };
+    let mask = nodes.iter().fold(0u64, |m, &n| m | 1 << (n & 63));
+    for (i, &n) in rows.nodes.iter().enumerate() {
+        let n = u32::from_le_bytes(n);
+        if n > last {
+            break;
+        }
+        if mask >> (n & 63) & 1 != 0 && nodes.contains(&n) {
+            f(n, rows.role(i));
         }
     }
 }
 
-/// [`Lookup::held`] for a long run: a binary search per node, each starting where the
-/// previous one ended (nodes ascend).
+/// [`Lookup::held`] for a longer run: a binary search (without branching on the
+/// comparisons) per node, each starting where the previous one ended (nodes ascend).
 fn search(rows: Rows<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
     let mut from = 0;
     for &n in nodes {
-        let (mut lo, mut hi) = (from, rows.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if rows.node(mid) < n {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        from = lo;
-        for (m, r) in Rows(rows.0.get(lo..).unwrap_or(&[])).iter() {
-            if m != n {
-                break;
-            }
-            f(n, r);
+        let rest = rows.nodes.get(from..).unwrap_or(&[]);
+        from += rest.partition_point(|&m| u32::from_le_bytes(m) < n);
+        while rows.node(from) == n {
+            f(n, rows.role(from));
             from += 1;
         }
     }
@@ -344,13 +340,15 @@ impl Lookup {
             out.extend_from_slice(&u32::try_from(name.len()).unwrap_or(0).to_le_bytes());
             out.extend_from_slice(name.as_bytes());
             let mut count = 0u32;
-            while let Some((&(_, node), roles)) = rows.next_if(|((subject, _), _)| *subject as usize == s) {
-                for r in roles {
+            let mut roles: Vec<u8> = Vec::new();
+            while let Some((&(_, node), held)) = rows.next_if(|((subject, _), _)| *subject as usize == s) {
+                for r in held {
                     out.extend_from_slice(&node.to_le_bytes());
-                    out.extend_from_slice(&r.0.to_le_bytes());
+                    roles.extend_from_slice(&r.0.to_le_bytes());
                     count += 1;
                 }
             }
+            out.append(&mut roles);
             if let Some(n) = out.get_mut(at + 4..at + 8) {
                 n.copy_from_slice(&count.to_le_bytes());
             }
@@ -388,8 +386,9 @@ impl Lookup {
         let (group, count, len) = (u32_at(r, at), u32_at(r, at + 4) as usize, u32_at(r, at + 8) as usize);
         let key = at + SUBJECT_HEAD;
         let name = r.get(key..key + len).unwrap_or(&[]);
-        let rows = r.get(key + len..key + len + count * 8).unwrap_or(&[]);
-        (group, name, Rows(rows.as_chunks::<8>().0))
+        let nodes = r.get(key + len..key + len + count * 4).unwrap_or(&[]);
+        let roles = r.get(key + len + count * 4..key + len + count * 8).unwrap_or(&[]);
+        (group, name, Rows { nodes: nodes.as_chunks::<4>().0, roles: roles.as_chunks::<4>().0 })
     }
 
     /// The rows of a principal id that some assignment names.
@@ -462,7 +461,7 @@ impl Lookup {
     /// `nodes` is sorted, as a chain of scope nodes is (a child's id is above its parent's).
     #[inline]
     pub(crate) fn held(rows: Rows<'_>, nodes: &[NodeId], f: impl FnMut(NodeId, RoleId)) {
-        if rows.len() <= MERGE_ROWS * nodes.len() { merge(rows, nodes, f) } else { search(rows, nodes, f) }
+        if rows.len() <= SCAN_ROWS { scan(rows, nodes, f) } else { search(rows, nodes, f) }
     }
 
     /// The type named `name` that may follow `parent` in a path (a root type for `None`).
@@ -566,7 +565,7 @@ assign r to user:c on org:"c d"/ws:x;
     }
 
     #[test]
-    fn merging_and_searching_a_run_find_the_same_roles() {
+    fn scanning_and_searching_a_run_find_the_same_roles() {
         // Runs sorted by node (several roles per node), chains sorted; small pseudo-random cases.
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut next = |n: u64| {
@@ -576,27 +575,22 @@ assign r to user:c on org:"c d"/ws:x;
             seed % n
         };
         for _ in 0..2000 {
-            let mut run: Vec<(u32, u32)> = (0..next(40)).map(|_| (next(30) as u32, next(5) as u32)).collect();
+            let mut run: Vec<(u32, u32)> = (0..next(80)).map(|_| (next(30) as u32, next(5) as u32)).collect();
             run.sort_unstable();
             run.dedup();
             let mut nodes: Vec<u32> = (0..next(6)).map(|_| next(30) as u32).collect();
             nodes.sort_unstable();
             nodes.dedup();
-            let bytes: Vec<[u8; 8]> = run
-                .iter()
-                .map(|&(n, r)| {
-                    let mut b = [0u8; 8];
-                    b[..4].copy_from_slice(&n.to_le_bytes());
-                    b[4..].copy_from_slice(&r.to_le_bytes());
-                    b
-                })
-                .collect();
-            let rows = Rows(&bytes);
+            let node_bytes: Vec<[u8; 4]> = run.iter().map(|&(n, _)| n.to_le_bytes()).collect();
+            let role_bytes: Vec<[u8; 4]> = run.iter().map(|&(_, r)| r.to_le_bytes()).collect();
+            let rows = Rows { nodes: &node_bytes, roles: &role_bytes };
             let expected: Vec<(u32, u32)> = run.iter().copied().filter(|(n, _)| nodes.contains(n)).collect();
-            let (mut merged, mut searched) = (Vec::new(), Vec::new());
-            merge(rows, &nodes, |n, r| merged.push((n, r.0)));
+            let (mut scanned, mut searched, mut held) = (Vec::new(), Vec::new(), Vec::new());
+            scan(rows, &nodes, |n, r| scanned.push((n, r.0)));
             search(rows, &nodes, |n, r| searched.push((n, r.0)));
-            assert_eq!(merged, expected, "merge, run {run:?}, nodes {nodes:?}");
+            Lookup::held(rows, &nodes, |n, r| held.push((n, r.0)));
+            assert_eq!(scanned, expected, "scan, run {run:?}, nodes {nodes:?}");
+            assert_eq!(held, expected, "held, run {run:?}, nodes {nodes:?}");
             assert_eq!(searched, expected, "search, run {run:?}, nodes {nodes:?}");
         }
     }

@@ -37,22 +37,54 @@ pub(crate) fn add_subject<'a>(subjects: &mut Subjects<'a>, who: Who, rows: Rows<
     }
 }
 
-/// A validated request, resolved to the policy's ids.
-pub(crate) struct Env<'a> {
+/// A validated request, resolved to the policy's ids, owning what it could not borrow
+/// from the request. [`Resolved::env`] is what deciding reads.
+pub(crate) struct Resolved<'a> {
     pub principal_id: Cow<'a, str>,
     pub groups: Groups,
     pub subjects: Subjects<'a>,
-    /// The target's id (its last segment's); `None` for a bare type.
     pub resource_id: Option<Cow<'a, str>>,
     pub nodes: Nodes,
+    pub pair: u32,
+    pub attrs: Attrs<'a>,
+}
+
+impl Resolved<'_> {
+    pub(crate) fn env(&self) -> Env<'_> {
+        Env {
+            principal_id: &self.principal_id,
+            groups: &self.groups,
+            subjects: &self.subjects,
+            resource_id: self.resource_id.as_deref(),
+            nodes: &self.nodes,
+            pair: self.pair,
+            attrs: self.attrs,
+        }
+    }
+}
+
+/// What a decision reads of a validated request: borrowed, so that a request resolved once
+/// (or prepared in parts) is decided without copying.
+pub(crate) struct Env<'e> {
+    pub principal_id: &'e str,
+    /// The request's groups, resolved and sorted.
+    pub groups: &'e [GroupId],
+    pub subjects: &'e [(Who, Rows<'e>)],
+    /// The target's id (its last segment's); `None` for a bare type.
+    pub resource_id: Option<&'e str>,
+    pub nodes: &'e [NodeId],
     /// The (target type, action) pair, which indexes the role tables.
     pub pair: u32,
-    /// Given attributes, as the request has them; those the policy declares have the
-    /// declared types.
-    pub principal_attrs: &'a Map<String, Value>,
-    pub resource_attrs: &'a Map<String, Value>,
-    pub context_attrs: &'a Map<String, Value>,
-    /// The declared attributes: the principal's, the target type's and the context's.
+    pub attrs: Attrs<'e>,
+}
+
+/// Given attributes, as the request has them (those the policy declares have the declared
+/// types), and the declared ones: the principal's, the target type's and the context's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attrs<'a> {
+    pub principal: &'a Map<String, Value>,
+    pub resource: &'a Map<String, Value>,
+    pub context: &'a Map<String, Value>,
     pub principal_decl: &'a BTreeMap<String, Ty>,
     pub resource_decl: &'a BTreeMap<String, Ty>,
     pub context_decl: &'a BTreeMap<String, Ty>,
@@ -142,10 +174,11 @@ fn truthy(v: V<'_>) -> bool {
 }
 
 fn attrs<'e>(env: &'e Env<'_>, e: Entity) -> (&'e Map<String, Value>, &'e BTreeMap<String, Ty>) {
+    let a = &env.attrs;
     match e {
-        Entity::Principal => (env.principal_attrs, env.principal_decl),
-        Entity::Resource => (env.resource_attrs, env.resource_decl),
-        Entity::Context => (env.context_attrs, env.context_decl),
+        Entity::Principal => (a.principal, a.principal_decl),
+        Entity::Resource => (a.resource, a.resource_decl),
+        Entity::Context => (a.context, a.context_decl),
     }
 }
 
@@ -162,8 +195,8 @@ fn eval<'p: 'e, 'e>(c: &'p Cond, env: &'e Env<'_>) -> Result<V<'e>, Missing<'p>>
             Some(v) => V::json(v),
             None => return Err(Missing { entity: *e, name }),
         },
-        Cond::PrincipalId => V::Str(&env.principal_id),
-        Cond::ResourceId => match &env.resource_id {
+        Cond::PrincipalId => V::Str(env.principal_id),
+        Cond::ResourceId => match env.resource_id {
             Some(id) => V::Str(id),
             None => return Err(Missing { entity: Entity::Resource, name: "id" }),
         },

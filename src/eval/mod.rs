@@ -151,9 +151,9 @@ impl<'a> Verdict<'a> {
 /// Decides one request; the reasons stay indexes until [`Verdict::decision`].
 pub fn verdict<'a>(policy: &'a CompiledPolicy, request: &'a Request) -> Verdict<'a> {
     match validate::resolve(policy, request) {
-        Ok(env) => {
-            let found = find(policy, &env);
-            Verdict { policy, request: Some(request), principal_id: env.principal_id, found }
+        Ok(resolved) => {
+            let found = find(policy, &resolved.env());
+            Verdict { policy, request: Some(request), principal_id: resolved.principal_id, found }
         }
         Err(errors) => {
             Verdict { policy, request: Some(request), principal_id: Cow::Borrowed(""), found: Found::Invalid(errors) }
@@ -172,8 +172,8 @@ fn find<'p>(policy: &'p CompiledPolicy, env: &Env<'_>) -> Found<'p> {
     // 3. Roles(R): the roles assigned to a subject at a scope (ancestors are folded into the
     //    compiled tables).
     let mut grants: SmallVec<[Grant; 8]> = SmallVec::new();
-    for &(who, rows) in &env.subjects {
-        Lookup::held(rows, &env.nodes, |node, role| grants.push(Grant { role, subject: who, node }));
+    for &(who, rows) in env.subjects {
+        Lookup::held(rows, env.nodes, |node, role| grants.push(Grant { role, subject: who, node }));
     }
 
     // 5. Separation of duty: two roles of one exclusive set among Roles(R).

@@ -6,7 +6,7 @@
 //! It decides exactly as [`super::verdict`] decides the request the parts come from; only
 //! the errors of an invalid request are reported by the part they belong to.
 
-use super::cond::{Env, Groups, Nodes, Subjects, Who};
+use super::cond::{Attrs, Env, Groups, Nodes, Who};
 use super::validate::{check_attrs, principal_id_ok, read_path, subjects_of, walk};
 use super::{Found, Verdict, find};
 use crate::check::ir::{Ty, TypeId};
@@ -120,18 +120,20 @@ pub(crate) fn check<'a>(
         return invalid(errors);
     }
     let env = Env {
-        principal_id: Cow::Borrowed(&subject.id),
-        groups: subject.groups.clone(),
-        subjects: subject.subjects.iter().copied().collect::<Subjects<'a>>(),
-        resource_id: target.id.as_deref().map(Cow::Borrowed),
-        nodes: target.nodes.clone(),
+        principal_id: &subject.id,
+        groups: &subject.groups,
+        subjects: &subject.subjects,
+        resource_id: target.id.as_deref(),
+        nodes: &target.nodes,
         pair,
-        principal_attrs: &subject.attrs,
-        resource_attrs: &target.attrs,
-        context_attrs: context,
-        principal_decl: &policy.principal_attrs,
-        resource_decl: target.decl,
-        context_decl: &policy.context_attrs,
+        attrs: Attrs {
+            principal: &subject.attrs,
+            resource: &target.attrs,
+            context,
+            principal_decl: &policy.principal_attrs,
+            resource_decl: target.decl,
+            context_decl: &policy.context_attrs,
+        },
     };
     let found = find(policy, &env);
     Verdict { policy, request: None, principal_id: Cow::Borrowed(&subject.id), found }

@@ -1,7 +1,7 @@
 //! Request validation (design section 5.1): resolves a request's names against the compiled
 //! policy and types its attributes, or lists every reason it is invalid.
 
-use super::cond::{Env, Groups, Nodes, Subjects, Who, add_subject};
+use super::cond::{Attrs, Groups, Nodes, Resolved, Subjects, Who, add_subject};
 use crate::check::ir::{GroupId, Ty, TypeId};
 use crate::compile::{CompiledPolicy, PrefixHasher, Rows, Segment};
 use crate::path::{ID, IDENT, IDENT_START, class, skip};
@@ -19,7 +19,7 @@ pub(crate) fn principal_id_ok(id: &str) -> bool {
 }
 
 /// Resolves a request, or lists every reason it is invalid.
-pub(super) fn resolve<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Result<Env<'a>, Vec<RequestError>> {
+pub(super) fn resolve<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Result<Resolved<'a>, Vec<RequestError>> {
     match fast(policy, req) {
         Some(env) => Ok(env),
         None => full(policy, req),
@@ -29,7 +29,7 @@ pub(super) fn resolve<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Resul
 /// The common case in one pass and without allocating: a direct principal, a path without
 /// quoted ids, every name known and every attribute of its declared type. `None` when any
 /// of that does not hold; [`full`] then reads the request again and names every problem.
-fn fast<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Option<Env<'a>> {
+fn fast<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Option<Resolved<'a>> {
     let Principal::Direct(p) = &req.principal else { return None };
     let id = p.id.as_str();
     if !principal_id_ok(id) {
@@ -101,19 +101,21 @@ fn fast<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Option<Env<'a>> {
     {
         return None;
     }
-    Some(Env {
+    Some(Resolved {
         principal_id: Cow::Borrowed(id),
         groups,
         subjects,
         resource_id,
         nodes,
         pair,
-        principal_attrs: &p.attrs,
-        resource_attrs: &req.resource.attrs,
-        context_attrs: &req.context,
-        principal_decl: &policy.principal_attrs,
-        resource_decl: &ty.attrs,
-        context_decl: &policy.context_attrs,
+        attrs: Attrs {
+            principal: &p.attrs,
+            resource: &req.resource.attrs,
+            context: &req.context,
+            principal_decl: &policy.principal_attrs,
+            resource_decl: &ty.attrs,
+            context_decl: &policy.context_attrs,
+        },
     })
 }
 
@@ -123,7 +125,7 @@ fn attrs_fit(given: &Map<String, Value>, declared: &BTreeMap<String, Ty>) -> boo
 }
 
 /// Resolves any request, naming every problem (design section 5.1).
-fn full<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Result<Env<'a>, Vec<RequestError>> {
+fn full<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Result<Resolved<'a>, Vec<RequestError>> {
     let mut errors = Vec::new();
     let (principal_id, groups, principal_attrs) = match &req.principal {
         Principal::Direct(p) => {
@@ -169,19 +171,21 @@ fn full<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Result<Env<'a>, Vec
     check_attrs("context", &req.context, &policy.context_attrs, &mut errors);
 
     match (target, action, target.zip(action).and_then(|(t, a)| policy.lookup.pair(t, a))) {
-        (Some(_), Some(_), Some(pair)) if errors.is_empty() => Ok(Env {
+        (Some(_), Some(_), Some(pair)) if errors.is_empty() => Ok(Resolved {
             subjects: subjects_of(policy, &principal_id, &groups),
             principal_id,
             groups,
             nodes: walk(policy, &segments),
             resource_id: if bare { None } else { segments.pop().map(|(_, id)| id) },
             pair,
-            principal_attrs,
-            resource_attrs: &req.resource.attrs,
-            context_attrs: &req.context,
-            principal_decl: &policy.principal_attrs,
-            resource_decl,
-            context_decl: &policy.context_attrs,
+            attrs: Attrs {
+                principal: principal_attrs,
+                resource: &req.resource.attrs,
+                context: &req.context,
+                principal_decl: &policy.principal_attrs,
+                resource_decl,
+                context_decl: &policy.context_attrs,
+            },
         }),
         _ => Err(errors),
     }
