@@ -166,6 +166,11 @@ impl<'a> Rows<'a> {
         self.nodes.len()
     }
 
+    /// The rows from the `i`th on.
+    fn from(&self, i: usize) -> Rows<'a> {
+        Rows { nodes: self.nodes.get(i..).unwrap_or(&[]), roles: self.roles.get(i..).unwrap_or(&[]) }
+    }
+
     fn node(&self, i: usize) -> NodeId {
         self.nodes.get(i).map_or(NodeId::MAX, |&n| u32::from_le_bytes(n))
     }
@@ -181,8 +186,10 @@ impl<'a> Rows<'a> {
 }
 
 const NO_GROUP: u32 = u32::MAX;
-/// Up to this many rows a subject's run is scanned whole (up to the path's deepest node);
-/// beyond, each node of the path is found by binary search.
+/// A run of up to this many rows is scanned whole (up to the path's deepest node).
+const SHORT_ROWS: usize = 8;
+/// Up to this many rows (below the path's second node) a subject's run is scanned up to the
+/// path's deepest node; beyond, each node of the path is found by binary search.
 const SCAN_ROWS: usize = 48;
 /// Subject record: group (or `NO_GROUP`), row count, key length, key, rows.
 const SUBJECT_HEAD: usize = 12;
@@ -459,9 +466,26 @@ impl Lookup {
 
     /// Calls `f(node, role)` for each role of `rows` at one of `nodes` (without repeats);
     /// `nodes` is sorted, as a chain of scope nodes is (a child's id is above its parent's).
+    ///
+    /// The rows at the first node (everywhere, for a request) come first; a binary search
+    /// then jumps to the second node's. Node ids are in depth-first preorder, so the rows
+    /// from there up to the deepest node are all within the second node's subtree: few,
+    /// and scanned, unless the run is long.
     #[inline]
-    pub(crate) fn held(rows: Rows<'_>, nodes: &[NodeId], f: impl FnMut(NodeId, RoleId)) {
-        if rows.len() <= SCAN_ROWS { scan(rows, nodes, f) } else { search(rows, nodes, f) }
+    pub(crate) fn held(rows: Rows<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
+        if rows.len() <= SHORT_ROWS {
+            return scan(rows, nodes, f);
+        }
+        let Some((&first, deeper)) = nodes.split_first() else { return };
+        let mut from = rows.nodes.partition_point(|&m| u32::from_le_bytes(m) < first);
+        while rows.node(from) == first {
+            f(first, rows.role(from));
+            from += 1;
+        }
+        let Some(&second) = deeper.first() else { return };
+        from += rows.nodes.get(from..).unwrap_or(&[]).partition_point(|&m| u32::from_le_bytes(m) < second);
+        let rest = rows.from(from);
+        if rest.len() <= SCAN_ROWS { scan(rest, deeper, f) } else { search(rest, deeper, f) }
     }
 
     /// The type named `name` that may follow `parent` in a path (a root type for `None`).

@@ -291,6 +291,27 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
             grants.extend(a.roles.iter().map(|&r| (sid, node, r)));
         }
     }
+    // Scope nodes in depth-first preorder: a node's subtree is one range of ids, so a
+    // subject's rows below one workspace sit together in its sorted run.
+    let order = preorder(&node_keys);
+    let new_id = |n: NodeId| order.get(n as usize).copied().unwrap_or(n);
+    let mut renumbered: Vec<(NodeId, TypeId, Box<str>)> = vec![(0, TypeId(0), Box::from("")); node_keys.len()];
+    let mut paths: Vec<Option<String>> = vec![None; node_paths.len()];
+    for (old, ((parent, t, id), path)) in node_keys.into_iter().zip(node_paths).enumerate() {
+        let at = new_id(old as NodeId) as usize;
+        if let (Some(k), Some(p)) = (renumbered.get_mut(at), paths.get_mut(at)) {
+            *k = (new_id(parent), t, id);
+            *p = path;
+        }
+    }
+    let (node_keys, node_paths) = (renumbered, paths);
+    let children: HashMap<(NodeId, TypeId), HashMap<String, NodeId>> = children
+        .into_iter()
+        .map(|((parent, t), kids)| ((new_id(parent), t), kids.into_iter().map(|(id, n)| (id, new_id(n))).collect()))
+        .collect();
+    for g in &mut grants {
+        g.1 = new_id(g.1);
+    }
     let grants = Grants::build(grants, next_subject);
 
     let mut identities = Vec::new();
@@ -359,4 +380,27 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
         grants,
         lookup,
     }
+}
+
+/// Each scope node's id in depth-first preorder (node 0, everywhere, stays 0; children in
+/// id order), from `node_keys[n] = (parent, type, id)`, where a parent's id is below its
+/// children's.
+fn preorder(node_keys: &[(NodeId, TypeId, Box<str>)]) -> Vec<NodeId> {
+    let mut kids: Vec<Vec<NodeId>> = vec![Vec::new(); node_keys.len()];
+    for (n, (parent, _, _)) in node_keys.iter().enumerate().skip(1) {
+        if let Some(k) = kids.get_mut(*parent as usize) {
+            k.push(n as NodeId);
+        }
+    }
+    let mut order: Vec<NodeId> = (0..node_keys.len() as NodeId).collect();
+    let mut next = 0;
+    let mut stack = vec![0];
+    while let Some(n) = stack.pop() {
+        if let Some(o) = order.get_mut(n as usize) {
+            *o = next;
+        }
+        next += 1;
+        stack.extend(kids.get(n as usize).into_iter().flatten().rev());
+    }
+    order
 }
