@@ -4,11 +4,11 @@
 //! role for a (type, action) pair are a dense table. The principal id, each group name and
 //! each path prefix are one probe of a flat hash index (a slot holds 32 bits of the hash and
 //! a record offset, so a probe reads one slot line and, on a match, one record): a subject's
-//! record holds its name and its whole run of assignments, a scope node's record its key and
-//! parent. Path prefixes are hashed during the scan, so their probes do not wait on each
-//! other, and the deepest prefix that is a node gives the whole chain (its ancestors' keys are
-//! checked too, against the request's segments, so a hash collision cannot pick another
-//! node).
+//! record holds its name and its whole run of assignments, a scope node's record its chain
+//! (its ancestors' node ids and its own) and its path text. Path prefixes are hashed during
+//! the scan, so their probes do not wait on each other, and the deepest prefix that is a node
+//! gives the whole chain without following parent links (its path text is compared with the
+//! request's prefix, so a hash collision cannot pick another node).
 //!
 //! The scope tree is also kept as a table keyed by (parent node, type, id), which the full
 //! validator walks for paths with quoted ids.
@@ -46,6 +46,8 @@ pub(crate) struct Lookup {
     /// Scope nodes whose ids need no quotes (the only ones an unquoted request path can
     /// name), by [`PrefixHasher`] hash of their path.
     prefixes: FlatIndex,
+    /// Scope node records (see [`Lookup::build_prefixes`]).
+    prefix_records: Vec<u8>,
 }
 
 /// A name compared without a call to `memcmp`: a name of up to 16 bytes as its length and
@@ -217,9 +219,9 @@ impl PrefixHasher {
 /// One whole `type:id` segment of a request path, as the fast resolver scanned it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Segment<'a> {
-    pub ty: TypeId,
-    pub id: &'a str,
-    /// The [`PrefixHasher`] hash of the path up to and including this segment.
+    /// The path's text up to and including this segment.
+    pub prefix: &'a [u8],
+    /// The [`PrefixHasher`] hash of `prefix`.
     pub hash: u64,
 }
 
@@ -367,23 +369,56 @@ impl Lookup {
         self.subject_records = out;
     }
 
-    /// Indexes every node whose path has only unquoted ids by the hash of its path.
+    /// Indexes every node whose path has only unquoted ids by the hash of its path. Each
+    /// node's record holds its chain (the node ids from the root-most down to it) and its
+    /// path text, so a lookup reads one slot and one record and follows no parent links.
     fn build_prefixes(&mut self, types: &[CType], node_keys: &[(NodeId, TypeId, Box<str>)]) {
-        // For each node: whether its ids are all unquoted, and the hasher after its path.
-        let mut info: Vec<(bool, PrefixHasher)> = Vec::with_capacity(node_keys.len());
-        info.push((true, PrefixHasher::default()));
+        // For each node (parents come before their children): its record offset when its ids
+        // are all unquoted, and the hasher after its path.
+        let mut info: Vec<(Option<usize>, PrefixHasher)> = Vec::with_capacity(node_keys.len());
+        info.push((None, PrefixHasher::default()));
         let mut index = FlatIndex::with_capacity(node_keys.len());
+        let mut out: Vec<u8> = Vec::new();
         for (node, (parent, t, id)) in node_keys.iter().enumerate().skip(1) {
-            let Some((plain, mut hasher)) = info.get(*parent as usize).cloned() else { break };
-            let plain = plain && !id.is_empty() && id.bytes().all(|b| crate::path::class(b) & crate::path::ID != 0);
+            let Some((above, mut hasher)) = info.get(*parent as usize).cloned() else { break };
+            let plain = (*parent == 0 || above.is_some())
+                && !id.is_empty()
+                && id.bytes().all(|b| crate::path::class(b) & crate::path::ID != 0);
             let type_name = types.get(t.idx()).map_or("", |t| t.name.as_str());
-            let hash = hasher.segment(format!("{type_name}:{id}").as_bytes());
+            let segment = format!("{type_name}:{id}");
+            let hash = hasher.segment(segment.as_bytes());
+            let mut at = None;
             if plain {
-                index.insert(hash, node);
+                let (chain, path) = match above {
+                    Some(a) => self.prefix_record_in(&out, a),
+                    None => (&[][..], &[][..]),
+                };
+                let (mut chain, mut path) = (chain.to_vec(), path.to_vec());
+                chain.push(u32::try_from(node).unwrap_or(u32::MAX).to_le_bytes());
+                if !path.is_empty() {
+                    path.push(b'/');
+                }
+                path.extend_from_slice(segment.as_bytes());
+                let offset = out.len();
+                out.extend_from_slice(&u32::try_from(chain.len()).unwrap_or(0).to_le_bytes());
+                out.extend_from_slice(&u32::try_from(path.len()).unwrap_or(0).to_le_bytes());
+                out.extend(chain.iter().flatten());
+                out.extend_from_slice(&path);
+                index.insert(hash, offset);
+                at = Some(offset);
             }
-            info.push((plain, hasher));
+            info.push((at, hasher));
         }
         self.prefixes = index;
+        self.prefix_records = out;
+    }
+
+    /// The chain (node ids, root-most first) and path text of the prefix record at `at`.
+    fn prefix_record_in<'r>(&self, records: &'r [u8], at: usize) -> (&'r [[u8; 4]], &'r [u8]) {
+        let (depth, len) = (u32_at(records, at) as usize, u32_at(records, at + 4) as usize);
+        let chain = records.get(at + 8..at + 8 + depth * 4).unwrap_or(&[]);
+        let path = records.get(at + 8 + depth * 4..at + 8 + depth * 4 + len).unwrap_or(&[]);
+        (chain.as_chunks::<4>().0, path)
     }
 
     /// The record of the subject at `at`: its group (`NO_GROUP` for a principal id or
@@ -428,40 +463,19 @@ impl Lookup {
     }
 
     /// Pushes the scope nodes an unquoted request path names onto `nodes`, from the
-    /// root-most down. The deepest segment whose prefix is a node gives the chain; that node's
-    /// key and each ancestor's must equal the request's segments.
+    /// root-most down. The deepest segment whose prefix is a node gives the whole chain; that
+    /// node's path text must equal the request's prefix (so a hash collision cannot pick
+    /// another node).
     pub(crate) fn scope_chain(&self, segments: &[Segment<'_>], nodes: &mut smallvec::SmallVec<[NodeId; 8]>) {
-        for (depth, seg) in segments.iter().enumerate().rev() {
-            let above = segments.get(..depth).unwrap_or(&[]);
-            let found = self.prefixes.find(seg.hash, |n| self.chain_is(n, seg, above));
-            if let Some(n) = found {
-                let from = nodes.len();
-                let mut n = u32::try_from(n).unwrap_or(0);
-                while n != 0 {
-                    nodes.push(n);
-                    n = self.node_keys.get(n as usize).map_or(0, |k| k.0);
-                }
-                if let Some(chain) = nodes.get_mut(from..) {
-                    chain.reverse();
-                }
+        for seg in segments.iter().rev() {
+            let found =
+                self.prefixes.find(seg.hash, |at| same(self.prefix_record_in(&self.prefix_records, at).1, seg.prefix));
+            if let Some(at) = found {
+                let (chain, _) = self.prefix_record_in(&self.prefix_records, at);
+                nodes.extend(chain.iter().map(|&n| u32::from_le_bytes(n)));
                 return;
             }
         }
-    }
-
-    /// Whether node `n` is the segment `seg` below the segments `above`.
-    fn chain_is(&self, n: usize, seg: &Segment<'_>, above: &[Segment<'_>]) -> bool {
-        let Some(&(mut parent, t, ref id)) = self.node_keys.get(n) else { return false };
-        if t != seg.ty || !same(id.as_bytes(), seg.id.as_bytes()) {
-            return false;
-        }
-        for s in above.iter().rev() {
-            match self.node_keys.get(parent as usize) {
-                Some((p, t, id)) if parent != 0 && *t == s.ty && same(id.as_bytes(), s.id.as_bytes()) => parent = *p,
-                _ => return false,
-            }
-        }
-        parent == 0
     }
 
     /// Calls `f(node, role)` for each role of `rows` at one of `nodes` (without repeats);
@@ -545,15 +559,21 @@ assign r to user:c on org:"c d"/ws:x;
 "#;
 
     /// The segments of an unquoted path, as the fast resolver scans them.
-    fn segments<'a>(types: &[(&str, TypeId)], path: &'a str) -> Vec<Segment<'a>> {
+    fn segments(path: &str) -> Vec<Segment<'_>> {
         let mut h = PrefixHasher::default();
+        let mut end = 0;
         path.split('/')
             .map(|seg| {
-                let (t, id) = seg.split_once(':').unwrap_or((seg, ""));
-                let ty = types.iter().find(|(n, _)| *n == t).map(|p| p.1).unwrap_or(TypeId(u32::MAX));
-                Segment { ty, id, hash: h.segment(seg.as_bytes()) }
+                end += seg.len() + usize::from(end > 0);
+                Segment { prefix: &path.as_bytes()[..end], hash: h.segment(seg.as_bytes()) }
             })
             .collect()
+    }
+
+    fn chain(l: &Lookup, segs: &[Segment<'_>]) -> Vec<NodeId> {
+        let mut nodes = smallvec::SmallVec::new();
+        l.scope_chain(segs, &mut nodes);
+        nodes.into_vec()
     }
 
     #[test]
@@ -561,31 +581,24 @@ assign r to user:c on org:"c d"/ws:x;
         let policy = crate::compile_str("t.rbac", SRC).policy.expect("compiles");
         let c = &policy.compiled;
         let l = &c.lookup;
-        let types = [("org", c.type_index["org"]), ("ws", c.type_index["ws"])];
-        let node = |parent, t: usize, id| l.child(parent, types[t].1, id).expect("a node");
+        let types = [c.type_index["org"], c.type_index["ws"]];
+        let node = |parent, t: usize, id| l.child(parent, types[t], id).expect("a node");
         let (a, b) = (node(0, 0, "a"), node(0, 0, "b"));
         let (ax, bx) = (node(a, 1, "x"), node(b, 1, "x"));
 
-        let segs = segments(&types, "org:a/ws:x");
-        assert!(l.chain_is(ax as usize, &segs[1], &segs[..1]));
-        // Same type and id, another parent: a colliding hash could not pick it.
-        assert!(!l.chain_is(bx as usize, &segs[1], &segs[..1]));
-        assert!(!l.chain_is(ax as usize, &segs[1], &[]));
-        let mut nodes = smallvec::SmallVec::new();
-        l.scope_chain(&segs, &mut nodes);
-        assert_eq!(nodes.as_slice(), &[a, ax]);
+        assert_eq!(chain(l, &segments("org:a/ws:x")), [a, ax]);
+        assert_eq!(chain(l, &segments("org:b/ws:x")), [b, bx]);
+
+        // A hash that collides with another node's cannot pick it: the path text is compared.
+        let mut collide = segments("org:b/ws:x");
+        collide[1].hash = segments("org:a/ws:x")[1].hash;
+        assert_eq!(chain(l, &collide), [b]);
 
         // The deepest prefix that is a node gives the chain; below it nothing is.
-        let segs = segments(&types, "org:b/ws:y");
-        let mut nodes = smallvec::SmallVec::new();
-        l.scope_chain(&segs, &mut nodes);
-        assert_eq!(nodes.as_slice(), &[b]);
+        assert_eq!(chain(l, &segments("org:b/ws:y")), [b]);
 
         // A node with a quoted id is not indexed: its unquoted spelling names other segments.
-        let segs = segments(&types, "org:c d/ws:x");
-        let mut nodes = smallvec::SmallVec::new();
-        l.scope_chain(&segs, &mut nodes);
-        assert!(nodes.is_empty());
+        assert!(chain(l, &segments("org:c d/ws:x")).is_empty());
     }
 
     #[test]

@@ -83,7 +83,7 @@ fn fast<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Option<Resolved<'a>
         }
         let id = text.get(id_start..i)?;
         resource_id = Some(Cow::Borrowed(id));
-        segments.push(Segment { ty: tid, id, hash: hasher.segment(path.get(start..i)?) });
+        segments.push(Segment { prefix: path.get(..i)?, hash: hasher.segment(path.get(start..i)?) });
         match path.get(i) {
             None => break tid,
             Some(b'/') => i += 1,
