@@ -13,11 +13,11 @@ pub struct PathParts<'a> {
 }
 
 pub(crate) fn is_ident_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_'
+    class(c) & IDENT_START != 0
 }
 
 pub(crate) fn is_ident_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
+    class(c) & IDENT != 0
 }
 
 /// Whether `c` may stand in an unquoted id.
@@ -27,10 +27,11 @@ pub fn is_id_char(c: char) -> bool {
 
 /// Whether the byte `c` may stand in an unquoted id (every such character is ASCII).
 pub(crate) fn is_id_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'@' | b'+' | b'-')
+    class(c) & ID != 0
 }
 
-/// Byte classes of path text, one table read per byte on the decision hot path.
+/// Byte classes of path text, one table read per byte on the decision hot path; the
+/// `is_*` functions above read it too.
 pub(crate) const IDENT_START: u8 = 1;
 pub(crate) const IDENT: u8 = 2;
 pub(crate) const ID: u8 = 4;

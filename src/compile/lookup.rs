@@ -381,9 +381,7 @@ impl Lookup {
         let mut out: Vec<u8> = Vec::new();
         for (node, (parent, t, id)) in node_keys.iter().enumerate().skip(1) {
             let Some((above, mut hasher)) = info.get(*parent as usize).cloned() else { break };
-            let plain = (*parent == 0 || above.is_some())
-                && !id.is_empty()
-                && id.bytes().all(|b| crate::path::class(b) & crate::path::ID != 0);
+            let plain = (*parent == 0 || above.is_some()) && !id.is_empty() && id.bytes().all(crate::path::is_id_byte);
             let type_name = types.get(t.idx()).map_or("", |t| t.name.as_str());
             let segment = format!("{type_name}:{id}");
             let hash = hasher.segment(segment.as_bytes());

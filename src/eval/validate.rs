@@ -344,3 +344,59 @@ fn fits(v: &Value, ty: &Ty) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = r#"
+resource org;
+resource ws in org { actions read; }
+resource doc in ws { actions read; }
+role r { allow read on ws; allow read on doc; }
+assign r to user:a on org:a/ws:x;
+assign r to user:a on org:a/ws:"y z";
+"#;
+
+    /// What deciding reads of a resolved request.
+    fn view(r: &Resolved<'_>) -> (String, Vec<crate::compile::NodeId>, Option<String>, u32) {
+        (r.principal_id.to_string(), r.nodes.to_vec(), r.resource_id.as_deref().map(str::to_string), r.pair)
+    }
+
+    #[test]
+    fn the_one_pass_path_resolves_as_the_full_validator_or_leaves_the_request_to_it() {
+        let policy = crate::compile_str("t.rbac", SRC).policy.expect("compiles");
+        let c = &policy.compiled;
+        let plain = ["org:a/ws:x", "org:a/ws:x/doc:d", "org:a/ws:w", "org:b/ws:x/doc:a.b@c+d-e_f", "org:a/ws"];
+        let other = [
+            "",
+            "org",
+            ":a",
+            "org:",
+            "org:a/",
+            "org:a//ws:x",
+            "org:a:b/ws:x",
+            "org:a/ws:x:y",
+            "org/ws:x",
+            "org:a/doc:d",
+            "org:a/ws:x/doc",
+            "org:a/wss:x",
+            "or.g:a/ws:x",
+            "org:a/ws:\"y z\"",
+            "org:a/ws:y z",
+            "org:é/ws:x",
+            "org:a/ws:x/doc:d/doc:e",
+        ];
+        for path in plain.iter().chain(&other) {
+            let req = Request::new("user:a", &[], "read", path);
+            let full = full(c, &req);
+            match fast(c, &req) {
+                Some(fast) => {
+                    let full = full.unwrap_or_else(|e| panic!("{path}: the full validator rejects it: {e:?}"));
+                    assert_eq!(view(&fast), view(&full), "{path}");
+                }
+                None => assert!(!plain.contains(path), "{path}: left to the full validator"),
+            }
+        }
+    }
+}
