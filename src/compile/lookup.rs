@@ -251,18 +251,25 @@ fn scan(rows: Rows<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
     }
 }
 
-/// [`Lookup::held`] for a longer run: a binary search (without branching on the
-/// comparisons) per node, each starting where the previous one ended (nodes ascend).
+/// [`Lookup::held`] for a longer run: a binary search per node, each starting where the
+/// previous one ended (nodes ascend).
 fn search(rows: Rows<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
     let mut from = 0;
     for &n in nodes {
-        let rest = rows.nodes.get(from..).unwrap_or(&[]);
-        from += rest.partition_point(|&m| u32::from_le_bytes(m) < n);
-        while rows.node(from) == n {
-            f(n, rows.role(from));
-            from += 1;
-        }
+        from = take(rows, from, n, &mut f);
     }
+}
+
+/// Jumps to the rows of node `n` at or after row `from` by binary search (without branching
+/// on the comparisons), calls `f` for each, and returns the row after them.
+fn take(rows: Rows<'_>, from: usize, n: NodeId, f: &mut impl FnMut(NodeId, RoleId)) -> usize {
+    let rest = rows.nodes.get(from..).unwrap_or(&[]);
+    let mut at = from + rest.partition_point(|&m| u32::from_le_bytes(m) < n);
+    while rows.node(at) == n {
+        f(n, rows.role(at));
+        at += 1;
+    }
+    at
 }
 
 impl Lookup {
@@ -480,7 +487,7 @@ impl Lookup {
     /// `nodes` is sorted, as a chain of scope nodes is (a child's id is above its parent's).
     ///
     /// The rows at the first node (everywhere, for a request) come first; a binary search
-    /// then jumps to the second node's. Node ids are in depth-first preorder, so the rows
+    /// then jumps to the second node's, and past them. Node ids are in depth-first preorder, so the rows
     /// from there up to the deepest node are all within the second node's subtree: few,
     /// and scanned, unless the run is long.
     #[inline]
@@ -488,15 +495,9 @@ impl Lookup {
         if rows.len() <= SHORT_ROWS {
             return scan(rows, nodes, f);
         }
-        let Some((&first, deeper)) = nodes.split_first() else { return };
-        let mut from = rows.nodes.partition_point(|&m| u32::from_le_bytes(m) < first);
-        while rows.node(from) == first {
-            f(first, rows.role(from));
-            from += 1;
-        }
-        let Some(&second) = deeper.first() else { return };
-        from += rows.nodes.get(from..).unwrap_or(&[]).partition_point(|&m| u32::from_le_bytes(m) < second);
-        let rest = rows.from(from);
+        let Some(([first, second], deeper)) = nodes.split_first_chunk::<2>() else { return search(rows, nodes, f) };
+        let from = take(rows, 0, *first, &mut f);
+        let rest = rows.from(take(rows, from, *second, &mut f));
         if rest.len() <= SCAN_ROWS { scan(rest, deeper, f) } else { search(rest, deeper, f) }
     }
 
