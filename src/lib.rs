@@ -203,7 +203,7 @@ pub struct Expectation {
 pub struct ExpectationResult<'p> {
     pub test: &'p PolicyTest,
     pub expectation: &'p Expectation,
-    pub actual: Decision,
+    pub actual: Decision<'p>,
 }
 
 impl ExpectationResult<'_> {
@@ -214,7 +214,7 @@ impl ExpectationResult<'_> {
 
 impl Policy {
     /// Decides a request (design section 5). Invalid requests are denied with errors.
-    pub fn decide(&self, request: &Request) -> Decision {
+    pub fn decide(&self, request: &Request) -> Decision<'_> {
         eval::decide(&self.compiled, request)
     }
 
@@ -234,7 +234,7 @@ impl Policy {
     /// assert!(verdict.is_allow());
     /// assert_eq!(verdict.decision(), policy.decide(&request));
     /// ```
-    pub fn verdict<'a>(&'a self, request: &'a Request) -> Verdict<'a> {
+    pub fn verdict<'p: 'r, 'r>(&'p self, request: &'r Request) -> Verdict<'p, 'r> {
         eval::verdict(&self.compiled, request)
     }
 
@@ -262,14 +262,14 @@ impl Policy {
     ///     assert_eq!(verdict.is_allow(), path == "workspace:prod");
     /// }
     /// ```
-    pub fn subject(&self, principal: &DirectPrincipal) -> Result<Subject<'_>, Decision> {
+    pub fn subject(&self, principal: &DirectPrincipal) -> Result<Subject<'_>, Decision<'static>> {
         eval::subject(&self.compiled, principal).map_err(Decision::invalid)
     }
 
     /// Resolves a resource (its path, its attributes) once, for many decisions by
     /// [`Policy::check`]. A malformed path, one that leaves the type tree, or an attribute of
     /// the wrong type gives the invalid-request decision with those errors.
-    pub fn target(&self, resource: &ResourceRef) -> Result<Target<'_>, Decision> {
+    pub fn target(&self, resource: &ResourceRef) -> Result<Target<'_>, Decision<'static>> {
         eval::target(&self.compiled, resource).map_err(Decision::invalid)
     }
 
@@ -278,13 +278,13 @@ impl Policy {
     /// same parts, without reading any name but the action. An action the target's type
     /// does not declare, or a context attribute of the wrong type, is an invalid request;
     /// a subject or target prepared by another policy is too (E0742).
-    pub fn check<'a>(
-        &'a self,
-        subject: &'a Subject<'a>,
+    pub fn check<'p, 'r>(
+        &'p self,
+        subject: &'r Subject<'p>,
         action: &str,
-        target: &'a Target<'a>,
-        context: &'a serde_json::Map<String, serde_json::Value>,
-    ) -> Verdict<'a> {
+        target: &'r Target<'p>,
+        context: &'r serde_json::Map<String, serde_json::Value>,
+    ) -> Verdict<'p, 'r> {
         eval::check(&self.compiled, subject, action, target, context)
     }
 
@@ -292,7 +292,7 @@ impl Policy {
     /// token and turns it into the identity principal it proves, which is then decided like
     /// any other (design section 5). A token that fails verification is denied with the
     /// error that names why (`E075x`). Other requests are decided as by [`Policy::decide`].
-    pub fn decide_with(&self, request: &Request, verifier: &identity::TokenVerifier) -> Decision {
+    pub fn decide_with(&self, request: &Request, verifier: &identity::TokenVerifier) -> Decision<'_> {
         match verifier.resolve(self, request) {
             Ok(resolved) => self.decide(&resolved),
             Err(e) => Decision::invalid(vec![e]),

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 pub use crate::syntax::ast::Effect;
 
@@ -220,56 +221,98 @@ impl std::fmt::Display for RequestError {
 }
 
 /// A decision with its reasons (design section 5.3).
+///
+/// Its names (roles, chains, scopes, locations, group subjects) are borrowed from the
+/// [`crate::Policy`] that decided, so writing reasons out does not copy them;
+/// [`Decision::into_owned`] gives a `Decision<'static>` to keep past the policy. Decisions read
+/// back from JSON own their names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Decision {
+pub struct Decision<'p> {
     pub decision: Effect,
     /// Non-empty exactly when the request is invalid.
     pub errors: Vec<RequestError>,
-    pub reasons: Vec<Reason>,
+    pub reasons: Vec<Reason<'p>>,
 }
 
-impl Decision {
+impl Decision<'_> {
     /// The decision for an invalid request: deny, no reasons, the errors.
-    pub fn invalid(errors: Vec<RequestError>) -> Decision {
+    pub fn invalid(errors: Vec<RequestError>) -> Decision<'static> {
         Decision { decision: Effect::Deny, errors, reasons: Vec::new() }
     }
 
     pub fn is_allow(&self) -> bool {
         self.decision == Effect::Allow
     }
+
+    /// The same decision, owning its names.
+    pub fn into_owned(self) -> Decision<'static> {
+        Decision {
+            decision: self.decision,
+            errors: self.errors,
+            reasons: self.reasons.into_iter().map(Reason::into_owned).collect(),
+        }
+    }
 }
 
 /// One way the deciding rules were reached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Reason {
+pub enum Reason<'p> {
     /// A matching allow rule (on allow).
-    Allow(RuleReason),
+    Allow(RuleReason<'p>),
     /// A deny rule that fired (on deny).
-    Deny(RuleReason),
+    Deny(RuleReason<'p>),
     /// Two roles of one `exclusive` set were held (separation of duty).
     Exclusive { roles: Vec<String> },
     /// No rule allows it.
     NoRule,
     /// An allow rule whose condition could not be evaluated (listed with `no_rule`).
-    Skipped(RuleReason),
+    Skipped(RuleReason<'p>),
+}
+
+impl Reason<'_> {
+    /// The same reason, owning its names.
+    pub fn into_owned(self) -> Reason<'static> {
+        match self {
+            Reason::Allow(r) => Reason::Allow(r.into_owned()),
+            Reason::Deny(r) => Reason::Deny(r.into_owned()),
+            Reason::Exclusive { roles } => Reason::Exclusive { roles },
+            Reason::NoRule => Reason::NoRule,
+            Reason::Skipped(r) => Reason::Skipped(r.into_owned()),
+        }
+    }
 }
 
 /// Where a rule came from: the role holding it, the chain from the assigned role, the
 /// matched subject and the assignment's scope (`None` for everywhere), and its location.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct RuleReason {
-    pub role: String,
-    pub via: Vec<String>,
-    pub subject: String,
-    pub scope: Option<String>,
-    pub at: String,
+pub struct RuleReason<'p> {
+    pub role: Cow<'p, str>,
+    pub via: Cow<'p, [String]>,
+    pub subject: Cow<'p, str>,
+    pub scope: Option<Cow<'p, str>>,
+    pub at: Cow<'p, str>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unevaluable: Vec<String>,
     /// When `subject` is a group an identity principal's claims gave: which identity, claim
     /// and claim value gave it (`"identity"`, `"claim"`, `"value"` in JSON).
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub source: Option<GroupSource>,
+}
+
+impl RuleReason<'_> {
+    /// The same reason, owning its names.
+    pub fn into_owned(self) -> RuleReason<'static> {
+        RuleReason {
+            role: Cow::Owned(self.role.into_owned()),
+            via: Cow::Owned(self.via.into_owned()),
+            subject: Cow::Owned(self.subject.into_owned()),
+            scope: self.scope.map(|s| Cow::Owned(s.into_owned())),
+            at: Cow::Owned(self.at.into_owned()),
+            unevaluable: self.unevaluable,
+            source: self.source,
+        }
+    }
 }
 
 /// The claim value that made an identity principal a member of a group: the value of the

@@ -78,11 +78,11 @@ fn request(token: &str, action: &str, path: &str) -> Request {
         .expect("a token request")
 }
 
-fn decide(token: &str) -> Decision {
-    policy().decide_with(&request(token, "write", "workspace:prod"), &verifier())
+fn decide(token: &str) -> Decision<'static> {
+    policy().decide_with(&request(token, "write", "workspace:prod"), &verifier()).into_owned()
 }
 
-fn code(d: &Decision) -> &str {
+fn code<'a>(d: &'a Decision<'_>) -> &'a str {
     d.errors.first().map_or("", |e| e.code.as_str())
 }
 
@@ -103,7 +103,7 @@ fn valid_tokens_of_each_algorithm_decide_as_their_identity() {
     assert_eq!(json["reasons"][0]["value"], "ML Platform Engineers");
 
     let es = sign(Algorithm::ES256, "ec-1", Some("ec-1"), &erin());
-    let d = policy().decide_with(&request(&es, "delete", "workspace:dev/project:p"), &verifier());
+    let d = policy().decide_with(&request(&es, "delete", "workspace:dev/project:p"), &verifier()).into_owned();
     assert!(d.is_allow(), "{d:?}");
     let json = serde_json::to_value(&d).expect("json");
     assert_eq!(json["reasons"][0]["claim"], "realm_access.roles");
@@ -194,7 +194,7 @@ fn leeway_allows_small_clock_skew_only() {
 #[test]
 fn a_token_principal_is_never_decided_unverified() {
     let token = sign(Algorithm::RS256, "rsa-1", Some("rsa-1"), &carol());
-    let d = policy().decide(&request(&token, "write", "workspace:prod"));
+    let d = policy().decide(&request(&token, "write", "workspace:prod")).into_owned();
     assert!(!d.is_allow());
     assert_eq!(code(&d), "E0763");
 }
@@ -211,7 +211,7 @@ fn verified_claims_are_mapped_like_any_identity_principal() {
     assert_eq!(code(&decide(&token)), "E0713");
     // The token principal's attributes are kept; request errors still show after verification.
     let token = sign(Algorithm::RS256, "rsa-1", Some("rsa-1"), &carol());
-    let d = policy().decide_with(&request(&token, "fly", "workspace:prod"), &verifier());
+    let d = policy().decide_with(&request(&token, "fly", "workspace:prod"), &verifier()).into_owned();
     assert_eq!(code(&d), "E0731");
 }
 

@@ -335,7 +335,11 @@ fn observed(d: &rbac::Decision) -> Result<Outcome, String> {
             for r in &d.reasons {
                 match r {
                     Reason::Allow(rr) => {
-                        set.insert((rr.role.clone(), rr.subject.clone(), rr.scope.clone()));
+                        set.insert((
+                            rr.role.to_string(),
+                            rr.subject.to_string(),
+                            rr.scope.as_deref().map(str::to_string),
+                        ));
                     }
                     other => return Err(format!("unexpected reason on allow: {other:?}")),
                 }
@@ -360,7 +364,12 @@ fn observed(d: &rbac::Decision) -> Result<Outcome, String> {
                 for r in &d.reasons {
                     match r {
                         Reason::Deny(rr) => {
-                            set.insert((rr.role.clone(), rr.subject.clone(), rr.scope.clone(), rr.unevaluable.clone()));
+                            set.insert((
+                                rr.role.to_string(),
+                                rr.subject.to_string(),
+                                rr.scope.as_deref().map(str::to_string),
+                                rr.unevaluable.clone(),
+                            ));
                         }
                         other => return Err(format!("unexpected reason with deny reasons: {other:?}")),
                     }

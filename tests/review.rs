@@ -267,7 +267,7 @@ fn agrees(
                     h.effect == rbac::Effect::Allow
                         && h.role == rr.role
                         && h.subject == rr.subject
-                        && h.scope == rr.scope
+                        && h.scope.as_deref() == rr.scope.as_deref()
                 });
                 prop_assert!(listed, "allow reason {rr:?} is not among the answer's rules{}", what());
             }

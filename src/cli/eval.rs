@@ -13,7 +13,7 @@ enum Decider {
 }
 
 impl Decider {
-    fn decide(&mut self, req: &Request) -> Decision {
+    fn decide(&mut self, req: &Request) -> Decision<'_> {
         match self {
             Decider::Native(p) => p.decide(req),
             Decider::Wasm(w) => w.decide(req),

@@ -118,7 +118,11 @@ pub fn read_token(file: &str) -> Result<String, String> {
 
 /// Decides a request whose principal may be a token: once verified, as the identity principal
 /// the token proves. Also hands back the verified token, to say whom it proved.
-pub fn decide(policy: &Policy, verifier: &TokenVerifier, mut request: Request) -> (Decision, Option<VerifiedToken>) {
+pub fn decide<'p>(
+    policy: &'p Policy,
+    verifier: &TokenVerifier,
+    mut request: Request,
+) -> (Decision<'p>, Option<VerifiedToken>) {
     let Principal::Token(t) = &request.principal else { return (policy.decide(&request), None) };
     match verifier.verify(policy, &t.token) {
         Ok(v) => {

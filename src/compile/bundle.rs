@@ -401,6 +401,8 @@ fn assemble(p: Payload<'_>, tests: Vec<PolicyTest>) -> Loaded {
         &p.grants,
         SubjectNames { groups: &groups, principals: &principal_subjects },
     );
+    let chains = p.chains.into_owned();
+    let reason_names = crate::eval::ReasonNames::build(&role_names, &chains, &groups);
     let policy = CompiledPolicy {
         types,
         type_index,
@@ -416,7 +418,7 @@ fn assemble(p: Payload<'_>, tests: Vec<PolicyTest>) -> Loaded {
         rules: p.rules.into_owned(),
         role_table,
         effective: p.effective.into_owned(),
-        chains: p.chains.into_owned(),
+        chains,
         role_exclusive: p.role_exclusive.into_owned(),
         exclusive_sets: p.exclusive_sets.into_owned(),
         children,
@@ -424,6 +426,7 @@ fn assemble(p: Payload<'_>, tests: Vec<PolicyTest>) -> Loaded {
         principal_subjects,
         grants: p.grants.into_owned(),
         lookup,
+        reason_names,
     };
     Loaded { policy, tests, digest: p.digest }
 }

@@ -8,6 +8,7 @@
 
 use crate::check::ir::*;
 use crate::diag::Sources;
+use crate::eval::ReasonNames;
 use crate::graph::RoleGraph;
 use crate::syntax::ast::Effect;
 pub(crate) mod bundle;
@@ -98,6 +99,8 @@ pub struct CompiledPolicy {
     pub(crate) grants: Grants,
     /// The same tables indexed for deciding.
     pub(crate) lookup: Lookup,
+    /// Names the reasons of a decision borrow.
+    pub(crate) reason_names: ReasonNames,
 }
 
 /// The role assignments as one table sorted by (subject, scope node), with each key's roles;
@@ -351,6 +354,8 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
         &grants,
         SubjectNames { groups: &groups, principals: &principal_subjects },
     );
+    let role_names: Vec<String> = ir.roles.iter().map(|r| r.name.clone()).collect();
+    let reason_names = ReasonNames::build(&role_names, &chains, &groups);
     CompiledPolicy {
         types,
         type_index: ir.types.iter().enumerate().map(|(i, t)| (t.name.clone(), TypeId::from_idx(i))).collect(),
@@ -367,7 +372,7 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
         identity_index,
         principal_attrs: ir.principal_attrs.clone(),
         context_attrs: ir.context_attrs.clone(),
-        role_names: ir.roles.iter().map(|r| r.name.clone()).collect(),
+        role_names,
         rules,
         role_table,
         effective,
@@ -379,6 +384,7 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
         principal_subjects,
         grants,
         lookup,
+        reason_names,
     }
 }
 

@@ -24,9 +24,35 @@ use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-/// Decides one request, with its reasons written out.
-pub fn decide(policy: &CompiledPolicy, request: &Request) -> Decision {
-    verdict(policy, request).decision()
+/// Decides one request, with its reasons written out (their names borrowed from `policy`).
+pub fn decide<'p>(policy: &'p CompiledPolicy, request: &Request) -> Decision<'p> {
+    match validate::resolve(policy, request) {
+        Ok(resolved) => {
+            let found = find(policy, &resolved.env());
+            write_out(policy, Some(request), &resolved.principal_id, &found)
+        }
+        Err(errors) => Decision::invalid(errors),
+    }
+}
+
+/// Names that reasons borrow, built once with the policy: each role chain as role names,
+/// and each group as a subject (`group:NAME`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReasonNames {
+    chains: Vec<Vec<String>>,
+    groups: Vec<String>,
+}
+
+impl ReasonNames {
+    pub(crate) fn build(role_names: &[String], chains: &[Vec<RoleId>], groups: &[String]) -> ReasonNames {
+        ReasonNames {
+            chains: chains
+                .iter()
+                .map(|c| c.iter().filter_map(|r| role_names.get(r.idx()).cloned()).collect())
+                .collect(),
+            groups: groups.iter().map(|g| format!("group:{g}")).collect(),
+        }
+    }
 }
 
 /// A role held by the principal: which role, through which subject, at which scope node.
@@ -63,16 +89,19 @@ enum Found<'p> {
 /// The outcome of a decision, before its reasons are written out as names: the effect, and
 /// for each deciding rule the rule, the role chain, the subject and the scope node.
 /// [`Verdict::decision`] gives the full [`Decision`].
+///
+/// `'p` is the policy's borrow, which the written-out reasons keep; `'r` is the request's
+/// (or the prepared parts').
 #[derive(Debug)]
-pub struct Verdict<'a> {
-    policy: &'a CompiledPolicy,
+pub struct Verdict<'p, 'r> {
+    policy: &'p CompiledPolicy,
     /// The request, when the decision was made from one (not from prepared parts).
-    request: Option<&'a Request>,
-    principal_id: Cow<'a, str>,
-    found: Found<'a>,
+    request: Option<&'r Request>,
+    principal_id: Cow<'r, str>,
+    found: Found<'p>,
 }
 
-impl<'a> Verdict<'a> {
+impl<'p> Verdict<'p, '_> {
     /// Allow or deny (an invalid request is denied).
     pub fn effect(&self) -> Effect {
         match self.found {
@@ -87,69 +116,126 @@ impl<'a> Verdict<'a> {
     }
 
     /// The decision with its reasons (or request errors) written out.
-    pub fn decision(&self) -> Decision {
-        let mut decision = match &self.found {
-            Found::Invalid(errors) => return Decision::invalid(errors.clone()),
-            Found::Exclusive(roles) => Decision {
-                decision: Effect::Deny,
-                errors: Vec::new(),
-                reasons: vec![Reason::Exclusive { roles: roles.clone() }],
-            },
-            Found::Deny(hits) => Decision {
-                decision: Effect::Deny,
-                errors: Vec::new(),
-                reasons: self.reasons(hits).into_iter().map(Reason::Deny).collect(),
-            },
-            Found::Allow(hits) => Decision {
-                decision: Effect::Allow,
-                errors: Vec::new(),
-                reasons: self.reasons(hits).into_iter().map(Reason::Allow).collect(),
-            },
-            Found::NoRule(skipped) => {
-                let mut reasons = vec![Reason::NoRule];
-                reasons.extend(self.reasons(skipped).into_iter().map(Reason::Skipped));
-                Decision { decision: Effect::Deny, errors: Vec::new(), reasons }
-            }
-        };
-        if let Some(request) = self.request {
-            crate::identity::annotate(self.policy, request, &mut decision);
+    pub fn decision(&self) -> Decision<'p> {
+        write_out(self.policy, self.request, &self.principal_id, &self.found)
+    }
+}
+
+/// Writes a decision's reasons out as names: the policy's own, borrowed, and the principal id.
+fn write_out<'p>(
+    policy: &'p CompiledPolicy,
+    request: Option<&Request>,
+    principal_id: &str,
+    found: &Found<'p>,
+) -> Decision<'p> {
+    let reasons = |hits: &[Hit<'p>], kind: fn(RuleReason<'p>) -> Reason<'p>, out: &mut Vec<Reason<'p>>| {
+        let name = |h: &Hit<'p>| named(policy, principal_id, h);
+        if let [h] = hits {
+            out.push(kind(name(h).reason()));
+            return;
         }
-        decision
+        // Ordered and without repeats by their borrowed names, then written out.
+        let mut order: SmallVec<[&Hit<'p>; 8]> = hits.iter().collect();
+        order.sort_by(|a, b| reason_order(name(a).order_key(), name(b).order_key()));
+        order.dedup_by(|a, b| name(a).same(&name(b)));
+        out.reserve_exact(order.len());
+        out.extend(order.iter().map(|h| kind(name(h).reason())));
+    };
+    let written = |hits: &[Hit<'p>], kind: fn(RuleReason<'p>) -> Reason<'p>| {
+        let mut out = Vec::new();
+        reasons(hits, kind, &mut out);
+        out
+    };
+    let mut decision = match found {
+        Found::Invalid(errors) => return Decision::invalid(errors.clone()),
+        Found::Exclusive(roles) => Decision {
+            decision: Effect::Deny,
+            errors: Vec::new(),
+            reasons: vec![Reason::Exclusive { roles: roles.clone() }],
+        },
+        Found::Deny(hits) => {
+            Decision { decision: Effect::Deny, errors: Vec::new(), reasons: written(hits, Reason::Deny) }
+        }
+        Found::Allow(hits) => {
+            Decision { decision: Effect::Allow, errors: Vec::new(), reasons: written(hits, Reason::Allow) }
+        }
+        Found::NoRule(skipped) => {
+            let mut all = Vec::with_capacity(1 + skipped.len());
+            all.push(Reason::NoRule);
+            reasons(skipped, Reason::Skipped, &mut all);
+            Decision { decision: Effect::Deny, errors: Vec::new(), reasons: all }
+        }
+    };
+    if let Some(request) = request {
+        crate::identity::annotate(policy, request, &mut decision);
+    }
+    decision
+}
+
+/// A deciding rule's reason with its names borrowed, to order reasons and drop repeats
+/// before anything is copied.
+struct Named<'p, 'x> {
+    at_key: (u32, u32, u32),
+    /// The principal's own id (`'x`), or a group's or everyone's subject name (`'p`).
+    subject: Result<&'p str, &'x str>,
+    scope: Option<&'p str>,
+    via: &'p [String],
+    role: &'p str,
+    at: &'p str,
+    missing: Option<Missing<'p>>,
+}
+
+impl<'p> Named<'p, '_> {
+    fn subject(&self) -> &str {
+        match self.subject {
+            Ok(s) | Err(s) => s,
+        }
     }
 
-    fn reasons(&self, hits: &[Hit<'_>]) -> Vec<RuleReason> {
-        let policy = self.policy;
-        let names = |ids: &[RoleId]| ids.iter().filter_map(|r| policy.role_names.get(r.idx()).cloned()).collect();
-        let rs = hits.iter().map(|h| {
-            let rule = policy.rules.get(h.rule as usize);
-            let subject = match h.grant.subject {
-                Who::Principal => self.principal_id.to_string(),
-                Who::Group(g) => {
-                    let name = policy.groups.get(g.idx()).map_or("?", String::as_str);
-                    let mut subject = String::with_capacity(6 + name.len());
-                    subject.push_str("group:");
-                    subject.push_str(name);
-                    subject
-                }
-                Who::Everyone => "everyone".to_string(),
-            };
-            let rr = RuleReason {
-                role: rule.and_then(|r| policy.role_names.get(r.role.idx())).cloned().unwrap_or_default(),
-                via: policy.chains.get(h.via as usize).map(|c| names(c)).unwrap_or_default(),
-                subject,
-                scope: policy.node_paths.get(h.grant.node as usize).cloned().flatten(),
-                at: rule.map(|r| r.at.clone()).unwrap_or_default(),
-                unevaluable: h.missing.iter().map(ToString::to_string).collect(),
-                source: None,
-            };
-            (rule.map_or((0, 0, 0), |r| r.at_key), rr)
-        });
-        sort_reasons(rs.collect())
+    fn order_key(&self) -> ReasonKey<'_> {
+        (self.at_key, self.subject(), self.scope, self.via, self.role)
+    }
+
+    /// Whether the two reasons would be written out the same.
+    fn same(&self, other: &Named<'_, '_>) -> bool {
+        self.order_key() == other.order_key() && self.at == other.at && self.missing == other.missing
+    }
+
+    fn reason(&self) -> RuleReason<'p> {
+        RuleReason {
+            role: Cow::Borrowed(self.role),
+            via: Cow::Borrowed(self.via),
+            subject: match self.subject {
+                Ok(s) => Cow::Borrowed(s),
+                Err(s) => Cow::Owned(s.to_string()),
+            },
+            scope: self.scope.map(Cow::Borrowed),
+            at: Cow::Borrowed(self.at),
+            unevaluable: self.missing.iter().map(ToString::to_string).collect(),
+            source: None,
+        }
+    }
+}
+
+fn named<'p, 'x>(policy: &'p CompiledPolicy, principal_id: &'x str, h: &Hit<'p>) -> Named<'p, 'x> {
+    let rule = policy.rules.get(h.rule as usize);
+    Named {
+        at_key: rule.map_or((0, 0, 0), |r| r.at_key),
+        subject: match h.grant.subject {
+            Who::Principal => Err(principal_id),
+            Who::Group(g) => Ok(policy.reason_names.groups.get(g.idx()).map_or("group:?", String::as_str)),
+            Who::Everyone => Ok("everyone"),
+        },
+        scope: policy.node_paths.get(h.grant.node as usize).and_then(Option::as_deref),
+        via: policy.reason_names.chains.get(h.via as usize).map_or(&[][..], Vec::as_slice),
+        role: rule.and_then(|r| policy.role_names.get(r.role.idx())).map_or("", String::as_str),
+        at: rule.map_or("", |r| r.at.as_str()),
+        missing: h.missing,
     }
 }
 
 /// Decides one request; the reasons stay indexes until [`Verdict::decision`].
-pub fn verdict<'a>(policy: &'a CompiledPolicy, request: &'a Request) -> Verdict<'a> {
+pub fn verdict<'p: 'r, 'r>(policy: &'p CompiledPolicy, request: &'r Request) -> Verdict<'p, 'r> {
     match validate::resolve(policy, request) {
         Ok(resolved) => {
             let found = find(policy, &resolved.env());
@@ -247,15 +333,17 @@ pub(crate) fn clashing_roles(policy: &CompiledPolicy, held: impl Iterator<Item =
     out.into_iter().collect()
 }
 
-/// Orders rule reasons by (`at` as a source position, subject, scope), then chain and role,
-/// and drops repeats. Every engine orders reasons with this function.
-pub(crate) fn sort_reasons(mut rs: Vec<((u32, u32, u32), RuleReason)>) -> Vec<RuleReason> {
-    if rs.len() < 2 {
-        return rs.into_iter().map(|(_, r)| r).collect();
-    }
-    rs.sort_by(|a, b| {
-        (a.0, &a.1.subject, &a.1.scope, &a.1.via, &a.1.role).cmp(&(b.0, &b.1.subject, &b.1.scope, &b.1.via, &b.1.role))
-    });
-    rs.dedup_by(|a, b| a.1 == b.1);
-    rs.into_iter().map(|(_, r)| r).collect()
+/// What rule reasons are ordered by: `at` as a source position, subject, scope, then chain
+/// and role.
+pub(crate) type ReasonKey<'a> = ((u32, u32, u32), &'a str, Option<&'a str>, &'a [String], &'a str);
+
+/// The order of rule reasons in a decision. Every engine orders reasons with this function
+/// (and drops repeats).
+pub(crate) fn reason_order(a: ReasonKey<'_>, b: ReasonKey<'_>) -> std::cmp::Ordering {
+    a.cmp(&b)
+}
+
+/// The [`ReasonKey`] of a written-out reason whose rule is at `at_key`.
+pub(crate) fn reason_key<'a>(at_key: (u32, u32, u32), r: &'a RuleReason<'_>) -> ReasonKey<'a> {
+    (at_key, &r.subject, r.scope.as_deref(), &r.via, &r.role)
 }

@@ -97,13 +97,13 @@ pub(crate) fn target<'p>(policy: &'p CompiledPolicy, r: &ResourceRef) -> Result<
 }
 
 /// Decides `action` on a prepared target for a prepared subject, with the request context.
-pub(crate) fn check<'a>(
-    policy: &'a CompiledPolicy,
-    subject: &'a Subject<'a>,
+pub(crate) fn check<'p, 'r>(
+    policy: &'p CompiledPolicy,
+    subject: &'r Subject<'p>,
     action: &str,
-    target: &'a Target<'a>,
-    context: &'a Map<String, Value>,
-) -> Verdict<'a> {
+    target: &'r Target<'p>,
+    context: &'r Map<String, Value>,
+) -> Verdict<'p, 'r> {
     let invalid =
         |errors| Verdict { policy, request: None, principal_id: Cow::Borrowed(""), found: Found::Invalid(errors) };
     // Parts of another policy would point into its tables.

@@ -7,6 +7,7 @@ use super::emit::INPUT_CAP;
 use super::encode::{Window, encode_to};
 use super::meta::{Meta, SECTION};
 use crate::request::{Decision, Effect, Principal, Reason, Request, RequestError, RuleReason, invalid};
+use std::borrow::Cow;
 use wasmtime::{
     Config, Engine, Inlining, Instance, Memory, Module, OptLevel, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
 };
@@ -118,7 +119,7 @@ impl WasmPolicy {
     }
 
     /// Decides a request through the module.
-    pub fn decide(&mut self, req: &Request) -> Decision {
+    pub fn decide(&mut self, req: &Request) -> Decision<'static> {
         // Tokens are verified before any engine sees them (`identity::TokenVerifier`).
         if let Principal::Token(_) = &req.principal {
             return Decision::invalid(vec![crate::identity::unverified()]);
@@ -146,7 +147,7 @@ impl WasmPolicy {
         }
     }
 
-    fn run(&mut self, req: &Request) -> Result<Decision, String> {
+    fn run(&mut self, req: &Request) -> Result<Decision<'static>, String> {
         // The request is encoded straight into the module's input buffer.
         let data = self.memory.data_mut(&mut self.store);
         let end = (self.input_ptr + INPUT_CAP as usize).min(data.len());
@@ -188,24 +189,29 @@ impl WasmPolicy {
             });
         }
         let of_kind = |k: u32| {
-            let rs = records().filter(|r| r[0] == k).map(|r| self.rule_reason(&r, principal)).collect();
-            crate::eval::sort_reasons(rs)
+            let mut rs: Vec<((u32, u32, u32), RuleReason<'static>)> =
+                records().filter(|r| r[0] == k).map(|r| self.rule_reason(&r, principal)).collect();
+            rs.sort_by(|a, b| {
+                crate::eval::reason_order(crate::eval::reason_key(a.0, &a.1), crate::eval::reason_key(b.0, &b.1))
+            });
+            rs.dedup_by(|a, b| a.1 == b.1);
+            rs.into_iter().map(|(_, r)| r)
         };
         Ok(if result == 1 {
             Decision {
                 decision: Effect::Allow,
                 errors: Vec::new(),
-                reasons: of_kind(1).into_iter().map(Reason::Allow).collect(),
+                reasons: of_kind(1).map(Reason::Allow).collect(),
             }
         } else if records().any(|r| r[0] == 2) {
             Decision {
                 decision: Effect::Deny,
                 errors: Vec::new(),
-                reasons: of_kind(2).into_iter().map(Reason::Deny).collect(),
+                reasons: of_kind(2).map(Reason::Deny).collect(),
             }
         } else {
             let mut reasons = vec![Reason::NoRule];
-            reasons.extend(of_kind(3).into_iter().map(Reason::Skipped));
+            reasons.extend(of_kind(3).map(Reason::Skipped));
             Decision { decision: Effect::Deny, errors: Vec::new(), reasons }
         })
     }
@@ -222,7 +228,7 @@ impl WasmPolicy {
         self.meta.roles.get(r as usize).cloned().unwrap_or_default()
     }
 
-    fn rule_reason(&self, r: &[u32; 6], principal: &str) -> ((u32, u32, u32), RuleReason) {
+    fn rule_reason(&self, r: &[u32; 6], principal: &str) -> ((u32, u32, u32), RuleReason<'static>) {
         let rule = self.meta.rules.get(r[1] as usize);
         let subject = match r[3] {
             0 => principal.to_string(),
@@ -236,16 +242,16 @@ impl WasmPolicy {
             }
         };
         let reason = RuleReason {
-            role: rule.map(|x| self.role(x.role)).unwrap_or_default(),
+            role: Cow::Owned(rule.map(|x| self.role(x.role)).unwrap_or_default()),
             via: self
                 .meta
                 .chains
                 .get(r[2] as usize)
                 .map(|c| c.iter().map(|x| self.role(*x)).collect())
                 .unwrap_or_default(),
-            subject,
-            scope: self.meta.nodes.get(r[4] as usize).cloned().flatten(),
-            at: rule.map(|x| x.at.clone()).unwrap_or_default(),
+            subject: Cow::Owned(subject),
+            scope: self.meta.nodes.get(r[4] as usize).cloned().flatten().map(Cow::Owned),
+            at: Cow::Owned(rule.map(|x| x.at.clone()).unwrap_or_default()),
             unevaluable: match r[5] {
                 0 => Vec::new(),
                 s => self.meta.slots.get(s as usize - 1).cloned().into_iter().collect(),
