@@ -254,3 +254,47 @@ fn decision_tables() {
     );
     println!("{total} decision cases passed in {} tables", files.len());
 }
+
+/// A decision borrows its names from the policy, not from the request, and reads back from
+/// its JSON as the same decision.
+#[test]
+fn a_decision_borrows_from_the_policy_and_reads_back_from_json() {
+    use rbac::{Decision, Reason, Request};
+    use std::borrow::Cow;
+    let policy = rbac::compile_str(
+        "p.rbac",
+        r#"
+        resource workspace { actions read; }
+        group devs;
+        role viewer { allow read on workspace; }
+        role reader extends viewer { }
+        assign reader to group:devs on workspace:prod;
+        assign viewer to user:ann;
+        "#,
+    )
+    .policy
+    .expect("compiles");
+    // The request is a temporary: the decision outlives it.
+    let decision = policy.decide(&Request::new("user:ann", &["devs"], "read", "workspace:prod"));
+    assert!(decision.is_allow());
+    let rules: Vec<_> = decision
+        .reasons
+        .iter()
+        .filter_map(|r| match r {
+            Reason::Allow(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rules.len(), 2, "{decision:?}");
+    let by_group = rules.iter().find(|r| r.subject == "group:devs").expect("the group's reason");
+    assert_eq!(*by_group.via, ["reader", "viewer"]);
+    assert_eq!(by_group.scope.as_deref(), Some("workspace:prod"));
+    assert!(matches!((&by_group.role, &by_group.subject), (Cow::Borrowed("viewer"), Cow::Borrowed(_))));
+    let by_user = rules.iter().find(|r| r.subject == "user:ann").expect("the user's reason");
+    assert_eq!(by_user.scope, None);
+
+    let json = serde_json::to_string(&decision).expect("json");
+    let back: Decision<'static> = serde_json::from_str(&json).expect("reads back");
+    assert_eq!(back, decision);
+    assert_eq!(decision.clone().into_owned(), back);
+}

@@ -198,17 +198,9 @@ impl WasmPolicy {
             rs.into_iter().map(|(_, r)| r)
         };
         Ok(if result == 1 {
-            Decision {
-                decision: Effect::Allow,
-                errors: Vec::new(),
-                reasons: of_kind(1).map(Reason::Allow).collect(),
-            }
+            Decision { decision: Effect::Allow, errors: Vec::new(), reasons: of_kind(1).map(Reason::Allow).collect() }
         } else if records().any(|r| r[0] == 2) {
-            Decision {
-                decision: Effect::Deny,
-                errors: Vec::new(),
-                reasons: of_kind(2).map(Reason::Deny).collect(),
-            }
+            Decision { decision: Effect::Deny, errors: Vec::new(), reasons: of_kind(2).map(Reason::Deny).collect() }
         } else {
             let mut reasons = vec![Reason::NoRule];
             reasons.extend(of_kind(3).map(Reason::Skipped));
