@@ -3,6 +3,8 @@
 //! the policy digest, and appending a decision to an in-memory log. Run with
 //! `cargo bench --bench review`.
 
+#![allow(clippy::indexing_slicing)]
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use rbac::audit::{AuditLog, AuditOptions, Head};
 use rbac::review::AccessIndex;

@@ -190,7 +190,7 @@ fn truncated_and_extended_bundles_are_refused() {
     let mut longer = bytes.clone();
     longer.push(0);
     assert_eq!(code(&longer), Some("E0803"));
-    let err = Policy::from_bundle(&longer).err().expect("refused");
+    let err = Policy::from_bundle(&longer).expect_err("refused");
     assert!(err.message.contains("trailing"), "{err}");
 }
 
@@ -202,7 +202,7 @@ fn wrong_magic_version_and_foreign_files_are_refused() {
         if let Some(v) = other.get_mut(8..12) {
             v.copy_from_slice(&version.to_le_bytes());
         }
-        let err = Policy::from_bundle(&other).err().expect("refused");
+        let err = Policy::from_bundle(&other).expect_err("refused");
         assert_eq!(err.code, "E0802");
         assert!(err.message.contains(&format!("version {version} ")), "{err}");
     }

@@ -2,6 +2,8 @@
 //! resolved once, decided as the whole request is (tests/reference.rs checks that on
 //! generated policies); here, what only prepared parts can get wrong.
 
+#![allow(clippy::expect_used)]
+
 use rbac::{DirectPrincipal, Request, ResourceRef};
 use serde_json::{Map, json};
 

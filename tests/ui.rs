@@ -5,6 +5,8 @@
 //!   `// run: check` (or `test`, or `can ARGS...`: the words after the policy path)
 //!   `// exit: 1`    (the expected exit code)
 
+#![allow(clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

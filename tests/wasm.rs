@@ -2,6 +2,8 @@
 //! deterministic bytes, small, and deciding every example expectation exactly like the
 //! native evaluator.
 
+#![allow(clippy::panic)]
+
 use wasmparser::{Parser, Payload};
 
 fn policy(path: &str) -> rbac::Policy {

@@ -827,7 +827,7 @@ fn build_rule(raw: &RawRule, wide: bool) -> Rule {
 }
 
 fn build_subject(k: u8, wide: bool) -> Subject {
-    if wide && k % 5 == 0 {
+    if wide && k.is_multiple_of(5) {
         return Subject::Named(pick_from(NAMED_SUBJECTS, k / 5));
     }
     match k % 9 {
