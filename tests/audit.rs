@@ -7,6 +7,9 @@
 // Test helpers outside #[test] functions may fail loudly, as the tests do.
 #![allow(clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
+use common::TempDir;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,12 +24,9 @@ fn rbac() -> Command {
     c
 }
 
-/// A fresh directory for one test.
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rbac-audit-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+/// A fresh directory for one test, removed when the test is done with it.
+fn dir(name: &str) -> TempDir {
+    TempDir::new(&format!("audit-{name}"))
 }
 
 fn request(i: usize) -> String {
@@ -77,9 +77,10 @@ fn field(line: &str, key: &str) -> Value {
     serde_json::from_str::<Value>(line).expect("entry").get(key).cloned().unwrap_or(Value::Null)
 }
 
-/// A log of 6 entries written by the CLI: 5 from `eval`, 1 from `can`.
-fn six(name: &str) -> (PathBuf, Vec<String>) {
-    let log = dir(name).join("audit.log");
+/// A log of 6 entries written by the CLI: 5 from `eval`, 1 from `can`; in its directory.
+fn six(name: &str) -> (TempDir, PathBuf, Vec<String>) {
+    let d = dir(name);
+    let log = d.join("audit.log");
     let out = eval(&log, 5, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let out = rbac()
@@ -90,7 +91,7 @@ fn six(name: &str) -> (PathBuf, Vec<String>) {
     assert_eq!(out.status.code(), Some(1), "alice may not read secret values");
     let all = lines(&log);
     assert_eq!(all.len(), 6);
-    (log, all)
+    (d, log, all)
 }
 
 /// The log, altered, fails verification with `kind` on `line`.
@@ -105,7 +106,7 @@ fn fails(log: &Path, altered: &[String], anchor: Option<&str>, line: usize, kind
 
 #[test]
 fn cli_logs_chain_across_runs_and_verify() {
-    let (log, all) = six("intact");
+    let (_dir, log, all) = six("intact");
     let (code, out) = verify(&log, None);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("intact: 6 entries"), "{out}");
@@ -129,7 +130,7 @@ fn cli_logs_chain_across_runs_and_verify() {
 
 #[test]
 fn every_kind_of_tampering_is_found_on_its_line() {
-    let (log, all) = six("tamper");
+    let (_dir, log, all) = six("tamper");
     let head = field(&all[5], "hash");
     let anchor = head.as_str();
 
@@ -181,7 +182,8 @@ fn every_kind_of_tampering_is_found_on_its_line() {
     assert_eq!(verify(&log, None).0, 0, "a clean cut is a shorter valid log");
     fails(&log, &all[..4], anchor, 5, "truncated");
     // The anchor must be in this log, not in a fresh one.
-    let other = dir("tamper-other").join("audit.log");
+    let other_dir = dir("tamper-other");
+    let other = other_dir.join("audit.log");
     let _ = eval(&other, 2, &[]);
     let (code, out) = verify(&other, anchor);
     assert_eq!(code, 1, "{out}");
@@ -197,7 +199,8 @@ fn every_kind_of_tampering_is_found_on_its_line() {
 
 #[test]
 fn a_killed_writer_leaves_a_log_that_verifies_and_continues() {
-    let log = dir("killed").join("audit.log");
+    let killed = dir("killed");
+    let log = killed.join("audit.log");
     let mut child = rbac()
         .args(["eval", POLICY, "--request", "-", "--audit-log"])
         .arg(&log)
@@ -289,7 +292,7 @@ fn sync_policies_and_masks() {
 
 #[test]
 fn show_filters_entries() {
-    let (log, _) = six("show");
+    let (_dir, log, _) = six("show");
     let show = |args: &[&str]| {
         let out = rbac().args(["audit", "show"]).arg(&log).args(args).output().expect("run show");
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -311,7 +314,7 @@ fn show_filters_entries() {
 
 #[test]
 fn diff_records_a_policy_change_in_the_same_chain() {
-    let (log, _) = six("diff");
+    let (_dir, log, _) = six("diff");
     let d = log.parent().expect("dir").to_path_buf();
     let new = d.join("new.rbac");
     let text = std::fs::read_to_string(POLICY).expect("read example");

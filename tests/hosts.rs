@@ -12,6 +12,9 @@
 // Helpers of a test: a failure anywhere is the test's failure.
 #![allow(clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod common;
+
+use common::TempDir;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -244,24 +247,6 @@ fn suites() -> Vec<Suite> {
     out
 }
 
-/// A directory of its own under the system's temporary directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("rbac-hosts-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temporary directory");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[derive(Clone, Copy, Debug)]
 enum Host {
     Node,
@@ -357,7 +342,7 @@ fn write_lines(path: &Path, lines: &[String]) {
 /// Every host decides every request line as the native evaluator does, and encodes every
 /// request the JSON checks accept exactly as `rbac::wasm::encode`.
 fn decides_like_native(host: Host) {
-    let tmp = TempDir::new(&format!("{host:?}-decide"));
+    let tmp = TempDir::new(&format!("hosts-{host:?}-decide"));
     let mut failures = Vec::new();
     let mut total = 0;
     for (i, suite) in suites().iter().enumerate() {
@@ -579,7 +564,7 @@ fn raw_inputs(suite: &Suite, rng: &mut Rng) -> Vec<(Kind, Vec<u8>)> {
 
 #[test]
 fn raw_input_never_allows_in_any_host() {
-    let tmp = TempDir::new("raw");
+    let tmp = TempDir::new("hosts-raw");
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut failures = Vec::new();
     let (mut total, mut traps, mut changed_allows, mut not_utf8) = (0, 0, 0, 0);
