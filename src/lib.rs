@@ -300,8 +300,9 @@ impl Policy {
     }
 
     /// Adds to `decision` the sources of claim-given groups (which identity, claim and value
-    /// gave each group a reason names). [`Policy::decide`] does this already; it is for
-    /// decisions made by other engines, so every engine's decisions read the same.
+    /// gave each group a reason names). [`Policy::decide`] and the WebAssembly hosts do this
+    /// already; it is for decisions made by other engines, so every engine's decisions read
+    /// the same.
     pub fn add_group_sources(&self, request: &Request, decision: &mut Decision) {
         identity::annotate(&self.compiled, request, decision);
     }

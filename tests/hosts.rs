@@ -310,24 +310,15 @@ fn native(policy: &rbac::Policy, line: &str) -> Value {
     serde_json::to_value(&d).expect("decision JSON")
 }
 
-/// A decision as it is compared: errors reduced to their codes (messages may differ), and
-/// without the group sources (`identity`, `claim`, `value`) the native library adds to
-/// reasons for claim-given groups: the `rbac.meta` section does not carry the groups'
-/// aliases, so no host can name them (`rbac eval`, which has the policy, adds them whichever
-/// engine decides).
+/// A decision as it is compared: errors reduced to their codes (messages may differ). The
+/// group sources (`identity`, `claim`, `value`) of reasons for claim-given groups are
+/// compared too: every host reads the aliases from `rbac.meta`.
 fn comparable(decision: &Value) -> Value {
     let mut d = decision.clone();
     if let Some(Value::Array(errors)) = d.get_mut("errors") {
         for e in errors.iter_mut() {
             assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "an error without a message: {e}");
             *e = json!({"code": e["code"].clone()});
-        }
-    }
-    if let Some(Value::Array(reasons)) = d.get_mut("reasons") {
-        for r in reasons.iter_mut().filter_map(Value::as_object_mut) {
-            for k in ["identity", "claim", "value"] {
-                r.remove(k);
-            }
         }
     }
     d

@@ -82,9 +82,7 @@ pub fn run(
                         {
                             *p = serde_json::to_value(&resolved.principal).unwrap_or_default();
                         }
-                        let mut decision = decider.decide(&resolved);
-                        identities.add_group_sources(&resolved, &mut decision);
-                        decision
+                        decider.decide(&resolved)
                     }
                     Err(e) => Decision::invalid(vec![e]),
                 },

@@ -10,13 +10,28 @@ use std::collections::BTreeMap;
 
 /// Adds the [`GroupSource`] of each claim-given group to the rule reasons of `decision`.
 /// Requests with other principals, and invalid requests, are left as they are.
-pub(crate) fn annotate(policy: &CompiledPolicy, request: &Request, decision: &mut Decision) {
+pub(crate) fn annotate(policy: &CompiledPolicy, request: &Request, decision: &mut Decision<'_>) {
     let Principal::Identity(p) = &request.principal else { return };
-    if !decision.errors.is_empty() {
+    let Some(ident) = policy.identity_index.get(&p.identity).and_then(|i| policy.identities.get(*i)) else {
         return;
-    }
-    let sources = group_sources(policy, &p.identity, &p.claims);
-    if sources.is_empty() {
+    };
+    let aliases = |value: &str| -> Vec<&str> {
+        ident
+            .aliases
+            .get(value)
+            .into_iter()
+            .flatten()
+            .filter_map(|g| policy.groups.get(g.idx()))
+            .map(String::as_str)
+            .collect()
+    };
+    add_sources(decision, &group_sources(&ident.name, ident.groups_claim.as_deref(), aliases, &p.claims));
+}
+
+/// Sets the `source` of each rule reason whose subject is one of `sources`' groups (valid
+/// decisions only).
+pub(crate) fn add_sources(decision: &mut Decision<'_>, sources: &BTreeMap<String, GroupSource>) {
+    if !decision.errors.is_empty() || sources.is_empty() {
         return;
     }
     for reason in &mut decision.reasons {
@@ -27,25 +42,23 @@ pub(crate) fn annotate(policy: &CompiledPolicy, request: &Request, decision: &mu
     }
 }
 
-/// Group name -> where it came from. When several values of the claim select one group, the
-/// first in the claim's order is named.
-pub(crate) fn group_sources(
-    policy: &CompiledPolicy,
+/// Group name -> where it came from, for an identity with groups claim `claim` whose
+/// `aliases` give the groups (by name) a claim value selects. When several values of the
+/// claim select one group, the first in the claim's order is named.
+pub(crate) fn group_sources<'g>(
     identity: &str,
+    claim: Option<&str>,
+    aliases: impl Fn(&str) -> Vec<&'g str>,
     claims: &Map<String, Value>,
 ) -> BTreeMap<String, GroupSource> {
     let mut out = BTreeMap::new();
-    let Some(ident) = policy.identity_index.get(identity).and_then(|i| policy.identities.get(*i)) else {
-        return out;
-    };
-    let Some(claim) = &ident.groups_claim else { return out };
+    let Some(claim) = claim else { return out };
     let Some(Value::Array(values)) = crate::eval::claim(claims, claim) else { return out };
     for value in values.iter().filter_map(Value::as_str) {
-        for g in ident.aliases.get(value).into_iter().flatten() {
-            let Some(name) = policy.groups.get(g.idx()) else { continue };
-            out.entry(name.clone()).or_insert_with(|| GroupSource {
-                identity: ident.name.clone(),
-                claim: claim.clone(),
+        for name in aliases(value) {
+            out.entry(name.to_string()).or_insert_with(|| GroupSource {
+                identity: identity.to_string(),
+                claim: claim.to_string(),
                 value: value.to_string(),
             });
         }

@@ -37,7 +37,7 @@ mod discovery;
 mod keys;
 mod verify;
 
-pub(crate) use claims::annotate;
+pub(crate) use claims::{add_sources, annotate, group_sources};
 #[cfg(feature = "discovery")]
 pub use discovery::OidcDiscovery;
 pub use keys::{Jwks, KeySource, StaticKeys};

@@ -534,6 +534,12 @@ fn meta(p: &CompiledPolicy, slots: Vec<String>) -> Meta {
                 name: i.name.clone(),
                 user_claim: i.user_claim.clone().unwrap_or_else(|| "sub".to_string()),
                 groups_claim: i.groups_claim.clone(),
+                aliases: {
+                    let mut a: Vec<(String, Vec<u32>)> =
+                        i.aliases.iter().map(|(v, gs)| (v.clone(), gs.iter().map(|g| g.0).collect())).collect();
+                    a.sort();
+                    a
+                },
             })
             .collect(),
         rules: p

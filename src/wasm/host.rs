@@ -125,9 +125,26 @@ impl WasmPolicy {
             return Decision::invalid(vec![crate::identity::unverified()]);
         }
         match self.run(req) {
-            Ok(d) => d,
+            Ok(mut d) => {
+                self.add_sources(req, &mut d);
+                d
+            }
             Err(e) => Decision::invalid(vec![RequestError::new("E0707", format!("the policy module failed: {e}"))]),
         }
+    }
+
+    /// For an identity principal, which identity, claim and claim value gave each group a
+    /// reason names (from the aliases in `rbac.meta`), as the native evaluator says.
+    fn add_sources(&self, req: &Request, decision: &mut Decision<'_>) {
+        let Principal::Identity(p) = &req.principal else { return };
+        let Some(ident) = self.meta.identities.iter().find(|i| i.name == p.identity) else { return };
+        let aliases = |value: &str| -> Vec<&str> {
+            let Ok(at) = ident.aliases.binary_search_by(|(v, _)| v.as_str().cmp(value)) else { return Vec::new() };
+            let groups = ident.aliases.get(at).map_or(&[][..], |(_, gs)| gs.as_slice());
+            groups.iter().filter_map(|g| self.meta.groups.get(*g as usize)).map(String::as_str).collect()
+        };
+        let sources = crate::identity::group_sources(&ident.name, ident.groups_claim.as_deref(), aliases, &p.claims);
+        crate::identity::add_sources(decision, &sources);
     }
 
     /// Runs the module on raw input bytes (already encoded, or arbitrary: for testing that

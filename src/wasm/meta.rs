@@ -40,6 +40,10 @@ pub struct MetaIdentity {
     pub name: String,
     pub user_claim: String,
     pub groups_claim: Option<String>,
+    /// Each value of the groups claim that is some group's alias, with those groups (ids),
+    /// sorted by value: what a host needs to say which claim value gave a group.
+    #[serde(default)]
+    pub aliases: Vec<(String, Vec<u32>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -422,6 +422,17 @@ class Writer {
   }
 }
 
+/** A claim by name: the exact key, else a dotted path through nested objects. */
+function claimValue(claims, name) {
+  if (hasOwn(claims, name)) return claims[name];
+  let cur = claims;
+  for (const part of name.split(".")) {
+    if (!isObject(cur) || !hasOwn(cur, part)) return undefined;
+    cur = cur[part];
+  }
+  return cur;
+}
+
 /**
  * Claims as [name, value] pairs: every top-level claim first, then the dotted names of
  * nested claims (`realm_access.roles`), descending only through keys without a dot, so an
@@ -602,7 +613,7 @@ export class Policy {
       ]);
     }
     try {
-      return this.#run(encoded);
+      return this.#addSources(encoded.request, this.#run(encoded));
     } catch (e) {
       // A trap (or anything else going wrong in the module) is a deny, never an allow.
       return invalid([new RequestError("E0707", `the policy module failed: ${e && e.message}`)]);
@@ -635,6 +646,36 @@ export class Policy {
     if (result === 1) return { decision: "allow", errors: [], reasons: ofKind(1, "allow") };
     if (records.some((r) => r[0] === 2)) return { decision: "deny", errors: [], reasons: ofKind(2, "deny") };
     return { decision: "deny", errors: [], reasons: [{ kind: "no_rule" }, ...ofKind(3, "skipped")] };
+  }
+
+  /**
+   * For an identity principal, adds to each reason whose subject is a group the identity,
+   * groups claim and claim value that gave the group (the first value in the claim's order
+   * when several do), from the identity's aliases in `rbac.meta`, as the native library does.
+   */
+  #addSources(request, decision) {
+    const p = request.principal;
+    if (p.kind !== "identity" || decision.errors.length > 0) return decision;
+    const ident = this.meta.identities.find((i) => i.name === p.identity);
+    if (!ident || ident.groups_claim == null) return decision;
+    const values = claimValue(p.claims, ident.groups_claim);
+    if (!Array.isArray(values)) return decision;
+    const aliases = new Map(ident.aliases ?? []);
+    const sources = new Map();
+    for (const value of values) {
+      if (typeof value !== "string") continue;
+      for (const g of aliases.get(value) ?? []) {
+        const name = this.meta.groups[g];
+        if (name !== undefined && !sources.has(name)) {
+          sources.set(name, { identity: ident.name, claim: ident.groups_claim, value });
+        }
+      }
+    }
+    for (const r of decision.reasons) {
+      const source = typeof r.subject === "string" && r.subject.startsWith("group:") ? sources.get(r.subject.slice(6)) : undefined;
+      if (source) Object.assign(r, source);
+    }
+    return decision;
   }
 
   /** The principal id the module decided for (`user:` + the user claim for identities). */

@@ -245,6 +245,18 @@ class _Writer:
             self.u8(5)
 
 
+def _claim(claims: dict, name: str) -> Any:
+    """A claim by name: the exact key, else a dotted path through nested objects."""
+    if name in claims:
+        return claims[name]
+    cur: Any = claims
+    for part in name.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
 def _flatten_claims(claims: dict) -> list[tuple[str, Any]]:
     """Every top-level claim first, then the dotted names of nested claims
     (``realm_access.roles``), descending only through keys without a dot, so an exact key wins
@@ -446,7 +458,7 @@ class Policy:
                 ]
             )
         try:
-            return self._run(data, attrs, req)
+            return self._add_sources(req, self._run(data, attrs, req))
         except Exception as e:  # a trap, out of fuel, a bad record: deny, never allow
             # wasmtime's message ends with the cause (`wasm trap: all fuel consumed ...`).
             cause = next((line.strip() for line in reversed(str(e).splitlines()) if line.strip()), type(e).__name__)
@@ -476,6 +488,34 @@ class Policy:
         if any(r[0] == 2 for r in records):
             return {"decision": "deny", "errors": [], "reasons": of_kind(2, "deny")}
         return {"decision": "deny", "errors": [], "reasons": [{"kind": "no_rule"}, *of_kind(3, "skipped")]}
+
+    def _add_sources(self, req: dict, decision: dict) -> dict:
+        """For an identity principal, adds to each reason whose subject is a group the identity,
+        groups claim and claim value that gave the group (the first value in the claim's order
+        when several do), from the identity's aliases in ``rbac.meta``, as the native library does."""
+        p = req["principal"]
+        if p["kind"] != "identity" or decision["errors"]:
+            return decision
+        ident = next((i for i in self.meta["identities"] if i["name"] == p["identity"]), None)
+        if ident is None or ident.get("groups_claim") is None:
+            return decision
+        values = _claim(p["claims"], ident["groups_claim"])
+        if not isinstance(values, list):
+            return decision
+        aliases = {v: gs for v, gs in ident.get("aliases", [])}
+        groups = self.meta["groups"]
+        sources: dict[str, dict] = {}
+        for value in values:
+            if not isinstance(value, str):
+                continue
+            for g in aliases.get(value, []):
+                if g < len(groups) and groups[g] not in sources:
+                    sources[groups[g]] = {"identity": ident["name"], "claim": ident["groups_claim"], "value": value}
+        for r in decision["reasons"]:
+            subject = r.get("subject")
+            if isinstance(subject, str) and subject.startswith("group:") and subject[6:] in sources:
+                r.update(sources[subject[6:]])
+        return decision
 
     def _principal(self) -> str:
         """The principal id the module decided for (``user:`` + the user claim for identities)."""
