@@ -164,7 +164,7 @@ impl<'a> Rows<'a> {
         self.nodes.is_empty()
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.nodes.len()
     }
 
@@ -477,7 +477,9 @@ impl Lookup {
                 self.prefixes.find(seg.hash, |at| same(self.prefix_record_in(&self.prefix_records, at).1, seg.prefix));
             if let Some(at) = found {
                 let (chain, _) = self.prefix_record_in(&self.prefix_records, at);
-                nodes.extend(chain.iter().map(|&n| u32::from_le_bytes(n)));
+                for &n in chain {
+                    nodes.push(u32::from_le_bytes(n));
+                }
                 return;
             }
         }

@@ -26,7 +26,14 @@ use std::collections::BTreeSet;
 
 /// Decides one request, with its reasons written out (their names borrowed from `policy`).
 pub fn decide<'p>(policy: &'p CompiledPolicy, request: &Request) -> Decision<'p> {
-    match validate::resolve(policy, request) {
+    // The common case is decided where the fast resolver left it (moving a resolved request
+    // copies some 400 bytes).
+    let fast = validate::fast(policy, request);
+    if let Some(resolved) = &fast {
+        let found = find(policy, &resolved.env());
+        return write_out(policy, Some(request), &resolved.principal_id, &found);
+    }
+    match validate::full(policy, request) {
         Ok(resolved) => {
             let found = find(policy, &resolved.env());
             write_out(policy, Some(request), &resolved.principal_id, &found)
@@ -236,7 +243,14 @@ fn named<'p, 'x>(policy: &'p CompiledPolicy, principal_id: &'x str, h: &Hit<'p>)
 
 /// Decides one request; the reasons stay indexes until [`Verdict::decision`].
 pub fn verdict<'p: 'r, 'r>(policy: &'p CompiledPolicy, request: &'r Request) -> Verdict<'p, 'r> {
-    match validate::resolve(policy, request) {
+    // The common case is decided where the fast resolver left it (moving a resolved request
+    // copies some 400 bytes).
+    let fast = validate::fast(policy, request);
+    if let Some(resolved) = &fast {
+        let found = find(policy, &resolved.env());
+        return Verdict { policy, request: Some(request), principal_id: resolved.principal_id.clone(), found };
+    }
+    match validate::full(policy, request) {
         Ok(resolved) => {
             let found = find(policy, &resolved.env());
             Verdict { policy, request: Some(request), principal_id: resolved.principal_id, found }
