@@ -264,7 +264,11 @@ fn search(rows: Rows<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
 /// on the comparisons), calls `f` for each, and returns the row after them.
 fn take(rows: Rows<'_>, from: usize, n: NodeId, f: &mut impl FnMut(NodeId, RoleId)) -> usize {
     let rest = rows.nodes.get(from..).unwrap_or(&[]);
-    let mut at = from + rest.partition_point(|&m| u32::from_le_bytes(m) < n);
+    emit(rows, from + rest.partition_point(|&m| u32::from_le_bytes(m) < n), n, f)
+}
+
+/// Calls `f` for each row of node `n` from row `at` on, and returns the row after them.
+fn emit(rows: Rows<'_>, mut at: usize, n: NodeId, f: &mut impl FnMut(NodeId, RoleId)) -> usize {
     while rows.node(at) == n {
         f(n, rows.role(at));
         at += 1;
@@ -498,25 +502,41 @@ impl Lookup {
             return scan(rows, nodes, f);
         }
         let Some(([first, second], deeper)) = nodes.split_first_chunk::<2>() else { return search(rows, nodes, f) };
-        let from = take(rows, 0, *first, &mut f);
+        // A run's rows at everywhere (node 0, the first of a request's nodes) lead it.
+        let from = if *first == 0 { emit(rows, 0, 0, &mut f) } else { take(rows, 0, *first, &mut f) };
         let rest = rows.from(take(rows, from, *second, &mut f));
         if rest.len() <= SCAN_ROWS { scan(rest, deeper, f) } else { search(rest, deeper, f) }
     }
 
-    /// The type named `name` that may follow `parent` in a path (a root type for `None`).
-    pub(crate) fn path_type(&self, types: &[CType], parent: Option<TypeId>, name: &str) -> Option<TypeId> {
+    /// The type that may follow `parent` in a path (a root type for `None`) and is named
+    /// by the bytes of `path` from `at` up to a `:`, a `/` or the end; with the offset where
+    /// its name ends. The candidates' names are compared in place, so the request's bytes
+    /// are not scanned first: a name that is no candidate's is `None`.
+    #[inline]
+    pub(crate) fn path_type(
+        &self,
+        types: &[CType],
+        parent: Option<TypeId>,
+        path: &[u8],
+        at: usize,
+    ) -> Option<(TypeId, usize)> {
         let candidates = match parent {
             None => &self.roots,
             Some(p) => self.kids.get(p.idx())?,
         };
-        let key = Name::of(name);
-        candidates
-            .iter()
-            .find(|(k, t)| *k == key && (key.short() || types.get(t.idx()).is_some_and(|ty| ty.name == name)))
-            .map(|&(_, t)| t)
+        candidates.iter().find_map(|&(key, t)| {
+            let end = at + key.2;
+            let word = path.get(at..end)?;
+            let ends = path.get(end).is_none_or(|&b| b == b':' || b == b'/');
+            let same = ends
+                && Name::of_bytes(word) == key
+                && (key.short() || types.get(t.idx()).is_some_and(|ty| ty.name.as_bytes() == word));
+            same.then_some((t, end))
+        })
     }
 
     /// The action named `name` of type `t`, and the (type, action) pair it makes.
+    #[inline]
     pub(crate) fn action(&self, names: &[String], t: TypeId, name: &str) -> Option<(ActionId, u32)> {
         let key = Name::of(name);
         self.type_actions

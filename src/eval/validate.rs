@@ -4,7 +4,7 @@
 use super::cond::{Attrs, Groups, Nodes, Resolved, Subjects, Who, add_subject};
 use crate::check::ir::{GroupId, Ty, TypeId};
 use crate::compile::{CompiledPolicy, PrefixHasher, Rows, Segment};
-use crate::path::{ID, IDENT, IDENT_START, class, skip};
+use crate::path::{ID, skip};
 use crate::request::{Principal, Request, RequestError, invalid};
 use serde_json::{Map, Value};
 use smallvec::SmallVec;
@@ -74,11 +74,8 @@ pub(super) fn fast<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Option<R
     let mut resource_id;
     let target = loop {
         let start = i;
-        if path.get(i).is_none_or(|&b| class(b) & IDENT_START == 0) {
-            return None;
-        }
-        i = skip(path, i + 1, IDENT);
-        let tid = lookup.path_type(&policy.types, prev, text.get(start..i)?)?;
+        let (tid, end) = lookup.path_type(&policy.types, prev, path, i)?;
+        i = end;
         prev = Some(tid);
         match path.get(i) {
             // A bare type ends the path: the target has no id.
