@@ -19,8 +19,9 @@ macro_rules! codes {
 codes! {
 "E0101", "syntax error",
 "The text does not follow the grammar (design section 3). The parser reports the first place
-where no rule of the grammar can go on, and what it expected there. A file with a syntax error
-is not checked further.
+where no rule of the grammar can go on, and what it expected there, then resumes at the next
+line that starts an item (`role`, `assign`, `resource`, ...) to report later errors too, up to
+20 per file. A file with a syntax error is not checked further.
 
     role viewer { allow read on }      // error: expected a name, found `}`
     role viewer { allow read on *; }   // fixed";

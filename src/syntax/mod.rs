@@ -24,7 +24,9 @@ struct RbacParser;
 /// item, and fails exactly where and as a whole-file parse would: the items before parse alike
 /// either way and end in `;` or `}`, so pest tried nothing beyond them, and the failure lies
 /// after the start of that parse (pest reports a failure at the very start of its input as
-/// "expected `policy`" rather than the tokens it tried there).
+/// "expected `policy`" rather than the tokens it tried there). After a syntax error, reading
+/// resumes at the next line that starts an item (see `resync`), so one run reports each
+/// broken item's error; a file with any syntax error gives no items.
 pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
     if let Some(at) = too_deep(text) {
         diags.push(
@@ -46,6 +48,9 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
     // Where the last item read starts, and where it ends: everything before parsed.
     let mut last_start = None;
     let mut done = 0;
+    // Where parsing last (re)started: the file's start, or the item after a syntax error.
+    let mut floor = 0;
+    let mut errors = 0;
     loop {
         let at = match fast::skip_trivia(text, done) {
             Some(at) if at >= text.len() => break,
@@ -69,30 +74,101 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
             continue;
         }
         // Not an item here: the end of the file or a syntax error, which `policy` tells.
-        match parse_rest(file, text, last_start, &mut built) {
+        match parse_rest(file, text, floor, last_start, &mut built) {
             Ok(rest) => {
                 items.extend(rest);
                 break;
             }
             Err(e) => {
-                diags.push(syntax_error(file, text, last_start.unwrap_or(0), &e));
-                return File::default();
+                let d = syntax_error(file, text, last_start.unwrap_or(floor), &e);
+                let at = d.primary.span.start as usize;
+                diags.push(d);
+                errors += 1;
+                // Recover at the next line that starts an item, to report its errors too.
+                match resync(text, at) {
+                    Some(next) if next > floor && errors < MAX_SYNTAX_ERRORS => {
+                        (floor, done, last_start) = (next, next, None);
+                    }
+                    _ => break,
+                }
             }
         }
+    }
+    // A file with a syntax error contributes no items (nor what building them found).
+    if errors > 0 {
+        return File::default();
     }
     diags.append(built);
     File { items }
 }
 
+/// The most syntax errors reported for one file.
+const MAX_SYNTAX_ERRORS: usize = 20;
+
+/// Keywords that start an item.
+const ITEM_KEYWORDS: [&str; 11] =
+    ["use", "actions", "resource", "principal", "context", "group", "identity", "role", "assign", "exclusive", "test"];
+
+/// Where parsing resumes after a syntax error at `at`: the first line from the error's on
+/// whose first word is an item keyword (the error's own token when it is one, as when the
+/// `;` before an item is missing), outside strings and comments (read from `at` on). `None`
+/// when no line does.
+fn resync(text: &str, at: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = at;
+    let line = text.get(..at)?.rfind('\n').map_or(0, |n| n + 1);
+    let mut line_start = text.get(line..at)?.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r'));
+    while let Some(&c) = bytes.get(i) {
+        if line_start {
+            let word_end = i + bytes.get(i..)?.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
+            let word = text.get(i..word_end)?;
+            if ITEM_KEYWORDS.contains(&word) {
+                return Some(i);
+            }
+            if !matches!(c, b' ' | b'\t' | b'\r') {
+                line_start = false;
+            } else {
+                i += 1;
+                continue;
+            }
+        }
+        match (c, bytes.get(i + 1)) {
+            (b'\n', _) => line_start = true,
+            (b'"', _) => {
+                // A string may span lines; it ends at its closing quote.
+                i += 1;
+                while let Some(&d) = bytes.get(i) {
+                    match d {
+                        b'\\' => i += 1,
+                        b'"' => break,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            (b'/', Some(b'/')) => {
+                while bytes.get(i + 1).is_some_and(|d| *d != b'\n') {
+                    i += 1;
+                }
+            }
+            (b'/', Some(b'*')) => i += 2 + text.get(i + 2..)?.find("*/")? + 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Parses `text` with the grammar's `policy` rule from the start of the last item read (or
-/// from the start of the file), and returns the items after that one.
+/// from `floor`, where parsing started), and returns the items after that one.
 fn parse_rest(
     file: FileId,
     text: &str,
+    floor: usize,
     last_start: Option<usize>,
     built: &mut Diagnostics,
 ) -> Result<Vec<Item>, Box<pest::error::Error<Rule>>> {
-    let from = last_start.unwrap_or(0);
+    let from = last_start.unwrap_or(floor);
     let rest = text.get(from..).unwrap_or("");
     match RbacParser::parse(Rule::policy, rest) {
         Ok(mut pairs) => {
@@ -818,7 +894,59 @@ mod tests {
         pest::set_error_detail(true);
         let whole = parse_whole(3, text, &mut d2);
         assert_eq!(format!("{by_item:?}"), format!("{whole:?}"), "items differ for {text:?}");
-        assert_eq!(format!("{d1:?}"), format!("{d2:?}"), "diagnostics differ for {text:?}");
+        // The first syntax error is the whole-file parse's; recovery may find more after it.
+        let first = d1.iter().next().map(|d| format!("{d:?}"));
+        assert_eq!(first, d2.iter().next().map(|d| format!("{d:?}")), "first diagnostic differs for {text:?}");
+        if d2.iter().all(|d| d.code != "E0101") {
+            assert_eq!(format!("{d1:?}"), format!("{d2:?}"), "diagnostics differ for {text:?}");
+        }
+        // Every error found after recovery lies after the one before it.
+        let starts: Vec<u32> = d1.iter().map(|d| d.primary.span.start).collect();
+        assert!(starts.is_sorted(), "errors out of order for {text:?}: {starts:?}");
+    }
+
+    /// Codes and (line, column) of the diagnostics of `text`.
+    fn errors_of(text: &str) -> Vec<(&'static str, usize, usize)> {
+        let mut d = Diagnostics::default();
+        let f = parse(0, text, &mut d);
+        assert!(d.is_empty() || f.items.is_empty(), "a file with syntax errors contributes no items");
+        d.iter()
+            .map(|d| {
+                let at = d.primary.span.start as usize;
+                let line = text[..at].matches('\n').count() + 1;
+                let col = at - text[..at].rfind('\n').map_or(0, |n| n + 1) + 1;
+                (d.code, line, col)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn after_a_syntax_error_parsing_resumes_at_the_next_item_line() {
+        // Three broken items between good ones: each reports its own error.
+        let text = "resource org { actions read; }\n\
+                    role a { allow read on org }\n\
+                    group g;\n\
+                    role b { allow read on org when resource.x = 1; }\n\
+                    assign a to user:x on org:o\n\
+                    role c { allow read on org; }\n";
+        assert_eq!(errors_of(text), [("E0101", 2, 28), ("E0101", 4, 44), ("E0101", 6, 1)]);
+
+        // Keywords inside strings and comments, or not first on their line, are not item starts.
+        let text = "role a { allow read on org; x \"q\n\
+                    role d { broken\" }\n\
+                    /* role b { broken\n\
+                    role c { broken */\n\
+                    group g;\n\
+                    // role e {\n\
+                    x role f {\n\
+                    role g { allow read on org; }\n\
+                    role h { allow }\n";
+        assert_eq!(errors_of(text), [("E0101", 1, 29), ("E0101", 7, 1), ("E0101", 9, 16)]);
+
+        // A file stops at 20 errors; an error with no item line after it ends the file.
+        let many = "role r {\n".repeat(30);
+        assert_eq!(errors_of(&many).len(), MAX_SYNTAX_ERRORS);
+        assert_eq!(errors_of("role r {\n  allow read on t\n"), [("E0101", 3, 1)]);
     }
 
     #[test]
