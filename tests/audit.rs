@@ -247,6 +247,65 @@ fn a_killed_writer_leaves_a_log_that_verifies_and_continues() {
     assert!(err.contains("line 6 is torn"), "{err}");
     assert!(out.stdout.is_empty(), "no decision without its entry");
     assert_eq!(std::fs::read(&log).expect("read"), torn, "the log is left as it was");
+
+    // `audit recover` cuts the torn line, keeps its bytes and records the cut in the chain.
+    let out = rbac().args(["audit", "recover"]).arg(&log).output().expect("run rbac audit recover");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("cut torn line 6 (50 bytes"), "{said}");
+    let evidence = killed.join("audit.log.torn-6");
+    assert_eq!(std::fs::read(&evidence).expect("the torn bytes are kept"), &before[..50]);
+    let all = lines(&log);
+    assert_eq!(all.len(), 6);
+    assert_eq!(&std::fs::read(&log).expect("read")[..before.len()], &before[..], "intact entries are untouched");
+    let recovery = &all[5];
+    assert_eq!(field(recovery, "kind"), "recovery");
+    assert_eq!(field(recovery, "seq"), 5);
+    assert_eq!(field(recovery, "torn_line"), 6);
+    assert_eq!(field(recovery, "torn_bytes"), 50);
+    assert_eq!(field(recovery, "torn_sha256"), rbac::audit::sha256_hex(&before[..50]));
+    assert_eq!(field(recovery, "evidence"), "audit.log.torn-6");
+    let (code, out) = verify(&log, None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("intact: 6 entries"), "{out}");
+    let shown = rbac().args(["audit", "show"]).arg(&log).output().expect("run rbac audit show");
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("recovery: torn line 6 (50 bytes"));
+    // The chain goes on after the recovery entry.
+    assert_eq!(eval(&log, 1, &[]).status.code(), Some(0));
+    let (code, out) = verify(&log, None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("intact: 7 entries"), "{out}");
+
+    // Nothing to cut: said, and the log is left as it was.
+    let intact = std::fs::read(&log).expect("read");
+    let out = rbac().args(["audit", "recover"]).arg(&log).output().expect("run rbac audit recover");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to recover"));
+    assert_eq!(std::fs::read(&log).expect("read"), intact);
+
+    // Evidence is never overwritten: with `FILE.torn-LINE` taken, nothing is cut.
+    let mut torn_again = intact.clone();
+    torn_again.extend_from_slice(b"{\"v\":1");
+    std::fs::write(&log, &torn_again).expect("write");
+    std::fs::write(killed.join("audit.log.torn-8"), b"kept").expect("write");
+    let out = rbac().args(["audit", "recover"]).arg(&log).output().expect("run rbac audit recover");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("audit.log.torn-8` already exists"));
+    assert_eq!(std::fs::read(&log).expect("read"), torn_again, "the log is left as it was");
+    std::fs::remove_file(killed.join("audit.log.torn-8")).expect("remove");
+
+    // A torn line after other damage is not recovered: that would hide the damage.
+    let mut altered = lines(&log);
+    altered[2] = altered[2].replace("\"seq\":2", "\"seq\":9");
+    let mut bytes: Vec<u8> = altered.iter().flat_map(|l| format!("{l}\n").into_bytes()).collect();
+    bytes.extend_from_slice(b"{\"v\":1,\"se");
+    std::fs::write(&log, &bytes).expect("write");
+    let out = rbac().args(["audit", "recover"]).arg(&log).output().expect("run rbac audit recover");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("damage other than a torn last line") && err.contains("line 3:"), "{err}");
+    assert_eq!(std::fs::read(&log).expect("read"), bytes, "a damaged log is left as it was");
+    assert!(!killed.join("audit.log.torn-8").exists());
 }
 
 #[test]

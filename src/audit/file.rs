@@ -5,13 +5,15 @@
 //!
 //! A torn last line (a crash in the middle of a write) is never extended: opening fails and
 //! names the line, so the damage is seen (and `rbac audit verify` reports it) before anything
-//! is chained after it.
+//! is chained after it. [`recover_file`] cuts it, keeping its bytes and recording the cut
+//! in the chain.
 
 use super::entry::{Head, parse_entry};
-use super::log::{AuditLog, AuditOptions, Sink, SyncPolicy};
+use super::log::{AuditLog, AuditOptions, Recorded, Sink, SyncPolicy, TornLine};
+use super::verify::{Problem, ProblemKind, Verifier};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A file opened for appending, locked while open.
 pub struct FileSink {
@@ -80,6 +82,101 @@ pub fn open_file(path: &Path, options: AuditOptions) -> Result<AuditLog<FileSink
     let head = read_head(&mut file)?;
     let capacity = if options.sync == SyncPolicy::Never { 64 * 1024 } else { 8 * 1024 };
     Ok(AuditLog::new(FileSink { out: BufWriter::with_capacity(capacity, file) }, head, options))
+}
+
+/// Why a log cannot be recovered.
+#[derive(Debug)]
+pub enum RecoverError {
+    Io(io::Error),
+    /// The log's last line is not torn: there is nothing to cut.
+    NotTorn,
+    /// The log has other damage than a torn last line (listed): recovery would hide it.
+    Damaged(Vec<Problem>),
+    /// The file the torn bytes would be kept in already exists.
+    EvidenceExists(PathBuf),
+}
+
+impl std::fmt::Display for RecoverError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecoverError::Io(e) => write!(f, "{e}"),
+            RecoverError::NotTorn => write!(f, "the last line is not torn: nothing to recover"),
+            RecoverError::Damaged(problems) => {
+                write!(f, "the log has damage other than a torn last line, which recovery would hide:")?;
+                for p in problems {
+                    write!(f, "\n  line {}: {}", p.line, p.message)?;
+                }
+                Ok(())
+            }
+            RecoverError::EvidenceExists(p) => {
+                write!(f, "`{}` already exists; move it away to keep the torn bytes there", p.display())
+            }
+        }
+    }
+}
+
+impl From<io::Error> for RecoverError {
+    fn from(e: io::Error) -> RecoverError {
+        RecoverError::Io(e)
+    }
+}
+
+/// Recovers a log whose only damage is a torn last line (an interrupted write), so that it
+/// can be appended to again: the whole log is verified first; the torn bytes are moved to
+/// `FILE.torn-LINE` (kept as evidence, never overwritten), the line is cut, and a `recovery`
+/// entry chained after the last intact entry records the line, its length and its SHA-256.
+/// Any other damage refuses: recovery only undoes what a crash does, and says so in the chain.
+pub fn recover_file(path: &Path) -> Result<(TornLine, Recorded), RecoverError> {
+    let mut file = OpenOptions::new().read(true).write(true).open(path)?;
+    // INVARIANT: held until the recovery entry is written, so no writer appends meanwhile.
+    file.lock()?;
+    let mut verifier = Verifier::new(None);
+    let mut reader = io::BufReader::new(&file);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if io::BufRead::read_until(&mut reader, b'\n', &mut buf)? == 0 {
+            break;
+        }
+        let complete = buf.last() == Some(&b'\n');
+        verifier.line(buf.strip_suffix(b"\n").unwrap_or(&buf), complete);
+    }
+    drop(reader);
+    let report = verifier.finish();
+    match report.problems.as_slice() {
+        [] => return Err(RecoverError::NotTorn),
+        [p] if p.kind == ProblemKind::Torn => {}
+        problems => return Err(RecoverError::Damaged(problems.to_vec())),
+    }
+    let len = file.metadata()?.len();
+    let start = line_start(&mut file, len)?;
+    let mut torn = vec![0u8; usize::try_from(len - start).map_err(io::Error::other)?];
+    file.seek(SeekFrom::Start(start))?;
+    file.read_exact(&mut torn)?;
+    let evidence = PathBuf::from(format!("{}.torn-{}", path.display(), report.lines));
+    match OpenOptions::new().write(true).create_new(true).open(&evidence) {
+        Ok(mut kept) => {
+            kept.write_all(&torn)?;
+            kept.sync_all()?;
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(RecoverError::EvidenceExists(evidence)),
+        Err(e) => return Err(e.into()),
+    }
+    file.set_len(start)?;
+    file.sync_all()?;
+    file.seek(SeekFrom::End(0))?;
+    let line = TornLine {
+        line: report.lines,
+        bytes: len - start,
+        sha256: super::canonical::sha256_hex(&torn),
+        evidence: evidence.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+    };
+    let head = report.head.unwrap_or_else(Head::genesis);
+    let options = AuditOptions { sync: SyncPolicy::Always, ..AuditOptions::default() };
+    let mut log = AuditLog::new(FileSink { out: BufWriter::new(file) }, head, options);
+    let recorded = log.record_recovery(&line)?;
+    log.close()?;
+    Ok((line, recorded))
 }
 
 /// The head of the chain in `file`: after its last entry.

@@ -100,6 +100,19 @@ pub struct PolicyChange {
     pub summary: Value,
 }
 
+/// A torn last line cut from a log by [`super::recover_file`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornLine {
+    /// Its line number (1-based).
+    pub line: u64,
+    /// Its length in bytes.
+    pub bytes: u64,
+    /// The SHA-256 (hex) of its bytes.
+    pub sha256: String,
+    /// The file its bytes were moved to.
+    pub evidence: String,
+}
+
 /// An append-only, hash-chained audit log.
 pub struct AuditLog<S: Sink> {
     sink: S,
@@ -152,6 +165,19 @@ impl<S: Sink> AuditLog<S> {
             return Err(io::Error::other("a policy change is a JSON object"));
         };
         body.insert("kind".into(), Value::from("policy_change"));
+        self.append(body)
+    }
+
+    /// Records that a torn last line was cut from the log ([`super::recover_file`]): its line
+    /// number, length and SHA-256, and where its bytes were kept, so the chain itself says
+    /// what was removed.
+    pub(crate) fn record_recovery(&mut self, torn: &TornLine) -> io::Result<Recorded> {
+        let mut body = Map::new();
+        body.insert("kind".into(), Value::from("recovery"));
+        body.insert("torn_line".into(), Value::from(torn.line));
+        body.insert("torn_bytes".into(), Value::from(torn.bytes));
+        body.insert("torn_sha256".into(), Value::from(torn.sha256.clone()));
+        body.insert("evidence".into(), Value::from(torn.evidence.clone()));
         self.append(body)
     }
 

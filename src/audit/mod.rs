@@ -14,8 +14,8 @@ mod verify;
 
 pub use canonical::{canonical_json, sha256_hex};
 pub use entry::{FORMAT_VERSION, GENESIS, Head, entry_hash};
-pub use file::{FileSink, OpenError, open_file};
-pub use log::{AuditLog, AuditOptions, DEFAULT_BATCH, PolicyChange, Recorded, Sink, SyncPolicy};
+pub use file::{FileSink, OpenError, RecoverError, open_file, recover_file};
+pub use log::{AuditLog, AuditOptions, DEFAULT_BATCH, PolicyChange, Recorded, Sink, SyncPolicy, TornLine};
 pub use mask::{Mask, masked};
 pub use verify::{Problem, ProblemKind, Report, Verifier, verify_bytes};
 

@@ -112,6 +112,10 @@ pub enum AuditCommand {
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
+    /// Cut a torn last line (an interrupted write) so the log can be appended to again: the
+    /// log must have no other damage; the torn bytes are kept in FILE.torn-LINE and a
+    /// `recovery` entry in the chain records the cut.
+    Recover { file: String },
     /// Print a log readably (does not verify it: use `verify`).
     Show {
         file: String,
@@ -136,6 +140,7 @@ pub enum AuditCommand {
 pub fn run(cmd: AuditCommand) -> ExitCode {
     match cmd {
         AuditCommand::Verify { file, anchor, format } => verify(&file, anchor.as_deref(), format),
+        AuditCommand::Recover { file } => recover(&file),
         AuditCommand::Show { file, principal, decision, since, until, format } => {
             let filter = match Filter::new(principal, decision, since.as_deref(), until.as_deref()) {
                 Ok(f) => f,
@@ -203,6 +208,30 @@ fn verify(file: &str, anchor: Option<&str>, format: Format) -> ExitCode {
         }
     };
     ExitCode::from(u8::from(!report.intact()))
+}
+
+fn recover(file: &str) -> ExitCode {
+    match audit::recover_file(std::path::Path::new(file)) {
+        Ok((torn, recorded)) => {
+            println!(
+                "{file}: cut torn line {} ({} bytes, sha256 {}), kept in {}; recorded as entry seq {}; head {}",
+                torn.line, torn.bytes, torn.sha256, torn.evidence, recorded.seq, recorded.hash
+            );
+            ExitCode::SUCCESS
+        }
+        Err(audit::RecoverError::NotTorn) => {
+            println!("{file}: the last line is not torn: nothing to recover");
+            ExitCode::SUCCESS
+        }
+        Err(e @ audit::RecoverError::Damaged(_)) => {
+            eprintln!("error: {file}: {e}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("error: cannot recover `{file}`: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// What `audit show` keeps.
@@ -335,6 +364,16 @@ fn describe(line: u64, e: &Value) -> String {
                 out.push_str(&format!("    {}\n", edit.as_str().unwrap_or("?")));
             }
             out
+        }
+        Some("recovery") => {
+            let n = |k: &str| e.get(k).and_then(Value::as_u64).map_or("?".to_string(), |n| n.to_string());
+            format!(
+                "{head} recovery: torn line {} ({} bytes, sha256 {}) cut, kept in {}\n",
+                n("torn_line"),
+                n("torn_bytes"),
+                s("/torn_sha256"),
+                s("/evidence")
+            )
         }
         other => format!("{head} {}\n", other.unwrap_or("(no kind)")),
     }
