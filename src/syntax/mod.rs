@@ -134,18 +134,8 @@ fn resync(text: &str, at: usize) -> Option<usize> {
         }
         match (c, bytes.get(i + 1)) {
             (b'\n', _) => line_start = true,
-            (b'"', _) => {
-                // A string may span lines; it ends at its closing quote.
-                i += 1;
-                while let Some(&d) = bytes.get(i) {
-                    match d {
-                        b'\\' => i += 1,
-                        b'"' => break,
-                        _ => {}
-                    }
-                    i += 1;
-                }
-            }
+            // A string may span lines; it ends at its closing quote.
+            (b'"', _) => i = closing_quote(bytes, i),
             (b'/', Some(b'/')) => {
                 while bytes.get(i + 1).is_some_and(|d| *d != b'\n') {
                     i += 1;
@@ -180,6 +170,21 @@ fn parse_rest(
     }
 }
 
+/// The offset of the quote that closes the string opened at `open` (the length when none
+/// does), stepping over escapes.
+fn closing_quote(bytes: &[u8], open: usize) -> usize {
+    let mut i = open + 1;
+    while let Some(&d) = bytes.get(i) {
+        match d {
+            b'\\' => i += 1,
+            b'"' => return i,
+            _ => {}
+        }
+        i += 1;
+    }
+    i
+}
+
 /// How deeply `(`, `!` and `set<` may nest: the parser and the checker recurse on them, and
 /// a hostile file must get an error, not exhaust the stack.
 const MAX_NESTING: usize = 200;
@@ -191,17 +196,7 @@ fn too_deep(text: &str) -> Option<usize> {
     let mut i = 0;
     while let Some(&c) = bytes.get(i) {
         match c {
-            b'"' => {
-                i += 1;
-                while let Some(&d) = bytes.get(i) {
-                    match d {
-                        b'\\' => i += 1,
-                        b'"' => break,
-                        _ => {}
-                    }
-                    i += 1;
-                }
-            }
+            b'"' => i = closing_quote(bytes, i),
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
                 while bytes.get(i).is_some_and(|d| *d != b'\n') {
                     i += 1;
