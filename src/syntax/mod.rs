@@ -122,7 +122,8 @@ fn resync(text: &str, at: usize) -> Option<usize> {
         if line_start {
             let word_end = i + bytes.get(i..)?.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
             let word = text.get(i..word_end)?;
-            if ITEM_KEYWORDS.contains(&word) {
+            // `context.x` or `principal.x` starting a condition's line is no item.
+            if ITEM_KEYWORDS.contains(&word) && bytes.get(word_end) != Some(&b'.') {
                 return Some(i);
             }
             if !matches!(c, b' ' | b'\t' | b'\r') {
@@ -934,9 +935,10 @@ mod tests {
                     group g;\n\
                     // role e {\n\
                     x role f {\n\
+                    context.x == 1\n\
                     role g { allow read on org; }\n\
                     role h { allow }\n";
-        assert_eq!(errors_of(text), [("E0101", 1, 29), ("E0101", 7, 1), ("E0101", 9, 16)]);
+        assert_eq!(errors_of(text), [("E0101", 1, 29), ("E0101", 7, 1), ("E0101", 10, 16)]);
 
         // A file stops at 20 errors; an error with no item line after it ends the file.
         let many = "role r {\n".repeat(30);
