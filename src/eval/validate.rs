@@ -18,12 +18,14 @@ pub(crate) fn principal_id_ok(id: &str) -> bool {
     ["user:", "service:"].iter().any(|pre| id.strip_prefix(pre).is_some_and(|rest| !rest.is_empty()))
 }
 
-/// The most group names a request may give for [`fast`] to resolve it.
+/// Up to this many group names, [`fast`] sorts a request's groups in a fixed array; more go
+/// through [`many_groups`].
 const FAST_GROUPS: usize = 4;
 
-/// The common case in one pass and without allocating: a direct principal, a path without
-/// quoted ids, every name known and every attribute of its declared type. `None` when any
-/// of that does not hold; [`full`] then reads the request again and names every problem.
+/// The common case in one pass (and, with up to `FAST_GROUPS` group names, without
+/// allocating): a direct principal, a path without quoted ids, every name known and every
+/// attribute of its declared type. `None` when any of that does not hold; [`full`] then
+/// reads the request again and names every problem.
 pub(super) fn fast<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Option<Resolved<'a>> {
     let Principal::Direct(p) = &req.principal else { return None };
     let id = p.id.as_str();
