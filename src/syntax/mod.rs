@@ -18,7 +18,7 @@ struct RbacParser;
 ///
 /// The file is read item by item, so memory holds one item's parse tree at a time rather
 /// than pest's token queue for the whole file (tens of bytes per source byte). The bulk item
-/// kind, `assign`, is read by the hand-written [`fast`] reader when it can; every other item,
+/// kind, `assign`, is read by the hand-written `fast` reader when it can; every other item,
 /// and every `assign` it declines, goes through the grammar's `next_item`. Where no item can
 /// be read, the grammar's `policy` rule parses the file again from the start of the last good
 /// item, and fails exactly where and as a whole-file parse would: the items before parse alike
