@@ -156,7 +156,19 @@ pub(crate) struct Rows<'a> {
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    bytes.get(at..at + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(0, u32::from_le_bytes)
+    u32s::<1>(bytes, at)[0]
+}
+
+/// `N` little-endian `u32`s from `at` (zeros when the bytes end before them): one bounds
+/// check for all.
+fn u32s<const N: usize>(bytes: &[u8], at: usize) -> [u32; N] {
+    let mut out = [0; N];
+    if let Some(words) = bytes.get(at..).and_then(|b| b.as_chunks::<4>().0.get(..N)) {
+        for (o, w) in out.iter_mut().zip(words) {
+            *o = u32::from_le_bytes(*w);
+        }
+    }
+    out
 }
 
 impl<'a> Rows<'a> {
@@ -434,7 +446,8 @@ impl Lookup {
     /// everyone), its name and its rows.
     fn subject_record(&self, at: usize) -> (u32, &[u8], Rows<'_>) {
         let r = &self.subject_records;
-        let (group, count, len) = (u32_at(r, at), u32_at(r, at + 4) as usize, u32_at(r, at + 8) as usize);
+        let [group, count, len] = u32s::<3>(r, at);
+        let (count, len) = (count as usize, len as usize);
         let key = at + SUBJECT_HEAD;
         let name = r.get(key..key + len).unwrap_or(&[]);
         let nodes = r.get(key + len..key + len + count * 4).unwrap_or(&[]);
