@@ -131,17 +131,7 @@ pub fn recover_file(path: &Path) -> Result<(TornLine, Recorded), RecoverError> {
     // INVARIANT: held until the recovery entry is written, so no writer appends meanwhile.
     file.lock()?;
     let mut verifier = Verifier::new(None);
-    let mut reader = io::BufReader::new(&file);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        if io::BufRead::read_until(&mut reader, b'\n', &mut buf)? == 0 {
-            break;
-        }
-        let complete = buf.last() == Some(&b'\n');
-        verifier.line(buf.strip_suffix(b"\n").unwrap_or(&buf), complete);
-    }
-    drop(reader);
+    verifier.read(io::BufReader::new(&file))?;
     let report = verifier.finish();
     match report.problems.as_slice() {
         [] => return Err(RecoverError::NotTorn),

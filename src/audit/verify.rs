@@ -95,6 +95,19 @@ impl Verifier {
         self.problems.push(Problem { line: self.lines, kind, message });
     }
 
+    /// Every line `reader` gives, to its end.
+    pub fn read(&mut self, mut reader: impl std::io::BufRead) -> std::io::Result<()> {
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            if reader.read_until(b'\n', &mut buf)? == 0 {
+                return Ok(());
+            }
+            let complete = buf.last() == Some(&b'\n');
+            self.line(buf.strip_suffix(b"\n").unwrap_or(&buf), complete);
+        }
+    }
+
     /// The next line, without its newline; `complete` when a newline ended it.
     pub fn line(&mut self, bytes: &[u8], complete: bool) {
         self.lines += 1;
@@ -211,18 +224,7 @@ impl Verifier {
 /// Verifies a whole log held in memory.
 pub fn verify_bytes(bytes: &[u8], anchor: Option<&str>) -> Report {
     let mut v = Verifier::new(anchor);
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        match rest.iter().position(|b| *b == b'\n') {
-            Some(i) => {
-                v.line(rest.get(..i).unwrap_or_default(), true);
-                rest = rest.get(i + 1..).unwrap_or_default();
-            }
-            None => {
-                v.line(rest, false);
-                rest = &[];
-            }
-        }
-    }
+    // INVARIANT: reading from a slice cannot fail.
+    let _ = v.read(bytes);
     v.finish()
 }

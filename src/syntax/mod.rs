@@ -105,7 +105,7 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
 /// The most syntax errors reported for one file.
 const MAX_SYNTAX_ERRORS: usize = 20;
 
-/// Keywords that start an item.
+/// Keywords that start an item (the alternatives of the grammar's `item` rule).
 const ITEM_KEYWORDS: [&str; 11] =
     ["use", "actions", "resource", "principal", "context", "group", "identity", "role", "assign", "exclusive", "test"];
 
