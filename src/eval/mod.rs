@@ -16,7 +16,7 @@ pub(crate) use prepared::{check, subject, target};
 pub(crate) use validate::{claim, principal_id_ok};
 
 use crate::check::ir::RoleId;
-use crate::compile::{CompiledPolicy, Lookup, NodeId};
+use crate::compile::{Chain, CompiledPolicy, Lookup, NodeId};
 use crate::request::{Decision, Reason, Request, RequestError, RuleReason};
 use crate::syntax::ast::Effect;
 use cond::{Env, Missing, Outcome, Who};
@@ -272,8 +272,9 @@ fn find<'p>(policy: &'p CompiledPolicy, env: &Env<'_>) -> Found<'p> {
     // 3. Roles(R): the roles assigned to a subject at a scope (ancestors are folded into the
     //    compiled tables).
     let mut grants: SmallVec<[Grant; 8]> = SmallVec::new();
+    let chain = Chain::new(env.nodes);
     for &(who, rows) in env.subjects {
-        Lookup::held(rows, env.nodes, |node, role| grants.push(Grant { role, subject: who, node }));
+        Lookup::held(rows, chain, |node, role| grants.push(Grant { role, subject: who, node }));
     }
 
     // 5. Separation of duty: two roles of one exclusive set among Roles(R).
