@@ -149,7 +149,8 @@ fn write_out<'p>(
         out.extend(order.iter().map(|h| kind(name(h).reason())));
     };
     let written = |hits: &[Hit<'p>], kind: fn(RuleReason<'p>) -> Reason<'p>| {
-        let mut out = Vec::new();
+        // Sized up front: the first push into an empty vector would take the growing path.
+        let mut out = Vec::with_capacity(hits.len());
         reasons(hits, kind, &mut out);
         out
     };
