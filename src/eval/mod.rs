@@ -270,27 +270,12 @@ fn find<'p>(policy: &'p CompiledPolicy, env: &Env<'_>) -> Found<'p> {
     }
 
     // 2. Scopes(r) were found with the request (`env.nodes`).
-    // 3. Roles(R): the roles assigned to a subject at a scope (ancestors are folded into the
-    //    compiled tables).
-    let mut grants: SmallVec<[Grant; 8]> = SmallVec::new();
-    let chain = Chain::new(env.nodes);
-    for &(who, rows) in env.subjects {
-        Lookup::held(rows, chain, |node, role| grants.push(Grant { role, subject: who, node }));
-    }
-
-    // 5. Separation of duty: two roles of one exclusive set among Roles(R).
-    if !policy.exclusive_sets.is_empty()
-        && let Some(roles) = exclusive(policy, &grants)
-    {
-        return Found::Exclusive(roles);
-    }
-
-    // 4, 6, 7. Applicable rules; each condition is evaluated once per decision.
+    // 4, 6, 7. Applicable rules of a held role; each condition is evaluated once per decision.
     let mut outcomes: SmallVec<[(u32, Outcome<'p>); 4]> = SmallVec::new();
     let mut denies = Hits::new();
     let mut allows = Hits::new();
     let mut skipped = Hits::new();
-    for g in &grants {
+    let mut apply = |g: Grant| {
         let (start, end) = policy.lookup.rules(g.role, env.pair);
         for eff in policy.effective.get(start as usize..end as usize).unwrap_or(&[]) {
             let Some(rule) = policy.rules.get(eff.rule as usize) else { continue };
@@ -305,7 +290,7 @@ fn find<'p>(policy: &'p CompiledPolicy, env: &Env<'_>) -> Found<'p> {
                     o
                 }
             };
-            let hit = |missing| Hit { rule: eff.rule, via: eff.via, grant: *g, missing };
+            let hit = |missing| Hit { rule: eff.rule, via: eff.via, grant: g, missing };
             match (rule.effect, outcome) {
                 (Effect::Deny, Outcome::True) => denies.push(hit(None)),
                 (Effect::Deny, Outcome::Missing(m)) => denies.push(hit(Some(m))),
@@ -314,6 +299,25 @@ fn find<'p>(policy: &'p CompiledPolicy, env: &Env<'_>) -> Found<'p> {
                 (_, Outcome::False) => {}
             }
         }
+    };
+
+    // 3. Roles(R): the roles assigned to a subject at a scope (ancestors are folded into the
+    //    compiled tables). Without exclusive sets each is applied as it is found.
+    let chain = Chain::new(env.nodes);
+    if policy.exclusive_sets.is_empty() {
+        for &(who, rows) in env.subjects {
+            Lookup::held(rows, chain, |node, role| apply(Grant { role, subject: who, node }));
+        }
+    } else {
+        let mut grants: SmallVec<[Grant; 8]> = SmallVec::new();
+        for &(who, rows) in env.subjects {
+            Lookup::held(rows, chain, |node, role| grants.push(Grant { role, subject: who, node }));
+        }
+        // 5. Separation of duty: two roles of one exclusive set among Roles(R).
+        if let Some(roles) = exclusive(policy, &grants) {
+            return Found::Exclusive(roles);
+        }
+        grants.into_iter().for_each(&mut apply);
     }
     if !denies.is_empty() {
         Found::Deny(denies)
