@@ -171,7 +171,7 @@ const HUGE_PAGE: usize = 2 << 20;
 /// and scope records and their hash slots of a policy with many assignments) is copied into
 /// an anonymous mapping advised for transparent huge pages (`MADV_HUGEPAGE`, Linux), so that
 /// a decision's few reads into tens of MiB do not each miss the TLB: without it, the 1M
-/// assignment workload decides about 8% slower. Where mapping fails, or off Linux, the
+/// assignment workload resolves a request about 7% slower. Where mapping fails, or off Linux, the
 /// bytes stay on the heap.
 #[derive(Debug)]
 enum Table {
