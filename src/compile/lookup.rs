@@ -307,7 +307,7 @@ impl PrefixHasher {
 }
 
 /// One whole `type:id` segment of a request path, as the fast resolver scanned it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Segment<'a> {
     /// The path's text up to and including this segment.
     pub prefix: &'a [u8],

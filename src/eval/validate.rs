@@ -21,6 +21,8 @@ pub(crate) fn principal_id_ok(id: &str) -> bool {
 /// Up to this many group names, [`fast`] sorts a request's groups in a fixed array; more go
 /// through [`many_groups`].
 const FAST_GROUPS: usize = 4;
+/// Paths of up to this many `type:id` segments are resolved by [`fast`].
+const FAST_SEGMENTS: usize = 8;
 
 /// The common case in one pass (and, with up to `FAST_GROUPS` group names, without
 /// allocating): a direct principal, a path without quoted ids, every name known and every
@@ -72,7 +74,9 @@ pub(super) fn fast<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Option<R
     let path = text.as_bytes();
     let mut i = 0;
     let mut prev = None;
-    let mut segments: SmallVec<[Segment<'a>; 8]> = SmallVec::new();
+    // Deeper paths are left to the full validator.
+    let mut segments = [Segment::default(); FAST_SEGMENTS];
+    let mut depth = 0;
     let mut hasher = PrefixHasher::default();
     let mut resource_id;
     let target = loop {
@@ -96,7 +100,8 @@ pub(super) fn fast<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Option<R
         }
         let id = text.get(id_start..i)?;
         resource_id = Some(Cow::Borrowed(id));
-        segments.push(Segment { prefix: path.get(..i)?, hash: hasher.segment(path.get(start..i)?) });
+        *segments.get_mut(depth)? = Segment { prefix: path.get(..i)?, hash: hasher.segment(path.get(start..i)?) };
+        depth += 1;
         match path.get(i) {
             None => break tid,
             Some(b'/') => i += 1,
@@ -105,7 +110,7 @@ pub(super) fn fast<'a>(policy: &'a CompiledPolicy, req: &'a Request) -> Option<R
     };
     let mut nodes = Nodes::new();
     nodes.push(0);
-    lookup.scope_chain(&segments, &mut nodes);
+    lookup.scope_chain(segments.get(..depth)?, &mut nodes);
     let ty = policy.types.get(target.idx())?;
     let (_, pair) = lookup.action(&policy.actions, target, &req.action)?;
     if !attrs_fit(&p.attrs, &policy.principal_attrs)
@@ -420,6 +425,34 @@ assign r to user:a on org:a/ws:"y z";
             let full = full(c, &req).expect("valid");
             let fast = fast(c, &req).unwrap_or_else(|| panic!("{groups:?}: left to the full validator"));
             assert_eq!((view(&fast), who(&fast)), (view(&full), who(&full)), "{groups:?}");
+        }
+    }
+
+    #[test]
+    fn paths_deeper_than_the_one_pass_limit_are_left_to_the_full_validator() {
+        // Types t0 > t1 > ... > t9, each with `read`; an assignment at every depth.
+        let mut src = String::from("resource t0 { actions read; }\n");
+        for d in 1..10 {
+            src.push_str(&format!("resource t{d} in t{} {{ actions read; }}\n", d - 1));
+        }
+        src.push_str("role r { allow read on t9; allow read on t8; allow read on t7; }\n");
+        let path = |depth: usize| (0..depth).map(|d| format!("t{d}:x")).collect::<Vec<_>>().join("/");
+        for d in 1..=10 {
+            src.push_str(&format!("assign r to user:a on {};\n", path(d)));
+        }
+        let policy = crate::compile_str("t.rbac", &src).policy.expect("compiles");
+        let c = &policy.compiled;
+        for depth in [FAST_SEGMENTS - 1, FAST_SEGMENTS, FAST_SEGMENTS + 1, FAST_SEGMENTS + 2] {
+            let req = Request::new("user:a", &[], "read", &path(depth));
+            let full = full(c, &req).expect("valid");
+            assert_eq!(full.nodes.len(), depth + 1, "everywhere and every segment's node");
+            match fast(c, &req) {
+                Some(fast) => {
+                    assert!(depth <= FAST_SEGMENTS, "{depth} segments resolved in one pass");
+                    assert_eq!(view(&fast), view(&full), "{depth} segments");
+                }
+                None => assert!(depth > FAST_SEGMENTS, "{depth} segments left to the full validator"),
+            }
         }
     }
 
