@@ -37,7 +37,7 @@ pub(crate) struct Lookup {
     nodes: HashTable<NodeId>,
     /// Ids of up to 24 bytes are stored inline: comparing them reads no other memory.
     node_keys: Vec<(NodeId, TypeId, CompactString)>,
-    /// Subject records (see [`Lookup::subject_record`]), by name: principal ids that
+    /// Subject records (see [`subject_record`]), by name: principal ids that
     /// assignments name, and every group.
     subjects: FlatIndex,
     subject_records: Table,
@@ -64,16 +64,12 @@ impl Name {
 
     fn of_bytes(b: &[u8]) -> Name {
         let n = b.len();
-        let w8 = |at: usize| b.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()).map_or(0, u64::from_le_bytes);
-        let w4 = |at: usize| {
-            b.get(at..at + 4).and_then(|w| <[u8; 4]>::try_from(w).ok()).map_or(0, |w| u64::from(u32::from_le_bytes(w)))
-        };
         let byte = |at: usize| u64::from(b.get(at).copied().unwrap_or(0));
         match n {
             0 => Name(0, 0, 0),
             1..=3 => Name(byte(0) | byte(n / 2) << 8 | byte(n - 1) << 16, 0, n),
-            4..=7 => Name(w4(0), w4(n - 4), n),
-            _ => Name(w8(0), w8(n - 8), n),
+            4..=7 => Name(word::<4>(b, 0), word::<4>(b, n - 4), n),
+            _ => Name(word::<8>(b, 0), word::<8>(b, n - 8), n),
         }
     }
 
