@@ -26,12 +26,13 @@ use std::collections::BTreeSet;
 
 /// Decides one request, with its reasons written out (their names borrowed from `policy`).
 pub fn decide<'p>(policy: &'p CompiledPolicy, request: &Request) -> Decision<'p> {
-    // The common case is decided where the fast resolver left it (moving a resolved request
-    // copies some 400 bytes).
-    let fast = validate::fast(policy, request);
-    if let Some(resolved) = &fast {
-        let found = find(policy, &resolved.env());
-        return write_out(policy, Some(request), &resolved.principal_id, &found);
+    // The common case is decided where the fast resolver left it.
+    let mut decision = None;
+    let fast = validate::fast(policy, request, &mut |env| {
+        decision = Some(write_out(policy, Some(request), env.principal_id, &find(policy, env)));
+    });
+    if let (Some(_), Some(decision)) = (fast, decision) {
+        return decision;
     }
     match validate::full(policy, request) {
         Ok(resolved) => {
@@ -244,12 +245,11 @@ fn named<'p, 'x>(policy: &'p CompiledPolicy, principal_id: &'x str, h: &Hit<'p>)
 
 /// Decides one request; the reasons stay indexes until [`Verdict::decision`].
 pub fn verdict<'p: 'r, 'r>(policy: &'p CompiledPolicy, request: &'r Request) -> Verdict<'p, 'r> {
-    // The common case is decided where the fast resolver left it (moving a resolved request
-    // copies some 400 bytes).
-    let fast = validate::fast(policy, request);
-    if let Some(resolved) = &fast {
-        let found = find(policy, &resolved.env());
-        return Verdict { policy, request: Some(request), principal_id: resolved.principal_id.clone(), found };
+    // The common case is decided where the fast resolver left it.
+    let mut found = None;
+    let fast = validate::fast(policy, request, &mut |env| found = Some(find(policy, env)));
+    if let (Some(id), Some(found)) = (fast, found) {
+        return Verdict { policy, request: Some(request), principal_id: Cow::Borrowed(id), found };
     }
     match validate::full(policy, request) {
         Ok(resolved) => {
