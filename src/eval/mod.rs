@@ -142,10 +142,15 @@ fn write_out<'p>(
             out.push(kind(name(h).reason()));
             return;
         }
-        // Ordered and without repeats by their borrowed names, then written out.
+        // Ordered and without repeats by their borrowed names, then written out. Reasons
+        // are ordered by their rule's place first, so the names are looked up only for
+        // hits of one rule.
+        let place = |h: &Hit<'p>| policy.rules.get(h.rule as usize).map_or((0, 0, 0), |r| r.at_key);
         let mut order: SmallVec<[&Hit<'p>; 8]> = hits.iter().collect();
-        order.sort_by(|a, b| reason_order(name(a).order_key(), name(b).order_key()));
-        order.dedup_by(|a, b| name(a).same(&name(b)));
+        order.sort_by(|a, b| {
+            place(a).cmp(&place(b)).then_with(|| reason_order(name(a).order_key(), name(b).order_key()))
+        });
+        order.dedup_by(|a, b| place(a) == place(b) && name(a).same(&name(b)));
         out.reserve_exact(order.len());
         out.extend(order.iter().map(|h| kind(name(h).reason())));
     };
@@ -220,7 +225,8 @@ impl<'p> Named<'p, '_> {
             },
             scope: self.scope.map(Cow::Borrowed),
             at: Cow::Borrowed(self.at),
-            unevaluable: self.missing.iter().map(ToString::to_string).collect(),
+            // Most reasons have none: no collecting machinery for an empty list.
+            unevaluable: self.missing.map_or_else(Vec::new, |m| vec![m.to_string()]),
             source: None,
         }
     }
