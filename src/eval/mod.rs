@@ -31,7 +31,9 @@ pub fn decide<'p>(policy: &'p CompiledPolicy, request: &Request) -> Decision<'p>
     let fast = validate::fast(policy, request, &mut |env| {
         decision = Some(write_out(policy, Some(request), env.principal_id, &find(policy, env)));
     });
-    if let (Some(_), Some(decision)) = (fast, decision) {
+    if fast.is_some()
+        && let Some(decision) = decision
+    {
         return decision;
     }
     match validate::full(policy, request) {
@@ -253,8 +255,9 @@ fn named<'p, 'x>(policy: &'p CompiledPolicy, principal_id: &'x str, h: &Hit<'p>)
 pub fn verdict<'p: 'r, 'r>(policy: &'p CompiledPolicy, request: &'r Request) -> Verdict<'p, 'r> {
     // The common case is decided where the fast resolver left it.
     let mut found = None;
-    let fast = validate::fast(policy, request, &mut |env| found = Some(find(policy, env)));
-    if let (Some(id), Some(found)) = (fast, found) {
+    if let Some(id) = validate::fast(policy, request, &mut |env| found = Some(find(policy, env)))
+        && let Some(found) = found
+    {
         return Verdict { policy, request: Some(request), principal_id: Cow::Borrowed(id), found };
     }
     match validate::full(policy, request) {
