@@ -140,9 +140,12 @@ fn write_out<'p>(
 ) -> Decision<'p> {
     let reasons = |hits: &[Hit<'p>], kind: fn(RuleReason<'p>) -> Reason<'p>, out: &mut Vec<Reason<'p>>| {
         let name = |h: &Hit<'p>| named(policy, principal_id, h);
-        if let [h] = hits {
-            out.push(kind(name(h).reason()));
-            return;
+        // Most decisions are a default deny without skipped rules, or one deciding rule:
+        // neither needs the ordering machinery below.
+        match hits {
+            [] => return,
+            [h] => return out.push(kind(name(h).reason())),
+            _ => {}
         }
         // Ordered and without repeats by their borrowed names, then written out. Reasons
         // are ordered by their rule's place first, so the names are looked up only for
