@@ -630,22 +630,19 @@ impl Lookup {
         self.subject_rows(EVERYONE)
     }
 
-    /// Pushes the scope nodes an unquoted request path names onto `nodes`, from the
-    /// root-most down. The deepest segment whose prefix is a node gives the whole chain; that
-    /// node's path text must equal the request's prefix (so a hash collision cannot pick
+    /// The scope nodes an unquoted request path names, from the root-most down, as
+    /// little-endian ids. The deepest segment whose prefix is a node gives the whole chain;
+    /// that node's path text must equal the request's prefix (so a hash collision cannot pick
     /// another node).
-    pub(crate) fn scope_chain(&self, segments: &[Segment<'_>], nodes: &mut smallvec::SmallVec<[NodeId; 8]>) {
+    pub(crate) fn scope_chain(&self, segments: &[Segment<'_>]) -> &[[u8; 4]] {
         let records = &*self.prefix_records;
         for seg in segments.iter().rev() {
             let found = self.prefixes.find(seg.hash, |at| same(prefix_record(records, at).1, seg.prefix));
             if let Some(at) = found {
-                let (chain, _) = prefix_record(records, at);
-                for &n in chain {
-                    nodes.push(u32::from_le_bytes(n));
-                }
-                return;
+                return prefix_record(records, at).0;
             }
         }
+        &[]
     }
 
     /// Calls `f(node, role)` for each role of `rows` at one of the chain's nodes (without
@@ -753,9 +750,7 @@ assign r to user:c on org:"c d"/ws:x;
     }
 
     fn chain(l: &Lookup, segs: &[Segment<'_>]) -> Vec<NodeId> {
-        let mut nodes = smallvec::SmallVec::new();
-        l.scope_chain(segs, &mut nodes);
-        nodes.into_vec()
+        l.scope_chain(segs).iter().map(|&n| u32::from_le_bytes(n)).collect()
     }
 
     #[test]

@@ -47,9 +47,10 @@ pub(super) fn fast<'a>(
         add_subject(&mut subjects, Who::Principal, rows);
     }
     // The declared groups, sorted by id without repeats: up to `FAST_GROUPS` group names in
-    // a fixed array, more in `many_groups`.
-    let groups = if p.groups.len() <= FAST_GROUPS {
-        let mut ids = [GroupId(0); FAST_GROUPS];
+    // a fixed array (read in place, not copied), more in `many_groups`.
+    let mut ids = [GroupId(0); FAST_GROUPS];
+    let many: Groups;
+    let groups: &[GroupId] = if p.groups.len() <= FAST_GROUPS {
         let mut runs = [Rows::default(); FAST_GROUPS];
         let mut n = 0;
         for name in &p.groups {
@@ -70,9 +71,10 @@ pub(super) fn fast<'a>(
         for (&g, &rows) in ids.iter().zip(&runs).take(n) {
             add_subject(&mut subjects, Who::Group(g), rows);
         }
-        Groups::from_slice(ids.get(..n)?)
+        ids.get(..n)?
     } else {
-        many_groups(lookup, &p.groups, &mut subjects)
+        many = many_groups(lookup, &p.groups, &mut subjects);
+        &many
     };
     add_subject(&mut subjects, Who::Everyone, lookup.everyone_rows());
 
@@ -119,9 +121,13 @@ pub(super) fn fast<'a>(
             Some(_) => return None,
         }
     };
-    let mut nodes = Nodes::new();
-    nodes.push(0);
-    lookup.scope_chain(segments.get(..depth)?, &mut nodes);
+    // Everywhere (node 0), then the chain: at most one node a segment.
+    let mut nodes = [0; FAST_SEGMENTS + 1];
+    let chain = lookup.scope_chain(segments.get(..depth)?);
+    for (node, n) in nodes.iter_mut().skip(1).zip(chain) {
+        *node = u32::from_le_bytes(*n);
+    }
+    let nodes = nodes.get(..=chain.len())?;
     let ty = policy.types.get(target.idx())?;
     let (_, pair) = lookup.action(&policy.actions, target, &req.action)?;
     if !attrs_fit(&p.attrs, &policy.principal_attrs)
@@ -132,10 +138,10 @@ pub(super) fn fast<'a>(
     }
     let env = Env {
         principal_id: id,
-        groups: &groups,
+        groups,
         subjects: &subjects,
         resource_id,
-        nodes: &nodes,
+        nodes,
         pair,
         attrs: Attrs {
             principal: &p.attrs,
