@@ -291,16 +291,16 @@ fn find<'p>(policy: &'p CompiledPolicy, env: &Env<'_>) -> Found<'p> {
         let (start, end) = policy.lookup.rules(g.role, env.pair);
         for eff in policy.effective.get(start as usize..end as usize).unwrap_or(&[]) {
             let Some(rule) = policy.rules.get(eff.rule as usize) else { continue };
-            let outcome = match outcomes.iter().find(|(r, _)| *r == eff.rule) {
-                Some((_, o)) => *o,
-                None => {
-                    let o = match &rule.cond {
-                        None => Outcome::True,
-                        Some(c) => cond::eval_bool(c, env),
-                    };
-                    outcomes.push((eff.rule, o));
-                    o
-                }
+            let outcome = match &rule.cond {
+                None => Outcome::True,
+                Some(c) => match outcomes.iter().find(|(r, _)| *r == eff.rule) {
+                    Some((_, o)) => *o,
+                    None => {
+                        let o = cond::eval_bool(c, env);
+                        outcomes.push((eff.rule, o));
+                        o
+                    }
+                },
             };
             let hit = |missing| Hit { rule: eff.rule, via: eff.via, grant: g, missing };
             match (rule.effect, outcome) {
