@@ -883,7 +883,7 @@ assign r to user:c on org:"c d"/ws:x;
             }
             out.extend(std::iter::repeat_n(1u8, len));
         }
-        // Subject records are placed so: principals with 0 to 19 assignments, names of 8 to 27 bytes.
+        // Subject records are placed so: principals with 0 to 19 assignments, names of 6 to 25 bytes.
         let mut src = String::from("resource ws { actions read; }\nrole r { allow read on ws; }\n");
         for u in 0..20 {
             for w in 0..u {

@@ -21,7 +21,8 @@ pub(crate) fn principal_id_ok(id: &str) -> bool {
 /// Up to this many group names, [`fast`] sorts a request's groups in a fixed array; more go
 /// through [`many_groups`].
 const FAST_GROUPS: usize = 4;
-/// Paths of up to this many `type:id` segments are resolved by [`fast`].
+/// Paths with up to this many `type:id` segments whose type has scope nodes (the only ones
+/// probed) are resolved by [`fast`].
 const FAST_SEGMENTS: usize = 8;
 
 /// The common case in one pass (and, with up to `FAST_GROUPS` group names, without
@@ -83,7 +84,7 @@ pub(super) fn fast<'a>(
     let path = text.as_bytes();
     let mut i = 0;
     let mut prev = None;
-    // Deeper paths are left to the full validator.
+    // The segments that may be scope nodes; paths with more are left to the full validator.
     let mut segments = [Segment::default(); FAST_SEGMENTS];
     let mut depth = 0;
     let mut hasher = PrefixHasher::default();
