@@ -234,18 +234,32 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
         pest::error::InputLocation::Span((s, _)) => s,
     };
     let mut expected: Vec<String> = Vec::new();
-    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &e.variant {
-        expected.extend(positives.iter().filter_map(|r| describe(*r)).map(str::to_string));
-    }
     // With error detail on, pest also records the literal tokens tried at the farthest
     // position (`;`, `,`, `==`, ...), which named rules alone cannot show.
+    let farther = e.parse_attempts().map_or(0, |a| a.max_position);
+    // The rules pest names were tried where it failed; when the literal tokens lie farther
+    // on (a path that ends without its `;`), those rules were alternatives at an earlier
+    // place (a subject before `on`) and would only mislead.
+    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &e.variant
+        && farther <= pos
+    {
+        expected.extend(positives.iter().filter_map(|r| describe(*r)).map(str::to_string));
+    }
     if let Some(attempts) = e.parse_attempts() {
         pos = pos.max(attempts.max_position);
+        // Right after an id, the characters that would only lengthen it (`.`, `@`, ...)
+        // are no useful suggestion.
+        let before = text.get(..from + attempts.max_position).unwrap_or("");
+        let in_id = before
+            .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '@' | '+' | '-'))
+            .ends_with(':')
+            && before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
         for t in attempts.expected_tokens() {
             // Only literal tokens: ranges (`a..z`) and built-ins are covered by rule names.
             let token = t.to_string();
             let is_range = token.chars().count() == 4 && token.get(1..3) == Some("..");
-            let skip = matches!(token.as_str(), "//" | "/*" | "*/" | "\n" | "BUILTIN_RULE");
+            let skip = matches!(token.as_str(), "//" | "/*" | "*/" | "\n" | "BUILTIN_RULE")
+                || (in_id && matches!(token.as_str(), "." | "@" | "+" | "-" | "_"));
             if !token.trim().is_empty() && !is_range && !skip {
                 expected.push(format!("`{token}`"));
             }
@@ -844,6 +858,24 @@ mod tests {
         parse(0, "role r { allow read on }", &mut d);
         let diag = d.iter().next().map(|d| d.code);
         assert_eq!(diag, Some("E0101"));
+    }
+
+    /// The message of the first syntax error in `text`.
+    fn syntax_message(text: &str) -> String {
+        let mut d = Diagnostics::default();
+        parse(0, text, &mut d);
+        d.iter().next().map(|d| d.message.clone()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_missing_semicolon_names_what_may_follow_there() {
+        // Not the subject alternatives tried earlier in the item, nor characters that would
+        // only lengthen the id.
+        let m = syntax_message("group team;\nassign viewer to group:team on workspace:prod\n");
+        assert_eq!(m, "expected `;`, found end of file");
+        assert_eq!(syntax_message("assign viewer to user:a.b@c on w:x.y"), "expected `/` or `;`, found end of file");
+        // After a name that is not an id, what may follow it is still listed.
+        assert!(syntax_message("role r { allow read on t when resource }").contains("`.`"));
     }
 
     #[test]
