@@ -142,7 +142,7 @@ impl Checker<'_, '_> {
                     return None;
                 };
                 self.has_attr(entity, attr, applies)?;
-                Some((Cond::Has(entity, attr.name.clone()), Ty::Bool))
+                Some((Cond::Has(entity, attr.name.to_string()), Ty::Bool))
             }
             ExprKind::Cmp(CmpOp::In, lhs, rhs) if matches!(rhs.kind, ExprKind::Group(_)) => {
                 let ExprKind::Group(g) = &rhs.kind else { return None };
@@ -254,8 +254,8 @@ impl Checker<'_, '_> {
             Entity::Resource if attr.name == "id" => Some((Cond::ResourceId, Ty::String)),
             Entity::Principal | Entity::Context => {
                 let map = if entity == Entity::Principal { &self.ir.principal_attrs } else { &self.ir.context_attrs };
-                match map.get(&attr.name) {
-                    Some(t) => Some((Cond::Attr(entity, attr.name.clone()), t.clone())),
+                match map.get(attr.name.as_str()) {
+                    Some(t) => Some((Cond::Attr(entity, attr.name.to_string()), t.clone())),
                     None => {
                         let cands = map.keys().cloned().collect();
                         self.unknown_attr(entity, attr, cands, format!("`{}`", entity.as_str()));
@@ -266,7 +266,7 @@ impl Checker<'_, '_> {
             Entity::Resource => {
                 let found: Vec<(TypeId, Option<Ty>)> = applies
                     .iter()
-                    .map(|t| (*t, self.ir.types.get(t.idx()).and_then(|ti| ti.attrs.get(&attr.name).cloned())))
+                    .map(|t| (*t, self.ir.types.get(t.idx()).and_then(|ti| ti.attrs.get(attr.name.as_str()).cloned())))
                     .collect();
                 if found.iter().all(|(_, t)| t.is_none()) {
                     let mut cands: Vec<String> = applies
@@ -312,7 +312,7 @@ impl Checker<'_, '_> {
                     ));
                     return None;
                 }
-                Some((Cond::Attr(Entity::Resource, attr.name.clone()), first))
+                Some((Cond::Attr(Entity::Resource, attr.name.to_string()), first))
             }
         }
     }
@@ -322,11 +322,11 @@ impl Checker<'_, '_> {
             return Some(());
         }
         let declared = match entity {
-            Entity::Principal => self.ir.principal_attrs.contains_key(&attr.name),
-            Entity::Context => self.ir.context_attrs.contains_key(&attr.name),
-            Entity::Resource => {
-                applies.iter().any(|t| self.ir.types.get(t.idx()).is_some_and(|ti| ti.attrs.contains_key(&attr.name)))
-            }
+            Entity::Principal => self.ir.principal_attrs.contains_key(attr.name.as_str()),
+            Entity::Context => self.ir.context_attrs.contains_key(attr.name.as_str()),
+            Entity::Resource => applies
+                .iter()
+                .any(|t| self.ir.types.get(t.idx()).is_some_and(|ti| ti.attrs.contains_key(attr.name.as_str()))),
         };
         if declared {
             return Some(());

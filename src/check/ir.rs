@@ -4,6 +4,7 @@
 
 use crate::diag::Span;
 use crate::syntax::ast::{CmpOp, Effect, Entity};
+use compact_str::CompactString;
 use std::collections::{BTreeMap, BTreeSet};
 
 macro_rules! id_type {
@@ -127,13 +128,13 @@ pub struct IdentityInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SubjectRef {
     /// `user:ID` or `service:ID`, whole.
-    Principal(String),
+    Principal(CompactString),
     Group(GroupId),
     Everyone,
 }
 
 /// A scope: whole `type:id` segments from a root type; empty means everywhere.
-pub type ScopePath = Vec<(TypeId, String)>;
+pub type ScopePath = Vec<(TypeId, CompactString)>;
 
 #[derive(Debug, Clone)]
 pub struct AssignInfo {

@@ -121,19 +121,19 @@ impl<'a> Checker<'a, '_> {
                         self.diags.push(duplicate("action set", &s.name.name, *first, s.name.span));
                     } else {
                         set_spans.insert(&s.name.name, s.name.span);
-                        self.decls.sets.insert(s.name.name.clone(), s);
+                        self.decls.sets.insert(s.name.name.to_string(), s);
                     }
                 }
                 Item::Resource(r) => {
-                    if let Some(&id) = self.type_ids.get(&r.name.name) {
+                    if let Some(&id) = self.type_ids.get(r.name.name.as_str()) {
                         let first = self.ir.types.get(id.idx()).map(|t| t.span).unwrap_or_default();
                         self.diags.push(duplicate("resource type", &r.name.name, first, r.name.span));
                         continue;
                     }
                     let id = TypeId::from_idx(self.ir.types.len());
-                    self.type_ids.insert(r.name.name.clone(), id);
+                    self.type_ids.insert(r.name.name.to_string(), id);
                     self.ir.types.push(TypeInfo {
-                        name: r.name.name.clone(),
+                        name: r.name.name.to_string(),
                         parent: None,
                         actions: BTreeSet::new(),
                         attrs: BTreeMap::new(),
@@ -143,39 +143,39 @@ impl<'a> Checker<'a, '_> {
                 }
                 Item::Attrs(b) => self.decls.attr_blocks.push(b),
                 Item::Group(g) => {
-                    if let Some(&id) = self.group_ids.get(&g.name.name) {
+                    if let Some(&id) = self.group_ids.get(g.name.name.as_str()) {
                         let first = self.ir.groups.get(id.idx()).map(|g| g.span).unwrap_or_default();
                         self.diags.push(duplicate("group", &g.name.name, first, g.name.span));
                         continue;
                     }
-                    self.group_ids.insert(g.name.name.clone(), GroupId::from_idx(self.ir.groups.len()));
+                    self.group_ids.insert(g.name.name.to_string(), GroupId::from_idx(self.ir.groups.len()));
                     self.ir.groups.push(GroupInfo {
-                        name: g.name.name.clone(),
+                        name: g.name.name.to_string(),
                         aliases: Vec::new(),
                         span: g.name.span,
                     });
                     self.decls.groups.push(g);
                 }
                 Item::Identity(i) => {
-                    if let Some(&id) = self.identity_ids.get(&i.name.name) {
+                    if let Some(&id) = self.identity_ids.get(i.name.name.as_str()) {
                         let first = self.identity_spans.get(id.idx()).copied().unwrap_or_default();
                         self.diags.push(duplicate("identity", &i.name.name, first, i.name.span));
                         continue;
                     }
-                    self.identity_ids.insert(i.name.name.clone(), IdentityId::from_idx(self.ir.identities.len()));
-                    self.ir.identities.push(IdentityInfo { name: i.name.name.clone(), ..IdentityInfo::default() });
+                    self.identity_ids.insert(i.name.name.to_string(), IdentityId::from_idx(self.ir.identities.len()));
+                    self.ir.identities.push(IdentityInfo { name: i.name.name.to_string(), ..IdentityInfo::default() });
                     self.identity_spans.push(i.name.span);
                     self.decls.identities.push(i);
                 }
                 Item::Role(r) => {
-                    if let Some(&id) = self.role_ids.get(&r.name.name) {
+                    if let Some(&id) = self.role_ids.get(r.name.name.as_str()) {
                         let first = self.ir.roles.get(id.idx()).map(|r| r.span).unwrap_or_default();
                         self.diags.push(duplicate("role", &r.name.name, first, r.name.span));
                         continue;
                     }
-                    self.role_ids.insert(r.name.name.clone(), RoleId::from_idx(self.ir.roles.len()));
+                    self.role_ids.insert(r.name.name.to_string(), RoleId::from_idx(self.ir.roles.len()));
                     self.ir.roles.push(RoleInfo {
-                        name: r.name.name.clone(),
+                        name: r.name.name.to_string(),
                         parents: Vec::new(),
                         rules: Vec::new(),
                         span: r.name.span,
@@ -255,7 +255,7 @@ impl<'a> Checker<'a, '_> {
         for (i, r) in resources.iter().enumerate() {
             let tid = TypeId::from_idx(i);
             if let Some(p) = &r.parent {
-                match self.type_ids.get(&p.name) {
+                match self.type_ids.get(p.name.as_str()) {
                     Some(&pid) => {
                         if let Some(t) = self.ir.types.get_mut(tid.idx()) {
                             t.parent = Some(pid);
@@ -321,7 +321,7 @@ impl<'a> Checker<'a, '_> {
             return;
         }
         let ty = Self::ty_of(&a.ty);
-        match map.get(&a.name.name) {
+        match map.get(a.name.name.as_str()) {
             Some((old, first)) if *old != ty => diags.push(
                 Diagnostic::error(
                     "E0302",
@@ -333,7 +333,7 @@ impl<'a> Checker<'a, '_> {
             ),
             Some(_) => {}
             None => {
-                map.insert(a.name.name.clone(), (ty, a.span));
+                map.insert(a.name.name.to_string(), (ty, a.span));
             }
         }
     }
@@ -386,7 +386,7 @@ impl<'a> Checker<'a, '_> {
 
     fn resolve_groups_and_identities(&mut self) {
         for (i, ident) in self.decls.identities.clone().iter().enumerate() {
-            let mut info = IdentityInfo { name: ident.name.name.clone(), ..IdentityInfo::default() };
+            let mut info = IdentityInfo { name: ident.name.name.to_string(), ..IdentityInfo::default() };
             let mut seen: HashMap<&'static str, Span> = HashMap::new();
             for m in &ident.members {
                 let (key, slot) = match m.kind {
@@ -431,7 +431,7 @@ impl<'a> Checker<'a, '_> {
             let mut alias_seen: HashMap<(IdentityId, String), Span> = HashMap::new();
             let mut aliases = Vec::new();
             for a in &g.aliases {
-                let Some(&iid) = self.identity_ids.get(&a.identity.name) else {
+                let Some(&iid) = self.identity_ids.get(a.identity.name.as_str()) else {
                     let help = did_you_mean(&a.identity.name, self.identity_ids.keys().map(String::as_str));
                     self.diags.push(
                         Diagnostic::error(
@@ -476,7 +476,7 @@ impl<'a> Checker<'a, '_> {
             let rid = RoleId::from_idx(i);
             let mut parents = Vec::new();
             for p in &r.parents {
-                match self.role_ids.get(&p.name) {
+                match self.role_ids.get(p.name.as_str()) {
                     Some(&pid) => {
                         if !parents.contains(&pid) {
                             parents.push(pid);
@@ -509,7 +509,7 @@ impl<'a> Checker<'a, '_> {
     }
 
     fn group_ref(&mut self, name: &ast::Ident) -> Option<GroupId> {
-        match self.group_ids.get(&name.name) {
+        match self.group_ids.get(name.name.as_str()) {
             Some(&g) => {
                 if let Some(u) = self.group_used.get_mut(g.idx()) {
                     *u = true;

@@ -50,7 +50,7 @@ impl Checker<'_, '_> {
                     } else if let Some(&id) = self.type_ids.get(&t.text) {
                         types.insert(id);
                     } else {
-                        self.unknown_type(&ast::Ident { name: t.text.clone(), span: t.span });
+                        self.unknown_type(&ast::Ident { name: t.text.as_str().into(), span: t.span });
                         types_ok = false;
                     }
                 }
@@ -147,7 +147,7 @@ impl Checker<'_, '_> {
         let steps = path.segments.into_iter().map(|s| (s.ty, Some(s.id))).chain(path.bare.map(|b| (b, None)));
         let mut bare = None;
         for (ty, id) in steps {
-            let Some(&tid) = self.type_ids.get(&ty.name) else {
+            let Some(&tid) = self.type_ids.get(ty.name.as_str()) else {
                 self.unknown_type(&ty);
                 return None;
             };
@@ -225,7 +225,7 @@ impl Checker<'_, '_> {
         for a in assigns {
             let mut roles = Vec::with_capacity(a.roles.len());
             for r in &a.roles {
-                match self.role_ids.get(&r.name) {
+                match self.role_ids.get(r.name.as_str()) {
                     Some(&id) => {
                         // Counted as assigned even if the rest of the statement has errors, so a
                         // mistake in the path does not also warn that the role is unused.
@@ -265,7 +265,7 @@ impl Checker<'_, '_> {
             let Item::Exclusive(x) = item else { continue };
             let mut set: Vec<(RoleId, Span)> = Vec::new();
             for r in &x.roles {
-                let Some(&id) = self.role_ids.get(&r.name) else {
+                let Some(&id) = self.role_ids.get(r.name.as_str()) else {
                     self.unknown_role(r);
                     continue;
                 };
@@ -373,7 +373,7 @@ impl Checker<'_, '_> {
         };
         for (subject, list) in &by_subject {
             let name = match subject {
-                SubjectRef::Principal(p) => p.clone(),
+                SubjectRef::Principal(p) => p.to_string(),
                 SubjectRef::Group(g) => format!("group:{}", self.ir.group_name(*g)),
                 SubjectRef::Everyone => "everyone".to_string(),
             };
@@ -430,8 +430,8 @@ impl Checker<'_, '_> {
         }
         let (segments, bare) = self.check_path(e.path.clone(), true, "a test's path")?;
         let target = bare.or_else(|| segments.last().map(|(t, _)| *t))?;
-        match self.action_ids.get(&e.action.name).copied() {
-            None if self.decls.sets.contains_key(&e.action.name) => {
+        match self.action_ids.get(e.action.name.as_str()).copied() {
+            None if self.decls.sets.contains_key(e.action.name.as_str()) => {
                 self.diags.push(
                     Diagnostic::error(
                         "E0203",
@@ -476,7 +476,7 @@ impl Checker<'_, '_> {
         }
         let mut request = crate::Request::new(
             &e.principal,
-            &groups.iter().map(String::as_str).collect::<Vec<_>>(),
+            &groups.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
             &e.action.name,
             &crate::path::render(
                 segments.iter().map(|(t, id)| (self.ir.type_name(*t), id.as_str())),
@@ -485,9 +485,11 @@ impl Checker<'_, '_> {
         );
         for kv in &e.with {
             let declared = match kv.entity {
-                Entity::Principal => self.ir.principal_attrs.get(&kv.attr.name).cloned(),
-                Entity::Context => self.ir.context_attrs.get(&kv.attr.name).cloned(),
-                Entity::Resource => self.ir.types.get(target.idx()).and_then(|t| t.attrs.get(&kv.attr.name).cloned()),
+                Entity::Principal => self.ir.principal_attrs.get(kv.attr.name.as_str()).cloned(),
+                Entity::Context => self.ir.context_attrs.get(kv.attr.name.as_str()).cloned(),
+                Entity::Resource => {
+                    self.ir.types.get(target.idx()).and_then(|t| t.attrs.get(kv.attr.name.as_str()).cloned())
+                }
             };
             let Some(ty) = declared else {
                 let where_ = match kv.entity {

@@ -272,7 +272,7 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
                         prefix.iter().map(|(t, id)| (ir.type_name(*t), id.as_str())),
                         None,
                     )));
-                    entry.insert(id.clone(), next);
+                    entry.insert(id.to_string(), next);
                     node_keys.push((node, *t, Box::from(id.as_str())));
                     next
                 }

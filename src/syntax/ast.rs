@@ -2,11 +2,13 @@
 //! may point at. Built by `syntax::parse`, read by `check`.
 
 use crate::diag::Span;
+use compact_str::CompactString;
 
 /// A name written in the source, with where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ident {
-    pub name: String,
+    /// Inline up to 24 bytes: a large policy's millions of names allocate nothing.
+    pub name: CompactString,
     pub span: Span,
 }
 
@@ -183,7 +185,7 @@ pub struct Assign {
 #[derive(Debug, Clone)]
 pub enum SubjectKind {
     /// `user:ID` or `service:ID`, kept whole with its prefix.
-    Principal(String),
+    Principal(CompactString),
     Group(Ident),
     Everyone,
 }
@@ -197,7 +199,7 @@ pub struct Subject {
 #[derive(Debug, Clone)]
 pub struct Segment {
     pub ty: Ident,
-    pub id: String,
+    pub id: CompactString,
     pub span: Span,
 }
 

@@ -128,7 +128,7 @@ impl Cursor<'_> {
         while self.peek().is_some_and(is_ident_char) {
             self.at += 1;
         }
-        Some(Ident { name: self.slice(start)?.to_string(), span: self.span(start) })
+        Some(Ident { name: self.slice(start)?.into(), span: self.span(start) })
     }
 
     /// An unquoted `id` (`id_chars`); a quoted one is left to pest.
@@ -150,7 +150,7 @@ impl Cursor<'_> {
         let kind = if rest.starts_with(b"user:") || rest.starts_with(b"service:") {
             self.at += if rest.starts_with(b"user:") { 5 } else { 8 };
             self.id()?;
-            SubjectKind::Principal(self.slice(start)?.to_string())
+            SubjectKind::Principal(self.slice(start)?.into())
         } else if rest.starts_with(b"group:") {
             self.at += 6;
             SubjectKind::Group(self.ident()?)
@@ -182,7 +182,7 @@ impl Cursor<'_> {
         if !self.eat(b':') {
             return None;
         }
-        let id = self.id()?.to_string();
+        let id = self.id()?.into();
         Some(Segment { ty, id, span: self.span(start) })
     }
 }

@@ -432,7 +432,7 @@ impl Builder<'_> {
     }
 
     fn ident(&self, p: P<'_>) -> Ident {
-        Ident { span: self.span(&p), name: p.as_str().to_string() }
+        Ident { span: self.span(&p), name: p.as_str().into() }
     }
 
     fn names(&self, p: P<'_>) -> Vec<Name> {
@@ -589,7 +589,7 @@ impl Builder<'_> {
         let span = self.span(&p);
         let c = p.into_inner().next()?;
         let kind = match c.as_rule() {
-            Rule::subj_principal => SubjectKind::Principal(self.principal_id(c)),
+            Rule::subj_principal => SubjectKind::Principal(self.principal_id(c).as_str().into()),
             Rule::subj_group => SubjectKind::Group(self.ident(c.into_inner().next()?)),
             _ => SubjectKind::Everyone,
         };
@@ -623,7 +623,7 @@ impl Builder<'_> {
                     let mut it = c.into_inner();
                     if let (Some(t), Some(i)) = (it.next(), it.next()) {
                         let ty = self.ident(t);
-                        let id = self.id(i);
+                        let id = self.id(i).as_str().into();
                         segments.push(Segment { ty, id, span: sspan });
                     }
                 }
