@@ -5,6 +5,7 @@
 use crate::diag::Span;
 use crate::syntax::ast::{CmpOp, Effect, Entity};
 use compact_str::CompactString;
+use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet};
 
 macro_rules! id_type {
@@ -133,13 +134,17 @@ pub enum SubjectRef {
     Everyone,
 }
 
-/// A scope: whole `type:id` segments from a root type; empty means everywhere.
-pub type ScopePath = Vec<(TypeId, CompactString)>;
+/// A scope: whole `type:id` segments from a root type; empty means everywhere. Up to three
+/// segments inline, as most assignments' are.
+pub type ScopePath = SmallVec<[(TypeId, CompactString); 3]>;
 
+/// One `assign` statement, resolved. Its lists are inline for the common sizes: a large
+/// policy has millions of them, and a heap block each cost more to allocate and free than
+/// to decide with.
 #[derive(Debug, Clone)]
 pub struct AssignInfo {
-    pub roles: Vec<RoleId>,
-    pub subjects: Vec<SubjectRef>,
+    pub roles: SmallVec<[RoleId; 2]>,
+    pub subjects: SmallVec<[SubjectRef; 1]>,
     pub scope: ScopePath,
     pub span: Span,
 }

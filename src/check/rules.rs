@@ -8,6 +8,7 @@ use crate::diag::{Diagnostic, Span, did_you_mean};
 use crate::graph::RoleGraph;
 use crate::syntax::ast::{self, Effect, Entity, Item};
 use serde_json::Value as Json;
+use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet};
 
 impl Checker<'_, '_> {
@@ -142,7 +143,7 @@ impl Checker<'_, '_> {
     /// bare type. Returns the whole segments (their ids moved out of the path) and the bare type.
     fn check_path(&mut self, path: ast::Path, allow_bare: bool, what: &str) -> Option<(ScopePath, Option<TypeId>)> {
         let bare_span = path.bare.as_ref().map_or(path.span, |b| b.span);
-        let mut out = Vec::with_capacity(path.segments.len());
+        let mut out = ScopePath::with_capacity(path.segments.len());
         let mut prev: Option<TypeId> = None;
         let steps = path.segments.into_iter().map(|s| (s.ty, Some(s.id))).chain(path.bare.map(|b| (b, None)));
         let mut bare = None;
@@ -223,7 +224,7 @@ impl Checker<'_, '_> {
     pub(super) fn resolve_assignments(&mut self, assigns: Vec<ast::Assign>) {
         self.ir.assignments.reserve_exact(assigns.len());
         for a in assigns {
-            let mut roles = Vec::with_capacity(a.roles.len());
+            let mut roles = SmallVec::with_capacity(a.roles.len());
             for r in &a.roles {
                 match self.role_ids.get(r.name.as_str()) {
                     Some(&id) => {
@@ -235,7 +236,7 @@ impl Checker<'_, '_> {
                     None => self.unknown_role(r),
                 }
             }
-            let mut subjects = Vec::with_capacity(a.subjects.len());
+            let mut subjects = SmallVec::with_capacity(a.subjects.len());
             for s in a.subjects {
                 match s.kind {
                     ast::SubjectKind::Principal(p) => subjects.push(SubjectRef::Principal(p)),
@@ -252,7 +253,7 @@ impl Checker<'_, '_> {
                     Some((s, _)) => s,
                     None => continue,
                 },
-                None => Vec::new(),
+                None => ScopePath::new(),
             };
             self.ir.assignments.push(AssignInfo { roles, subjects, scope, span: a.span });
         }
