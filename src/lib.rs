@@ -79,6 +79,8 @@ pub fn compile(loader: &dyn Loader, roots: &[&str]) -> Compilation {
     let mut sources = Sources::default();
     let mut diagnostics = Diagnostics::default();
     let mut files: Vec<syntax::ast::File> = Vec::new();
+    // The `assign` items of each file left in its text, read again while checking.
+    let mut deferred = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     let mut queue: VecDeque<source::Loaded> = VecDeque::new();
     for root in roots {
@@ -96,7 +98,9 @@ pub fn compile(loader: &dyn Loader, roots: &[&str]) -> Compilation {
         }
         let id = sources.add(loaded.name.clone(), loaded.text);
         let text = sources.get(id).map_or("", |f| f.text.as_str());
-        let file = syntax::parse(id, text, &mut diagnostics);
+        let mut offsets = Vec::new();
+        let file = syntax::parse_deferring(id, text, &mut diagnostics, &mut offsets);
+        deferred.push((id, offsets));
         for item in &file.items {
             let Item::Use(u) = item else { continue };
             match &u.target {
@@ -141,7 +145,7 @@ pub fn compile(loader: &dyn Loader, roots: &[&str]) -> Compilation {
     let syntax_ok = !diagnostics.has_errors();
     let mut policy = None;
     if syntax_ok {
-        let ir = check::check(files, &mut diagnostics);
+        let ir = check::check_deferred(files, deferred, &sources, &mut diagnostics);
         if !diagnostics.has_errors() {
             let compiled = compile::compile(&ir, &sources, &|f| f);
             let tests = ir

@@ -7,7 +7,7 @@ mod identity;
 pub mod ir;
 mod rules;
 
-use crate::diag::{Diagnostic, Diagnostics, Span, did_you_mean};
+use crate::diag::{Diagnostic, Diagnostics, FileId, Sources, Span, did_you_mean};
 use crate::graph::RoleGraph;
 use crate::syntax::ast::{self, Entity, Item, Name, TypeExpr};
 use ir::*;
@@ -17,20 +17,57 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// consumed: assignments, nearly all of a large policy, hand their principal names and path
 /// ids on to the IR rather than having them copied, and the AST is gone before compiling.
 pub fn check(files: Vec<ast::File>, diags: &mut Diagnostics) -> Ir {
-    let count = files.iter().map(|f| f.items.len()).sum();
-    let mut assigns = Vec::with_capacity(count);
+    check_deferred(files, Vec::new(), &Sources::default(), diags)
+}
+
+/// [`check`] for files read by [`crate::syntax::parse_deferring`]: `deferred` lists, by file,
+/// the offsets of the `assign` items left in the source text, which are read again one at a
+/// time while they are resolved, in file order with the `assign` items the files hold.
+pub(crate) fn check_deferred(
+    files: Vec<ast::File>,
+    deferred: Vec<(FileId, Vec<u32>)>,
+    sources: &Sources,
+    diags: &mut Diagnostics,
+) -> Ir {
+    let mut parsed = Vec::new();
     let mut rest = Vec::new();
     for item in files.into_iter().flat_map(|f| f.items) {
         match item {
-            Item::Assign(a) => assigns.push(a),
+            Item::Assign(a) => parsed.push(a),
             other => rest.push(other),
         }
     }
+    let count = parsed.len() + deferred.iter().map(|(_, d)| d.len()).sum::<usize>();
+    let mut parsed = parsed.into_iter().peekable();
+    let mut deferred = deferred.into_iter().flat_map(|(file, at)| at.into_iter().map(move |at| (file, at))).peekable();
+    // Both lists are in file order, and files in load order (their ids ascend): merged, they
+    // are the assignments as a whole parse would list them.
+    let assigns = std::iter::from_fn(move || {
+        let take_parsed = match (parsed.peek(), deferred.peek()) {
+            (Some(a), Some(&(file, at))) => (a.span.file, a.span.start) < (file, at),
+            (a, d) => a.is_some() || d.is_none(),
+        };
+        if take_parsed {
+            return parsed.next().map(Ok);
+        }
+        let (file, at) = deferred.next()?;
+        let text = sources.get(file).map_or("", |f| f.text.as_str());
+        Some(crate::syntax::reread_assign(file, text, at).ok_or(Span::new(
+            file,
+            at as usize,
+            at as usize + "assign".len(),
+        )))
+    });
     let items: Vec<&Item> = rest.iter().collect();
-    check_items(&items, assigns, diags)
+    check_items(&items, count, assigns, diags)
 }
 
-fn check_items(items: &[&Item], assigns: Vec<ast::Assign>, diags: &mut Diagnostics) -> Ir {
+fn check_items(
+    items: &[&Item],
+    count: usize,
+    assigns: impl Iterator<Item = Result<ast::Assign, Span>>,
+    diags: &mut Diagnostics,
+) -> Ir {
     let mut c = Checker {
         diags,
         ir: Ir::default(),
@@ -54,7 +91,7 @@ fn check_items(items: &[&Item], assigns: Vec<ast::Assign>, diags: &mut Diagnosti
     c.resolve_roles();
     let graph = c.role_graph();
     c.check_rules();
-    c.resolve_assignments(assigns);
+    c.resolve_assignments(count, assigns);
     c.resolve_exclusive(items, &graph);
     c.check_tests(items);
     c.warnings(&graph);
@@ -573,4 +610,74 @@ impl<'a> Checker<'a, '_> {
 fn star_outside_rule(span: Span) -> Diagnostic {
     Diagnostic::error("E0315", "`*` may only appear in rules", span, "not allowed here")
         .with_help("list the actions, or name an action set")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::{parse, parse_deferring};
+
+    /// Two files whose `assign` items the hand-written reader takes, interleaved with ones the
+    /// grammar reads (a quoted id, a comment inside the item, a bare type), and with an error.
+    const FILES: [&str; 2] = [
+        r#"resource org; resource ws in org { actions read; }
+role viewer { allow read on ws; }
+assign viewer to user:a on org:o1/ws:w1;
+assign viewer to user:"b c" on org:o1;
+assign viewer to user:d on org:o2/ws:w2;
+group g;
+"#,
+        r#"assign viewer /* inside */ to group:g on org:o3;
+assign viewer, viewer to user:e, group:g, everyone on org:o4/ws:w4;
+assign viewer to user:f on org:o5/ws;
+assign ghost to user:g on org:o6;
+assign viewer to user:h;
+"#,
+    ];
+
+    fn sources() -> Sources {
+        let mut sources = Sources::default();
+        for (i, text) in FILES.iter().enumerate() {
+            sources.add(format!("f{i}.rbac"), (*text).to_string());
+        }
+        sources
+    }
+
+    #[test]
+    fn deferred_assignments_check_exactly_as_parsed_ones() {
+        let sources = sources();
+        let (mut whole, mut deferring) = (Diagnostics::default(), Diagnostics::default());
+        let mut files = Vec::new();
+        let mut lazy = Vec::new();
+        let mut deferred = Vec::new();
+        for (id, text) in (0..).zip(FILES) {
+            files.push(parse(id, text, &mut whole));
+            let mut offsets = Vec::new();
+            lazy.push(parse_deferring(id, text, &mut deferring, &mut offsets));
+            deferred.push((id, offsets));
+        }
+        // The grammar's items stay in the files; the hand-read ones are offsets only.
+        let held = |f: &[ast::File]| f.iter().flat_map(|f| &f.items).filter(|i| matches!(i, Item::Assign(_))).count();
+        assert_eq!((held(&files), held(&lazy)), (8, 3));
+        assert_eq!(deferred.iter().map(|(_, d)| d.len()).sum::<usize>(), 5);
+        let a = check(files, &mut whole);
+        let b = check_deferred(lazy, deferred, &sources, &mut deferring);
+        assert_eq!(format!("{:?}", a.assignments), format!("{:?}", b.assignments));
+        assert_eq!(a.assignments.len(), 7, "all but the one scoped at a bare type");
+        let codes = |d: &Diagnostics| d.iter().map(|d| (d.code, d.primary.span)).collect::<Vec<_>>();
+        assert_eq!(codes(&whole), codes(&deferring));
+        assert!(whole.iter().any(|d| d.code == "E0201"), "the unknown role is reported");
+        assert!(whole.iter().any(|d| d.primary.span.file == 1 && d.message.contains("type")), "{whole:?}");
+    }
+
+    #[test]
+    fn an_assignment_that_cannot_be_read_again_is_an_error() {
+        let sources = sources();
+        let mut diags = Diagnostics::default();
+        let files = vec![parse(0, FILES[0], &mut diags)];
+        // Offset 1 starts no `assign` item.
+        let ir = check_deferred(files, vec![(0, vec![1])], &sources, &mut diags);
+        assert!(diags.iter().any(|d| d.code == "E0101" && d.primary.span.start == 1), "{diags:?}");
+        assert_eq!(ir.assignments.len(), 3, "the file's own");
+    }
 }

@@ -221,9 +221,27 @@ impl Checker<'_, '_> {
         format!("a path to `{}` reads `{}`", self.ir.type_name(t), example.join("/"))
     }
 
-    pub(super) fn resolve_assignments(&mut self, assigns: Vec<ast::Assign>) {
-        self.ir.assignments.reserve_exact(assigns.len());
+    /// Resolves `count` assignments; an `Err` is one the parser took but that cannot be read
+    /// again (the text changed under it), an error rather than a missing assignment.
+    pub(super) fn resolve_assignments(
+        &mut self,
+        count: usize,
+        assigns: impl Iterator<Item = Result<ast::Assign, Span>>,
+    ) {
+        self.ir.assignments.reserve_exact(count);
         for a in assigns {
+            let a = match a {
+                Ok(a) => a,
+                Err(at) => {
+                    self.diags.push(Diagnostic::error(
+                        "E0101",
+                        "this `assign` item could not be read again",
+                        at,
+                        "read once here",
+                    ));
+                    continue;
+                }
+            };
             let mut roles = SmallVec::with_capacity(a.roles.len());
             for r in &a.roles {
                 match self.role_ids.get(r.name.as_str()) {

@@ -28,6 +28,25 @@ struct RbacParser;
 /// resumes at the next line that starts an item (see `resync`), so one run reports each
 /// broken item's error; a file with any syntax error gives no items.
 pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
+    parse_items(file, text, diags, None)
+}
+
+/// [`parse`] for compiling: an `assign` item that the hand-written reader takes is checked
+/// but not kept; its offset is listed in `deferred` instead (in file order, with the items the
+/// grammar reads left in the file), and the checker reads it again with [`reread_assign`]
+/// when it resolves it. A million assignments then never live as a syntax tree at once (some
+/// 500 bytes each), only as their offsets. `deferred` is left empty when the file has a syntax
+/// error, as its items are.
+pub(crate) fn parse_deferring(file: FileId, text: &str, diags: &mut Diagnostics, deferred: &mut Vec<u32>) -> File {
+    parse_items(file, text, diags, Some(deferred))
+}
+
+/// The `assign` item at `at` of a file that [`parse_deferring`] read, built this time.
+pub(crate) fn reread_assign(file: FileId, text: &str, at: u32) -> Option<Assign> {
+    fast::assign(file, text, at as usize).map(|(item, _)| item)
+}
+
+fn parse_items(file: FileId, text: &str, diags: &mut Diagnostics, mut deferred: Option<&mut Vec<u32>>) -> File {
     if let Some(at) = too_deep(text) {
         diags.push(
             Diagnostic::error(
@@ -58,7 +77,10 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
             None => done,
         };
         if let Some((item, end)) = fast::assign(file, text, at) {
-            items.push(Item::Assign(item));
+            match (deferred.as_deref_mut(), u32::try_from(at)) {
+                (Some(offsets), Ok(at)) => offsets.push(at),
+                _ => items.push(Item::Assign(item)),
+            }
             (last_start, done) = (Some(at), end);
             continue;
         }
@@ -96,6 +118,9 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
     }
     // A file with a syntax error contributes no items (nor what building them found).
     if errors > 0 {
+        if let Some(offsets) = deferred {
+            offsets.clear();
+        }
         return File::default();
     }
     diags.append(built);
