@@ -384,8 +384,8 @@ fn assemble(p: Payload<'_>, tests: Vec<PolicyTest>) -> Loaded {
         .collect();
     let identity_index = identities.iter().enumerate().map(|(i, id)| (id.name.clone(), i)).collect();
     let mut children: HashMap<(NodeId, TypeId), HashMap<String, NodeId>> = HashMap::default();
-    let node_keys: Vec<(NodeId, TypeId, Box<str>)> =
-        p.node_keys.into_iter().map(|(parent, t, id)| (parent, t, Box::from(id.as_ref()))).collect();
+    let node_keys: Vec<(NodeId, TypeId, CompactString)> =
+        p.node_keys.into_iter().map(|(parent, t, id)| (parent, t, CompactString::from(id.as_ref()))).collect();
     for (n, (parent, t, id)) in node_keys.iter().enumerate().skip(1) {
         children.entry((*parent, *t)).or_default().insert(id.to_string(), u32::try_from(n).unwrap_or(u32::MAX));
     }

@@ -456,7 +456,7 @@ impl Lookup {
         action_names: &[String],
         roles: usize,
         role_table: impl Iterator<Item = ((RoleId, TypeId, ActionId), (u32, u32))>,
-        node_keys: Vec<(NodeId, TypeId, Box<str>)>,
+        node_keys: Vec<(NodeId, TypeId, CompactString)>,
         grants: &Grants,
         names: SubjectNames<'_>,
     ) -> Lookup {
@@ -502,7 +502,7 @@ impl Lookup {
                 node_keys.get(m as usize).map_or(0, |(p, t, id)| node_hash(*p, *t, id))
             });
         }
-        l.node_keys = node_keys.into_iter().map(|(p, t, id)| (p, t, CompactString::from(&*id))).collect();
+        l.node_keys = node_keys;
         l
     }
 
@@ -565,7 +565,7 @@ impl Lookup {
     /// Indexes every node whose path has only unquoted ids by the hash of its path. Each
     /// node's record holds its chain (the node ids from the root-most down to it) and its
     /// path text, so a lookup reads one slot and one record and follows no parent links.
-    fn build_prefixes(&mut self, types: &[CType], node_keys: &[(NodeId, TypeId, Box<str>)]) {
+    fn build_prefixes(&mut self, types: &[CType], node_keys: &[(NodeId, TypeId, CompactString)]) {
         // For each node (parents come before their children): its record offset when its ids
         // are all unquoted, and the hasher after its path.
         let mut info: Vec<(Option<usize>, PrefixHasher)> = Vec::with_capacity(node_keys.len());

@@ -257,7 +257,7 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
     let mut next_subject = group_base + u32::try_from(ir.groups.len()).unwrap_or(0);
     let mut children: HashMap<(NodeId, TypeId), HashMap<String, NodeId>> = HashMap::default();
     let mut node_paths: Vec<Option<String>> = vec![None];
-    let mut node_keys: Vec<(NodeId, TypeId, Box<str>)> = vec![(0, TypeId(0), Box::from(""))];
+    let mut node_keys: Vec<(NodeId, TypeId, CompactString)> = vec![(0, TypeId(0), CompactString::default())];
     let mut grants: Vec<(SubjectId, NodeId, RoleId)> = Vec::new();
     for a in &ir.assignments {
         let mut node: NodeId = 0;
@@ -273,7 +273,7 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
                         None,
                     )));
                     entry.insert(id.to_string(), next);
-                    node_keys.push((node, *t, Box::from(id.as_str())));
+                    node_keys.push((node, *t, id.clone()));
                     next
                 }
             };
@@ -298,7 +298,8 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
     // subject's rows below one workspace sit together in its sorted run.
     let order = preorder(&node_keys);
     let new_id = |n: NodeId| order.get(n as usize).copied().unwrap_or(n);
-    let mut renumbered: Vec<(NodeId, TypeId, Box<str>)> = vec![(0, TypeId(0), Box::from("")); node_keys.len()];
+    let mut renumbered: Vec<(NodeId, TypeId, CompactString)> =
+        vec![(0, TypeId(0), CompactString::default()); node_keys.len()];
     let mut paths: Vec<Option<String>> = vec![None; node_paths.len()];
     for (old, ((parent, t, id), path)) in node_keys.into_iter().zip(node_paths).enumerate() {
         let at = new_id(old as NodeId) as usize;
@@ -391,7 +392,7 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
 /// Each scope node's id in depth-first preorder (node 0, everywhere, stays 0; children in
 /// id order), from `node_keys[n] = (parent, type, id)`, where a parent's id is below its
 /// children's.
-fn preorder(node_keys: &[(NodeId, TypeId, Box<str>)]) -> Vec<NodeId> {
+fn preorder(node_keys: &[(NodeId, TypeId, CompactString)]) -> Vec<NodeId> {
     let mut kids: Vec<Vec<NodeId>> = vec![Vec::new(); node_keys.len()];
     for (n, (parent, _, _)) in node_keys.iter().enumerate().skip(1) {
         if let Some(k) = kids.get_mut(*parent as usize) {
