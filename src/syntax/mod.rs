@@ -261,7 +261,8 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
     let mut expected: Vec<String> = Vec::new();
     // With error detail on, pest also records the literal tokens tried at the farthest
     // position (`;`, `,`, `==`, ...), which named rules alone cannot show.
-    let farther = e.parse_attempts().map_or(0, |a| a.max_position);
+    let attempts = e.parse_attempts();
+    let farther = attempts.as_ref().map_or(0, |a| a.max_position);
     // The rules pest names were tried where it failed; when the literal tokens lie farther
     // on (a path that ends without its `;`), those rules were alternatives at an earlier
     // place (a subject before `on`) and would only mislead.
@@ -270,15 +271,13 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
     {
         expected.extend(positives.iter().filter_map(|r| describe(*r)).map(str::to_string));
     }
-    if let Some(attempts) = e.parse_attempts() {
-        pos = pos.max(attempts.max_position);
+    if let Some(attempts) = attempts {
+        pos = pos.max(farther);
         // Right after an id, the characters that would only lengthen it (`.`, `@`, ...)
         // are no useful suggestion.
-        let before = text.get(..from + attempts.max_position).unwrap_or("");
-        let in_id = before
-            .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '@' | '+' | '-'))
-            .ends_with(':')
-            && before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        let before = text.get(..from + farther).unwrap_or("");
+        let in_id = before.trim_end_matches(crate::path::is_id_char).ends_with(':')
+            && before.ends_with(|c: char| c.is_ascii() && crate::path::is_ident_char(c as u8));
         for t in attempts.expected_tokens() {
             // Only literal tokens: ranges (`a..z`) and built-ins are covered by rule names.
             let token = t.to_string();
