@@ -44,8 +44,8 @@ pub use compile::bundle::BundleError;
 pub use diag::{Diagnostic, Diagnostics, Severity, Sources};
 pub use eval::{Subject, Target, Verdict};
 pub use request::{
-    Decision, DirectPrincipal, Effect, GroupSource, IdentityPrincipal, Principal, Reason, Request, RequestError,
-    ResourceRef, RuleReason, TokenPrincipal,
+    Decision, DirectPrincipal, Effect, GroupSource, IdentityPrincipal, Principal, Reason, Reasons, Request,
+    RequestError, ResourceRef, RuleReason, TokenPrincipal,
 };
 pub use source::{FsLoader, Loader, MemoryLoader};
 

@@ -225,19 +225,115 @@ impl std::fmt::Display for RequestError {
 /// Its names (roles, chains, scopes, locations, group subjects) are borrowed from the
 /// [`crate::Policy`] that decided, so writing reasons out does not copy them;
 /// [`Decision::into_owned`] gives a `Decision<'static>` to keep past the policy. Decisions read
-/// back from JSON own their names.
+/// back from JSON own their names. The reasons of a default deny with nothing skipped (the
+/// most common decision) are a borrowed `[Reason::NoRule]`: deciding it allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision<'p> {
     pub decision: Effect,
     /// Non-empty exactly when the request is invalid.
     pub errors: Vec<RequestError>,
-    pub reasons: Vec<Reason<'p>>,
+    pub reasons: Reasons<'p>,
 }
 
-impl Decision<'_> {
+/// A decision's reasons: a slice to read ([`std::ops::Deref`]), built from a `Vec`. The
+/// reasons of a default deny with no skipped rule, the most common decision, are a shared
+/// static `[Reason::NoRule]`, so deciding one allocates nothing. Serialized as a list.
+#[derive(Clone, Default)]
+pub struct Reasons<'p> {
+    list: Vec<Reason<'p>>,
+    /// `[Reason::NoRule]`, not in `list` (which is empty).
+    no_rule: bool,
+}
+
+/// What a [`Reasons::no_rule`] reads as.
+const NO_RULE: &[Reason<'static>] = &[Reason::NoRule];
+
+impl<'p> Reasons<'p> {
+    /// `[Reason::NoRule]`, without allocating.
+    pub fn no_rule() -> Reasons<'p> {
+        Reasons { list: Vec::new(), no_rule: true }
+    }
+
+    /// The reasons to change (a `[Reason::NoRule]` is copied out first).
+    pub fn to_mut(&mut self) -> &mut Vec<Reason<'p>> {
+        if std::mem::take(&mut self.no_rule) {
+            self.list = NO_RULE.to_vec();
+        }
+        &mut self.list
+    }
+
+    /// The reasons as a `Vec`.
+    pub fn into_vec(mut self) -> Vec<Reason<'p>> {
+        self.to_mut();
+        self.list
+    }
+}
+
+impl<'p> std::ops::Deref for Reasons<'p> {
+    type Target = [Reason<'p>];
+
+    fn deref(&self) -> &[Reason<'p>] {
+        if self.no_rule { NO_RULE } else { &self.list }
+    }
+}
+
+impl<'p> From<Vec<Reason<'p>>> for Reasons<'p> {
+    fn from(v: Vec<Reason<'p>>) -> Self {
+        Reasons { list: v, no_rule: false }
+    }
+}
+
+impl<'p> FromIterator<Reason<'p>> for Reasons<'p> {
+    fn from_iter<I: IntoIterator<Item = Reason<'p>>>(iter: I) -> Self {
+        Reasons { list: iter.into_iter().collect(), no_rule: false }
+    }
+}
+
+impl<'a, 'p> IntoIterator for &'a Reasons<'p> {
+    type Item = &'a Reason<'p>;
+    type IntoIter = std::slice::Iter<'a, Reason<'p>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl std::fmt::Debug for Reasons<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Reasons<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Reasons<'_> {}
+
+impl<'p> PartialEq<Vec<Reason<'p>>> for Reasons<'p> {
+    fn eq(&self, other: &Vec<Reason<'p>>) -> bool {
+        **self == **other
+    }
+}
+
+impl Serialize for Reasons<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(s)
+    }
+}
+
+impl<'de, 'p> Deserialize<'de> for Reasons<'p> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<Reason<'p>>::deserialize(d).map(Reasons::from)
+    }
+}
+
+impl<'p> Decision<'p> {
     /// The decision for an invalid request: deny, no reasons, the errors.
-    pub fn invalid(errors: Vec<RequestError>) -> Decision<'static> {
-        Decision { decision: Effect::Deny, errors, reasons: Vec::new() }
+    pub fn invalid(errors: Vec<RequestError>) -> Decision<'p> {
+        Decision { decision: Effect::Deny, errors, reasons: Reasons::default() }
     }
 
     pub fn is_allow(&self) -> bool {
@@ -249,7 +345,7 @@ impl Decision<'_> {
         Decision {
             decision: self.decision,
             errors: self.errors,
-            reasons: self.reasons.into_iter().map(Reason::into_owned).collect(),
+            reasons: self.reasons.into_vec().into_iter().map(Reason::into_owned).collect(),
         }
     }
 }
@@ -380,5 +476,30 @@ pub(crate) mod invalid {
 
     pub fn attr_type(entity: &str, name: &str, ty: &str, value: &Value) -> RequestError {
         RequestError::new("E0741", format!("attribute `{entity}.{name}` must be of type `{ty}`, got `{value}`"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_no_rule_reads_writes_and_compares_as_the_list_it_stands_for() {
+        let shared = Reasons::no_rule();
+        let owned = Reasons::from(vec![Reason::NoRule]);
+        assert_eq!(&*shared, &[Reason::NoRule]);
+        assert_eq!(shared, owned);
+        assert_eq!(shared, vec![Reason::NoRule]);
+        assert_ne!(shared, Reasons::default());
+        assert_eq!(serde_json::to_string(&shared).ok(), serde_json::to_string(&owned).ok());
+        assert_eq!(format!("{shared:?}"), format!("{owned:?}"));
+        let back: Reasons<'static> = serde_json::from_str(r#"[{"kind":"no_rule"}]"#).unwrap_or_default();
+        assert_eq!(back, shared);
+        let mut changed = shared.clone();
+        changed.to_mut().push(Reason::Exclusive { roles: vec!["a".into()] });
+        assert_eq!(changed.len(), 2);
+        assert_eq!(shared.len(), 1, "the shared list itself is never changed");
+        assert_eq!(changed.clone().into_vec(), changed.to_vec());
+        assert_eq!(shared.into_vec(), vec![Reason::NoRule]);
     }
 }

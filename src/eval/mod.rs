@@ -17,7 +17,7 @@ pub(crate) use validate::{claim, principal_id_ok};
 
 use crate::check::ir::RoleId;
 use crate::compile::{Chain, CompiledPolicy, Lookup, NodeId};
-use crate::request::{Decision, Reason, Request, RequestError, RuleReason};
+use crate::request::{Decision, Reason, Reasons, Request, RequestError, RuleReason};
 use crate::syntax::ast::Effect;
 use cond::{Env, Missing, Outcome, Who};
 use smallvec::SmallVec;
@@ -170,19 +170,23 @@ fn write_out<'p>(
         Found::Exclusive(roles) => Decision {
             decision: Effect::Deny,
             errors: Vec::new(),
-            reasons: vec![Reason::Exclusive { roles: roles.clone() }],
+            reasons: vec![Reason::Exclusive { roles: roles.clone() }].into(),
         },
         Found::Deny(hits) => {
-            Decision { decision: Effect::Deny, errors: Vec::new(), reasons: written(hits, Reason::Deny) }
+            Decision { decision: Effect::Deny, errors: Vec::new(), reasons: written(hits, Reason::Deny).into() }
         }
         Found::Allow(hits) => {
-            Decision { decision: Effect::Allow, errors: Vec::new(), reasons: written(hits, Reason::Allow) }
+            Decision { decision: Effect::Allow, errors: Vec::new(), reasons: written(hits, Reason::Allow).into() }
+        }
+        // A default deny with nothing skipped (most decisions) allocates nothing.
+        Found::NoRule(skipped) if skipped.is_empty() => {
+            Decision { decision: Effect::Deny, errors: Vec::new(), reasons: Reasons::no_rule() }
         }
         Found::NoRule(skipped) => {
             let mut all = Vec::with_capacity(1 + skipped.len());
             all.push(Reason::NoRule);
             reasons(skipped, Reason::Skipped, &mut all);
-            Decision { decision: Effect::Deny, errors: Vec::new(), reasons: all }
+            Decision { decision: Effect::Deny, errors: Vec::new(), reasons: all.into() }
         }
     };
     if let Some(request) = request {

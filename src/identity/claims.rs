@@ -31,10 +31,12 @@ pub(crate) fn annotate(policy: &CompiledPolicy, request: &Request, decision: &mu
 /// Sets the `source` of each rule reason whose subject is one of `sources`' groups (valid
 /// decisions only).
 pub(crate) fn add_sources(decision: &mut Decision<'_>, sources: &BTreeMap<String, GroupSource>) {
-    if !decision.errors.is_empty() || sources.is_empty() {
+    // Only rule reasons have subjects: a borrowed `[NoRule]` is left borrowed.
+    let rules = decision.reasons.iter().any(|r| matches!(r, Reason::Allow(_) | Reason::Deny(_) | Reason::Skipped(_)));
+    if !decision.errors.is_empty() || sources.is_empty() || !rules {
         return;
     }
-    for reason in &mut decision.reasons {
+    for reason in decision.reasons.to_mut() {
         let (Reason::Allow(r) | Reason::Deny(r) | Reason::Skipped(r)) = reason else { continue };
         if let Some(source) = r.subject.strip_prefix("group:").and_then(|g| sources.get(g)) {
             r.source = Some(source.clone());

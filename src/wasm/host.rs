@@ -202,7 +202,7 @@ impl WasmPolicy {
             return Ok(Decision {
                 decision: Effect::Deny,
                 errors: Vec::new(),
-                reasons: vec![Reason::Exclusive { roles: exclusive.into_iter().collect() }],
+                reasons: vec![Reason::Exclusive { roles: exclusive.into_iter().collect() }].into(),
             });
         }
         let of_kind = |k: u32| {
@@ -221,7 +221,7 @@ impl WasmPolicy {
         } else {
             let mut reasons = vec![Reason::NoRule];
             reasons.extend(of_kind(3).map(Reason::Skipped));
-            Decision { decision: Effect::Deny, errors: Vec::new(), reasons }
+            Decision { decision: Effect::Deny, errors: Vec::new(), reasons: reasons.into() }
         })
     }
 
