@@ -1,12 +1,17 @@
 //! The indexes a decision reads, laid out so that resolving a request touches few memory
-//! pages and no lookup waits on another: path types are found among the children of the
+//! lines and no lookup waits on another: path types are found among the children of the
 //! previous segment's type, actions among the target type's, and the rules of an assigned
-//! role for a (type, action) pair are a dense table. The principal id, each group name and
-//! each path prefix are one probe of a flat hash index (a slot holds 32 bits of the hash and
-//! a record offset, so a probe reads one slot line and, on a match, one record): a subject's
-//! record holds its name and its whole run of assignments, a scope node's record its chain
-//! (its ancestors' node ids and its own) and its path text. Path prefixes are hashed during
-//! the scan, so their probes do not wait on each other, and the deepest prefix that is a node
+//! role for a (type, action) pair are a dense table.
+//!
+//! The principal id and each group name are one probe of the subject index, whose slots are
+//! a cache line each: a slot holds 32 bits of the name's hash, the name itself (when short),
+//! and a 256-bit filter of the subject's scope nodes, so that finding a subject and learning
+//! that it holds nothing on the request's path (most subjects of a request) reads that line
+//! only; the subject's record, with its whole run of assignments, is read when the filter
+//! meets the request's chain. Each path prefix is one probe of a flat hash index (a slot
+//! holds 32 bits of the hash and a record offset) whose record holds the node's chain (its
+//! ancestors' node ids and its own) and its path text. Path prefixes are hashed during the
+//! scan, so their probes do not wait on each other, and the deepest prefix that is a node
 //! gives the whole chain without following parent links (its path text is compared with the
 //! request's prefix, so a hash collision cannot pick another node).
 //!
@@ -37,12 +42,15 @@ pub(crate) struct Lookup {
     nodes: HashTable<NodeId>,
     /// Ids of up to 24 bytes are stored inline: comparing them reads no other memory.
     node_keys: Vec<(NodeId, TypeId, CompactString)>,
-    /// Subject records (see [`subject_record`]), by name: principal ids that
-    /// assignments name, and every group.
-    subjects: FlatIndex,
+    /// Subject slots (see [`SubjectSlot`]), by name: principal ids that assignments name,
+    /// and every group; everyone's slot follows the probed ones.
+    subjects: SubjectIndex,
+    /// Subject records: each subject's rows (see [`subject_record`]).
     subject_records: Table,
-    /// Each subject's record offset, by subject id.
-    record_of: Vec<u32>,
+    /// Each subject's slot, by subject id.
+    slot_of: Vec<u32>,
+    /// Everyone's slot.
+    everyone: usize,
     /// Scope nodes whose ids need no quotes (the only ones an unquoted request path can
     /// name), by [`PrefixHasher`] hash of their path.
     prefixes: FlatIndex,
@@ -191,25 +199,37 @@ const HUGE_PAGE: usize = 2 << 20;
 /// bytes stay on the heap.
 #[derive(Debug)]
 enum Table {
-    Heap(Vec<u8>),
+    /// The bytes from the given offset on, where a cache line starts.
+    Heap(Vec<u8>, usize),
     Mapped(memmap2::Mmap),
 }
 
 impl Default for Table {
     fn default() -> Table {
-        Table::Heap(Vec::new())
+        Table::Heap(Vec::new(), 0)
     }
 }
 
 impl Table {
     fn new(bytes: Vec<u8>) -> Table {
         if bytes.len() < HUGE_TABLE {
-            return Table::Heap(bytes);
+            return Table::aligned(&bytes);
         }
         match Table::map(&bytes) {
             Ok(map) => Table::Mapped(map),
-            Err(_) => Table::Heap(bytes),
+            Err(_) => Table::aligned(&bytes),
         }
+    }
+
+    /// A copy of `bytes` on the heap, starting a cache line (as records and slots are placed
+    /// relative to the table's start).
+    fn aligned(bytes: &[u8]) -> Table {
+        let mut v: Vec<u8> = Vec::with_capacity(bytes.len() + LINE);
+        // The capacity is enough: `v` is not moved by what follows.
+        let pad = (LINE - v.as_ptr() as usize % LINE) % LINE;
+        v.resize(pad, 0);
+        v.extend_from_slice(bytes);
+        Table::Heap(v, pad)
     }
 
     fn map(bytes: &[u8]) -> std::io::Result<memmap2::Mmap> {
@@ -235,26 +255,60 @@ impl std::ops::Deref for Table {
 
     fn deref(&self) -> &[u8] {
         match self {
-            Table::Heap(bytes) => bytes,
+            Table::Heap(bytes, start) => bytes.get(*start..).unwrap_or(&[]),
             Table::Mapped(map) => map,
         }
     }
 }
 
-/// A subject's assignments as (node, role), sorted by node: in its record, the nodes (4 bytes
-/// each) and then the roles, so that finding the held ones reads only the nodes. `mask` has
-/// bit `node % 64` set for each node but everywhere (node 0): a subject none of whose bits
-/// a request's chain shares holds nothing there, and its rows are not read.
-#[derive(Debug, Clone, Copy, Default)]
+/// A subject's assignments, as its slot in the subject index (or a prepared subject's copy
+/// of it) gives them: the slot's [`Filter`] says whether a request's chain may meet them
+/// without reading the record; [`Lookup::held`] reads the rows themselves.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Rows<'a> {
-    nodes: &'a [[u8; 4]],
-    roles: &'a [[u8; 4]],
-    mask: u64,
+    /// The slot's first `SLOT_CORE` bytes: all but the name.
+    slot: &'a [u8; SLOT_CORE],
 }
 
-/// The [`Rows::mask`] (or [`Chain::deep`]) of some nodes: bit `node % 64` of each but node 0.
-fn deep_mask(nodes: impl Iterator<Item = NodeId>) -> u64 {
-    nodes.filter(|&n| n != 0).fold(0, |m, n| m | 1 << (n & 63))
+impl Default for Rows<'_> {
+    fn default() -> Self {
+        Rows { slot: &EMPTY_CORE }
+    }
+}
+
+/// A copy of a subject's slot, which a prepared subject keeps beside its other parts: deciding
+/// on it then reads no slot of the policy's index (at 1M assignments, a cache miss each).
+#[derive(Debug, Clone)]
+pub(crate) struct SlotCopy([u8; SLOT_CORE]);
+
+impl SlotCopy {
+    pub(crate) fn rows(&self) -> Rows<'_> {
+        Rows { slot: &self.0 }
+    }
+}
+
+/// A subject's rows as (node, role), sorted by node: in its record, the nodes (4 bytes each)
+/// and then the roles, so that finding the held ones reads only the nodes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Run<'a> {
+    nodes: &'a [[u8; 4]],
+    roles: &'a [[u8; 4]],
+}
+
+/// Bit `node % (64 * FILTER_WORDS)` of each node, a subject's ([`Rows`]) or a request chain's
+/// ([`Chain::filter`]). A subject none of whose bits the chain shares holds nothing there:
+/// its record is not read.
+pub(crate) type Filter = [u64; FILTER_WORDS];
+const FILTER_WORDS: usize = 4;
+
+fn filter_of(nodes: impl Iterator<Item = NodeId>) -> Filter {
+    let mut f = [0; FILTER_WORDS];
+    for n in nodes {
+        if let Some(w) = f.get_mut((n as usize >> 6) & (FILTER_WORDS - 1)) {
+            *w |= 1 << (n & 63);
+        }
+    }
+    f
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
@@ -273,18 +327,53 @@ fn u32s<const N: usize>(bytes: &[u8], at: usize) -> [u32; N] {
     out
 }
 
+/// `N` little-endian `u64`s from `at` (zeros when the bytes end before them).
+fn u64s<const N: usize>(bytes: &[u8], at: usize) -> [u64; N] {
+    let mut out = [0; N];
+    if let Some(words) = bytes.get(at..).and_then(|b| b.as_chunks::<8>().0.get(..N)) {
+        for (o, w) in out.iter_mut().zip(words) {
+            *o = u64::from_le_bytes(*w);
+        }
+    }
+    out
+}
+
 impl<'a> Rows<'a> {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+    /// A copy of the slot these rows are read from.
+    pub(crate) fn copy(&self) -> SlotCopy {
+        SlotCopy(*self.slot)
     }
 
-    pub(crate) fn len(&self) -> usize {
+    /// Whether the subject holds no role anywhere.
+    pub(crate) fn is_empty(&self) -> bool {
+        SubjectSlot::filter(self.slot).iter().all(|&w| w == 0)
+    }
+
+    /// The rows, read from the subject's record in `records`.
+    fn run<'r>(&self, records: &'r [u8]) -> Run<'r> {
+        subject_record(records, SubjectSlot::record(self.slot), SubjectSlot::count(self.slot)).1
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self, l: &Lookup) -> usize {
+        self.run(&l.subject_records).len()
+    }
+
+    #[cfg(test)]
+    fn iter<'r>(&self, l: &'r Lookup) -> impl Iterator<Item = (NodeId, RoleId)> + 'r {
+        let run = self.run(&l.subject_records);
+        run.nodes.iter().zip(run.roles).map(|(&n, &r)| (u32::from_le_bytes(n), RoleId(u32::from_le_bytes(r))))
+    }
+}
+
+impl<'a> Run<'a> {
+    fn len(&self) -> usize {
         self.nodes.len()
     }
 
     /// The rows from the `i`th on.
-    fn from(&self, i: usize) -> Rows<'a> {
-        Rows { nodes: self.nodes.get(i..).unwrap_or(&[]), roles: self.roles.get(i..).unwrap_or(&[]), mask: self.mask }
+    fn from(&self, i: usize) -> Run<'a> {
+        Run { nodes: self.nodes.get(i..).unwrap_or(&[]), roles: self.roles.get(i..).unwrap_or(&[]) }
     }
 
     fn node(&self, i: usize) -> NodeId {
@@ -294,10 +383,123 @@ impl<'a> Rows<'a> {
     fn role(&self, i: usize) -> RoleId {
         RoleId(self.roles.get(i).map_or(u32::MAX, |&r| u32::from_le_bytes(r)))
     }
+}
 
-    #[cfg(test)]
-    fn iter(&self) -> impl Iterator<Item = (NodeId, RoleId)> + 'a {
-        self.nodes.iter().zip(self.roles).map(|(&n, &r)| (u32::from_le_bytes(n), RoleId(u32::from_le_bytes(r))))
+/// A subject's slot in the subject index, one cache line, so that finding a subject and
+/// learning whether it may hold anything on a request's path reads that line only (its record
+/// is read when it may). Bytes: 0..8 the index entry (`hash >> 32` high, record offset + 1
+/// low; 0 for an empty slot), then the [`Filter`], the group (4 bytes, `NO_GROUP` for a
+/// principal id or everyone), the record's row count (4 bytes, so that its rows are found
+/// without reading the record first), the name's length (1 byte, `LONG_NAME` when over
+/// `SLOT_NAME` bytes, and then compared in the record) and the name.
+struct SubjectSlot;
+
+const SUBJECT_SLOT: usize = 64;
+const SLOT_GROUP: usize = 8 + FILTER_WORDS * 8;
+const SLOT_COUNT: usize = SLOT_GROUP + 4;
+/// The bytes of a slot that [`Rows`] read (and a [`SlotCopy`] keeps): all but the name.
+const SLOT_CORE: usize = SLOT_COUNT + 4;
+const SLOT_LEN: usize = SLOT_CORE;
+const SLOT_NAME_AT: usize = SLOT_LEN + 1;
+const SLOT_NAME: usize = SUBJECT_SLOT - SLOT_NAME_AT;
+const LONG_NAME: u8 = u8::MAX;
+static EMPTY_SLOT: [u8; SUBJECT_SLOT] = [0; SUBJECT_SLOT];
+static EMPTY_CORE: [u8; SLOT_CORE] = [0; SLOT_CORE];
+
+impl SubjectSlot {
+    fn write(hash: u64, record: usize, group: u32, name: &str, run: &[(NodeId, RoleId)]) -> [u8; SUBJECT_SLOT] {
+        let mut slot = [0; SUBJECT_SLOT];
+        let entry = (hash >> 32 << 32) | u64::from(u32::try_from(record).map_or(0, |r| r.saturating_add(1)));
+        let filter = filter_of(run.iter().map(|&(n, _)| n));
+        let mut bytes = entry.to_le_bytes().into_iter().chain(filter.iter().flat_map(|w| w.to_le_bytes()));
+        let count = u32::try_from(run.len()).unwrap_or(0);
+        let bytes = bytes.by_ref().chain(group.to_le_bytes()).chain(count.to_le_bytes());
+        let short = name.len() <= SLOT_NAME;
+        let len = if short { u8::try_from(name.len()).unwrap_or(LONG_NAME) } else { LONG_NAME };
+        let bytes = bytes.chain([len]);
+        let bytes = bytes.chain(name.bytes().take(if short { SLOT_NAME } else { 0 }));
+        for (o, b) in slot.iter_mut().zip(bytes) {
+            *o = b;
+        }
+        slot
+    }
+
+    fn entry<const N: usize>(slot: &[u8; N]) -> u64 {
+        u64s::<1>(slot, 0)[0]
+    }
+
+    fn record<const N: usize>(slot: &[u8; N]) -> usize {
+        ((Self::entry(slot) & 0xffff_ffff) as usize).wrapping_sub(1)
+    }
+
+    fn filter<const N: usize>(slot: &[u8; N]) -> Filter {
+        u64s::<FILTER_WORDS>(slot, 8)
+    }
+
+    fn group<const N: usize>(slot: &[u8; N]) -> u32 {
+        u32_at(slot, SLOT_GROUP)
+    }
+
+    fn count<const N: usize>(slot: &[u8; N]) -> usize {
+        u32_at(slot, SLOT_COUNT) as usize
+    }
+
+    #[inline(always)]
+    fn rows(slot: &[u8; SUBJECT_SLOT]) -> Rows<'_> {
+        Rows { slot: Self::core(slot) }
+    }
+
+    fn core(slot: &[u8; SUBJECT_SLOT]) -> &[u8; SLOT_CORE] {
+        slot.first_chunk().unwrap_or(&EMPTY_CORE)
+    }
+
+    /// Whether the slot is `name`'s (a long name is compared in the record).
+    #[inline(always)]
+    fn named(slot: &[u8; SUBJECT_SLOT], records: &[u8], name: &[u8]) -> bool {
+        let len = slot.get(SLOT_LEN).copied().unwrap_or(0);
+        if name.len() <= SLOT_NAME {
+            usize::from(len) == name.len()
+                && slot.get(SLOT_NAME_AT..SLOT_NAME_AT + name.len()).is_some_and(|b| same(b, name))
+        } else {
+            len == LONG_NAME && same(subject_record(records, Self::record(slot), Self::count(slot)).0, name)
+        }
+    }
+}
+
+/// The open-addressing index of subject slots, probed linearly from `hash & mask` (at most
+/// half full); slot `mask + 1`, never probed, is everyone's.
+#[derive(Debug, Clone, Default)]
+struct SubjectIndex {
+    slots: Table,
+    mask: usize,
+}
+
+impl SubjectIndex {
+    /// The slot of the subject named `name` (a group name or a principal id) whose hash is
+    /// `hash`.
+    #[inline(always)]
+    fn find<'a>(&'a self, records: &[u8], hash: u64, group: bool, name: &str) -> Option<&'a [u8; SUBJECT_SLOT]> {
+        let slots = self.slots.as_chunks::<SUBJECT_SLOT>().0;
+        let tag = hash >> 32;
+        let mut i = (hash as usize) & self.mask;
+        loop {
+            let slot = slots.get(i)?;
+            let entry = SubjectSlot::entry(slot);
+            if entry == 0 {
+                return None;
+            }
+            if entry >> 32 == tag
+                && (SubjectSlot::group(slot) != NO_GROUP) == group
+                && SubjectSlot::named(slot, records, name.as_bytes())
+            {
+                return Some(slot);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    fn slot(&self, i: usize) -> &[u8; SUBJECT_SLOT] {
+        self.slots.as_chunks::<SUBJECT_SLOT>().0.get(i).unwrap_or(&EMPTY_SLOT)
     }
 }
 
@@ -307,16 +509,16 @@ const SHORT_ROWS: usize = 8;
 /// Up to this many rows (below the path's second node) a subject's run is scanned up to the
 /// path's deepest node; beyond, each node of the path is found by binary search.
 const SCAN_ROWS: usize = 48;
-/// Subject record: group (or `NO_GROUP`), row count, key length, the rows' node mask (two
-/// words, low first), key, rows.
-const SUBJECT_HEAD: usize = 20;
+/// Subject record: the rows (see [`Run`]; their count is in the subject's slot), then, for a
+/// name too long for the slot, its length (4 bytes) and the name.
+const LONG_KEY_HEAD: usize = 4;
 /// A cache line: records are placed so as not to cross more of them than they must.
 const LINE: usize = 64;
 
 /// Pads `out` with zeros (which no offset points to) so that a record of `len` bytes
 /// written next crosses no line boundary it need not: one that fits in a line is not split,
-/// a longer one starts a line. Offsets count from the table's start, which is page-aligned
-/// where it matters (a large table, mapped; see [`Table`]). With the scope types' skip, this
+/// a longer one starts a line. Offsets count from the table's start, which starts a line
+/// (see [`Table`]). With the scope types' skip, this
 /// made a whole request at 1M assignments about 9% faster (fewer lines per request to miss).
 fn start_record(out: &mut Vec<u8>, len: usize) {
     let used = out.len() % LINE;
@@ -364,27 +566,43 @@ fn node_hash(parent: NodeId, t: TypeId, id: &str) -> u64 {
 }
 
 /// A request's scope nodes (sorted), with a 64-bit mask of them (`node % 64`) that
-/// [`Lookup::held`] tests each row against before comparing nodes: made once per request,
-/// read for each of its subjects.
+/// [`scan`] tests each row against before comparing nodes, and their [`Filter`]: made once
+/// per request, read for each of its subjects.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Chain<'a> {
     nodes: &'a [NodeId],
     mask: u64,
-    /// The nodes' bits but everywhere's, to test against a run's [`Rows::mask`].
-    deep: u64,
+    /// The nodes' [`Filter`], to test against a subject's.
+    filter: Filter,
 }
 
 impl<'a> Chain<'a> {
     pub(crate) fn new(nodes: &'a [NodeId]) -> Chain<'a> {
-        let deep = deep_mask(nodes.iter().copied());
-        Chain { nodes, mask: deep | u64::from(nodes.contains(&0)), deep }
+        Chain::with_filter(nodes, filter_of(nodes.iter().copied()))
+    }
+
+    /// The chain of `nodes` whose [`Filter`] is `filter` (kept from [`Chain::filter`]).
+    pub(crate) fn with_filter(nodes: &'a [NodeId], filter: Filter) -> Chain<'a> {
+        // Bit `node % 64` of a node is its filter bit's place in its word.
+        Chain { nodes, mask: filter.iter().fold(0, |m, w| m | w), filter }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn nodes(&self) -> &'a [NodeId] {
+        self.nodes
+    }
+
+    pub(crate) fn filter(&self) -> Filter {
+        self.filter
     }
 }
 
 /// [`Lookup::held`] for a short run: every row up to the deepest of `nodes` (both are
 /// sorted), each first tested against `mask` (which covers at least `nodes`), and only then
-/// compared with the nodes themselves.
-fn scan(rows: Rows<'_>, nodes: &[NodeId], mask: u64, mut f: impl FnMut(NodeId, RoleId)) {
+/// compared with the nodes themselves. Always inlined: since the held test moved to the
+/// subject's filter, the compiler no longer inlined it, and the call cost more than the scan.
+#[inline(always)]
+fn scan(rows: Run<'_>, nodes: &[NodeId], mask: u64, mut f: impl FnMut(NodeId, RoleId)) {
     let Some(&last) = nodes.last() else { return };
     for (i, &n) in rows.nodes.iter().enumerate() {
         let n = u32::from_le_bytes(n);
@@ -399,7 +617,7 @@ fn scan(rows: Rows<'_>, nodes: &[NodeId], mask: u64, mut f: impl FnMut(NodeId, R
 
 /// [`Lookup::held`] for a longer run: a binary search per node, each starting where the
 /// previous one ended (nodes ascend).
-fn search(rows: Rows<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
+fn search(rows: Run<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
     let mut from = 0;
     for &n in nodes {
         from = take(rows, from, n, &mut f);
@@ -408,7 +626,7 @@ fn search(rows: Rows<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
 
 /// Jumps to the rows of node `n` at or after row `from` by binary search (without branching
 /// on the comparisons), calls `f` for each, and returns the row after them.
-fn take(rows: Rows<'_>, from: usize, n: NodeId, f: &mut impl FnMut(NodeId, RoleId)) -> usize {
+fn take(rows: Run<'_>, from: usize, n: NodeId, f: &mut impl FnMut(NodeId, RoleId)) -> usize {
     let rest = rows.nodes.get(from..).unwrap_or(&[]);
     emit(rows, from + rest.partition_point(|&m| u32::from_le_bytes(m) < n), n, f)
 }
@@ -417,7 +635,7 @@ fn take(rows: Rows<'_>, from: usize, n: NodeId, f: &mut impl FnMut(NodeId, RoleI
 /// Always inlined: called apart, with the rule applying `f` inlined into it, its entry and
 /// exit cost some 40 instructions a call (`verdict` at M -67 inlined).
 #[inline(always)]
-fn emit(rows: Rows<'_>, mut at: usize, n: NodeId, f: &mut impl FnMut(NodeId, RoleId)) -> usize {
+fn emit(rows: Run<'_>, mut at: usize, n: NodeId, f: &mut impl FnMut(NodeId, RoleId)) -> usize {
     while rows.node(at) == n {
         f(n, rows.role(at));
         at += 1;
@@ -434,18 +652,19 @@ fn prefix_record(records: &[u8], at: usize) -> (&[[u8; 4]], &[u8]) {
     (chain.as_chunks::<4>().0, path)
 }
 
-/// The subject record at `at` of `records`: its group (`NO_GROUP` for a principal id or
-/// everyone), its name and its rows.
+/// The subject record at `at` of `records`, of `count` rows: its name (empty when it is
+/// kept in the slot) and its rows.
 #[inline]
-fn subject_record(records: &[u8], at: usize) -> (u32, &[u8], Rows<'_>) {
-    let [group, count, len, lo, hi] = u32s::<5>(records, at);
-    let (count, len) = (count as usize, len as usize);
-    let key = at + SUBJECT_HEAD;
-    let name = records.get(key..key + len).unwrap_or(&[]);
-    let nodes = records.get(key + len..key + len + count * 4).unwrap_or(&[]);
-    let roles = records.get(key + len + count * 4..key + len + count * 8).unwrap_or(&[]);
-    let mask = u64::from(lo) | u64::from(hi) << 32;
-    (group, name, Rows { nodes: nodes.as_chunks::<4>().0, roles: roles.as_chunks::<4>().0, mask })
+fn subject_record(records: &[u8], at: usize, count: usize) -> (&[u8], Run<'_>) {
+    let nodes = records.get(at..at + count * 4).unwrap_or(&[]);
+    let roles = records.get(at + count * 4..at + count * 8).unwrap_or(&[]);
+    (long_key(records, at + count * 8), Run { nodes: nodes.as_chunks::<4>().0, roles: roles.as_chunks::<4>().0 })
+}
+
+/// The long name at `at` of the subject records, after a record's rows.
+fn long_key(records: &[u8], at: usize) -> &[u8] {
+    let len = u32_at(records, at) as usize;
+    records.get(at + LONG_KEY_HEAD..at + LONG_KEY_HEAD + len).unwrap_or(&[])
 }
 
 impl Lookup {
@@ -521,45 +740,52 @@ impl Lookup {
                 *slot = (id.as_str(), NO_GROUP);
             }
         }
-        let mut index = FlatBuilder::with_capacity(total);
+        let cap = (total.max(1) * 2).next_power_of_two();
+        let mask = cap - 1;
+        let mut slots = vec![[0u8; SUBJECT_SLOT]; cap + 1];
         let mut out: Vec<u8> = Vec::new();
         let mut rows = grants.iter().peekable();
         let mut record: Vec<u8> = Vec::new();
         let mut roles: Vec<u8> = Vec::new();
+        let mut run: Vec<(NodeId, RoleId)> = Vec::new();
         for (s, (name, group)) in names.into_iter().enumerate() {
             record.clear();
-            record.extend_from_slice(&group.to_le_bytes());
-            record.extend_from_slice(&0u32.to_le_bytes());
-            record.extend_from_slice(&u32::try_from(name.len()).unwrap_or(0).to_le_bytes());
-            record.extend_from_slice(&0u64.to_le_bytes());
-            record.extend_from_slice(name.as_bytes());
-            let mut count = 0u32;
-            let mut mask = 0;
+            run.clear();
             while let Some((&(_, node), held)) = rows.next_if(|((subject, _), _)| *subject as usize == s) {
-                mask |= deep_mask(std::iter::once(node));
-                for r in held {
+                for &r in held {
                     record.extend_from_slice(&node.to_le_bytes());
                     roles.extend_from_slice(&r.0.to_le_bytes());
-                    count += 1;
+                    run.push((node, r));
                 }
             }
             record.append(&mut roles);
-            if let Some(n) = record.get_mut(4..8) {
-                n.copy_from_slice(&count.to_le_bytes());
-            }
-            if let Some(m) = record.get_mut(12..20) {
-                m.copy_from_slice(&mask.to_le_bytes());
+            // A name that fits in the slot is compared there and not kept in the record.
+            if name.len() > SLOT_NAME {
+                record.extend_from_slice(&u32::try_from(name.len()).unwrap_or(0).to_le_bytes());
+                record.extend_from_slice(name.as_bytes());
             }
             start_record(&mut out, record.len());
             let at = out.len();
-            self.record_of.push(u32::try_from(at).unwrap_or(u32::MAX));
             out.extend_from_slice(&record);
-            if s as u32 != EVERYONE {
-                index.insert(subject_hash(group != NO_GROUP, name), at);
+            let fits = u32::try_from(at).is_ok_and(|a| a < u32::MAX);
+            let hash = subject_hash(group != NO_GROUP, name);
+            let slot = SubjectSlot::write(if s as u32 == EVERYONE { 0 } else { hash }, at, group, name, &run);
+            // Everyone's slot is the last, which no probe reaches; an offset that does not fit
+            // leaves the subject out (its lookups find nothing, which denies).
+            let mut i = if s as u32 == EVERYONE { cap } else { (hash as usize) & mask };
+            while s as u32 != EVERYONE && fits && slots.get(i).is_some_and(|t| SubjectSlot::entry(t) != 0) {
+                i = (i + 1) & mask;
             }
+            if (fits || s as u32 == EVERYONE)
+                && let Some(t) = slots.get_mut(i)
+            {
+                *t = slot;
+            }
+            self.slot_of.push(u32::try_from(i).unwrap_or(u32::MAX));
         }
-        self.subjects = index.finish();
+        self.subjects = SubjectIndex { slots: Table::new(slots.into_iter().flatten().collect()), mask };
         self.subject_records = Table::new(out);
+        self.everyone = cap;
     }
 
     /// Indexes every node whose path has only unquoted ids by the hash of its path. Each
@@ -619,11 +845,8 @@ impl Lookup {
     /// The rows of a principal id that some assignment names.
     pub(crate) fn principal(&self, id: &str) -> Option<Rows<'_>> {
         let records = &*self.subject_records;
-        let at = self.subjects.find(subject_hash(false, id), |at| {
-            let (group, name, _) = subject_record(records, at);
-            group == NO_GROUP && same(name, id.as_bytes())
-        })?;
-        Some(subject_record(records, at).2)
+        let slot = self.subjects.find(records, subject_hash(false, id), false, id)?;
+        Some(SubjectSlot::rows(slot))
     }
 
     /// A declared group and its rows. Always inlined: called once per group name in the fast
@@ -632,24 +855,21 @@ impl Lookup {
     #[inline(always)]
     pub(crate) fn group(&self, name: &str) -> Option<(GroupId, Rows<'_>)> {
         let records = &*self.subject_records;
-        let at = self.subjects.find(subject_hash(true, name), |at| {
-            let (group, key, _) = subject_record(records, at);
-            group != NO_GROUP && same(key, name.as_bytes())
-        })?;
-        let (group, _, rows) = subject_record(records, at);
-        Some((GroupId(group), rows))
+        let slot = self.subjects.find(records, subject_hash(true, name), true, name)?;
+        Some((GroupId(SubjectSlot::group(slot)), SubjectSlot::rows(slot)))
     }
 
     /// The rows of a subject (for requests resolved by the full validator).
     pub(crate) fn subject_rows(&self, subject: SubjectId) -> Rows<'_> {
-        self.record_of
+        self.slot_of
             .get(subject as usize)
-            .map_or(Rows::default(), |&at| subject_record(&self.subject_records, at as usize).2)
+            .map_or(Rows::default(), |&i| SubjectSlot::rows(self.subjects.slot(i as usize)))
     }
 
-    /// The rows of `everyone`.
+    /// The rows of `everyone` (kept apart: every request reads them).
+    #[inline]
     pub(crate) fn everyone_rows(&self) -> Rows<'_> {
-        self.subject_rows(EVERYONE)
+        SubjectSlot::rows(self.subjects.slot(self.everyone))
     }
 
     /// The scope nodes an unquoted request path names, from the root-most down, as
@@ -676,22 +896,8 @@ impl Lookup {
     /// from there up to the deepest node are all within the second node's subtree: few,
     /// and scanned, unless the run is long.
     #[inline]
-    pub(crate) fn held(rows: Rows<'_>, chain: Chain<'_>, mut f: impl FnMut(NodeId, RoleId)) {
-        // No row at everywhere (they would lead the run) and no node's bit in common: none of
-        // the chain's nodes is among the rows'. Most subjects of a request hold nothing on
-        // its path, and are done here.
-        if rows.mask & chain.deep == 0 && rows.node(0) != 0 {
-            return;
-        }
-        let (nodes, mask) = (chain.nodes, chain.mask);
-        if rows.len() <= SHORT_ROWS {
-            return scan(rows, nodes, mask, f);
-        }
-        let Some(([first, second], deeper)) = nodes.split_first_chunk::<2>() else { return search(rows, nodes, f) };
-        // A run's rows at everywhere (node 0, the first of a request's nodes) lead it.
-        let from = if *first == 0 { emit(rows, 0, 0, &mut f) } else { take(rows, 0, *first, &mut f) };
-        let rest = rows.from(take(rows, from, *second, &mut f));
-        if rest.len() <= SCAN_ROWS { scan(rest, deeper, mask, f) } else { search(rest, deeper, f) }
+    pub(crate) fn held(&self, rows: Rows<'_>, chain: &Chain<'_>, f: impl FnMut(NodeId, RoleId)) {
+        held_in(&self.subject_records, rows, chain, f);
     }
 
     /// The type that may follow `parent` in a path (a root type for `None`) and is named
@@ -750,6 +956,28 @@ impl Lookup {
             })
             .copied()
     }
+}
+
+/// [`Lookup::held`] on the subject records `records`.
+#[inline]
+fn held_in(records: &[u8], rows: Rows<'_>, chain: &Chain<'_>, mut f: impl FnMut(NodeId, RoleId)) {
+    // No node's bit in common: none of the chain's nodes is among the rows'. Most subjects
+    // of a request hold nothing on its path, and are done here, without reading their
+    // record.
+    let shared = SubjectSlot::filter(rows.slot).iter().zip(&chain.filter).fold(0, |acc, (a, b)| acc | (a & b));
+    if shared == 0 {
+        return;
+    }
+    let rows = rows.run(records);
+    let (nodes, mask) = (chain.nodes, chain.mask);
+    if rows.len() <= SHORT_ROWS {
+        return scan(rows, nodes, mask, f);
+    }
+    let Some(([first, second], deeper)) = nodes.split_first_chunk::<2>() else { return search(rows, nodes, f) };
+    // A run's rows at everywhere (node 0, the first of a request's nodes) lead it.
+    let from = if *first == 0 { emit(rows, 0, 0, &mut f) } else { take(rows, 0, *first, &mut f) };
+    let rest = rows.from(take(rows, from, *second, &mut f));
+    if rest.len() <= SCAN_ROWS { scan(rest, deeper, mask, f) } else { search(rest, deeper, f) }
 }
 
 #[cfg(test)]
@@ -817,23 +1045,27 @@ assign r to user:c on org:"c d"/ws:x;
             seed % n
         };
         for _ in 0..2000 {
-            // Node ids up to 200: some share a mask bit (`node % 64`) without being equal.
-            let span = if next(2) == 0 { 30 } else { 200 };
+            // Node ids up to 600: some share a mask bit (`node % 64`) or a filter bit
+            // (`node % 256`) without being equal.
+            let span = [30, 200, 600][next(3) as usize];
             let mut run: Vec<(u32, u32)> = (0..next(80)).map(|_| (next(span) as u32, next(5) as u32)).collect();
             run.sort_unstable();
             run.dedup();
             let mut nodes: Vec<u32> = (0..next(6)).map(|_| next(span) as u32).collect();
             nodes.sort_unstable();
             nodes.dedup();
-            let node_bytes: Vec<[u8; 4]> = run.iter().map(|&(n, _)| n.to_le_bytes()).collect();
-            let role_bytes: Vec<[u8; 4]> = run.iter().map(|&(_, r)| r.to_le_bytes()).collect();
-            let rows = Rows { nodes: &node_bytes, roles: &role_bytes, mask: deep_mask(run.iter().map(|&(n, _)| n)) };
+            let mut record = Vec::new();
+            record.extend(run.iter().flat_map(|&(n, _)| n.to_le_bytes()));
+            record.extend(run.iter().flat_map(|&(_, r)| r.to_le_bytes()));
+            let pairs: Vec<(NodeId, RoleId)> = run.iter().map(|&(n, r)| (n, RoleId(r))).collect();
+            let slot = SubjectSlot::write(1 << 32, 0, NO_GROUP, "", &pairs);
+            let rows = SubjectSlot::rows(&slot);
             let expected: Vec<(u32, u32)> = run.iter().copied().filter(|(n, _)| nodes.contains(n)).collect();
             let (mut scanned, mut searched, mut held) = (Vec::new(), Vec::new(), Vec::new());
             let chain = Chain::new(&nodes);
-            scan(rows, &nodes, chain.mask, |n, r| scanned.push((n, r.0)));
-            search(rows, &nodes, |n, r| searched.push((n, r.0)));
-            Lookup::held(rows, chain, |n, r| held.push((n, r.0)));
+            scan(rows.run(&record), &nodes, chain.mask, |n, r| scanned.push((n, r.0)));
+            search(rows.run(&record), &nodes, |n, r| searched.push((n, r.0)));
+            held_in(&record, rows, &chain, |n, r| held.push((n, r.0)));
             assert_eq!(scanned, expected, "scan, run {run:?}, nodes {nodes:?}");
             assert_eq!(held, expected, "held, run {run:?}, nodes {nodes:?}");
             assert_eq!(searched, expected, "search, run {run:?}, nodes {nodes:?}");
@@ -866,7 +1098,10 @@ assign r to user:c on org:"c d"/ws:x;
             assert_eq!(t.get(..bytes.len()), Some(&bytes[..]));
             assert!(t.get(bytes.len()..).unwrap_or(&[]).iter().all(|&b| b == 0));
         }
-        assert!(matches!(Table::new(vec![1; 100]), Table::Heap(_)));
+        let small = Table::new(vec![1; 100]);
+        assert!(matches!(small, Table::Heap(..)));
+        assert_eq!(&*small, &[1; 100][..]);
+        assert_eq!(small.as_ptr() as usize % LINE, 0, "a small table starts a line");
     }
 
     #[test]
@@ -913,7 +1148,8 @@ assign r to user:c on org:"c d"/ws:x;
             }
             out.extend(std::iter::repeat_n(1u8, len));
         }
-        // Subject records are placed so: principals with 0 to 19 assignments, names of 6 to 25 bytes.
+        // Subject records are placed so: principals with 0 to 19 assignments, names of 6 to 25
+        // bytes (those over `SLOT_NAME` kept in the record).
         let mut src = String::from("resource ws { actions read; }\nrole r { allow read on ws; }\n");
         for u in 0..20 {
             for w in 0..u {
@@ -922,9 +1158,11 @@ assign r to user:c on org:"c d"/ws:x;
         }
         let policy = crate::compile_str("t.rbac", &src).policy.expect("compiles");
         let l = &policy.compiled.lookup;
-        for &at in &l.record_of {
-            let (_, name, rows) = subject_record(&l.subject_records, at as usize);
-            let (at, len) = (at as usize, SUBJECT_HEAD + name.len() + rows.len() * 8);
+        for &i in &l.slot_of {
+            let slot = l.subjects.slot(i as usize);
+            let (at, count) = (SubjectSlot::record(slot), SubjectSlot::count(slot));
+            let (name, rows) = subject_record(&l.subject_records, at, count);
+            let len = rows.len() * 8 + if name.is_empty() { 0 } else { LONG_KEY_HEAD + name.len() };
             assert!(at % LINE == 0 || at / LINE == (at + len - 1) / LINE, "{len} bytes at {at}");
         }
     }
@@ -933,10 +1171,38 @@ assign r to user:c on org:"c d"/ws:x;
     fn subjects_hold_their_own_rows() {
         let policy = crate::compile_str("t.rbac", SRC).policy.expect("compiles");
         let l = &policy.compiled.lookup;
-        let rows: Vec<_> = l.principal("user:b").map(|r| r.iter().collect()).unwrap_or_default();
+        let rows: Vec<_> = l.principal("user:b").map(|r| r.iter(l).collect()).unwrap_or_default();
         assert_eq!(rows.len(), 1);
         assert!(l.principal("user:z").is_none());
         assert!(l.group("user:b").is_none(), "a principal id is not a group name");
         assert!(l.everyone_rows().is_empty());
+    }
+
+    #[test]
+    fn subjects_are_found_by_their_whole_name_in_the_slot_or_in_the_record() {
+        // Names around `SLOT_NAME` bytes, sharing long prefixes, as principal ids and groups.
+        let mut src = String::from("resource ws { actions read; }\nrole r { allow read on ws; }\n");
+        let names: Vec<String> = (SLOT_NAME - 6..SLOT_NAME + 6).map(|n| "g".repeat(n)).collect();
+        for (k, n) in names.iter().enumerate() {
+            src.push_str(&format!("group {n};\n"));
+            src.push_str(&format!("assign r to user:{n} on ws:u{k};\nassign r to group:{n} on ws:g{k};\n"));
+        }
+        let policy = crate::compile_str("t.rbac", &src).policy.expect("compiles");
+        let c = &policy.compiled;
+        let l = &c.lookup;
+        let ws = c.type_index["ws"];
+        for (k, n) in names.iter().enumerate() {
+            let node = |id: String| l.child(0, ws, &id).expect("a node");
+            let user: Vec<_> = l.principal(&format!("user:{n}")).map(|r| r.iter(l).collect()).unwrap_or_default();
+            assert_eq!(user.iter().map(|&(n, _)| n).collect::<Vec<_>>(), [node(format!("u{k}"))], "user:{n}");
+            let (g, rows) = l.group(n).expect("a group");
+            assert_eq!(c.groups.get(g.idx()), Some(n));
+            assert_eq!(rows.iter(l).map(|(n, _)| n).collect::<Vec<_>>(), [node(format!("g{k}"))], "group {n}");
+            // One byte more, less or different is another name.
+            for other in [format!("{n}g"), n[1..].to_string(), format!("{}h", &n[1..])] {
+                assert!(l.group(&other).is_none_or(|(h, _)| h != g), "{other} is not {n}");
+                assert!(l.principal(&format!("user:{other}")).is_none_or(|r| r.iter(l).ne(user.iter().copied())));
+            }
+        }
     }
 }

@@ -15,7 +15,7 @@ pub(crate) mod bundle;
 mod lookup;
 
 use compact_str::CompactString;
-pub(crate) use lookup::{Chain, Lookup, PrefixHasher, Rows, Segment, SubjectNames};
+pub(crate) use lookup::{Chain, Filter, Lookup, PrefixHasher, Rows, Segment, SlotCopy, SubjectNames};
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::{BTreeMap, BTreeSet};
 

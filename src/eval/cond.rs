@@ -6,7 +6,7 @@
 //! not allocate, except to compare two sets for equality.
 
 use crate::check::ir::{Cond, GroupId, Ty, Val};
-use crate::compile::{NodeId, Rows};
+use crate::compile::{Chain, NodeId, Rows, SlotCopy};
 use crate::syntax::ast::{CmpOp, Entity};
 use serde_json::{Map, Value};
 use smallvec::SmallVec;
@@ -37,6 +37,41 @@ pub(crate) fn add_subject<'a>(subjects: &mut Subjects<'a>, who: Who, rows: Rows<
     }
 }
 
+/// The subjects a decision reads: found for a request (their slots in the policy's index),
+/// or kept by a prepared subject (copies of them).
+#[derive(Clone, Copy)]
+pub(crate) enum SubjectList<'e> {
+    Found(&'e [(Who, Rows<'e>)]),
+    Kept(&'e [(Who, SlotCopy)]),
+}
+
+impl<'e> SubjectList<'e> {
+    pub(crate) fn is_empty(self) -> bool {
+        match self {
+            SubjectList::Found(s) => s.is_empty(),
+            SubjectList::Kept(k) => k.is_empty(),
+        }
+    }
+
+    /// Calls `f` with each subject and its rows (in one loop: one copy of `f`).
+    #[inline(always)]
+    pub(crate) fn for_each(self, mut f: impl FnMut(Who, Rows<'e>)) {
+        let n = match self {
+            SubjectList::Found(s) => s.len(),
+            SubjectList::Kept(k) => k.len(),
+        };
+        for i in 0..n {
+            let subject = match self {
+                SubjectList::Found(s) => s.get(i).copied(),
+                SubjectList::Kept(k) => k.get(i).map(|(w, slot)| (*w, slot.rows())),
+            };
+            if let Some((w, rows)) = subject {
+                f(w, rows);
+            }
+        }
+    }
+}
+
 /// A validated request, resolved to the policy's ids, owning what it could not borrow
 /// from the request. [`Resolved::env`] is what deciding reads.
 pub(crate) struct Resolved<'a> {
@@ -54,9 +89,9 @@ impl Resolved<'_> {
         Env {
             principal_id: &self.principal_id,
             groups: &self.groups,
-            subjects: &self.subjects,
+            subjects: SubjectList::Found(&self.subjects),
             resource_id: self.resource_id.as_deref(),
-            nodes: &self.nodes,
+            chain: Chain::new(&self.nodes),
             pair: self.pair,
             attrs: self.attrs,
         }
@@ -69,10 +104,11 @@ pub(crate) struct Env<'e> {
     pub principal_id: &'e str,
     /// The request's groups, resolved and sorted.
     pub groups: &'e [GroupId],
-    pub subjects: &'e [(Who, Rows<'e>)],
+    pub subjects: SubjectList<'e>,
     /// The target's id (its last segment's); `None` for a bare type.
     pub resource_id: Option<&'e str>,
-    pub nodes: &'e [NodeId],
+    /// The scope nodes of the target's path.
+    pub chain: Chain<'e>,
     /// The (target type, action) pair, which indexes the role tables.
     pub pair: u32,
     pub attrs: Attrs<'e>,

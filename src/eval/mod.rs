@@ -16,7 +16,7 @@ pub(crate) use prepared::{check, subject, target};
 pub(crate) use validate::{claim, principal_id_ok};
 
 use crate::check::ir::RoleId;
-use crate::compile::{Chain, CompiledPolicy, Lookup, NodeId};
+use crate::compile::{CompiledPolicy, NodeId};
 use crate::request::{Decision, Reason, Reasons, Request, RequestError, RuleReason};
 use crate::syntax::ast::Effect;
 use cond::{Env, Missing, Outcome, Who};
@@ -285,7 +285,7 @@ fn find<'p>(policy: &'p CompiledPolicy, env: &Env<'_>) -> Found<'p> {
         return Found::NoRule(Hits::new());
     }
 
-    // 2. Scopes(r) were found with the request (`env.nodes`).
+    // 2. Scopes(r) were found with the request (`env.chain`).
     // 4, 6, 7. Applicable rules of a held role; each condition is evaluated once per decision.
     let mut outcomes: SmallVec<[(u32, Outcome<'p>); 4]> = SmallVec::new();
     let mut denies = Hits::new();
@@ -319,16 +319,16 @@ fn find<'p>(policy: &'p CompiledPolicy, env: &Env<'_>) -> Found<'p> {
 
     // 3. Roles(R): the roles assigned to a subject at a scope (ancestors are folded into the
     //    compiled tables). Without exclusive sets each is applied as it is found.
-    let chain = Chain::new(env.nodes);
+    let chain = &env.chain;
     if policy.exclusive_sets.is_empty() {
-        for &(who, rows) in env.subjects {
-            Lookup::held(rows, chain, |node, role| apply(Grant { role, subject: who, node }));
-        }
+        env.subjects.for_each(|who, rows| {
+            policy.lookup.held(rows, chain, |node, role| apply(Grant { role, subject: who, node }));
+        });
     } else {
         let mut grants: SmallVec<[Grant; 8]> = SmallVec::new();
-        for &(who, rows) in env.subjects {
-            Lookup::held(rows, chain, |node, role| grants.push(Grant { role, subject: who, node }));
-        }
+        env.subjects.for_each(|who, rows| {
+            policy.lookup.held(rows, chain, |node, role| grants.push(Grant { role, subject: who, node }));
+        });
         // 5. Separation of duty: two roles of one exclusive set among Roles(R).
         if let Some(roles) = exclusive(policy, &grants) {
             return Found::Exclusive(roles);

@@ -6,11 +6,11 @@
 //! It decides exactly as [`super::verdict`] decides the request the parts come from; only
 //! the errors of an invalid request are reported by the part they belong to.
 
-use super::cond::{Attrs, Env, Groups, Nodes, Who};
+use super::cond::{Attrs, Env, Groups, Nodes, SubjectList, Who};
 use super::validate::{check_attrs, principal_id_ok, read_path, subjects_of, walk};
 use super::{Found, Verdict, find};
 use crate::check::ir::{Ty, TypeId};
-use crate::compile::{CompiledPolicy, Rows};
+use crate::compile::{Chain, CompiledPolicy, Filter, SlotCopy};
 use crate::request::{DirectPrincipal, RequestError, ResourceRef, invalid};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -23,8 +23,9 @@ pub struct Subject<'p> {
     policy: &'p CompiledPolicy,
     id: String,
     groups: Groups,
-    /// A `Vec`, not `Subjects`: a `SmallVec` would make `Subject` invariant in `'p`.
-    subjects: Vec<(Who, Rows<'p>)>,
+    /// The subjects' slots, copied: deciding reads them from here, not from the policy's
+    /// index.
+    subjects: Vec<(Who, SlotCopy)>,
     attrs: Map<String, Value>,
 }
 
@@ -36,6 +37,8 @@ pub struct Target<'p> {
     ty: TypeId,
     id: Option<String>,
     nodes: Nodes,
+    /// The nodes' filter, made once.
+    filter: Filter,
     attrs: Map<String, Value>,
     decl: &'p BTreeMap<String, Ty>,
 }
@@ -68,7 +71,7 @@ pub(crate) fn subject<'p>(policy: &'p CompiledPolicy, p: &DirectPrincipal) -> Re
     groups.dedup();
     Ok(Subject {
         policy,
-        subjects: subjects_of(policy, &p.id, &groups).into_vec(),
+        subjects: subjects_of(policy, &p.id, &groups).iter().map(|(w, rows)| (*w, rows.copy())).collect(),
         id: p.id.clone(),
         groups,
         attrs: p.attrs.clone(),
@@ -86,11 +89,13 @@ pub(crate) fn target<'p>(policy: &'p CompiledPolicy, r: &ResourceRef) -> Result<
     if !errors.is_empty() {
         return Err(errors);
     }
+    let nodes = walk(policy, &segments);
     Ok(Target {
         policy,
         ty,
         id: if bare { None } else { segments.last().map(|(_, id)| id.to_string()) },
-        nodes: walk(policy, &segments),
+        filter: Chain::new(&nodes).filter(),
+        nodes,
         attrs: r.attrs.clone(),
         decl,
     })
@@ -122,9 +127,9 @@ pub(crate) fn check<'p, 'r>(
     let env = Env {
         principal_id: &subject.id,
         groups: &subject.groups,
-        subjects: &subject.subjects,
+        subjects: SubjectList::Kept(&subject.subjects),
         resource_id: target.id.as_deref(),
-        nodes: &target.nodes,
+        chain: Chain::with_filter(&target.nodes, target.filter),
         pair,
         attrs: Attrs {
             principal: &subject.attrs,

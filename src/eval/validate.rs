@@ -1,9 +1,9 @@
 //! Request validation (design section 5.1): resolves a request's names against the compiled
 //! policy and types its attributes, or lists every reason it is invalid.
 
-use super::cond::{Attrs, Env, Groups, Nodes, Resolved, Subjects, Who, add_subject};
+use super::cond::{Attrs, Env, Groups, Nodes, Resolved, SubjectList, Subjects, Who, add_subject};
 use crate::check::ir::{GroupId, Ty, TypeId};
-use crate::compile::{CompiledPolicy, Lookup, PrefixHasher, Rows, Segment};
+use crate::compile::{Chain, CompiledPolicy, Lookup, PrefixHasher, Rows, Segment};
 use crate::path::{ID, skip};
 use crate::request::{Principal, Request, RequestError, invalid};
 use serde_json::{Map, Value};
@@ -140,9 +140,9 @@ pub(super) fn fast<'a>(
     let env = Env {
         principal_id: id,
         groups,
-        subjects: &subjects,
+        subjects: SubjectList::Found(&subjects),
         resource_id,
-        nodes,
+        chain: Chain::new(nodes),
         pair,
         attrs: Attrs {
             principal: &p.attrs,
@@ -418,7 +418,7 @@ assign r to user:a on org:a/ws:"y z";
 
     /// What deciding reads of a resolved request.
     fn view(r: &Env<'_>) -> (String, Vec<crate::compile::NodeId>, Option<String>, u32) {
-        (r.principal_id.to_string(), r.nodes.to_vec(), r.resource_id.map(str::to_string), r.pair)
+        (r.principal_id.to_string(), r.chain.nodes().to_vec(), r.resource_id.map(str::to_string), r.pair)
     }
 
     /// What `f` reads of a request the one-pass resolver resolves.
@@ -429,8 +429,9 @@ assign r to user:a on org:a/ws:"y z";
     }
 
     /// A request's groups and its subjects (who, and how many assignments each holds).
-    fn who(r: &Env<'_>) -> (Vec<GroupId>, Vec<String>) {
-        let subjects = r.subjects.iter().map(|(w, rows)| format!("{w:?}:{}", rows.len())).collect();
+    fn who(c: &CompiledPolicy, r: &Env<'_>) -> (Vec<GroupId>, Vec<String>) {
+        let mut subjects = Vec::new();
+        r.subjects.for_each(|w, rows| subjects.push(format!("{w:?}:{}", rows.len(&c.lookup))));
         (r.groups.to_vec(), subjects)
     }
 
@@ -457,10 +458,10 @@ assign r to user:a on org:a/ws:"y z";
         for groups in lists {
             let req = Request::new("user:a", groups, "read", "org:a/ws:x");
             let full = full(c, &req).expect("valid");
-            let fast = fast_view(c, &req, |env| (view(env), who(env)))
+            let fast = fast_view(c, &req, |env| (view(env), who(c, env)))
                 .unwrap_or_else(|| panic!("{groups:?}: left to the full validator"));
             let full = full.env();
-            assert_eq!(fast, (view(&full), who(&full)), "{groups:?}");
+            assert_eq!(fast, (view(&full), who(c, &full)), "{groups:?}");
         }
     }
 
