@@ -303,12 +303,14 @@ const FILTER_WORDS: usize = 4;
 
 fn filter_of(nodes: impl Iterator<Item = NodeId>) -> Filter {
     let mut f = [0; FILTER_WORDS];
-    for n in nodes {
-        if let Some(w) = f.get_mut((n as usize >> 6) & (FILTER_WORDS - 1)) {
-            *w |= 1 << (n & 63);
-        }
-    }
+    nodes.for_each(|n| add_to_filter(&mut f, n));
     f
+}
+
+fn add_to_filter(f: &mut Filter, n: NodeId) {
+    if let Some(w) = f.get_mut((n as usize >> 6) & (FILTER_WORDS - 1)) {
+        *w |= 1 << (n & 63);
+    }
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
@@ -407,20 +409,22 @@ static EMPTY_SLOT: [u8; SUBJECT_SLOT] = [0; SUBJECT_SLOT];
 static EMPTY_CORE: [u8; SLOT_CORE] = [0; SLOT_CORE];
 
 impl SubjectSlot {
-    fn write(hash: u64, record: usize, group: u32, name: &str, run: &[(NodeId, RoleId)]) -> [u8; SUBJECT_SLOT] {
-        let mut slot = [0; SUBJECT_SLOT];
-        let entry = (hash >> 32 << 32) | u64::from(u32::try_from(record).map_or(0, |r| r.saturating_add(1)));
-        let filter = filter_of(run.iter().map(|&(n, _)| n));
-        let mut bytes = entry.to_le_bytes().into_iter().chain(filter.iter().flat_map(|w| w.to_le_bytes()));
-        let count = u32::try_from(run.len()).unwrap_or(0);
-        let bytes = bytes.by_ref().chain(group.to_le_bytes()).chain(count.to_le_bytes());
-        let short = name.len() <= SLOT_NAME;
-        let len = if short { u8::try_from(name.len()).unwrap_or(LONG_NAME) } else { LONG_NAME };
-        let bytes = bytes.chain([len]);
-        let bytes = bytes.chain(name.bytes().take(if short { SLOT_NAME } else { 0 }));
-        for (o, b) in slot.iter_mut().zip(bytes) {
-            *o = b;
+    fn write(hash: u64, record: u32, group: u32, name: &str, count: u32, filter: Filter) -> [u8; SUBJECT_SLOT] {
+        let entry = (hash >> 32 << 32) | u64::from(record.saturating_add(1));
+        let mut bytes = Vec::with_capacity(SUBJECT_SLOT);
+        bytes.extend_from_slice(&entry.to_le_bytes());
+        filter.iter().for_each(|w| bytes.extend_from_slice(&w.to_le_bytes()));
+        bytes.extend_from_slice(&group.to_le_bytes());
+        bytes.extend_from_slice(&count.to_le_bytes());
+        match u8::try_from(name.len()) {
+            Ok(len) if name.len() <= SLOT_NAME => {
+                bytes.push(len);
+                bytes.extend_from_slice(name.as_bytes());
+            }
+            _ => bytes.push(LONG_NAME),
         }
+        let mut slot = [0; SUBJECT_SLOT];
+        slot.iter_mut().zip(bytes).for_each(|(o, b)| *o = b);
         slot
     }
 
@@ -747,15 +751,16 @@ impl Lookup {
         let mut rows = grants.iter().peekable();
         let mut record: Vec<u8> = Vec::new();
         let mut roles: Vec<u8> = Vec::new();
-        let mut run: Vec<(NodeId, RoleId)> = Vec::new();
         for (s, (name, group)) in names.into_iter().enumerate() {
+            let everyone = s as u32 == EVERYONE;
             record.clear();
-            run.clear();
+            let (mut count, mut filter) = (0u32, [0; FILTER_WORDS]);
             while let Some((&(_, node), held)) = rows.next_if(|((subject, _), _)| *subject as usize == s) {
-                for &r in held {
+                add_to_filter(&mut filter, node);
+                for r in held {
                     record.extend_from_slice(&node.to_le_bytes());
                     roles.extend_from_slice(&r.0.to_le_bytes());
-                    run.push((node, r));
+                    count += 1;
                 }
             }
             record.append(&mut roles);
@@ -765,23 +770,22 @@ impl Lookup {
                 record.extend_from_slice(name.as_bytes());
             }
             start_record(&mut out, record.len());
-            let at = out.len();
+            let at = u32::try_from(out.len()).ok().filter(|&a| a < u32::MAX);
             out.extend_from_slice(&record);
-            let fits = u32::try_from(at).is_ok_and(|a| a < u32::MAX);
-            let hash = subject_hash(group != NO_GROUP, name);
-            let slot = SubjectSlot::write(if s as u32 == EVERYONE { 0 } else { hash }, at, group, name, &run);
-            // Everyone's slot is the last, which no probe reaches; an offset that does not fit
-            // leaves the subject out (its lookups find nothing, which denies).
-            let mut i = if s as u32 == EVERYONE { cap } else { (hash as usize) & mask };
-            while s as u32 != EVERYONE && fits && slots.get(i).is_some_and(|t| SubjectSlot::entry(t) != 0) {
-                i = (i + 1) & mask;
-            }
-            if (fits || s as u32 == EVERYONE)
-                && let Some(t) = slots.get_mut(i)
-            {
-                *t = slot;
-            }
-            self.slot_of.push(u32::try_from(i).unwrap_or(u32::MAX));
+            let hash = if everyone { 0 } else { subject_hash(group != NO_GROUP, name) };
+            // Everyone's slot is the last, which no probe reaches. A subject whose record offset
+            // does not fit has no slot: it is found nowhere, which denies.
+            let placed = at.map(|at| {
+                let mut i = if everyone { cap } else { (hash as usize) & mask };
+                while !everyone && slots.get(i).is_some_and(|t| SubjectSlot::entry(t) != 0) {
+                    i = (i + 1) & mask;
+                }
+                if let Some(t) = slots.get_mut(i) {
+                    *t = SubjectSlot::write(hash, at, group, name, count, filter);
+                }
+                i
+            });
+            self.slot_of.push(placed.and_then(|i| u32::try_from(i).ok()).unwrap_or(u32::MAX));
         }
         self.subjects = SubjectIndex { slots: Table::new(slots.into_iter().flatten().collect()), mask };
         self.subject_records = Table::new(out);
@@ -1057,8 +1061,8 @@ assign r to user:c on org:"c d"/ws:x;
             let mut record = Vec::new();
             record.extend(run.iter().flat_map(|&(n, _)| n.to_le_bytes()));
             record.extend(run.iter().flat_map(|&(_, r)| r.to_le_bytes()));
-            let pairs: Vec<(NodeId, RoleId)> = run.iter().map(|&(n, r)| (n, RoleId(r))).collect();
-            let slot = SubjectSlot::write(1 << 32, 0, NO_GROUP, "", &pairs);
+            let filter = filter_of(run.iter().map(|&(n, _)| n));
+            let slot = SubjectSlot::write(1 << 32, 0, NO_GROUP, "", run.len() as u32, filter);
             let rows = SubjectSlot::rows(&slot);
             let expected: Vec<(u32, u32)> = run.iter().copied().filter(|(n, _)| nodes.contains(n)).collect();
             let (mut scanned, mut searched, mut held) = (Vec::new(), Vec::new(), Vec::new());
