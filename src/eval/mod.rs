@@ -279,10 +279,19 @@ pub fn verdict<'p: 'r, 'r>(policy: &'p CompiledPolicy, request: &'r Request) -> 
 }
 
 fn find<'p>(policy: &'p CompiledPolicy, env: &Env<'_>) -> Found<'p> {
+    find_then(policy, env, |found| found)
+}
+
+/// [`find`], handing the outcome to `done` where it is made: a prepared `check` builds its
+/// [`Verdict`] there, in its caller's return slot. Returned and then moved into the verdict,
+/// the outcome was read back (in 16-byte pieces) right after `find` had stored it (in narrower
+/// ones), a store-forwarding stall that perf put at 15 to 45% of a prepared `check`.
+#[inline(always)]
+fn find_then<'p, R>(policy: &'p CompiledPolicy, env: &Env<'_>, done: impl FnOnce(Found<'p>) -> R) -> R {
     // 1. Subjects(P): its id (when any assignment names it), its declared groups, everyone;
     //    only those holding some role were kept (`env.subjects`).
     if env.subjects.is_empty() {
-        return Found::NoRule(Hits::new());
+        return done(Found::NoRule(Hits::new()));
     }
 
     // 2. Scopes(r) were found with the request (`env.chain`).
@@ -331,16 +340,16 @@ fn find<'p>(policy: &'p CompiledPolicy, env: &Env<'_>) -> Found<'p> {
         });
         // 5. Separation of duty: two roles of one exclusive set among Roles(R).
         if let Some(roles) = exclusive(policy, &grants) {
-            return Found::Exclusive(roles);
+            return done(Found::Exclusive(roles));
         }
         grants.into_iter().for_each(&mut apply);
     }
     if !denies.is_empty() {
-        Found::Deny(denies)
+        done(Found::Deny(denies))
     } else if !allows.is_empty() {
-        Found::Allow(allows)
+        done(Found::Allow(allows))
     } else {
-        Found::NoRule(skipped)
+        done(Found::NoRule(skipped))
     }
 }
 

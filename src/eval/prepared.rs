@@ -8,7 +8,7 @@
 
 use super::cond::{Attrs, Env, Groups, Nodes, SubjectList, Who};
 use super::validate::{check_attrs, principal_id_ok, read_path, subjects_of, walk};
-use super::{Found, Verdict, find};
+use super::{Found, Verdict, find_then};
 use crate::check::ir::{Ty, TypeId};
 use crate::compile::{Chain, CompiledPolicy, Filter, SlotCopy};
 use crate::request::{DirectPrincipal, RequestError, ResourceRef, invalid};
@@ -140,6 +140,5 @@ pub(crate) fn check<'p, 'r>(
             context_decl: &policy.context_attrs,
         },
     };
-    let found = find(policy, &env);
-    Verdict { policy, request: None, principal_id: Cow::Borrowed(&subject.id), found }
+    find_then(policy, &env, |found| Verdict { policy, request: None, principal_id: Cow::Borrowed(&subject.id), found })
 }
