@@ -28,8 +28,8 @@ use std::hash::Hasher;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Lookup {
     /// Root types, and the child types of each type.
-    roots: Vec<(Name, TypeId)>,
-    kids: Vec<Vec<(Name, TypeId)>>,
+    roots: Vec<TypeKey>,
+    kids: Vec<Vec<TypeKey>>,
     /// Each type's actions with the (type, action) pair they make.
     type_actions: Vec<Vec<(Name, ActionId, u32)>>,
     /// `type * actions + action` -> index of the (type, action) pair, or `NO_PAIR`.
@@ -86,6 +86,42 @@ impl Name {
     /// Whether equal `Name`s mean equal names without looking at the text.
     pub(crate) fn short(&self) -> bool {
         self.2 <= 16
+    }
+}
+
+/// A type name as a path segment is tested against it: the segment's first eight bytes are
+/// loaded once, and each candidate type compares its own first bytes (`head` under `mask`)
+/// and, for a name longer than eight bytes, its last eight (`tail`); a name longer than 16
+/// bytes is then confirmed on the text.
+#[derive(Debug, Clone, Copy)]
+struct TypeKey {
+    len: usize,
+    head: u64,
+    mask: u64,
+    tail: u64,
+    ty: TypeId,
+}
+
+impl TypeKey {
+    fn new(name: &str, ty: TypeId) -> TypeKey {
+        let b = name.as_bytes();
+        let len = b.len();
+        let mask = if len >= 8 { u64::MAX } else { (1u64 << (8 * len)) - 1 };
+        let tail = if len > 8 { word::<8>(b, len - 8) } else { 0 };
+        TypeKey { len, head: head_word(b, 0), mask, tail, ty }
+    }
+}
+
+/// The eight bytes of `b` from `at` as a little-endian number, zeros past its end.
+#[inline(always)]
+fn head_word(b: &[u8], at: usize) -> u64 {
+    match b.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        Some(w) => u64::from_le_bytes(w),
+        None => {
+            let mut x = [0u8; 8];
+            x.iter_mut().zip(b.get(at..).unwrap_or(&[])).for_each(|(o, &c)| *o = c);
+            u64::from_le_bytes(x)
+        }
     }
 }
 
@@ -688,7 +724,7 @@ impl Lookup {
         l.build_subjects(grants, names.groups, names.principals);
         l.build_prefixes(types, &node_keys);
         for (i, t) in types.iter().enumerate() {
-            let entry = (Name::of(&t.name), TypeId::from_idx(i));
+            let entry = TypeKey::new(&t.name, TypeId::from_idx(i));
             match t.parent {
                 None => l.roots.push(entry),
                 Some(p) => {
@@ -920,14 +956,21 @@ impl Lookup {
             None => &self.roots,
             Some(p) => self.kids.get(p.idx())?,
         };
-        candidates.iter().find_map(|&(key, t)| {
-            let end = at + key.2;
-            let word = path.get(at..end)?;
+        // Type names are identifiers (no zero byte), so a segment shorter than a candidate's
+        // name, read with zeros past the path's end, never matches it.
+        let head = head_word(path, at);
+        candidates.iter().find_map(|k| {
+            if head & k.mask != k.head {
+                return None;
+            }
+            let end = at + k.len;
             let ends = path.get(end).is_none_or(|&b| b == b':' || b == b'/');
             let same = ends
-                && Name::of_bytes(word) == key
-                && (key.short() || types.get(t.idx()).is_some_and(|ty| ty.name.as_bytes() == word));
-            same.then_some((t, end))
+                && (k.len <= 8
+                    || word::<8>(path, end - 8) == k.tail
+                        && (k.len <= 16
+                            || types.get(k.ty.idx()).is_some_and(|ty| path.get(at..end) == Some(ty.name.as_bytes()))));
+            same.then_some((k.ty, end))
         })
     }
 
@@ -1036,6 +1079,46 @@ assign r to user:c on org:"c d"/ws:x;
 
         // A node with a quoted id is not indexed: its unquoted spelling names other segments.
         assert!(chain(l, &segments("org:c d/ws:x")).is_empty());
+    }
+
+    #[test]
+    fn a_path_type_is_found_by_its_whole_name_whatever_its_length() {
+        // Names of 1 to 20 bytes, some prefixes of others, all children of one root.
+        let names = [
+            "a",
+            "ab",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghijklmnop",
+            "abcdefghijklmnopq",
+            "abcdefghijklmnopqrst",
+        ];
+        let mut src = String::from("resource root;\n");
+        for n in names {
+            src.push_str(&format!("resource {n} in root {{ actions read; }}\n"));
+        }
+        let policy = crate::compile_str("t.rbac", &src).policy.expect("compiles");
+        let c = &policy.compiled;
+        let root = c.type_index["root"];
+        let find = |path: &str, at| c.lookup.path_type(&c.types, Some(root), path.as_bytes(), at);
+        for n in names {
+            let want = Some((c.type_index[n], 7 + n.len()));
+            assert_eq!(find(&format!("root:r/{n}:x"), 7), want, "{n} with an id");
+            assert_eq!(find(&format!("root:r/{n}"), 7), want, "{n} bare at the end");
+            assert_eq!(find(&format!("root:r/{n}/"), 7), want, "{n} before a slash");
+            // One byte more or less, or one byte changed, is another name or none.
+            assert_ne!(find(&format!("root:r/{n}z:x"), 7), want, "{n}z");
+            assert_ne!(find(&format!("root:r/{}:x", &n[..n.len() - 1]), 7), want, "{n} cut");
+            let mut changed = n.as_bytes().to_vec();
+            let last = changed.len() - 1;
+            changed[last] = b'Z';
+            let changed = String::from_utf8(changed).expect("ascii");
+            assert_eq!(find(&format!("root:r/{changed}:x"), 7), None, "{changed}");
+        }
+        assert_eq!(find("root:r/", 7), None, "nothing after the slash");
+        assert_eq!(c.lookup.path_type(&c.types, None, b"root", 0), Some((root, 4)));
+        assert_eq!(c.lookup.path_type(&c.types, None, b"roo", 0), None);
     }
 
     #[test]
