@@ -81,3 +81,49 @@ fn parts_of_another_policy_are_refused() {
     let own = one.subject(&ann()).expect("valid");
     assert!(one.check(&own, "read", &target, &Map::new()).is_allow());
 }
+
+/// A prepared subject keeps a copy of a short run of assignments and reads a long one in the
+/// policy: both decide as the whole request does, at every scope of either.
+#[test]
+fn subjects_with_few_or_many_assignments_decide_as_whole_requests() {
+    let mut src = String::from(
+        "resource workspace { actions read, write; }\nrole viewer { allow read on workspace; }\n\
+         role writer { allow write on workspace; }\ngroup big;\ngroup small;\n",
+    );
+    for i in 0..100 {
+        src.push_str(&format!("assign viewer to group:big on workspace:w{i};\n"));
+    }
+    for i in (0..50).step_by(2) {
+        src.push_str(&format!("assign writer to user:ann on workspace:w{i};\n"));
+    }
+    for i in (30..120).step_by(3) {
+        src.push_str(&format!("assign writer to group:small on workspace:w{i};\n"));
+    }
+    for i in 40..110 {
+        src.push_str(&format!("assign writer to user:bob on workspace:w{i};\n"));
+    }
+    let policy = rbac::compile_str("many.rbac", &src).policy.expect("compiles");
+    let context = Map::new();
+    let mut allowed = 0;
+    for (id, groups) in [("user:ann", vec!["big"]), ("user:bob", vec!["small"]), ("user:cy", vec!["big", "small"])] {
+        let principal = DirectPrincipal {
+            id: id.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            attrs: Map::new(),
+        };
+        let subject = policy.subject(&principal).expect("valid");
+        for i in 0..125 {
+            let path = format!("workspace:w{i}");
+            let target = policy.target(&resource(&path, json!({}))).expect("valid");
+            for action in ["read", "write"] {
+                let verdict = policy.check(&subject, action, &target, &context);
+                let whole = Request::new(id, &groups, action, &path);
+                assert_eq!(verdict.decision(), policy.decide(&whole), "{id} {action} {path}");
+                allowed += usize::from(verdict.is_allow());
+            }
+        }
+    }
+    // ann: read w0-w99, write 25; bob: write w40-w109 (70) and 7 more of small's 30 outside
+    // them; cy: read 100, write 30.
+    assert_eq!(allowed, 100 + 25 + 77 + 100 + 30);
+}

@@ -313,13 +313,26 @@ impl Default for Rows<'_> {
 }
 
 /// A copy of a subject's slot, which a prepared subject keeps beside its other parts: deciding
-/// on it then reads no slot of the policy's index (at 1M assignments, a cache miss each).
+/// on it then reads no slot of the policy's index (at 1M assignments, a cache miss each). A
+/// subject of up to `KEPT_ROWS` rows keeps its rows too (the copied slot then points at the
+/// start of them), so that deciding reads no record of the policy's either.
 #[derive(Debug, Clone)]
-pub(crate) struct SlotCopy([u8; SLOT_CORE]);
+pub(crate) struct SlotCopy {
+    slot: [u8; SLOT_CORE],
+    rows: Option<Box<[u8]>>,
+}
+
+/// Up to this many rows (8 bytes each), a prepared subject keeps a copy of them.
+const KEPT_ROWS: usize = 64;
 
 impl SlotCopy {
     pub(crate) fn rows(&self) -> Rows<'_> {
-        Rows { slot: &self.0 }
+        Rows { slot: &self.slot }
+    }
+
+    /// The records its rows are read from: its own copy, or (`None`) the policy's.
+    pub(crate) fn records(&self) -> Option<&[u8]> {
+        self.rows.as_deref()
     }
 }
 
@@ -377,11 +390,6 @@ fn u64s<const N: usize>(bytes: &[u8], at: usize) -> [u64; N] {
 }
 
 impl<'a> Rows<'a> {
-    /// A copy of the slot these rows are read from.
-    pub(crate) fn copy(&self) -> SlotCopy {
-        SlotCopy(*self.slot)
-    }
-
     /// Whether the subject holds no role anywhere.
     pub(crate) fn is_empty(&self) -> bool {
         SubjectSlot::filter(self.slot).iter().all(|&w| w == 0)
@@ -935,9 +943,33 @@ impl Lookup {
     /// then jumps to the second node's, and past them. Node ids are in depth-first preorder, so the rows
     /// from there up to the deepest node are all within the second node's subtree: few,
     /// and scanned, unless the run is long.
+    /// `records` are the policy's subject records ([`Lookup::subject_records`]) or a prepared
+    /// subject's copy of its own ([`SlotCopy::records`]).
     #[inline]
-    pub(crate) fn held(&self, rows: Rows<'_>, chain: &Chain<'_>, f: impl FnMut(NodeId, RoleId)) {
-        held_in(&self.subject_records, rows, chain, f);
+    pub(crate) fn held(&self, rows: Rows<'_>, records: &[u8], chain: &Chain<'_>, f: impl FnMut(NodeId, RoleId)) {
+        held_in(records, rows, chain, f);
+    }
+
+    /// The subject records that [`Rows`] found in the index point into.
+    pub(crate) fn subject_records(&self) -> &[u8] {
+        &self.subject_records
+    }
+
+    /// A copy of a subject's slot for a prepared subject, with its rows when they are few.
+    pub(crate) fn keep(&self, rows: Rows<'_>) -> SlotCopy {
+        let mut slot = *rows.slot;
+        let count = SubjectSlot::count(&slot);
+        if count > KEPT_ROWS {
+            return SlotCopy { slot, rows: None };
+        }
+        let at = SubjectSlot::record(&slot);
+        let Some(bytes) = self.subject_records.get(at..at + count * 8) else { return SlotCopy { slot, rows: None } };
+        // The copy's record starts at offset 0: its entry keeps the tag, with record 0.
+        let entry = (SubjectSlot::entry(&slot) >> 32 << 32) | 1;
+        if let Some(head) = slot.first_chunk_mut::<8>() {
+            *head = entry.to_le_bytes();
+        }
+        SlotCopy { slot, rows: Some(bytes.into()) }
     }
 
     /// The type that may follow `parent` in a path (a root type for `None`) and is named

@@ -55,18 +55,20 @@ impl<'e> SubjectList<'e> {
 
     /// Calls `f` with each subject and its rows (in one loop: one copy of `f`).
     #[inline(always)]
-    pub(crate) fn for_each(self, mut f: impl FnMut(Who, Rows<'e>)) {
+    /// Each subject's rows come with the records to read them in: `records` (the policy's
+    /// subject records), or a kept subject's own copy of its record.
+    pub(crate) fn for_each(self, records: &'e [u8], mut f: impl FnMut(Who, Rows<'e>, &'e [u8])) {
         let n = match self {
             SubjectList::Found(s) => s.len(),
             SubjectList::Kept(k) => k.len(),
         };
         for i in 0..n {
             let subject = match self {
-                SubjectList::Found(s) => s.get(i).copied(),
-                SubjectList::Kept(k) => k.get(i).map(|(w, slot)| (*w, slot.rows())),
+                SubjectList::Found(s) => s.get(i).map(|&(w, rows)| (w, rows, records)),
+                SubjectList::Kept(k) => k.get(i).map(|(w, slot)| (*w, slot.rows(), slot.records().unwrap_or(records))),
             };
-            if let Some((w, rows)) = subject {
-                f(w, rows);
+            if let Some((w, rows, records)) = subject {
+                f(w, rows, records);
             }
         }
     }

@@ -329,14 +329,15 @@ fn find_then<'p, R>(policy: &'p CompiledPolicy, env: &Env<'_>, done: impl FnOnce
     // 3. Roles(R): the roles assigned to a subject at a scope (ancestors are folded into the
     //    compiled tables). Without exclusive sets each is applied as it is found.
     let chain = &env.chain;
+    let records = policy.lookup.subject_records();
     if policy.exclusive_sets.is_empty() {
-        env.subjects.for_each(|who, rows| {
-            policy.lookup.held(rows, chain, |node, role| apply(Grant { role, subject: who, node }));
+        env.subjects.for_each(records, |who, rows, records| {
+            policy.lookup.held(rows, records, chain, |node, role| apply(Grant { role, subject: who, node }));
         });
     } else {
         let mut grants: SmallVec<[Grant; 8]> = SmallVec::new();
-        env.subjects.for_each(|who, rows| {
-            policy.lookup.held(rows, chain, |node, role| grants.push(Grant { role, subject: who, node }));
+        env.subjects.for_each(records, |who, rows, records| {
+            policy.lookup.held(rows, records, chain, |node, role| grants.push(Grant { role, subject: who, node }));
         });
         // 5. Separation of duty: two roles of one exclusive set among Roles(R).
         if let Some(roles) = exclusive(policy, &grants) {

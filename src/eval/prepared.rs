@@ -71,7 +71,7 @@ pub(crate) fn subject<'p>(policy: &'p CompiledPolicy, p: &DirectPrincipal) -> Re
     groups.dedup();
     Ok(Subject {
         policy,
-        subjects: subjects_of(policy, &p.id, &groups).iter().map(|(w, rows)| (*w, rows.copy())).collect(),
+        subjects: subjects_of(policy, &p.id, &groups).iter().map(|(w, rows)| (*w, policy.lookup.keep(*rows))).collect(),
         id: p.id.clone(),
         groups,
         attrs: p.attrs.clone(),

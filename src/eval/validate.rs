@@ -431,7 +431,8 @@ assign r to user:a on org:a/ws:"y z";
     /// A request's groups and its subjects (who, and how many assignments each holds).
     fn who(c: &CompiledPolicy, r: &Env<'_>) -> (Vec<GroupId>, Vec<String>) {
         let mut subjects = Vec::new();
-        r.subjects.for_each(|w, rows| subjects.push(format!("{w:?}:{}", rows.len(&c.lookup))));
+        r.subjects
+            .for_each(c.lookup.subject_records(), |w, rows, _| subjects.push(format!("{w:?}:{}", rows.len(&c.lookup))));
         (r.groups.to_vec(), subjects)
     }
 
