@@ -131,6 +131,26 @@ impl<'p> Verdict<'p, '_> {
     }
 }
 
+/// Which [`Reason`] a deciding rule's reason is written out as. Matched where the reason is
+/// made (not a function pointer), so it is built in place in the decision's list.
+#[derive(Clone, Copy)]
+enum Kind {
+    Allow,
+    Deny,
+    Skipped,
+}
+
+impl Kind {
+    #[inline(always)]
+    fn reason(self, r: RuleReason<'_>) -> Reason<'_> {
+        match self {
+            Kind::Allow => Reason::Allow(r),
+            Kind::Deny => Reason::Deny(r),
+            Kind::Skipped => Reason::Skipped(r),
+        }
+    }
+}
+
 /// Writes a decision's reasons out as names: the policy's own, borrowed, and the principal id.
 fn write_out<'p>(
     policy: &'p CompiledPolicy,
@@ -138,13 +158,13 @@ fn write_out<'p>(
     principal_id: &str,
     found: &Found<'p>,
 ) -> Decision<'p> {
-    let reasons = |hits: &[Hit<'p>], kind: fn(RuleReason<'p>) -> Reason<'p>, out: &mut Vec<Reason<'p>>| {
+    let reasons = |hits: &[Hit<'p>], kind: Kind, out: &mut Vec<Reason<'p>>| {
         let name = |h: &Hit<'p>| named(policy, principal_id, h);
         // Most decisions are a default deny without skipped rules, or one deciding rule:
         // neither needs the ordering machinery below.
         match hits {
             [] => return,
-            [h] => return out.push(kind(name(h).reason())),
+            [h] => return out.push(kind.reason(name(h).reason())),
             _ => {}
         }
         // Ordered and without repeats by their borrowed names, then written out. Reasons
@@ -157,9 +177,9 @@ fn write_out<'p>(
         });
         order.dedup_by(|a, b| place(a) == place(b) && name(a).same(&name(b)));
         out.reserve_exact(order.len());
-        out.extend(order.iter().map(|h| kind(name(h).reason())));
+        out.extend(order.iter().map(|h| kind.reason(name(h).reason())));
     };
-    let written = |hits: &[Hit<'p>], kind: fn(RuleReason<'p>) -> Reason<'p>| {
+    let written = |hits: &[Hit<'p>], kind: Kind| {
         // Sized up front: the first push into an empty vector would take the growing path.
         let mut out = Vec::with_capacity(hits.len());
         reasons(hits, kind, &mut out);
@@ -173,10 +193,10 @@ fn write_out<'p>(
             reasons: vec![Reason::Exclusive { roles: roles.clone() }].into(),
         },
         Found::Deny(hits) => {
-            Decision { decision: Effect::Deny, errors: Vec::new(), reasons: written(hits, Reason::Deny).into() }
+            Decision { decision: Effect::Deny, errors: Vec::new(), reasons: written(hits, Kind::Deny).into() }
         }
         Found::Allow(hits) => {
-            Decision { decision: Effect::Allow, errors: Vec::new(), reasons: written(hits, Reason::Allow).into() }
+            Decision { decision: Effect::Allow, errors: Vec::new(), reasons: written(hits, Kind::Allow).into() }
         }
         // A default deny with nothing skipped (most decisions) allocates nothing.
         Found::NoRule(skipped) if skipped.is_empty() => {
@@ -185,7 +205,7 @@ fn write_out<'p>(
         Found::NoRule(skipped) => {
             let mut all = Vec::with_capacity(1 + skipped.len());
             all.push(Reason::NoRule);
-            reasons(skipped, Reason::Skipped, &mut all);
+            reasons(skipped, Kind::Skipped, &mut all);
             Decision { decision: Effect::Deny, errors: Vec::new(), reasons: all.into() }
         }
     };
