@@ -17,7 +17,7 @@ pub(crate) use validate::{claim, principal_id_ok};
 
 use crate::check::ir::RoleId;
 use crate::compile::{CompiledPolicy, NodeId};
-use crate::request::{Decision, Reason, Reasons, Request, RequestError, RuleReason};
+use crate::request::{Decision, Principal, Reason, Reasons, Request, RequestError, RuleReason};
 use crate::syntax::ast::Effect;
 use cond::{Env, Missing, Outcome, Who};
 use smallvec::SmallVec;
@@ -209,7 +209,11 @@ fn write_out<'p>(
             Decision { decision: Effect::Deny, errors: Vec::new(), reasons: all.into() }
         }
     };
-    if let Some(request) = request {
+    // Only a principal given as identity-provider claims has group sources to add (tested
+    // here, without a call, for the common direct principal).
+    if let Some(request) = request
+        && matches!(request.principal, Principal::Identity(_))
+    {
         crate::identity::annotate(policy, request, &mut decision);
     }
     decision
