@@ -943,6 +943,7 @@ impl Lookup {
     /// then jumps to the second node's, and past them. Node ids are in depth-first preorder, so the rows
     /// from there up to the deepest node are all within the second node's subtree: few,
     /// and scanned, unless the run is long.
+    ///
     /// `records` are the policy's subject records ([`Lookup::subject_records`]) or a prepared
     /// subject's copy of its own ([`SlotCopy::records`]).
     #[inline]

@@ -53,10 +53,10 @@ impl<'e> SubjectList<'e> {
         }
     }
 
-    /// Calls `f` with each subject and its rows (in one loop: one copy of `f`).
+    /// Calls `f` with each subject and its rows (in one loop: one copy of `f`), and the
+    /// records to read them in: `records` (the policy's subject records), or a kept subject's
+    /// own copy of its record.
     #[inline(always)]
-    /// Each subject's rows come with the records to read them in: `records` (the policy's
-    /// subject records), or a kept subject's own copy of its record.
     pub(crate) fn for_each(self, records: &'e [u8], mut f: impl FnMut(Who, Rows<'e>, &'e [u8])) {
         let n = match self {
             SubjectList::Found(s) => s.len(),
