@@ -299,7 +299,7 @@ impl std::ops::Deref for Table {
 
 /// A subject's assignments, as its slot in the subject index (or a prepared subject's copy
 /// of it) gives them: the slot's [`Filter`] says whether a request's chain may meet them
-/// without reading the record; [`Lookup::held`] reads the rows themselves.
+/// without reading the record; [`held`] reads the rows themselves.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Rows<'a> {
     /// The slot's first `SLOT_CORE` bytes: all but the name.
@@ -645,7 +645,7 @@ impl<'a> Chain<'a> {
     }
 }
 
-/// [`Lookup::held`] for a short run: every row up to the deepest of `nodes` (both are
+/// [`held`] for a short run: every row up to the deepest of `nodes` (both are
 /// sorted), each first tested against `mask` (which covers at least `nodes`), and only then
 /// compared with the nodes themselves. Always inlined: since the held test moved to the
 /// subject's filter, the compiler no longer inlined it, and the call cost more than the scan.
@@ -663,7 +663,7 @@ fn scan(rows: Run<'_>, nodes: &[NodeId], mask: u64, mut f: impl FnMut(NodeId, Ro
     }
 }
 
-/// [`Lookup::held`] for a longer run: a binary search per node, each starting where the
+/// [`held`] for a longer run: a binary search per node, each starting where the
 /// previous one ended (nodes ascend).
 fn search(rows: Run<'_>, nodes: &[NodeId], mut f: impl FnMut(NodeId, RoleId)) {
     let mut from = 0;
@@ -935,22 +935,6 @@ impl Lookup {
         &[]
     }
 
-    /// Calls `f(node, role)` for each role of `rows` at one of the chain's nodes (without
-    /// repeats); they are sorted, as a chain of scope nodes is (a child's id is above its
-    /// parent's).
-    ///
-    /// The rows at the first node (everywhere, for a request) come first; a binary search
-    /// then jumps to the second node's, and past them. Node ids are in depth-first preorder, so the rows
-    /// from there up to the deepest node are all within the second node's subtree: few,
-    /// and scanned, unless the run is long.
-    ///
-    /// `records` are the policy's subject records ([`Lookup::subject_records`]) or a prepared
-    /// subject's copy of its own ([`SlotCopy::records`]).
-    #[inline]
-    pub(crate) fn held(&self, rows: Rows<'_>, records: &[u8], chain: &Chain<'_>, f: impl FnMut(NodeId, RoleId)) {
-        held_in(records, rows, chain, f);
-    }
-
     /// The subject records that [`Rows`] found in the index point into.
     pub(crate) fn subject_records(&self) -> &[u8] {
         &self.subject_records
@@ -959,12 +943,9 @@ impl Lookup {
     /// A copy of a subject's slot for a prepared subject, with its rows when they are few.
     pub(crate) fn keep(&self, rows: Rows<'_>) -> SlotCopy {
         let mut slot = *rows.slot;
-        let count = SubjectSlot::count(&slot);
-        if count > KEPT_ROWS {
-            return SlotCopy { slot, rows: None };
-        }
-        let at = SubjectSlot::record(&slot);
-        let Some(bytes) = self.subject_records.get(at..at + count * 8) else { return SlotCopy { slot, rows: None } };
+        let (at, count) = (SubjectSlot::record(&slot), SubjectSlot::count(&slot));
+        let kept = if count <= KEPT_ROWS { self.subject_records.get(at..at + count * 8) } else { None };
+        let Some(bytes) = kept else { return SlotCopy { slot, rows: None } };
         // The copy's record starts at offset 0: its entry keeps the tag, with record 0.
         let entry = (SubjectSlot::entry(&slot) >> 32 << 32) | 1;
         if let Some(head) = slot.first_chunk_mut::<8>() {
@@ -1038,9 +1019,19 @@ impl Lookup {
     }
 }
 
-/// [`Lookup::held`] on the subject records `records`.
+/// Calls `f(node, role)` for each role of `rows` at one of the chain's nodes (without
+/// repeats); they are sorted, as a chain of scope nodes is (a child's id is above its
+/// parent's).
+///
+/// The rows at the first node (everywhere, for a request) come first; a binary search
+/// then jumps to the second node's, and past them. Node ids are in depth-first preorder, so the rows
+/// from there up to the deepest node are all within the second node's subtree: few,
+/// and scanned, unless the run is long.
+///
+/// `records` are the policy's subject records ([`Lookup::subject_records`]) or a prepared
+/// subject's copy of its own ([`SlotCopy::records`]).
 #[inline]
-fn held_in(records: &[u8], rows: Rows<'_>, chain: &Chain<'_>, mut f: impl FnMut(NodeId, RoleId)) {
+pub(crate) fn held(records: &[u8], rows: Rows<'_>, chain: &Chain<'_>, mut f: impl FnMut(NodeId, RoleId)) {
     // No node's bit in common: none of the chain's nodes is among the rows'. Most subjects
     // of a request hold nothing on its path, and are done here, without reading their
     // record.
@@ -1185,7 +1176,7 @@ assign r to user:c on org:"c d"/ws:x;
             let chain = Chain::new(&nodes);
             scan(rows.run(&record), &nodes, chain.mask, |n, r| scanned.push((n, r.0)));
             search(rows.run(&record), &nodes, |n, r| searched.push((n, r.0)));
-            held_in(&record, rows, &chain, |n, r| held.push((n, r.0)));
+            super::held(&record, rows, &chain, |n, r| held.push((n, r.0)));
             assert_eq!(scanned, expected, "scan, run {run:?}, nodes {nodes:?}");
             assert_eq!(held, expected, "held, run {run:?}, nodes {nodes:?}");
             assert_eq!(searched, expected, "search, run {run:?}, nodes {nodes:?}");

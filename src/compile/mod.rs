@@ -15,7 +15,7 @@ pub(crate) mod bundle;
 mod lookup;
 
 use compact_str::CompactString;
-pub(crate) use lookup::{Chain, Filter, Lookup, PrefixHasher, Rows, Segment, SlotCopy, SubjectNames};
+pub(crate) use lookup::{Chain, Filter, Lookup, PrefixHasher, Rows, Segment, SlotCopy, SubjectNames, held};
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -105,7 +105,7 @@ pub struct CompiledPolicy {
 
 /// The role assignments as one table sorted by (subject, scope node), with each key's roles;
 /// the analyses and the emitters read it. Deciding reads the same assignments as one run of
-/// (node, role) per subject (`Lookup::held`).
+/// (node, role) per subject (`lookup::held`).
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Grants {
     /// Sorted, without repeats.

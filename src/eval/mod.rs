@@ -16,7 +16,7 @@ pub(crate) use prepared::{check, subject, target};
 pub(crate) use validate::{claim, principal_id_ok};
 
 use crate::check::ir::RoleId;
-use crate::compile::{CompiledPolicy, NodeId};
+use crate::compile::{CompiledPolicy, NodeId, held};
 use crate::request::{Decision, Principal, Reason, Reasons, Request, RequestError, RuleReason};
 use crate::syntax::ast::Effect;
 use cond::{Env, Missing, Outcome, Who};
@@ -356,12 +356,12 @@ fn find_then<'p, R>(policy: &'p CompiledPolicy, env: &Env<'_>, done: impl FnOnce
     let records = policy.lookup.subject_records();
     if policy.exclusive_sets.is_empty() {
         env.subjects.for_each(records, |who, rows, records| {
-            policy.lookup.held(rows, records, chain, |node, role| apply(Grant { role, subject: who, node }));
+            held(records, rows, chain, |node, role| apply(Grant { role, subject: who, node }));
         });
     } else {
         let mut grants: SmallVec<[Grant; 8]> = SmallVec::new();
         env.subjects.for_each(records, |who, rows, records| {
-            policy.lookup.held(rows, records, chain, |node, role| grants.push(Grant { role, subject: who, node }));
+            held(records, rows, chain, |node, role| grants.push(Grant { role, subject: who, node }));
         });
         // 5. Separation of duty: two roles of one exclusive set among Roles(R).
         if let Some(roles) = exclusive(policy, &grants) {
