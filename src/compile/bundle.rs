@@ -116,15 +116,8 @@ pub fn is_bundle(bytes: &[u8]) -> bool {
 pub(crate) fn write(p: &CompiledPolicy, tests: &[PolicyTest], digest: String) -> Vec<u8> {
     let mut role_table: Vec<_> = p.role_table.iter().map(|(k, v)| (*k, *v)).collect();
     role_table.sort_unstable();
-    let mut node_keys: Vec<(NodeId, TypeId, Cow<'_, str>)> =
-        vec![(0, TypeId(0), Cow::Borrowed("")); p.node_paths.len()];
-    for ((parent, t), kids) in &p.children {
-        for (id, &child) in kids {
-            if let Some(slot) = node_keys.get_mut(child as usize) {
-                *slot = (*parent, *t, Cow::Borrowed(id.as_str()));
-            }
-        }
-    }
+    let node_keys: Vec<(NodeId, TypeId, Cow<'_, str>)> =
+        p.lookup.node_keys().iter().map(|(parent, t, id)| (*parent, *t, Cow::Borrowed(id.as_str()))).collect();
     let mut principal_subjects: Vec<_> =
         p.principal_subjects.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), *v)).collect();
     principal_subjects.sort_unstable();
@@ -383,12 +376,8 @@ fn assemble(p: Payload<'_>, tests: Vec<PolicyTest>) -> Loaded {
         })
         .collect();
     let identity_index = identities.iter().enumerate().map(|(i, id)| (id.name.clone(), i)).collect();
-    let mut children: HashMap<(NodeId, TypeId), HashMap<String, NodeId>> = HashMap::default();
     let node_keys: Vec<(NodeId, TypeId, CompactString)> =
         p.node_keys.into_iter().map(|(parent, t, id)| (parent, t, CompactString::from(id.as_ref()))).collect();
-    for (n, (parent, t, id)) in node_keys.iter().enumerate().skip(1) {
-        children.entry((*parent, *t)).or_default().insert(id.to_string(), u32::try_from(n).unwrap_or(u32::MAX));
-    }
     let role_table: HashMap<RoleRulesKey, (u32, u32)> = p.role_table.into_iter().collect();
     let principal_subjects: HashMap<CompactString, SubjectId> =
         p.principal_subjects.into_iter().map(|(k, v)| (CompactString::from(k.as_ref()), v)).collect();
@@ -421,7 +410,6 @@ fn assemble(p: Payload<'_>, tests: Vec<PolicyTest>) -> Loaded {
         chains,
         role_exclusive: p.role_exclusive.into_owned(),
         exclusive_sets: p.exclusive_sets.into_owned(),
-        children,
         node_paths: p.node_paths.into_owned(),
         principal_subjects,
         grants: p.grants.into_owned(),

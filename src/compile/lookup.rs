@@ -1009,6 +1009,12 @@ impl Lookup {
         self.role_rules.get(role.idx() * self.npairs + pair as usize).copied().unwrap_or((0, 0))
     }
 
+    /// Each scope node's (parent, type, id), by node id (node 0, everywhere, has a dummy key):
+    /// the scope tree, read by access reviews, bundles and the wasm emitter.
+    pub(crate) fn node_keys(&self) -> &[(NodeId, TypeId, CompactString)] {
+        &self.node_keys
+    }
+
     /// The child of scope node `parent` for the segment `type:id`, when assignments name it.
     pub(crate) fn child(&self, parent: NodeId, t: TypeId, id: &str) -> Option<NodeId> {
         self.nodes

@@ -90,8 +90,6 @@ pub struct CompiledPolicy {
     pub(crate) role_exclusive: Vec<Vec<(u32, RoleId)>>,
     /// The `exclusive` sets, by index.
     pub(crate) exclusive_sets: Vec<Vec<RoleId>>,
-    /// Scope tree: (node, type) -> id -> child node.
-    pub(crate) children: HashMap<(NodeId, TypeId), HashMap<String, NodeId>>,
     /// Display of each node's path; `None` for everywhere.
     pub(crate) node_paths: Vec<Option<String>>,
     pub(crate) principal_subjects: HashMap<CompactString, SubjectId>,
@@ -294,6 +292,8 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
             grants.extend(a.roles.iter().map(|&r| (sid, node, r)));
         }
     }
+    // The tree was only needed to find each node once; `Lookup` keeps it by node id.
+    drop(children);
     // Scope nodes in depth-first preorder: a node's subtree is one range of ids, so a
     // subject's rows below one workspace sit together in its sorted run.
     let order = preorder(&node_keys);
@@ -309,10 +309,6 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
         }
     }
     let (node_keys, node_paths) = (renumbered, paths);
-    let children: HashMap<(NodeId, TypeId), HashMap<String, NodeId>> = children
-        .into_iter()
-        .map(|((parent, t), kids)| ((new_id(parent), t), kids.into_iter().map(|(id, n)| (id, new_id(n))).collect()))
-        .collect();
     for g in &mut grants {
         g.1 = new_id(g.1);
     }
@@ -380,7 +376,6 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
         chains,
         role_exclusive,
         exclusive_sets: ir.exclusive.clone(),
-        children,
         node_paths,
         principal_subjects,
         grants,

@@ -474,7 +474,7 @@ impl<'p> View<'p> {
                 return None;
             }
             prev = Some(tid);
-            node = node.and_then(|n| policy.children.get(&(n, tid))).and_then(|m| m.get(id)).copied();
+            node = node.and_then(|n| policy.lookup.child(n, tid, id));
             nodes.extend(node);
         }
         let mut held = Vec::new();

@@ -30,18 +30,10 @@ impl<'p> AccessIndex<'p> {
     /// Indexes a compiled policy (see [`crate::Policy::compiled`]).
     pub fn new(policy: &'p CompiledPolicy) -> AccessIndex<'p> {
         let n = policy.node_paths.len();
-        let mut parent = vec![None; n];
-        let mut segment = vec![None; n];
-        for ((node, ty), kids) in &policy.children {
-            for (id, child) in kids {
-                if let Some(slot) = parent.get_mut(*child as usize) {
-                    *slot = Some(*node);
-                }
-                if let Some(slot) = segment.get_mut(*child as usize) {
-                    *slot = Some((*ty, id.clone()));
-                }
-            }
-        }
+        // Node 0 (everywhere) has neither a parent nor a segment.
+        let keys = policy.lookup.node_keys().iter().enumerate().map(|(n, key)| (n > 0).then_some(key));
+        let parent = keys.clone().map(|k| k.map(|(p, _, _)| *p)).collect();
+        let segment = keys.map(|k| k.map(|(_, t, id)| (*t, id.to_string()))).collect();
         let subjects =
             policy.principal_subjects.values().max().map_or(0, |m| *m as usize + 1).max(policy.groups.len() + 1);
         let mut by_node: Vec<Vec<(SubjectId, &'p [RoleId])>> = vec![Vec::new(); n];

@@ -74,8 +74,8 @@ impl AccessIndex<'_> {
         let mut nodes = vec![0];
         let mut node = 0;
         for (t, id) in &segments {
-            match policy.children.get(&(node, *t)).and_then(|m| m.get(id)) {
-                Some(&child) => {
+            match policy.lookup.child(node, *t, id) {
+                Some(child) => {
                     node = child;
                     nodes.push(child);
                 }

@@ -270,10 +270,13 @@ pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
 
     // Scope tree: (parent node, child type, child id) -> child node, 24-byte slots
     // [hash, node, type, id_ptr, id_len, child], empty when id_ptr is 0.
-    let mut children: Vec<(u32, u32, &String, u32)> = p
-        .children
+    let mut children: Vec<(u32, u32, &str, u32)> = p
+        .lookup
+        .node_keys()
         .iter()
-        .flat_map(|((node, ty), ids)| ids.iter().map(move |(id, child)| (*node, ty.0, id, *child)))
+        .enumerate()
+        .skip(1)
+        .map(|(child, (node, ty, id))| (*node, ty.0, id.as_str(), len32(child)))
         .collect();
     children.sort();
     let mut tree: HashTable<6> = HashTable::new(children.len(), 3);
