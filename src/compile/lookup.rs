@@ -625,6 +625,7 @@ pub(crate) struct Chain<'a> {
 }
 
 impl<'a> Chain<'a> {
+    #[inline(always)]
     pub(crate) fn new(nodes: &'a [NodeId]) -> Chain<'a> {
         Chain::with_filter(nodes, filter_of(nodes.iter().copied()))
     }
