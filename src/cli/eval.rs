@@ -66,29 +66,29 @@ pub fn run(
     };
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut pending = String::new();
+    // Without an audit log, a request is read straight from its text (`Request::from_json`);
+    // the log keeps each request as it was given, so then it is read through a JSON value.
+    let logging = recorder.is_some();
     // A decision goes to the audit log (when asked for) before it is printed.
-    let mut emit = |parsed: Result<serde_json::Value, serde_json::Error>,
+    let mut emit = |request: Result<Request, rbac::RequestError>,
+                    logged: Option<serde_json::Value>,
                     text: &str,
                     out: &mut BufWriter<std::io::StdoutLock<'_>>| {
-        // The request as logged: only kept when there is a log.
-        let mut logged = if recorder.is_some() { parsed.as_ref().ok().cloned() } else { None };
-        let decision = match parsed {
-            Ok(value) => match Request::from_value(&value) {
-                Ok(req) => match verifier.resolve(&identities, &req) {
-                    Ok(resolved) => {
-                        // A verified token is logged as the identity and claims it proved.
-                        if let (rbac::Principal::Token(_), Some(p)) =
-                            (&req.principal, logged.as_mut().and_then(|l| l.get_mut("principal")))
-                        {
-                            *p = serde_json::to_value(&resolved.principal).unwrap_or_default();
-                        }
-                        decider.decide(&resolved)
+        let mut logged = logged;
+        let decision = match request {
+            Ok(req) => match verifier.resolve(&identities, &req) {
+                Ok(resolved) => {
+                    // A verified token is logged as the identity and claims it proved.
+                    if let (rbac::Principal::Token(_), Some(p)) =
+                        (&req.principal, logged.as_mut().and_then(|l| l.get_mut("principal")))
+                    {
+                        *p = serde_json::to_value(&resolved.principal).unwrap_or_default();
                     }
-                    Err(e) => Decision::invalid(vec![e]),
-                },
+                    decider.decide(&resolved)
+                }
                 Err(e) => Decision::invalid(vec![e]),
             },
-            Err(e) => Decision::invalid(vec![rbac::RequestError::new("E0701", format!("malformed JSON request: {e}"))]),
+            Err(e) => Decision::invalid(vec![e]),
         };
         if let Some(rec) = recorder.as_mut() {
             let request = logged.unwrap_or_else(|| super::audit::malformed_request(text));
@@ -97,31 +97,50 @@ pub fn run(
         serde_json::to_writer(&mut *out, &decision).map_err(|_| ExitCode::from(2))?;
         out.write_all(b"\n").map_err(|_| ExitCode::from(2))
     };
-    for line in BufReader::new(reader).lines() {
-        let line = match line {
-            Ok(l) => l,
+    // The request in `text` through a JSON value, with the value to log; `None` when the
+    // document ends early.
+    let through_value = |text: &str, eof_continues: bool| {
+        let parsed = serde_json::from_str::<serde_json::Value>(text);
+        if eof_continues && parsed.as_ref().is_err_and(serde_json::Error::is_eof) {
+            return None;
+        }
+        Some(match parsed {
+            Ok(value) => (Request::from_value(&value), logging.then_some(value)),
+            Err(e) => (Err(rbac::RequestError::new("E0701", format!("malformed JSON request: {e}"))), None),
+        })
+    };
+    let mut reader = BufReader::new(reader);
+    loop {
+        // Each line is read onto the end of the document it may continue.
+        let start = pending.len();
+        match reader.read_line(&mut pending) {
+            Ok(0) => break,
+            Ok(_) => {}
             Err(e) => {
                 eprintln!("error: reading `{input}`: {e}");
                 return ExitCode::from(2);
             }
+        }
+        if start == 0 && pending.trim().is_empty() {
+            pending.clear();
+            continue;
+        }
+        let read = match (!logging).then(|| Request::from_json(&pending)) {
+            Some(Ok(request)) => (Ok(request), None),
+            // A document that ends early may continue on the next line (pretty-printed JSON).
+            _ => match through_value(&pending, true) {
+                Some(read) => read,
+                None => continue,
+            },
         };
-        if pending.is_empty() && line.trim().is_empty() {
-            continue;
-        }
-        pending.push_str(&line);
-        pending.push('\n');
-        // A document that ends early may continue on the next line (pretty-printed JSON).
-        let parsed = serde_json::from_str::<serde_json::Value>(&pending);
-        if parsed.as_ref().is_err_and(serde_json::Error::is_eof) {
-            continue;
-        }
-        if let Err(code) = emit(parsed, &pending, &mut out) {
+        if let Err(code) = emit(read.0, read.1, &pending, &mut out) {
             return code;
         }
         pending.clear();
     }
     if !pending.trim().is_empty()
-        && let Err(code) = emit(serde_json::from_str(&pending), &pending, &mut out)
+        && let Some((request, logged)) = through_value(&pending, false)
+        && let Err(code) = emit(request, logged, &pending, &mut out)
     {
         return code;
     }

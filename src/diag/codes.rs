@@ -420,7 +420,7 @@ mod tests {
             include_str!("../check/cond.rs"),
             include_str!("../syntax/mod.rs"),
             include_str!("../lib.rs"),
-            include_str!("../request.rs"),
+            include_str!("../request/mod.rs"),
             include_str!("../eval/validate.rs"),
             include_str!("../check/identity.rs"),
             include_str!("../identity/mod.rs"),

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
+mod read;
+
 pub use crate::syntax::ast::Effect;
 
 /// An authorization request: who, what action, on which resource, with which attributes.
@@ -113,7 +115,13 @@ impl Request {
 
     /// Parses one JSON request, naming the first problem precisely (an unknown key, a field
     /// of the wrong JSON type) so the caller can turn it into an invalid-request decision.
+    ///
+    /// The common shape (a principal `id` with `groups` and `attrs`) is read straight into
+    /// the request; any other is read through a [`Value`], which names every problem.
     pub fn from_json(text: &str) -> Result<Request, RequestError> {
+        if let Some(request) = read::request(text) {
+            return Ok(request);
+        }
         let value: Value = serde_json::from_str(text)
             .map_err(|e| RequestError::new("E0701", format!("malformed JSON request: {e}")))?;
         Request::from_value(&value)
