@@ -176,7 +176,7 @@ fn many_groups<'a>(lookup: &'a Lookup, names: &[String], subjects: &mut Subjects
 /// in cache, while the request's map is a line of the host's request that nothing else may
 /// need (when the policy declares no such attributes, the map is not read at all).
 #[inline(always)]
-fn attrs_fit(given: &Map<String, Value>, declared: &BTreeMap<String, Ty>) -> bool {
+pub(super) fn attrs_fit(given: &Map<String, Value>, declared: &BTreeMap<String, Ty>) -> bool {
     declared.is_empty() || given.is_empty() || given_fit(given, declared)
 }
 
