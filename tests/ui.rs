@@ -97,3 +97,29 @@ fn every_compile_error_code_has_a_ui_test() {
         .collect();
     assert!(missing.is_empty(), "codes without a ui test: {missing:?}");
 }
+
+/// `rbac eval` reads a stream the same whatever its line endings: the stream of
+/// `tests/ui/eval/stream.rbac` with `\r\n` and without a last newline decides as it does with
+/// `\n` (error positions included).
+#[test]
+fn eval_reads_a_stream_whatever_its_line_endings() {
+    let stream = std::fs::read_to_string("tests/ui/eval/stream.jsonl").expect("the ui stream");
+    let expected = std::fs::read_to_string("tests/ui/eval/stream.stdout").expect("its output");
+    let dir = std::env::temp_dir().join(format!("rbac-eval-endings-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    for (name, text) in [
+        ("crlf.jsonl", stream.replace('\n', "\r\n")),
+        ("no-last-newline.jsonl", stream.trim_end_matches('\n').to_string()),
+    ] {
+        let file = dir.join(name);
+        std::fs::write(&file, text).expect("write the stream");
+        let out = Command::new(env!("CARGO_BIN_EXE_rbac"))
+            .args(["eval", "tests/ui/eval/stream.rbac", "--request"])
+            .arg(&file)
+            .output()
+            .expect("run rbac");
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -125,6 +125,15 @@ pub fn run(
             pending.clear();
             continue;
         }
+        // Each line ends in one `\n`, as `BufRead::lines` would give it (error positions and
+        // the logged text of a malformed request do not depend on the file's line endings).
+        if pending.ends_with("\r\n") {
+            pending.pop();
+            pending.pop();
+            pending.push('\n');
+        } else if !pending.ends_with('\n') {
+            pending.push('\n');
+        }
         let read = match (!logging).then(|| Request::from_json(&pending)) {
             Some(Ok(request)) => (Ok(request), None),
             // A document that ends early may continue on the next line (pretty-printed JSON).
