@@ -278,7 +278,7 @@ mod tests {
     }
 
     /// How often [`request_text`] makes a request read directly, so that the property
-    /// below compares both readers often (it is a third of texts or so).
+    /// below compares both readers often (about a quarter of the texts).
     #[test]
     fn generated_texts_are_often_read_directly() {
         let mut runner = proptest::test_runner::TestRunner::deterministic();
