@@ -134,7 +134,9 @@ pub fn run(
         } else if !pending.ends_with('\n') {
             pending.push('\n');
         }
-        let read = match (!logging).then(|| Request::from_json(&pending)) {
+        // A document's first line is read directly; one that went on over several lines (rare
+        // in JSON Lines) only through a value, each line parsed once as it comes.
+        let read = match (!logging && start == 0).then(|| Request::from_json(&pending)) {
             Some(Ok(request)) => (Ok(request), None),
             // A document that ends early may continue on the next line (pretty-printed JSON).
             _ => match through_value(&pending, true) {
