@@ -71,10 +71,9 @@ pub fn run(
     let logging = recorder.is_some();
     // A decision goes to the audit log (when asked for) before it is printed.
     let mut emit = |request: Result<Request, rbac::RequestError>,
-                    logged: Option<serde_json::Value>,
+                    mut logged: Option<serde_json::Value>,
                     text: &str,
                     out: &mut BufWriter<std::io::StdoutLock<'_>>| {
-        let mut logged = logged;
         let decision = match request {
             Ok(req) => match verifier.resolve(&identities, &req) {
                 Ok(resolved) => {
@@ -136,7 +135,7 @@ pub fn run(
         }
         // A document's first line is read directly; one that went on over several lines (rare
         // in JSON Lines) only through a value, each line parsed once as it comes.
-        let read = match (!logging && start == 0).then(|| Request::from_json(&pending)) {
+        let (request, logged) = match (!logging && start == 0).then(|| Request::from_json(&pending)) {
             Some(Ok(request)) => (Ok(request), None),
             // A document that ends early may continue on the next line (pretty-printed JSON).
             _ => match through_value(&pending, true) {
@@ -144,7 +143,7 @@ pub fn run(
                 None => continue,
             },
         };
-        if let Err(code) = emit(read.0, read.1, &pending, &mut out) {
+        if let Err(code) = emit(request, logged, &pending, &mut out) {
             return code;
         }
         pending.clear();
