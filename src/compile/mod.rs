@@ -253,7 +253,8 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
     let mut principal_subjects: HashMap<CompactString, SubjectId> = HashMap::default();
     let group_base = 1u32;
     let mut next_subject = group_base + u32::try_from(ir.groups.len()).unwrap_or(0);
-    let mut children: HashMap<(NodeId, TypeId), HashMap<String, NodeId>> = HashMap::default();
+    // Each node once, by (parent, type, id); the ids are borrowed from the assignments.
+    let mut children: HashMap<(NodeId, TypeId, &str), NodeId> = HashMap::default();
     let mut node_paths: Vec<Option<String>> = vec![None];
     let mut node_keys: Vec<(NodeId, TypeId, CompactString)> = vec![(0, TypeId(0), CompactString::default())];
     let mut grants: Vec<(SubjectId, NodeId, RoleId)> = Vec::new();
@@ -261,8 +262,7 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
         let mut node: NodeId = 0;
         for (depth, (t, id)) in a.scope.iter().enumerate() {
             let next = u32::try_from(node_paths.len()).unwrap_or(u32::MAX);
-            let entry = children.entry((node, *t)).or_default();
-            node = match entry.get(id.as_str()) {
+            node = match children.get(&(node, *t, id.as_str())) {
                 Some(&child) => child,
                 None => {
                     let prefix = a.scope.get(..=depth).unwrap_or(&[]);
@@ -270,7 +270,7 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
                         prefix.iter().map(|(t, id)| (ir.type_name(*t), id.as_str())),
                         None,
                     )));
-                    entry.insert(id.to_string(), next);
+                    children.insert((node, *t, id.as_str()), next);
                     node_keys.push((node, *t, id.clone()));
                     next
                 }
