@@ -595,6 +595,13 @@ impl PrefixHasher {
     }
 }
 
+/// Paths with up to this many `type:id` segments whose type has scope nodes (the only ones
+/// probed) are resolved by the fast resolver; longer ones by the full validator.
+pub(crate) const FAST_SEGMENTS: usize = 8;
+/// Paths of up to this many bytes are resolved by the fast resolver (a prefix record keeps
+/// its path's length in 16 bits).
+pub(crate) const FAST_PATH: usize = u16::MAX as usize;
+
 /// One whole `type:id` segment of a request path, as the fast resolver scanned it.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Segment<'a> {
@@ -695,9 +702,10 @@ fn emit(rows: Run<'_>, mut at: usize, n: NodeId, f: &mut impl FnMut(NodeId, Role
 /// The chain (node ids, root-most first) and path text of the prefix record at `at`.
 #[inline]
 fn prefix_record(records: &[u8], at: usize) -> (&[[u8; 4]], &[u8]) {
-    let (depth, len) = (u32_at(records, at) as usize, u32_at(records, at + 4) as usize);
-    let chain = records.get(at + 8..at + 8 + depth * 4).unwrap_or(&[]);
-    let path = records.get(at + 8 + depth * 4..at + 8 + depth * 4 + len).unwrap_or(&[]);
+    let head = u32_at(records, at) as usize;
+    let (depth, len) = (head & 0xffff, head >> 16);
+    let chain = records.get(at + 4..at + 4 + depth * 4).unwrap_or(&[]);
+    let path = records.get(at + 4 + depth * 4..at + 4 + depth * 4 + len).unwrap_or(&[]);
     (chain.as_chunks::<4>().0, path)
 }
 
@@ -866,17 +874,30 @@ impl Lookup {
                     path.push(b'/');
                 }
                 path.extend_from_slice(segment.as_bytes());
-                start_record(&mut out, 8 + chain.len() * 4 + path.len());
+                // A path naming a node of this type has a prefix to probe.
+                if let Some(scoped) = self.scoped.get_mut(t.idx()) {
+                    *scoped = true;
+                }
+                // The record's head: its depth and its path's length, 16 bits each. A path
+                // naming a node deeper than the fast resolver reads (its segments are all of
+                // scoped types) or with a longer path is left to the full validator: such a
+                // node is never probed, and is left out with the nodes below it.
+                let head = match (u16::try_from(chain.len()), u16::try_from(path.len())) {
+                    (Ok(depth), Ok(len)) if usize::from(depth) <= FAST_SEGMENTS && path.len() <= FAST_PATH => {
+                        u32::from(depth) | u32::from(len) << 16
+                    }
+                    _ => {
+                        info.push((None, hasher));
+                        continue;
+                    }
+                };
+                start_record(&mut out, 4 + chain.len() * 4 + path.len());
                 let offset = out.len();
-                out.extend_from_slice(&u32::try_from(chain.len()).unwrap_or(0).to_le_bytes());
-                out.extend_from_slice(&u32::try_from(path.len()).unwrap_or(0).to_le_bytes());
+                out.extend_from_slice(&head.to_le_bytes());
                 out.extend(chain.iter().flatten());
                 out.extend_from_slice(&path);
                 index.insert(hash, offset);
                 at = Some(offset);
-                if let Some(scoped) = self.scoped.get_mut(t.idx()) {
-                    *scoped = true;
-                }
             }
             info.push((at, hasher));
         }

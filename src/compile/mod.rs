@@ -15,7 +15,9 @@ pub(crate) mod bundle;
 mod lookup;
 
 use compact_str::CompactString;
-pub(crate) use lookup::{Chain, Filter, Lookup, PrefixHasher, Rows, Segment, SlotCopy, SubjectNames, held};
+pub(crate) use lookup::{
+    Chain, FAST_PATH, FAST_SEGMENTS, Filter, Lookup, PrefixHasher, Rows, Segment, SlotCopy, SubjectNames, held,
+};
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -3,7 +3,7 @@
 
 use super::cond::{Attrs, Env, Groups, Nodes, Resolved, SubjectList, Subjects, Who, add_subject};
 use crate::check::ir::{GroupId, Ty, TypeId};
-use crate::compile::{Chain, CompiledPolicy, Lookup, PrefixHasher, Rows, Segment};
+use crate::compile::{Chain, CompiledPolicy, FAST_PATH, FAST_SEGMENTS, Lookup, PrefixHasher, Rows, Segment};
 use crate::path::{ID, skip};
 use crate::request::{Principal, Request, RequestError, invalid};
 use serde_json::{Map, Value};
@@ -21,9 +21,6 @@ pub(crate) fn principal_id_ok(id: &str) -> bool {
 /// Up to this many group names, [`fast`] sorts a request's groups in a fixed array; more go
 /// through [`many_groups`].
 const FAST_GROUPS: usize = 4;
-/// Paths with up to this many `type:id` segments whose type has scope nodes (the only ones
-/// probed) are resolved by [`fast`].
-const FAST_SEGMENTS: usize = 8;
 
 /// The common case in one pass (and, with up to `FAST_GROUPS` group names, without
 /// allocating): a direct principal, a path without quoted ids, every name known and every
@@ -82,6 +79,9 @@ pub(super) fn fast<'a>(
     // The path and its types in one scan, hashing each whole prefix for the scope lookup.
     let text = req.resource.path.as_str();
     let path = text.as_bytes();
+    if path.len() > FAST_PATH {
+        return None;
+    }
     let mut i = 0;
     let mut prev = None;
     // The segments that may be scope nodes; paths with more are left to the full validator.
@@ -493,6 +493,40 @@ assign r to user:a on org:a/ws:"y z";
                 }
                 None => assert!(depth > FAST_SEGMENTS, "{depth} segments left to the full validator"),
             }
+        }
+    }
+
+    #[test]
+    fn paths_longer_than_a_prefix_record_holds_are_left_to_the_full_validator() {
+        // Nodes whose paths are just within and just beyond `FAST_PATH` bytes, asked about
+        // themselves and a resource below them.
+        let prefix = "t0:x/t1:";
+        let mut src = String::from(
+            "resource t0 { actions read; }\nresource t1 in t0 { actions read; }\n\
+             resource t2 in t1 { actions read; }\nrole r { allow read on t1; allow read on t2; }\n",
+        );
+        let nodes: Vec<String> = [FAST_PATH - 5, FAST_PATH, FAST_PATH + 1]
+            .iter()
+            .map(|&len| format!("{prefix}{}", "a".repeat(len - prefix.len())))
+            .collect();
+        for p in &nodes {
+            src.push_str(&format!("assign r to user:a on {p};\n"));
+        }
+        let policy = crate::compile_str("t.rbac", &src).policy.expect("compiles");
+        let c = &policy.compiled;
+        for path in nodes.iter().flat_map(|p| [p.clone(), format!("{p}/t2:y")]) {
+            let len = path.len();
+            let req = Request::new("user:a", &[], "read", &path);
+            let full = full(c, &req).expect("valid");
+            assert_eq!(full.nodes.len(), 3, "everywhere and the two nodes of the path");
+            match fast_view(c, &req, view) {
+                Some(fast) => {
+                    assert!(len <= FAST_PATH, "a path of {len} bytes resolved in one pass");
+                    assert_eq!(fast, view(&full.env()), "{len} bytes");
+                }
+                None => assert!(len > FAST_PATH, "a path of {len} bytes left to the full validator"),
+            }
+            assert!(policy.decide(&req).is_allow(), "{len} bytes");
         }
     }
 
