@@ -6,7 +6,7 @@
 use super::emit::INPUT_CAP;
 use super::encode::{Window, encode_to};
 use super::meta::{Meta, SECTION};
-use crate::request::{Decision, Effect, Principal, Reason, Request, RequestError, RuleReason, invalid};
+use crate::request::{Decision, Effect, Principal, Reason, Reasons, Request, RequestError, RuleReason, invalid};
 use std::borrow::Cow;
 use wasmtime::{
     Config, Engine, Inlining, Instance, Memory, Module, OptLevel, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
@@ -29,8 +29,20 @@ pub struct WasmPolicy {
     input_ptr: usize,
     output_ptr: usize,
     meta: Meta,
+    /// Each `extends` chain of `meta` by its role names, and each group as a reason's subject
+    /// (`group:NAME`): made once, so that a decision's reasons borrow them.
+    chain_names: Vec<Vec<String>>,
+    group_subjects: Vec<String>,
     /// Fuel for each decision, when limited.
     fuel: Option<u64>,
+}
+
+/// What a call of the module left to read: its result, the number of output records, and
+/// the principal id it decided for when the module computed it (from an identity's claims).
+struct Ran {
+    result: i32,
+    records: usize,
+    principal: Option<String>,
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -104,7 +116,12 @@ impl WasmPolicy {
         }
         let input_ptr = get(&mut store, "rbac_input_ptr")?.call(&mut store, ()).map_err(err)?;
         let output_ptr = get(&mut store, "rbac_output_ptr")?.call(&mut store, ()).map_err(err)?;
+        let role = |r: &u32| meta.roles.get(*r as usize).cloned().unwrap_or_default();
+        let chain_names = meta.chains.iter().map(|c| c.iter().map(role).collect()).collect();
+        let group_subjects = meta.groups.iter().map(|g| format!("group:{g}")).collect();
         Ok(WasmPolicy {
+            chain_names,
+            group_subjects,
             decide: instance.get_typed_func::<i32, i32>(&mut store, "rbac_decide").map_err(err)?,
             output_len: get(&mut store, "rbac_output_len")?,
             principal_ptr: get(&mut store, "rbac_principal_ptr")?,
@@ -118,18 +135,26 @@ impl WasmPolicy {
         })
     }
 
-    /// Decides a request through the module.
-    pub fn decide(&mut self, req: &Request) -> Decision<'static> {
+    /// Decides a request through the module. The reasons borrow the names the module carries
+    /// ([`Decision::into_owned`] keeps a decision past the next one).
+    pub fn decide(&mut self, req: &Request) -> Decision<'_> {
         // Tokens are verified before any engine sees them (`identity::TokenVerifier`).
         if let Principal::Token(_) = &req.principal {
             return Decision::invalid(vec![crate::identity::unverified()]);
         }
-        match self.run(req) {
+        let failed =
+            |e: String| Decision::invalid(vec![RequestError::new("E0707", format!("the policy module failed: {e}"))]);
+        let ran = match self.run(req) {
+            Ok(Ok(ran)) => ran,
+            Ok(Err(decision)) => return decision,
+            Err(e) => return failed(e),
+        };
+        match self.read(req, &ran) {
             Ok(mut d) => {
                 self.add_sources(req, &mut d);
                 d
             }
-            Err(e) => Decision::invalid(vec![RequestError::new("E0707", format!("the policy module failed: {e}"))]),
+            Err(e) => failed(e),
         }
     }
 
@@ -164,30 +189,39 @@ impl WasmPolicy {
         }
     }
 
-    fn run(&mut self, req: &Request) -> Result<Decision<'static>, String> {
+    /// Encodes the request into the module's input and runs it: what it left to read, or
+    /// the decision on a request too large to encode.
+    fn run(&mut self, req: &Request) -> Result<Result<Ran, Decision<'static>>, String> {
         // The request is encoded straight into the module's input buffer.
         let data = self.memory.data_mut(&mut self.store);
         let end = (self.input_ptr + INPUT_CAP as usize).min(data.len());
         let mut input = Window { buf: data.get_mut(self.input_ptr..end).unwrap_or_default(), len: 0 };
         encode_to(req, &mut input);
         if input.len > INPUT_CAP as usize {
-            return Ok(Decision::invalid(vec![RequestError::new(
+            return Ok(Err(Decision::invalid(vec![RequestError::new(
                 "E0706",
                 format!("the request is {} bytes encoded; a module accepts at most {INPUT_CAP}", input.len),
-            )]));
+            )])));
         }
         let len = i32::try_from(input.len).map_err(err)?;
         self.refuel()?;
         let result = self.decide.call(&mut self.store, len).map_err(err)?;
-        let n = usize::try_from(self.output_len.call(&mut self.store, ()).map_err(err)?).map_err(err)?;
+        let records = usize::try_from(self.output_len.call(&mut self.store, ()).map_err(err)?).map_err(err)?;
         // The module decides for the request's id; only an identity principal's is computed.
-        let computed;
         let principal = match &req.principal {
-            Principal::Direct(p) => p.id.as_str(),
-            Principal::Identity(_) | Principal::Token(_) => {
-                computed = self.principal()?;
-                computed.as_str()
-            }
+            Principal::Direct(_) => None,
+            Principal::Identity(_) | Principal::Token(_) => Some(self.principal()?),
+        };
+        Ok(Ok(Ran { result, records, principal }))
+    }
+
+    /// The decision the module's output records say, its reasons borrowing this policy's names.
+    fn read(&self, req: &Request, ran: &Ran) -> Result<Decision<'_>, String> {
+        let (result, n) = (ran.result, ran.records);
+        let principal = match (&req.principal, &ran.principal) {
+            (_, Some(computed)) => computed.as_str(),
+            (Principal::Direct(p), None) => p.id.as_str(),
+            (Principal::Identity(_) | Principal::Token(_), None) => "",
         };
         let data = self.memory.data(&self.store);
         let raw = data.get(self.output_ptr..self.output_ptr + n * 24).ok_or("the module's output is out of bounds")?;
@@ -206,7 +240,7 @@ impl WasmPolicy {
             });
         }
         let of_kind = |k: u32| {
-            let mut rs: Vec<((u32, u32, u32), RuleReason<'static>)> =
+            let mut rs: Vec<((u32, u32, u32), RuleReason<'_>)> =
                 records().filter(|r| r[0] == k).map(|r| self.rule_reason(&r, principal)).collect();
             rs.sort_by(|a, b| {
                 crate::eval::reason_order(crate::eval::reason_key(a.0, &a.1), crate::eval::reason_key(b.0, &b.1))
@@ -218,6 +252,9 @@ impl WasmPolicy {
             Decision { decision: Effect::Allow, errors: Vec::new(), reasons: of_kind(1).map(Reason::Allow).collect() }
         } else if records().any(|r| r[0] == 2) {
             Decision { decision: Effect::Deny, errors: Vec::new(), reasons: of_kind(2).map(Reason::Deny).collect() }
+        } else if !records().any(|r| r[0] == 3) {
+            // A default deny with nothing skipped (most decisions) allocates nothing.
+            Decision { decision: Effect::Deny, errors: Vec::new(), reasons: Reasons::no_rule() }
         } else {
             let mut reasons = vec![Reason::NoRule];
             reasons.extend(of_kind(3).map(Reason::Skipped));
@@ -237,30 +274,21 @@ impl WasmPolicy {
         self.meta.roles.get(r as usize).cloned().unwrap_or_default()
     }
 
-    fn rule_reason(&self, r: &[u32; 6], principal: &str) -> ((u32, u32, u32), RuleReason<'static>) {
+    /// A rule record's reason, borrowing this policy's names (only the principal's id is
+    /// copied, as the native evaluator copies it).
+    fn rule_reason(&self, r: &[u32; 6], principal: &str) -> ((u32, u32, u32), RuleReason<'_>) {
         let rule = self.meta.rules.get(r[1] as usize);
         let subject = match r[3] {
-            0 => principal.to_string(),
-            1 => "everyone".to_string(),
-            g => {
-                let name = self.meta.groups.get(g as usize - 2).map_or("?", String::as_str);
-                let mut s = String::with_capacity(6 + name.len());
-                s.push_str("group:");
-                s.push_str(name);
-                s
-            }
+            0 => Cow::Owned(principal.to_string()),
+            1 => Cow::Borrowed("everyone"),
+            g => Cow::Borrowed(self.group_subjects.get(g as usize - 2).map_or("group:?", String::as_str)),
         };
         let reason = RuleReason {
-            role: Cow::Owned(rule.map(|x| self.role(x.role)).unwrap_or_default()),
-            via: self
-                .meta
-                .chains
-                .get(r[2] as usize)
-                .map(|c| c.iter().map(|x| self.role(*x)).collect())
-                .unwrap_or_default(),
-            subject: Cow::Owned(subject),
-            scope: self.meta.nodes.get(r[4] as usize).cloned().flatten().map(Cow::Owned),
-            at: Cow::Owned(rule.map(|x| x.at.clone()).unwrap_or_default()),
+            role: Cow::Borrowed(rule.and_then(|x| self.meta.roles.get(x.role as usize)).map_or("", String::as_str)),
+            via: Cow::Borrowed(self.chain_names.get(r[2] as usize).map_or(&[][..], Vec::as_slice)),
+            subject,
+            scope: self.meta.nodes.get(r[4] as usize).and_then(Option::as_deref).map(Cow::Borrowed),
+            at: Cow::Borrowed(rule.map_or("", |x| x.at.as_str())),
             unevaluable: match r[5] {
                 0 => Vec::new(),
                 s => self.meta.slots.get(s as usize - 1).cloned().into_iter().collect(),
