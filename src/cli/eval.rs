@@ -105,7 +105,7 @@ pub fn run(
         }
         Some(match parsed {
             Ok(value) => (Request::from_value(&value), logging.then_some(value)),
-            Err(e) => (Err(rbac::RequestError::new("E0701", format!("malformed JSON request: {e}"))), None),
+            Err(e) => (Err(rbac::RequestError::from(e)), None),
         })
     };
     let mut reader = BufReader::new(reader);

@@ -122,8 +122,7 @@ impl Request {
         if let Some(request) = read::request(text) {
             return Ok(request);
         }
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| RequestError::new("E0701", format!("malformed JSON request: {e}")))?;
+        let value: Value = serde_json::from_str(text)?;
         Request::from_value(&value)
     }
 
@@ -219,6 +218,13 @@ pub struct RequestError {
 impl RequestError {
     pub fn new(code: &str, message: impl Into<String>) -> RequestError {
         RequestError { code: code.to_string(), message: message.into() }
+    }
+}
+
+/// Text that is not JSON, or ends early, is a malformed request (E0701).
+impl From<serde_json::Error> for RequestError {
+    fn from(e: serde_json::Error) -> RequestError {
+        RequestError::new("E0701", format!("malformed JSON request: {e}"))
     }
 }
 

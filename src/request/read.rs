@@ -180,8 +180,7 @@ mod tests {
 
     /// What `Request::from_json` answered before this reader: through a [`Value`].
     fn through_value(text: &str) -> Result<Request, RequestError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| RequestError::new("E0701", format!("malformed JSON request: {e}")))?;
+        let value: Value = serde_json::from_str(text)?;
         Request::from_value(&value)
     }
 
