@@ -37,6 +37,9 @@ pub struct WasmPolicy {
     fuel: Option<u64>,
 }
 
+/// A reason with the sort key of its rule's place in the policy.
+type Keyed<'p> = ((u32, u32, u32), RuleReason<'p>);
+
 /// What a call of the module left to read: its result, the number of output records, and
 /// the principal id it decided for when the module computed it (from an identity's claims).
 struct Ran {
@@ -240,7 +243,8 @@ impl WasmPolicy {
             });
         }
         let of_kind = |k: u32| {
-            let mut rs: Vec<((u32, u32, u32), RuleReason<'_>)> =
+            // Ordered in place (most decisions have one or two reasons), then written out.
+            let mut rs: smallvec::SmallVec<[Keyed<'_>; 2]> =
                 records().filter(|r| r[0] == k).map(|r| self.rule_reason(&r, principal)).collect();
             rs.sort_by(|a, b| {
                 crate::eval::reason_order(crate::eval::reason_key(a.0, &a.1), crate::eval::reason_key(b.0, &b.1))
@@ -276,7 +280,7 @@ impl WasmPolicy {
 
     /// A rule record's reason, borrowing this policy's names (only the principal's id is
     /// copied, as the native evaluator copies it).
-    fn rule_reason(&self, r: &[u32; 6], principal: &str) -> ((u32, u32, u32), RuleReason<'_>) {
+    fn rule_reason(&self, r: &[u32; 6], principal: &str) -> Keyed<'_> {
         let rule = self.meta.rules.get(r[1] as usize);
         let subject = match r[3] {
             0 => Cow::Owned(principal.to_string()),
