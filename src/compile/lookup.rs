@@ -880,10 +880,11 @@ impl Lookup {
                 }
                 // The record's head: its depth and its path's length, 16 bits each. A path
                 // naming a node deeper than the fast resolver reads (its segments are all of
-                // scoped types) or with a longer path is left to the full validator: such a
-                // node is never probed, and is left out with the nodes below it.
+                // scoped types) or longer than `FAST_PATH` (`u16::MAX`) bytes is left to the
+                // full validator: such a node is never probed, and is left out with the nodes
+                // below it.
                 let head = match (u16::try_from(chain.len()), u16::try_from(path.len())) {
-                    (Ok(depth), Ok(len)) if usize::from(depth) <= FAST_SEGMENTS && path.len() <= FAST_PATH => {
+                    (Ok(depth), Ok(len)) if usize::from(depth) <= FAST_SEGMENTS => {
                         u32::from(depth) | u32::from(len) << 16
                     }
                     _ => {
