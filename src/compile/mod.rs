@@ -16,7 +16,8 @@ mod lookup;
 
 use compact_str::CompactString;
 pub(crate) use lookup::{
-    Chain, FAST_PATH, FAST_SEGMENTS, Filter, Lookup, PrefixHasher, Rows, Segment, SlotCopy, SubjectNames, held,
+    Chain, FAST_PATH, FAST_SEGMENTS, Filter, Lookup, PrefixHasher, Rows, Segment, SlotCopy, SubjectHash, SubjectNames,
+    held,
 };
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::{BTreeMap, BTreeSet};
