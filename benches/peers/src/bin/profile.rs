@@ -18,6 +18,12 @@ fn main() -> Result<(), String> {
     if let Some(n) = std::env::var("PROFILE_REQUESTS").ok().and_then(|n| n.parse().ok()) {
         requests.truncate(n);
     }
+    // PROFILE_REPEAT=K: the requests so far repeated K times (copies, each allocated anew),
+    // to tell what the branch predictor learns from what the caches hold.
+    if let Some(k) = std::env::var("PROFILE_REPEAT").ok().and_then(|n| n.parse::<usize>().ok()) {
+        let base = requests.clone();
+        requests = (0..k).flat_map(|_| base.iter().cloned()).collect();
+    }
     let mode = args.get(2).map_or("native", String::as_str);
     let mut module = match mode {
         "wasm" | "wasm-raw" => Some(rbac::wasm::WasmPolicy::new(&rbac::wasm::emit(&policy)?)?),
