@@ -18,6 +18,20 @@ fn main() -> Result<(), String> {
     if let Some(n) = std::env::var("PROFILE_REQUESTS").ok().and_then(|n| n.parse().ok()) {
         requests.truncate(n);
     }
+    // PROFILE_GROUPS=K: each direct principal's groups made up to K names, other groups of the
+    // workload (as an identity provider's token with many groups gives them).
+    if let Some(k) = std::env::var("PROFILE_GROUPS").ok().and_then(|n| n.parse::<usize>().ok()) {
+        let n = w.params.groups.max(1) as usize;
+        for (i, r) in requests.iter_mut().enumerate() {
+            if let rbac::Principal::Direct(p) = &mut r.principal {
+                let mut j = 0;
+                while p.groups.len() < k {
+                    p.groups.push(format!("g{}", (i * 7919 + j * 104_729) % n));
+                    j += 1;
+                }
+            }
+        }
+    }
     // PROFILE_REPEAT=K: the requests so far repeated K times (copies, each allocated anew),
     // to tell what the branch predictor learns from what the caches hold.
     if let Some(k) = std::env::var("PROFILE_REPEAT").ok().and_then(|n| n.parse::<usize>().ok()) {
