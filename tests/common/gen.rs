@@ -1263,7 +1263,9 @@ pub fn wide_req() -> impl Strategy<Value = Req> {
         7 => prop::sample::select(BAD_PATHS).prop_map(Some),
     ];
     let action = (any::<u8>(), prop::option::weighted(0.08, prop::sample::select(ODD_ACTIONS)));
-    let odd_groups = prop::sample::subsequence(vec!["g0", "g0", "Eng", "G1", ""], 0..=2);
+    // With the up to four groups above, up to nine names: past the fast resolver's fixed
+    // arrays (eight) now and then.
+    let odd_groups = prop::sample::subsequence(vec!["g0", "g0", "Eng", "G1", "", "g1", "g2"], 0..=5);
     let int = prop_oneof![
         6 => (-1i64..5).prop_map(|n| json!(n)),
         1 => prop::sample::select(vec![json!(i64::MAX), json!(i64::MIN)]),
