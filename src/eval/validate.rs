@@ -25,9 +25,9 @@ pub(crate) fn principal_id_ok(id: &str) -> bool {
 /// with a fifth group took `many_groups` (collect, sort, a heap list), 150 ns more at M.
 const FAST_GROUPS: usize = 8;
 
-/// The common case in one pass (and, with up to four group names, without allocating;
-/// with more the subjects' list may move to the heap): a direct principal, a path without quoted ids, every name known and every
-/// attribute of its declared type. Hands what it resolved to `decide` where it lies, on this
+/// The common case in one pass (and, with up to four group names, without allocating; with
+/// more the subjects' list may move to the heap): a direct principal, a path without quoted
+/// ids, every name known and every attribute of its declared type. Hands what it resolved to `decide` where it lies, on this
 /// function's stack (returning it would copy some 400 bytes), and returns the principal id.
 /// `None` when any of that does not hold; [`full`] then reads the request again and names
 /// every problem. `decide` is a `dyn` closure on purpose: a generic one changed how the path
