@@ -27,8 +27,9 @@ const FAST_GROUPS: usize = 8;
 
 /// The common case in one pass (and, with up to four group names, without allocating; with
 /// more the subjects' list may move to the heap): a direct principal, a path without quoted
-/// ids, every name known and every attribute of its declared type. Hands what it resolved to `decide` where it lies, on this
-/// function's stack (returning it would copy some 400 bytes), and returns the principal id.
+/// ids, every name known and every attribute of its declared type. Hands what it resolved to
+/// `decide` where it lies, on this function's stack (returning it would copy some 400 bytes),
+/// and returns the principal id.
 /// `None` when any of that does not hold; [`full`] then reads the request again and names
 /// every problem. `decide` is a `dyn` closure on purpose: a generic one changed how the path
 /// scan was inlined and cost more instructions than the copy it saves.
