@@ -201,6 +201,12 @@ impl FlatBuilder {
 }
 
 impl FlatIndex {
+    /// Asks for the slot line that [`FlatIndex::find`] reads first for `hash`.
+    #[inline(always)]
+    fn prefetch(&self, hash: u64) {
+        prefetch(&self.slots, ((hash as usize) & self.mask) * 8);
+    }
+
     /// The first entry of `hash` whose offset `is` accepts.
     fn find(&self, hash: u64, mut is: impl FnMut(usize) -> bool) -> Option<usize> {
         let tag = hash >> 32;
@@ -523,6 +529,12 @@ struct SubjectIndex {
 }
 
 impl SubjectIndex {
+    /// Asks for the slot that [`SubjectIndex::find`] reads first for `hash`.
+    #[inline(always)]
+    fn prefetch(&self, hash: u64) {
+        prefetch(&self.slots, ((hash as usize) & self.mask) * SUBJECT_SLOT);
+    }
+
     /// The slot of the subject named `name` (a group name or a principal id) whose hash is
     /// `hash`.
     #[inline(always)]
@@ -956,15 +968,14 @@ impl Lookup {
     #[inline(always)]
     pub(crate) fn prefetch_subject(&self, group: bool, name: &str) -> SubjectHash {
         let hash = subject_hash(group, name);
-        let slot = ((hash as usize) & self.subjects.mask) * SUBJECT_SLOT;
-        prefetch(&self.subjects.slots, slot);
+        self.subjects.prefetch(hash);
         hash
     }
 
     /// Asks for the cache line of the first slot a prefix hash probes.
     #[inline(always)]
     pub(crate) fn prefetch_prefix(&self, hash: u64) {
-        prefetch(&self.prefixes.slots, ((hash as usize) & self.prefixes.mask) * 8);
+        self.prefixes.prefetch(hash);
     }
 
     /// Asks for the cache line where a subject's rows start.
