@@ -93,14 +93,12 @@ impl Name {
 /// action's [`Name`], with a multiplier tried until no two actions share a slot, so finding
 /// an action is one slot read, not a scan whose length depends on the request (a loop exit
 /// the branch predictor cannot learn). `mul` 0: no multiplier separated them (only two long
-/// names with equal `Name`s can defeat every one), and only `list` is read.
+/// names with equal `Name`s can defeat every one), and `slots` is the plain list.
 #[derive(Debug, Clone, Default)]
 struct Actions {
     mul: u64,
     shift: u32,
     slots: Vec<(Name, ActionId, u32)>,
-    /// The actions in declaration order, for a scan.
-    list: Vec<(Name, ActionId, u32)>,
 }
 
 /// An unused slot's name: no name has this length, so no request's action matches it.
@@ -109,24 +107,6 @@ const NO_NAME: Name = Name(0, 0, usize::MAX);
 impl Actions {
     fn slot(key: &Name, mul: u64, shift: u32) -> usize {
         ((key.0 ^ key.1.rotate_left(32) ^ key.2 as u64).wrapping_mul(mul) >> shift) as usize
-    }
-
-    /// The action of a type whose actions no multiplier separated, by a scan (kept out of
-    /// line, so [`Lookup::action`] stays small enough to be inlined where it is called).
-    #[inline(never)]
-    fn listed(&self, names: &[String], key: &Name, name: &str) -> Option<&(Name, ActionId, u32)> {
-        self.scan(names, key, name)
-    }
-
-    #[inline(always)]
-    fn scan(&self, names: &[String], key: &Name, name: &str) -> Option<&(Name, ActionId, u32)> {
-        self.list.iter().find(|&&(k, a, _)| k == *key && (key.short() || Actions::long_named(names, a, name)))
-    }
-
-    /// Whether a name longer than 16 bytes is action `a`'s (equal `Name`s leave it open).
-    #[inline(never)]
-    fn long_named(names: &[String], a: ActionId, name: &str) -> bool {
-        names.get(a.idx()).is_some_and(|n| n == name)
     }
 
     fn place(own: Vec<(Name, ActionId, u32)>) -> Actions {
@@ -146,11 +126,11 @@ impl Actions {
                     _ => false,
                 });
                 if placed {
-                    return Actions { mul, shift, slots, list: own };
+                    return Actions { mul, shift, slots };
                 }
             }
         }
-        Actions { mul: 0, shift: 0, slots: Vec::new(), list: own }
+        Actions { mul: 0, shift: 0, slots: own }
     }
 }
 
@@ -1152,24 +1132,14 @@ impl Lookup {
     pub(crate) fn action(&self, names: &[String], t: TypeId, name: &str) -> Option<(ActionId, u32)> {
         let key = Name::of(name);
         let own = self.type_actions.get(t.idx())?;
+        let named = |&&(k, a, _): &&(Name, ActionId, u32)| {
+            k == key && (key.short() || names.get(a.idx()).is_some_and(|n| n == name))
+        };
         let found = match own.mul {
-            0 => own.listed(names, &key, name),
-            mul => own
-                .slots
-                .get(Actions::slot(&key, mul, own.shift))
-                .filter(|&&(k, a, _)| k == key && (key.short() || Actions::long_named(names, a, name))),
+            0 => own.slots.iter().find(named),
+            mul => own.slots.get(Actions::slot(&key, mul, own.shift)).filter(named),
         };
         found.map(|&(_, a, pair)| (a, pair))
-    }
-
-    /// [`Lookup::action`] by a scan of the type's actions, for a prepared check: where little
-    /// else is done, the scan's end, when predicted, costs less than the slot's multiply and
-    /// the load that depends on it (prepared `check` S 64 -> 61 ns; a whole request is the
-    /// other way round).
-    #[inline]
-    pub(crate) fn action_scanned(&self, names: &[String], t: TypeId, name: &str) -> Option<(ActionId, u32)> {
-        let key = Name::of(name);
-        self.type_actions.get(t.idx())?.scan(names, &key, name).map(|&(_, a, pair)| (a, pair))
     }
 
     /// The (type, action) pair of a type and one of its actions.
@@ -1325,7 +1295,7 @@ assign r to user:c on org:"c d"/ws:x;
     }
 
     #[test]
-    fn an_action_is_found_by_its_whole_name_in_its_own_slot_or_by_a_scan() {
+    fn an_action_is_found_by_its_whole_name_in_its_own_slot_or_in_the_list() {
         // `wide` has short and long actions and is placed by a multiplier; the two long
         // actions of `twins` have equal `Name`s (length, first and last eight bytes), which
         // no multiplier separates: they stay a list, compared on the text.
@@ -1359,7 +1329,6 @@ assign r to user:c on org:"c d"/ws:x;
                 let (a, pair) = l.action(&c.actions, t, n).unwrap_or_else(|| panic!("{ty}: {n} found"));
                 assert_eq!(Some(a), id(n), "{ty}: {n}");
                 assert_eq!(l.pair(t, a), Some(pair), "{ty}: {n}'s pair");
-                assert_eq!(l.action_scanned(&c.actions, t, n), Some((a, pair)), "{ty}: {n} scanned");
                 pairs.push(pair);
             }
             pairs.sort_unstable();
@@ -1367,7 +1336,6 @@ assign r to user:c on org:"c d"/ws:x;
             assert_eq!(pairs.len(), own.len(), "{ty}: one pair an action");
             for n in ["", "x", "reads", "rea", "aaaaaaaa_z_bbbbbbbb", "abcdefghijklmnoq", "promotE"] {
                 assert_eq!(l.action(&c.actions, t, n), None, "{ty}: {n:?} is none of its actions");
-                assert_eq!(l.action_scanned(&c.actions, t, n), None, "{ty}: {n:?} scanned");
             }
         }
         let other = l.action(&c.actions, c.type_index["twins"], "update");

@@ -115,7 +115,7 @@ pub(crate) fn check<'p, 'r>(
     if !std::ptr::eq(subject.policy, policy) || !std::ptr::eq(target.policy, policy) {
         return invalid(vec![invalid::foreign_part()]);
     }
-    let Some((_, pair)) = policy.lookup.action_scanned(&policy.actions, target.ty, action) else {
+    let Some((_, pair)) = policy.lookup.action(&policy.actions, target.ty, action) else {
         let type_name = policy.types.get(target.ty.idx()).map_or("?", |t| t.name.as_str());
         return invalid(vec![invalid::action(action, type_name)]);
     };
