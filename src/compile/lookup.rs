@@ -31,7 +31,7 @@ pub(crate) struct Lookup {
     roots: Vec<TypeKey>,
     kids: Vec<Vec<TypeKey>>,
     /// Each type's actions with the (type, action) pair they make.
-    type_actions: Vec<Actions>,
+    type_actions: Vec<Vec<(Name, ActionId, u32)>>,
     /// `type * actions + action` -> index of the (type, action) pair, or `NO_PAIR`.
     pairs: Vec<u32>,
     actions: usize,
@@ -86,51 +86,6 @@ impl Name {
     /// Whether equal `Name`s mean equal names without looking at the text.
     pub(crate) fn short(&self) -> bool {
         self.2 <= 16
-    }
-}
-
-/// A type's actions, each in a slot of its own: the slot is a multiplicative hash of the
-/// action's [`Name`], with a multiplier tried until no two actions share a slot, so finding
-/// an action is one slot read, not a scan whose length depends on the request (a loop exit
-/// the branch predictor cannot learn). `mul` 0: no multiplier separated them (only two long
-/// names with equal `Name`s can defeat every one), and `slots` is the plain list.
-#[derive(Debug, Clone, Default)]
-struct Actions {
-    mul: u64,
-    shift: u32,
-    slots: Vec<(Name, ActionId, u32)>,
-}
-
-/// An unused slot's name: no name has this length, so no request's action matches it.
-const NO_NAME: Name = Name(0, 0, usize::MAX);
-
-impl Actions {
-    fn slot(key: &Name, mul: u64, shift: u32) -> usize {
-        ((key.0 ^ key.1.rotate_left(32) ^ key.2 as u64).wrapping_mul(mul) >> shift) as usize
-    }
-
-    fn place(own: Vec<(Name, ActionId, u32)>) -> Actions {
-        // Twice as many slots as actions, at least two; multipliers from a fixed odd sequence
-        // (the placement is the same on every build of the same policy).
-        for bits in own.len().max(1).next_power_of_two().trailing_zeros() + 1..=16 {
-            let shift = 64 - bits;
-            let mut mul = 0x9e37_79b9_7f4a_7c15_u64;
-            for _ in 0..64 {
-                mul = mul.wrapping_add(0x6a09_e667_f3bc_c909) | 1;
-                let mut slots = vec![(NO_NAME, ActionId::from_idx(0), NO_PAIR); 1 << bits];
-                let placed = own.iter().all(|&entry| match slots.get_mut(Actions::slot(&entry.0, mul, shift)) {
-                    Some(slot) if slot.0 == NO_NAME => {
-                        *slot = entry;
-                        true
-                    }
-                    _ => false,
-                });
-                if placed {
-                    return Actions { mul, shift, slots };
-                }
-            }
-        }
-        Actions { mul: 0, shift: 0, slots: own }
     }
 }
 
@@ -843,7 +798,7 @@ impl Lookup {
                     l.npairs += 1;
                 }
             }
-            l.type_actions.push(Actions::place(own));
+            l.type_actions.push(own);
         }
         l.role_rules = vec![(0, 0); roles * l.npairs];
         for ((r, t, a), range) in role_table {
@@ -1131,15 +1086,11 @@ impl Lookup {
     #[inline]
     pub(crate) fn action(&self, names: &[String], t: TypeId, name: &str) -> Option<(ActionId, u32)> {
         let key = Name::of(name);
-        let own = self.type_actions.get(t.idx())?;
-        let named = |&&(k, a, _): &&(Name, ActionId, u32)| {
-            k == key && (key.short() || names.get(a.idx()).is_some_and(|n| n == name))
-        };
-        let found = match own.mul {
-            0 => own.slots.iter().find(named),
-            mul => own.slots.get(Actions::slot(&key, mul, own.shift)).filter(named),
-        };
-        found.map(|&(_, a, pair)| (a, pair))
+        self.type_actions
+            .get(t.idx())?
+            .iter()
+            .find(|(k, a, _)| *k == key && (key.short() || names.get(a.idx()).is_some_and(|n| n == name)))
+            .map(|&(_, a, pair)| (a, pair))
     }
 
     /// The (type, action) pair of a type and one of its actions.
@@ -1292,54 +1243,6 @@ assign r to user:c on org:"c d"/ws:x;
         assert_eq!(find("root:r/", 7), None, "nothing after the slash");
         assert_eq!(c.lookup.path_type(&c.types, None, b"root", 0), Some((root, 4)));
         assert_eq!(c.lookup.path_type(&c.types, None, b"roo", 0), None);
-    }
-
-    #[test]
-    fn an_action_is_found_by_its_whole_name_in_its_own_slot_or_in_the_list() {
-        // `wide` has short and long actions and is placed by a multiplier; the two long
-        // actions of `twins` have equal `Name`s (length, first and last eight bytes), which
-        // no multiplier separates: they stay a list, compared on the text.
-        let wide = [
-            "a",
-            "ab",
-            "read",
-            "update",
-            "delete",
-            "create",
-            "promote",
-            "abcdefghijklmnop",
-            "abcdefghijklmnopq",
-            "abcdefghijklmnopqrst",
-        ];
-        let twins = ["aaaaaaaa_x_bbbbbbbb", "aaaaaaaa_y_bbbbbbbb", "read"];
-        let src = format!(
-            "resource wide {{ actions {}; }}\nresource twins {{ actions {}; }}\n",
-            wide.join(", "),
-            twins.join(", ")
-        );
-        let policy = crate::compile_str("t.rbac", &src).policy.expect("compiles");
-        let c = &policy.compiled;
-        let l = &c.lookup;
-        let id = |n: &str| c.actions.iter().position(|a| a == n).map(ActionId::from_idx);
-        for (ty, own, hashed) in [("wide", &wide[..], true), ("twins", &twins[..], false)] {
-            let t = c.type_index[ty];
-            assert_eq!(l.type_actions[t.idx()].mul != 0, hashed, "{ty} placed by a multiplier");
-            let mut pairs = Vec::new();
-            for n in own {
-                let (a, pair) = l.action(&c.actions, t, n).unwrap_or_else(|| panic!("{ty}: {n} found"));
-                assert_eq!(Some(a), id(n), "{ty}: {n}");
-                assert_eq!(l.pair(t, a), Some(pair), "{ty}: {n}'s pair");
-                pairs.push(pair);
-            }
-            pairs.sort_unstable();
-            pairs.dedup();
-            assert_eq!(pairs.len(), own.len(), "{ty}: one pair an action");
-            for n in ["", "x", "reads", "rea", "aaaaaaaa_z_bbbbbbbb", "abcdefghijklmnoq", "promotE"] {
-                assert_eq!(l.action(&c.actions, t, n), None, "{ty}: {n:?} is none of its actions");
-            }
-        }
-        let other = l.action(&c.actions, c.type_index["twins"], "update");
-        assert_eq!(other, None, "another type's action");
     }
 
     #[test]
