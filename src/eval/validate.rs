@@ -120,7 +120,8 @@ pub(super) fn fast<'a>(
     // The declared groups, sorted by id without repeats: up to `FAST_GROUPS` group names in
     // a fixed array (read in place, not copied), more in `many_groups`. Unused places hold an
     // id no group has, so a repeat is found by comparing with all places: no loop exit that
-    // depends on the request's groups (S -5 ns).
+    // depends on the request's groups (callgrind's branch simulator: 1.2 fewer mispredicted
+    // branches a request at S; in time within the noise of code layout).
     let mut ids = [GroupId(u32::MAX); FAST_GROUPS];
     let many: Groups;
     let groups: &[GroupId] = if few {
