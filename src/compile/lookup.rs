@@ -598,17 +598,23 @@ pub(crate) type SubjectHash = u64;
 /// processors than x86-64 this does nothing.
 #[inline(always)]
 fn prefetch(bytes: &[u8], at: usize) {
-    #[cfg(target_arch = "x86_64")]
     if let Some(b) = bytes.get(at) {
-        #[allow(unsafe_code)]
-        // SAFETY: `prefetcht0` is part of SSE, which every x86-64 processor has, and it
-        // dereferences nothing (the address is in `bytes` all the same).
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(std::ptr::from_ref(b).cast());
-        }
+        prefetch_line(b);
+    }
+}
+
+/// Asks for the cache line that holds `x` ([`prefetch`]).
+#[inline(always)]
+pub(crate) fn prefetch_line<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    // SAFETY: `prefetcht0` is part of SSE, which every x86-64 processor has, and it
+    // dereferences nothing (the address is that of a live reference all the same).
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(std::ptr::from_ref(x).cast());
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (bytes, at);
+    let _ = x;
 }
 
 /// The hash of a name as a principal id (`group == false`) or a group name.

@@ -17,7 +17,7 @@ mod lookup;
 use compact_str::CompactString;
 pub(crate) use lookup::{
     Chain, FAST_PATH, FAST_SEGMENTS, Filter, Lookup, PrefixHasher, Rows, Segment, SlotCopy, SubjectHash, SubjectNames,
-    held,
+    held, prefetch_line,
 };
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::{BTreeMap, BTreeSet};

@@ -10,7 +10,7 @@ use super::cond::{Attrs, Env, Groups, Nodes, SubjectList, Who};
 use super::validate::{attrs_fit, check_attrs, principal_id_ok, read_path, subjects_of, walk};
 use super::{Found, Verdict, find_then};
 use crate::check::ir::{Ty, TypeId};
-use crate::compile::{Chain, CompiledPolicy, Filter, SlotCopy};
+use crate::compile::{Chain, CompiledPolicy, Filter, SlotCopy, prefetch_line};
 use crate::request::{DirectPrincipal, RequestError, ResourceRef, invalid};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -111,6 +111,11 @@ pub(crate) fn check<'p, 'r>(
 ) -> Verdict<'p, 'r> {
     let invalid =
         |errors| Verdict { policy, request: None, principal_id: Cow::Borrowed(""), found: Found::Invalid(errors) };
+    // The subject's kept slots lie apart from it (in its list's buffer): asked for now, their
+    // lines arrive while the action is found.
+    for kept in subject.subjects.iter().take(4) {
+        prefetch_line(kept);
+    }
     // Parts of another policy would point into its tables.
     if !std::ptr::eq(subject.policy, policy) || !std::ptr::eq(target.policy, policy) {
         return invalid(vec![invalid::foreign_part()]);
