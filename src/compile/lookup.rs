@@ -594,8 +594,8 @@ pub(crate) type SubjectHash = u64;
 /// when `at` is past the end). A hint: it reads nothing the program sees, never faults, and
 /// does not hold up the instructions after it while the line is fetched, so several misses
 /// of one request overlap instead of following each other. Stable Rust has no safe prefetch
-/// (`std::hint::prefetch_read` is unstable), hence the crate's one `unsafe` block; on other
-/// processors than x86-64 this does nothing.
+/// (`std::hint::prefetch_read` is unstable), hence the crate's one `unsafe` block, in
+/// [`prefetch_line`]; on other processors than x86-64 this does nothing.
 #[inline(always)]
 fn prefetch(bytes: &[u8], at: usize) {
     if let Some(b) = bytes.get(at) {
