@@ -590,12 +590,8 @@ fn start_record(out: &mut Vec<u8>, len: usize) {
 /// A [`subject_hash`].
 pub(crate) type SubjectHash = u64;
 
-/// Asks the processor to bring the cache line holding `bytes[at]` into its caches (nothing
-/// when `at` is past the end). A hint: it reads nothing the program sees, never faults, and
-/// does not hold up the instructions after it while the line is fetched, so several misses
-/// of one request overlap instead of following each other. Stable Rust has no safe prefetch
-/// (`std::hint::prefetch_read` is unstable), hence the crate's one `unsafe` block, in
-/// [`prefetch_line`]; on other processors than x86-64 this does nothing.
+/// Asks for the cache line holding `bytes[at]` ([`prefetch_line`]; nothing when `at` is past
+/// the end).
 #[inline(always)]
 fn prefetch(bytes: &[u8], at: usize) {
     if let Some(b) = bytes.get(at) {
@@ -603,7 +599,12 @@ fn prefetch(bytes: &[u8], at: usize) {
     }
 }
 
-/// Asks for the cache line that holds `x` ([`prefetch`]).
+/// Asks the processor to bring the cache line that holds `x` into its caches. A hint: it
+/// reads nothing the program sees, never faults, and does not hold up the instructions after
+/// it while the line is fetched, so several misses of one decision overlap instead of
+/// following each other. Stable Rust has no safe prefetch (`std::hint::prefetch_read` is
+/// unstable), hence the crate's one `unsafe` block; on other processors than x86-64 this does
+/// nothing.
 #[inline(always)]
 pub(crate) fn prefetch_line<T>(x: &T) {
     #[cfg(target_arch = "x86_64")]
