@@ -962,7 +962,7 @@ impl Lookup {
         self.principal_hashed(id, subject_hash(false, id))
     }
 
-    /// [`Lookup::principal`] with the id's [`SubjectHash`] already made.
+    /// The rows of a principal id that some assignment names, its [`SubjectHash`] already made.
     pub(crate) fn principal_hashed(&self, id: &str, hash: SubjectHash) -> Option<Rows<'_>> {
         let records = &*self.subject_records;
         let slot = self.subjects.find(records, hash, false, id)?;
