@@ -4,7 +4,7 @@
 //! The pipeline: [`syntax`] parses each file into an AST, `check` resolves names and types
 //! into a typed IR, `graph` orders role inheritance, `compile` folds it all into flat
 //! tables, and `eval` decides requests over those tables. This module is the small public
-//! surface: [`compile`], [`Policy`], [`Request`], [`Decision`] and the diagnostics.
+//! surface: [`compile`](fn@compile), [`Policy`], [`Request`], [`Decision`] and the diagnostics.
 //!
 //! ```
 //! let src = r#"

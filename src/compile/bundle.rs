@@ -189,7 +189,7 @@ pub(crate) struct Loaded {
     pub digest: String,
 }
 
-/// Reads a bundle written by [`write`], checking everything before trusting it.
+/// Reads a bundle written by [`write`](fn@write), checking everything before trusting it.
 pub(crate) fn read(bytes: &[u8]) -> Result<Loaded, BundleError> {
     if !bytes.is_empty() && MAGIC.starts_with(bytes) {
         return Err(BundleError::new(
