@@ -76,11 +76,11 @@ fn read_meta(bytes: &[u8]) -> Result<Meta, String> {
 }
 
 impl WasmPolicy {
-    /// Loads a module emitted by [`super::emit`](fn@super::emit), with no limit on a decision's running time:
-    /// the module is the policy, and an emitted module's loops are all bounded by the request
-    /// (at most [`INPUT_CAP`] bytes) and its own tables. Fuel would cost each decision about
-    /// 40% more; ask for it with [`WasmPolicy::with_fuel`] for modules you do not trust to
-    /// stop.
+    /// Loads a module emitted by [`super::emit`](fn@super::emit), with no limit on a
+    /// decision's running time: the module is the policy, and an emitted module's loops are
+    /// all bounded by the request (at most [`INPUT_CAP`] bytes) and its own tables. Fuel would
+    /// cost each decision about 40% more; ask for it with [`WasmPolicy::with_fuel`] for
+    /// modules you do not trust to stop.
     pub fn new(bytes: &[u8]) -> Result<WasmPolicy, String> {
         WasmPolicy::load(bytes, None)
     }
