@@ -123,3 +123,74 @@ fn eval_reads_a_stream_whatever_its_line_endings() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `rbac eval` prints the same whatever the number of threads deciding: a stream of whole
+/// requests in long runs (decided by several threads) with the ui stream's blank lines,
+/// documents over several lines, malformed lines and a document cut short between them
+/// (read one line at a time), over batches of 4,096 lines.
+#[test]
+fn eval_prints_the_same_on_any_number_of_threads() {
+    let stream = std::fs::read_to_string("tests/ui/eval/stream.jsonl").expect("the ui stream");
+    let whole = [
+        r#"{"principal":{"id":"user:ann"},"action":"delete","resource":"workspace:prod"}"#,
+        r#"{"principal":{"id":"user:bob","groups":["eng"]},"action":"read","resource":"workspace:prod"}"#,
+        r#"{"principal":{"id":"user:bob"},"action":"delete","resource":"workspace:prod"}"#,
+    ];
+    let mut text = String::new();
+    for round in 0..6 {
+        for k in 0..1500 + round * 311 {
+            text.push_str(whole[k % whole.len()]);
+            text.push('\n');
+        }
+        text.push_str(&stream);
+    }
+    let dir = std::env::temp_dir().join(format!("rbac-eval-jobs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let file = dir.join("mixed.jsonl");
+    std::fs::write(&file, &text).expect("write the stream");
+    let run = |jobs: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rbac"))
+            .args(["eval", "tests/ui/eval/stream.rbac", "--jobs", jobs, "--request"])
+            .arg(&file)
+            .output()
+            .expect("run rbac");
+        assert_eq!(out.status.code(), Some(0), "{jobs}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let one = run("1");
+    assert!(one.lines().count() > 13_000, "{} decisions", one.lines().count());
+    assert!(one.contains("\"allow\"") && one.contains("\"deny\"") && one.contains("E07"));
+    for jobs in ["2", "5"] {
+        assert!(run(jobs) == one, "{jobs} threads print what one does");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A line that is not UTF-8 stops `rbac eval` (exit 2) after the lines before it are decided,
+/// on one thread or several.
+#[test]
+fn eval_decides_the_lines_before_one_it_cannot_read() {
+    let ann = r#"{"principal":{"id":"user:ann"},"action":"delete","resource":"workspace:prod"}"#;
+    let mut bytes = Vec::new();
+    for _ in 0..10 {
+        bytes.extend_from_slice(ann.as_bytes());
+        bytes.push(b'\n');
+    }
+    bytes.extend_from_slice(b"{\"principal\": \xff}\n");
+    bytes.extend_from_slice(ann.as_bytes());
+    let dir = std::env::temp_dir().join(format!("rbac-eval-bad-line-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let file = dir.join("bad.jsonl");
+    std::fs::write(&file, &bytes).expect("write the stream");
+    for jobs in ["1", "2"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rbac"))
+            .args(["eval", "tests/ui/eval/stream.rbac", "--jobs", jobs, "--request"])
+            .arg(&file)
+            .output()
+            .expect("run rbac");
+        assert_eq!(out.status.code(), Some(2), "{jobs}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 10, "{jobs}: the lines before it");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("error: reading"), "{jobs}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

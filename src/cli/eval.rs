@@ -27,7 +27,9 @@ pub fn run(
     engine: super::Engine,
     keys: &super::token::KeyArgs,
     audit: &super::audit::LogArgs,
+    jobs: Option<usize>,
 ) -> ExitCode {
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)).max(1);
     let Some(policy) = super::load_policy(policy, "nothing was decided") else { return ExitCode::from(2) };
     let mut recorder = match audit.open_for(&policy) {
         Ok(r) => r,
@@ -43,6 +45,7 @@ pub fn run(
         }
     };
     let identities = policy.clone();
+    let native = matches!(engine, super::Engine::Native);
     let mut decider = match engine {
         super::Engine::Native => Decider::Native(Box::new(policy)),
         super::Engine::Wasm => match rbac::wasm::emit(&policy).and_then(|b| rbac::wasm::WasmPolicy::new(&b)) {
@@ -108,21 +111,12 @@ pub fn run(
             Err(e) => (Err(rbac::RequestError::from(e)), None),
         })
     };
-    let mut reader = BufReader::new(reader);
-    loop {
-        // Each line is read onto the end of the document it may continue.
-        let start = pending.len();
-        match reader.read_line(&mut pending) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => {
-                eprintln!("error: reading `{input}`: {e}");
-                return ExitCode::from(2);
-            }
-        }
+    // A line just read onto the end of the document it may continue (from `start` on in
+    // `pending`), and that document decided when it is whole.
+    let mut feed = |start: usize, pending: &mut String, out: &mut BufWriter<std::io::StdoutLock<'_>>| {
         if start == 0 && pending.trim().is_empty() {
             pending.clear();
-            continue;
+            return Ok(());
         }
         // Each line ends in one `\n`, as `BufRead::lines` would give it (error positions and
         // the logged text of a malformed request do not depend on the file's line endings).
@@ -135,18 +129,65 @@ pub fn run(
         }
         // A document's first line is read directly; one that went on over several lines (rare
         // in JSON Lines) only through a value, each line parsed once as it comes.
-        let (request, logged) = match (!logging && start == 0).then(|| Request::from_json(&pending)) {
+        let (request, logged) = match (!logging && start == 0).then(|| Request::from_json(pending)) {
             Some(Ok(request)) => (Ok(request), None),
             // A document that ends early may continue on the next line (pretty-printed JSON).
-            _ => match through_value(&pending, true) {
+            _ => match through_value(pending, true) {
                 Some(read) => read,
-                None => continue,
+                None => return Ok(()),
             },
         };
-        if let Err(code) = emit(request, logged, &pending, &mut out) {
+        emit(request, logged, pending, out)?;
+        pending.clear();
+        Ok(())
+    };
+    let mut reader = BufReader::new(reader);
+    // Several threads decide a batch of lines at once where that cannot change the output:
+    // no audit log (which records in order, as decided) and the native engine (a wasm
+    // instance is one thread's). `Parallel::run` decides the batch's lines that are whole
+    // requests, in order, up to the first that is not one; from that line on the batch is
+    // read here, one line at a time, as without threads.
+    let parallel = (native && !logging && jobs > 1).then_some(Parallel { verifier: &verifier, jobs });
+    let mut batch = Batch::default();
+    loop {
+        if let Some(parallel) = &parallel
+            && pending.is_empty()
+        {
+            // The lines before one that cannot be read are decided first, as they come.
+            let failed = batch.read(&mut reader, BATCH);
+            let (decided, stopped) = parallel.run(&batch, &identities);
+            if out.write_all(decided.as_bytes()).is_err() {
+                return ExitCode::from(2);
+            }
+            for line in batch.lines().skip(stopped) {
+                let start = pending.len();
+                pending.push_str(line);
+                if let Err(code) = feed(start, &mut pending, &mut out) {
+                    return code;
+                }
+            }
+            if let Some(e) = failed {
+                eprintln!("error: reading `{input}`: {e}");
+                return ExitCode::from(2);
+            }
+            if batch.is_empty() {
+                break;
+            }
+            continue;
+        }
+        // One line at a time, read straight onto the end of the document it may continue.
+        let start = pending.len();
+        match reader.read_line(&mut pending) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("error: reading `{input}`: {e}");
+                return ExitCode::from(2);
+            }
+        }
+        if let Err(code) = feed(start, &mut pending, &mut out) {
             return code;
         }
-        pending.clear();
     }
     if !pending.trim().is_empty()
         && let Some((request, logged)) = through_value(&pending, false)
@@ -160,5 +201,158 @@ pub fn run(
     match recorder.map(super::audit::Recorder::close) {
         Some(Err(code)) => code,
         _ => ExitCode::SUCCESS,
+    }
+}
+
+/// Lines a batch holds when several threads decide it.
+const BATCH: usize = 4096;
+
+/// Lines read as they come, kept in one buffer.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    /// Where each line ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl Batch {
+    /// Reads up to `n` lines (each with its line ending), in place of the last batch's; stops
+    /// at the end of the input, or at a line that cannot be read (not UTF-8, or an I/O error),
+    /// keeping the lines before it.
+    fn read(&mut self, reader: &mut impl BufRead, n: usize) -> Option<std::io::Error> {
+        self.text.clear();
+        self.ends.clear();
+        while self.ends.len() < n {
+            match reader.read_line(&mut self.text) {
+                Ok(0) => break,
+                Ok(_) => self.ends.push(self.text.len()),
+                Err(e) => {
+                    // What a failed read left is no line.
+                    self.text.truncate(self.ends.last().copied().unwrap_or(0));
+                    return Some(e);
+                }
+            }
+        }
+        None
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn lines(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(a, &b)| self.text.get(a..b).unwrap_or(""))
+    }
+}
+
+/// Deciding a batch's lines on several threads, for the native engine without an audit log
+/// (with the policy that also resolves token principals: the same compiled policy).
+struct Parallel<'a> {
+    verifier: &'a rbac::identity::TokenVerifier,
+    jobs: usize,
+}
+
+impl Parallel<'_> {
+    /// The decisions, as `rbac eval` prints them, of the batch's lines up to the first that
+    /// is not blank and not a whole request by itself (malformed, or the start of a document
+    /// over several lines), and the number of lines they cover: from there on, the batch is
+    /// read one line at a time. Each thread takes a run of lines and stops at its first such
+    /// line; the runs are joined in order.
+    fn run(&self, batch: &Batch, policy: &rbac::Policy) -> (String, usize) {
+        let lines: Vec<&str> = batch.lines().collect();
+        let per = lines.len().div_ceil(self.jobs).max(1);
+        let runs: Vec<(String, usize)> = std::thread::scope(|scope| {
+            let handles: Vec<_> =
+                lines.chunks(per).map(|run| scope.spawn(move || self.decide_run(run, policy))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        });
+        let mut out = String::new();
+        let mut done = 0;
+        for ((text, decided), run) in runs.into_iter().zip(lines.chunks(per)) {
+            out.push_str(&text);
+            done += decided;
+            if decided < run.len() {
+                break;
+            }
+        }
+        (out, done)
+    }
+
+    /// The decisions of `run`'s lines up to the first that is not blank and not a whole
+    /// request, and how many lines they cover.
+    fn decide_run(&self, run: &[&str], policy: &rbac::Policy) -> (String, usize) {
+        let mut out = Vec::new();
+        for (k, line) in run.iter().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let Ok(request) = Request::from_json(line) else { return text(out, k) };
+            let decision = match self.verifier.resolve(policy, &request) {
+                Ok(resolved) => policy.decide(&resolved),
+                Err(e) => Decision::invalid(vec![e]),
+            };
+            let mark = out.len();
+            if serde_json::to_writer(&mut out, &decision).is_err() {
+                out.truncate(mark);
+                return text(out, k);
+            }
+            out.push(b'\n');
+        }
+        text(out, run.len())
+    }
+}
+
+/// Decisions serialized as JSON, as text, with the lines they cover (JSON is UTF-8; were it
+/// not, none would be taken, and the lines would be read again one at a time).
+fn text(bytes: Vec<u8>, lines: usize) -> (String, usize) {
+    String::from_utf8(bytes).map_or((String::new(), 0), |t| (t, lines))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = "resource workspace { actions read, delete; }\n\
+        role admin { allow delete on workspace; }\n\
+        assign admin to user:ann on workspace:prod;\n";
+    const ANN: &str = r#"{"principal":{"id":"user:ann"},"action":"delete","resource":"workspace:prod"}"#;
+    const BOB: &str = r#"{"principal":{"id":"user:bob"},"action":"delete","resource":"workspace:prod"}"#;
+
+    fn batch(lines: &[&str]) -> Batch {
+        let text = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+        let mut batch = Batch::default();
+        assert!(batch.read(&mut text.as_bytes(), BATCH).is_none(), "read");
+        batch
+    }
+
+    /// What `rbac eval` prints for one whole request.
+    fn printed(policy: &rbac::Policy, line: &str) -> String {
+        let request = Request::from_json(line).expect("a request");
+        format!("{}\n", serde_json::to_string(&policy.decide(&request)).expect("serializes"))
+    }
+
+    #[test]
+    fn threads_decide_a_batch_in_order_up_to_its_first_line_that_is_no_whole_request() {
+        let policy = rbac::compile_str("t.rbac", SRC).policy.expect("compiles");
+        let verifier = rbac::identity::TokenVerifier::new(rbac::identity::StaticKeys::new());
+        // A blank line is skipped; `{` starts a document over several lines, and from there
+        // the batch is left to the one-line-at-a-time reader.
+        let lines = [ANN, "", BOB, ANN, "{", BOB, ANN, "not json", BOB];
+        let b = batch(&lines);
+        let expected = [ANN, BOB, ANN].map(|l| printed(&policy, l)).concat();
+        for jobs in 1..=lines.len() + 1 {
+            let (out, covered) = Parallel { verifier: &verifier, jobs }.run(&b, &policy);
+            assert_eq!(covered, 4, "{jobs} threads: the lines before `{{`");
+            assert_eq!(out, expected, "{jobs} threads");
+        }
+        // Whole requests only: all decided, in order, whatever the runs' lengths.
+        let lines: Vec<&str> = (0..101).map(|k| if k % 3 == 0 { BOB } else { ANN }).collect();
+        let b = batch(&lines);
+        let expected: String = lines.iter().map(|l| printed(&policy, l)).collect();
+        assert!(expected.contains("\"allow\"") && expected.contains("\"deny\""));
+        for jobs in [1, 2, 3, 7, 200] {
+            assert_eq!(Parallel { verifier: &verifier, jobs }.run(&b, &policy), (expected.clone(), 101), "{jobs}");
+        }
     }
 }

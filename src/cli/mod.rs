@@ -70,6 +70,10 @@ enum Command {
         keys: token::KeyArgs,
         #[command(flatten)]
         audit: audit::LogArgs,
+        /// How many threads decide a stream of requests at once (default: one a core). The
+        /// output is the same, in input order; with `--audit-log` or `--engine wasm`, one.
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
     },
     /// Compile a policy for another runtime: `--target wasm` emits a standalone module,
     /// `--target bundle` the compiled policy that `rbac` itself loads in place of the sources.
@@ -137,7 +141,9 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check { files, format } => check(&files, format),
-        Command::Eval { policy, request, engine, keys, audit } => eval::run(&policy, &request, engine, &keys, &audit),
+        Command::Eval { policy, request, engine, keys, audit, jobs } => {
+            eval::run(&policy, &request, engine, &keys, &audit, jobs)
+        }
         Command::Build { policy, target: Target::Wasm, output } => build_wasm(&policy, &output),
         Command::Build { policy, target: Target::Bundle, output } => build_bundle(&policy, &output),
         Command::Can { policy, args, token, keys, groups, attrs, format, audit } => {
