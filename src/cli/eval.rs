@@ -206,6 +206,8 @@ pub fn run(
 
 /// Lines a batch holds when several threads decide it.
 const BATCH: usize = 4096;
+/// The fewest lines a thread takes (more threads than that are not started).
+const RUN: usize = 64;
 
 /// Lines read as they come, kept in one buffer.
 #[derive(Default)]
@@ -261,7 +263,7 @@ impl Parallel<'_> {
     /// line; the runs are joined in order.
     fn run(&self, batch: &Batch, policy: &rbac::Policy) -> (String, usize) {
         let lines: Vec<&str> = batch.lines().collect();
-        let per = lines.len().div_ceil(self.jobs).max(1);
+        let per = lines.len().div_ceil(self.jobs).max(RUN);
         let runs: Vec<(String, usize)> = std::thread::scope(|scope| {
             let handles: Vec<_> =
                 lines.chunks(per).map(|run| scope.spawn(move || self.decide_run(run, policy))).collect();
@@ -336,15 +338,21 @@ mod tests {
     fn threads_decide_a_batch_in_order_up_to_its_first_line_that_is_no_whole_request() {
         let policy = rbac::compile_str("t.rbac", SRC).policy.expect("compiles");
         let verifier = rbac::identity::TokenVerifier::new(rbac::identity::StaticKeys::new());
-        // A blank line is skipped; `{` starts a document over several lines, and from there
-        // the batch is left to the one-line-at-a-time reader.
-        let lines = [ANN, "", BOB, ANN, "{", BOB, ANN, "not json", BOB];
-        let b = batch(&lines);
-        let expected = [ANN, BOB, ANN].map(|l| printed(&policy, l)).concat();
-        for jobs in 1..=lines.len() + 1 {
-            let (out, covered) = Parallel { verifier: &verifier, jobs }.run(&b, &policy);
-            assert_eq!(covered, 4, "{jobs} threads: the lines before `{{`");
-            assert_eq!(out, expected, "{jobs} threads");
+        // Blank lines are skipped; `{` starts a document over several lines, and from there
+        // the batch is left to the one-line-at-a-time reader, whichever thread's run it is in.
+        for at in [0, 1, 63, 64, 65, 150, 299] {
+            let mut lines: Vec<&str> = (0..300).map(|k| [ANN, "", BOB][k % 3]).collect();
+            lines[at] = "{";
+            lines[299 - at / 2] = "not json";
+            let b = batch(&lines);
+            let stop = at.min(299 - at / 2);
+            let expected: String =
+                lines[..stop].iter().filter(|l| !l.is_empty()).map(|l| printed(&policy, l)).collect();
+            for jobs in 1..=6 {
+                let (out, covered) = Parallel { verifier: &verifier, jobs }.run(&b, &policy);
+                assert_eq!(covered, stop, "{jobs} threads: the lines before line {stop}");
+                assert_eq!(out, expected, "{jobs} threads");
+            }
         }
         // Whole requests only: all decided, in order, whatever the runs' lengths.
         let lines: Vec<&str> = (0..101).map(|k| if k % 3 == 0 { BOB } else { ANN }).collect();
@@ -352,6 +360,7 @@ mod tests {
         let expected: String = lines.iter().map(|l| printed(&policy, l)).collect();
         assert!(expected.contains("\"allow\"") && expected.contains("\"deny\""));
         for jobs in [1, 2, 3, 7, 200] {
+            // 101 lines: one run, or two of at least `RUN` lines.
             assert_eq!(Parallel { verifier: &verifier, jobs }.run(&b, &policy), (expected.clone(), 101), "{jobs}");
         }
     }
