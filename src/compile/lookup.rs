@@ -8,12 +8,14 @@
 //! and a 256-bit filter of the subject's scope nodes, so that finding a subject and learning
 //! that it holds nothing on the request's path (most subjects of a request) reads that line
 //! only; the subject's record, with its whole run of assignments, is read when the filter
-//! meets the request's chain. Each path prefix is one probe of a flat hash index (a slot
-//! holds 32 bits of the hash and a record offset) whose record holds the node's chain (its
-//! ancestors' node ids and its own) and its path text. Path prefixes are hashed during the
-//! scan, so their probes do not wait on each other, and the deepest prefix that is a node
-//! gives the whole chain without following parent links (its path text is compared with the
-//! request's prefix, so a hash collision cannot pick another node).
+//! meets the request's chain. A path prefix is one probe of a flat hash index (a slot holds
+//! 32 bits of the hash of the prefix's whole text and a record offset) whose record holds the
+//! node's type, its chain (its ancestors' node ids and its own) and its path text. A request's
+//! path and the path up to its last `/` are hashed in one pass and probed first: most
+//! requests name a node or a resource right below one, which then gives the whole chain
+//! without following parent links, and the text up to it needs no reading (the node's path
+//! text is compared with the request's, so a hash collision cannot pick another node). Other
+//! paths are scanned segment by segment and their prefixes probed from the deepest.
 //!
 //! The scope tree is also kept as a table keyed by (parent node, type, id), which the full
 //! validator walks for paths with quoted ids.
@@ -52,7 +54,7 @@ pub(crate) struct Lookup {
     /// Everyone's slot.
     everyone: usize,
     /// Scope nodes whose ids need no quotes (the only ones an unquoted request path can
-    /// name), by [`PrefixHasher`] hash of their path.
+    /// name), by [`prefix_hash`] of their path.
     prefixes: FlatIndex,
     /// Scope node records (see [`Lookup::build_prefixes`]).
     prefix_records: Table,
@@ -626,16 +628,75 @@ fn subject_hash(group: bool, name: &str) -> u64 {
     h.finish()
 }
 
-/// Hashes a path one `type:id` segment at a time: after each segment, `segment` returns the
-/// hash of the prefix so far. The scan of a request and the index builder feed the same bytes.
-#[derive(Default, Clone)]
-pub(crate) struct PrefixHasher(FxHasher);
+/// The hash of a path prefix's whole text, by which the scope node index finds it: its
+/// eight-byte words (the last one padded with zeros) folded in one at a time, then the
+/// length, mixed by a widening multiply. [`prefix_hashes`] gives the same for a path and a
+/// prefix of it in one pass.
+#[inline(always)]
+pub(crate) fn prefix_hash(prefix: &[u8]) -> u64 {
+    prefix_hashes(prefix, prefix.len()).0
+}
 
-impl PrefixHasher {
-    pub(crate) fn segment(&mut self, type_and_id: &[u8]) -> u64 {
-        self.0.write(type_and_id);
-        self.0.finish()
+/// The [`prefix_hash`]es of `path` and of its first `cut` bytes (`cut <= path.len()`).
+#[inline(always)]
+pub(crate) fn prefix_hashes(path: &[u8], cut: usize) -> (u64, u64) {
+    const STEP: u64 = 0x9e37_79b9_7f4a_7c15;
+    const MIX: u64 = 0x2d35_8dcc_aa6c_78a5;
+    let fold = |h: u64, w: u64| (h ^ w).wrapping_mul(STEP).rotate_left(29);
+    let finish = |h: u64, len: usize| {
+        let m = u128::from(h ^ len as u64) * u128::from(MIX);
+        (m as u64) ^ ((m >> 64) as u64)
+    };
+    // The prefix ends in word `cut / 8`, with `cut % 8` of its bytes.
+    let (cut_word, cut_bytes) = (cut / 8, cut % 8);
+    let mut h = 0;
+    let mut at_cut = 0;
+    let mut words = path.chunks_exact(8);
+    for (k, w) in (&mut words).enumerate() {
+        let w = w.try_into().map_or(0, u64::from_le_bytes);
+        if k == cut_word {
+            at_cut = if cut_bytes == 0 { h } else { fold(h, w & ((1 << (8 * cut_bytes)) - 1)) };
+        }
+        h = fold(h, w);
     }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        // The last bytes, zeros above them: the path's last word shifted down, or a short
+        // path read byte by byte.
+        let w = match path.len().checked_sub(8) {
+            Some(from) => word::<8>(path, from) >> (8 * (8 - rest.len())),
+            None => head_word(rest, 0),
+        };
+        if path.len() / 8 == cut_word {
+            at_cut = if cut_bytes == 0 { h } else { fold(h, w & ((1 << (8 * cut_bytes)) - 1)) };
+        }
+        h = fold(h, w);
+    } else if path.len() / 8 == cut_word {
+        at_cut = h;
+    }
+    (finish(h, path.len()), finish(at_cut, cut))
+}
+
+/// Where the last `/` of `path` is, found eight bytes at a time from its end.
+#[inline(always)]
+pub(crate) fn last_slash(path: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW: u64 = ONES * 0x7f;
+    let mut end = path.len();
+    while end > 0 {
+        let start = end.saturating_sub(8);
+        // The eight bytes before `end`, or the path's first few and zeros (no `/`) above.
+        let w = if end >= 8 { word::<8>(path, start) } else { head_word(path.get(..end)?, 0) };
+        // The high bit of each byte that is a `/`, exactly (no borrow runs between bytes, so
+        // a `.`, 0x2e, beside a `/` is not taken for one).
+        let x = w ^ (ONES * u64::from(b'/'));
+        let found = !(((x & LOW).wrapping_add(LOW)) | x | LOW);
+        if found != 0 {
+            return Some(start + (63 - found.leading_zeros() as usize) / 8);
+        }
+        end = start;
+    }
+    None
 }
 
 /// Paths with up to this many `type:id` segments whose type has scope nodes (the only ones
@@ -650,7 +711,7 @@ pub(crate) const FAST_PATH: usize = u16::MAX as usize;
 pub(crate) struct Segment<'a> {
     /// The path's text up to and including this segment.
     pub prefix: &'a [u8],
-    /// The [`PrefixHasher`] hash of `prefix`.
+    /// The [`prefix_hash`] of `prefix`.
     pub hash: u64,
 }
 
@@ -742,14 +803,20 @@ fn emit(rows: Run<'_>, mut at: usize, n: NodeId, f: &mut impl FnMut(NodeId, Role
     at
 }
 
-/// The chain (node ids, root-most first) and path text of the prefix record at `at`.
+/// A prefix record's head (its depth and its path's length, 16 bits each) and its node's type
+/// precede its chain.
+const PREFIX_HEAD: usize = 8;
+
+/// The node's type, chain (node ids, root-most first) and path text of the prefix record at
+/// `at`.
 #[inline]
-fn prefix_record(records: &[u8], at: usize) -> (&[[u8; 4]], &[u8]) {
+fn prefix_record(records: &[u8], at: usize) -> (TypeId, &[[u8; 4]], &[u8]) {
     let head = u32_at(records, at) as usize;
     let (depth, len) = (head & 0xffff, head >> 16);
-    let chain = records.get(at + 4..at + 4 + depth * 4).unwrap_or(&[]);
-    let path = records.get(at + 4 + depth * 4..at + 4 + depth * 4 + len).unwrap_or(&[]);
-    (chain.as_chunks::<4>().0, path)
+    let chain_at = at + PREFIX_HEAD;
+    let chain = records.get(chain_at..chain_at + depth * 4).unwrap_or(&[]);
+    let path = records.get(chain_at + depth * 4..chain_at + depth * 4 + len).unwrap_or(&[]);
+    (TypeId(u32_at(records, at + 4)), chain.as_chunks::<4>().0, path)
 }
 
 /// The subject record at `at` of `records`, of `count` rows: its name (empty when it is
@@ -893,22 +960,24 @@ impl Lookup {
     /// path text, so a lookup reads one slot and one record and follows no parent links.
     fn build_prefixes(&mut self, types: &[CType], node_keys: &[(NodeId, TypeId, CompactString)]) {
         // For each node (parents come before their children): its record offset when its ids
-        // are all unquoted, and the hasher after its path.
-        let mut info: Vec<(Option<usize>, PrefixHasher)> = Vec::with_capacity(node_keys.len());
-        info.push((None, PrefixHasher::default()));
+        // are all unquoted.
+        let mut info: Vec<Option<usize>> = Vec::with_capacity(node_keys.len());
+        info.push(None);
         let mut index = FlatBuilder::with_capacity(node_keys.len());
         let mut out: Vec<u8> = Vec::new();
         self.scoped = vec![false; types.len()];
         for (node, (parent, t, id)) in node_keys.iter().enumerate().skip(1) {
-            let Some((above, mut hasher)) = info.get(*parent as usize).cloned() else { break };
+            let Some(&above) = info.get(*parent as usize) else { break };
             let plain = (*parent == 0 || above.is_some()) && !id.is_empty() && id.bytes().all(crate::path::is_id_byte);
             let type_name = types.get(t.idx()).map_or("", |t| t.name.as_str());
             let segment = format!("{type_name}:{id}");
-            let hash = hasher.segment(segment.as_bytes());
             let mut at = None;
             if plain {
                 let (chain, path) = match above {
-                    Some(a) => prefix_record(&out, a),
+                    Some(a) => {
+                        let (_, chain, path) = prefix_record(&out, a);
+                        (chain, path)
+                    }
                     None => (&[][..], &[][..]),
                 };
                 let (mut chain, mut path) = (chain.to_vec(), path.to_vec());
@@ -931,19 +1000,20 @@ impl Lookup {
                         u32::from(depth) | u32::from(len) << 16
                     }
                     _ => {
-                        info.push((None, hasher));
+                        info.push(None);
                         continue;
                     }
                 };
-                start_record(&mut out, 4 + chain.len() * 4 + path.len());
+                start_record(&mut out, PREFIX_HEAD + chain.len() * 4 + path.len());
                 let offset = out.len();
                 out.extend_from_slice(&head.to_le_bytes());
+                out.extend_from_slice(&t.0.to_le_bytes());
                 out.extend(chain.iter().flatten());
                 out.extend_from_slice(&path);
-                index.insert(hash, offset);
+                index.insert(prefix_hash(&path), offset);
                 at = Some(offset);
             }
-            info.push((at, hasher));
+            info.push(at);
         }
         self.prefixes = index.finish();
         self.prefix_records = Table::new(out);
@@ -1022,18 +1092,23 @@ impl Lookup {
     }
 
     /// The scope nodes an unquoted request path names, from the root-most down, as
-    /// little-endian ids. The deepest segment whose prefix is a node gives the whole chain;
+    /// little-endian ids, from its scanned segments. The deepest segment whose prefix is a
+    /// node gives the whole chain;
     /// that node's path text must equal the request's prefix (so a hash collision cannot pick
     /// another node).
     pub(crate) fn scope_chain(&self, segments: &[Segment<'_>]) -> &[[u8; 4]] {
+        segments.iter().rev().find_map(|seg| self.node(seg.hash, seg.prefix)).map_or(&[], |(_, chain)| chain)
+    }
+
+    /// The scope node whose path is `prefix` (of [`prefix_hash`] `hash`): its type and its
+    /// chain (the node ids from the root-most down to it, little-endian). Its path text must
+    /// equal `prefix`, so a hash collision cannot pick another node.
+    #[inline(always)]
+    pub(crate) fn node(&self, hash: u64, prefix: &[u8]) -> Option<(TypeId, &[[u8; 4]])> {
         let records = &*self.prefix_records;
-        for seg in segments.iter().rev() {
-            let found = self.prefixes.find(seg.hash, |at| same(prefix_record(records, at).1, seg.prefix));
-            if let Some(at) = found {
-                return prefix_record(records, at).0;
-            }
-        }
-        &[]
+        let at = self.prefixes.find(hash, |at| same(prefix_record(records, at).2, prefix))?;
+        let (t, chain, _) = prefix_record(records, at);
+        Some((t, chain))
     }
 
     /// The subject records that [`Rows`] found in the index point into.
@@ -1173,18 +1248,44 @@ assign r to user:c on org:"c d"/ws:x;
 
     /// The segments of an unquoted path, as the fast resolver scans them.
     fn segments(path: &str) -> Vec<Segment<'_>> {
-        let mut h = PrefixHasher::default();
         let mut end = 0;
         path.split('/')
             .map(|seg| {
                 end += seg.len() + usize::from(end > 0);
-                Segment { prefix: &path.as_bytes()[..end], hash: h.segment(seg.as_bytes()) }
+                let prefix = &path.as_bytes()[..end];
+                Segment { prefix, hash: prefix_hash(prefix) }
             })
             .collect()
     }
 
     fn chain(l: &Lookup, segs: &[Segment<'_>]) -> Vec<NodeId> {
         l.scope_chain(segs).iter().map(|&n| u32::from_le_bytes(n)).collect()
+    }
+
+    #[test]
+    fn a_path_and_its_parent_are_hashed_in_one_pass_as_each_alone() {
+        // Every length over word boundaries, with `/`s among bytes that differ from it in one
+        // bit ('.' is 0x2e, '/' 0x2f: a borrow between bytes would find a `/` in it).
+        for len in 0..=40usize {
+            for seed in 0..16u64 {
+                let path: Vec<u8> = (0..len)
+                    .map(|i| match (seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (i * 3 % 61)) % 4 {
+                        0 => b'/',
+                        1 => b'.',
+                        2 => b'0',
+                        _ => b'a',
+                    })
+                    .collect();
+                assert_eq!(last_slash(&path), path.iter().rposition(|&b| b == b'/'), "{path:?}");
+                for cut in 0..=len {
+                    assert_eq!(prefix_hashes(&path, cut), (prefix_hash(&path), prefix_hash(&path[..cut])));
+                }
+            }
+        }
+        // Prefixes of one another, and paths that differ only in their zero padding, differ.
+        let names = ["", "a", "a\0", "ab", "org:a", "org:a/", "org:a/ws:x", "org:a/ws:xy", "org:a/ws:x\0"];
+        let hashes: std::collections::BTreeSet<u64> = names.iter().map(|n| prefix_hash(n.as_bytes())).collect();
+        assert_eq!(hashes.len(), names.len());
     }
 
     #[test]

@@ -16,8 +16,8 @@ mod lookup;
 
 use compact_str::CompactString;
 pub(crate) use lookup::{
-    Chain, FAST_PATH, FAST_SEGMENTS, Filter, Lookup, PrefixHasher, Rows, Segment, SlotCopy, SubjectHash, SubjectNames,
-    held, prefetch_line,
+    Chain, FAST_PATH, FAST_SEGMENTS, Filter, Lookup, Rows, Segment, SlotCopy, SubjectHash, SubjectNames, held,
+    last_slash, prefetch_line, prefix_hash, prefix_hashes,
 };
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::{BTreeMap, BTreeSet};

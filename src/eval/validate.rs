@@ -4,7 +4,8 @@
 use super::cond::{Attrs, Env, Groups, Nodes, Resolved, SubjectList, Subjects, Who, add_subject};
 use crate::check::ir::{GroupId, Ty, TypeId};
 use crate::compile::{
-    Chain, CompiledPolicy, FAST_PATH, FAST_SEGMENTS, Lookup, PrefixHasher, Rows, Segment, SubjectHash,
+    Chain, CompiledPolicy, FAST_PATH, FAST_SEGMENTS, Lookup, Rows, Segment, SubjectHash, last_slash, prefix_hash,
+    prefix_hashes,
 };
 use crate::path::{ID, skip};
 use crate::request::{Principal, Request, RequestError, invalid};
@@ -58,60 +59,22 @@ pub(super) fn fast<'a>(
         }
     }
 
-    // The path and its types in one scan, hashing each whole prefix for the scope lookup.
+    // The path, and the path up to its last `/`, are probed whole first: where either is a
+    // scope node (most requests name a node or a resource right below one), the node gives
+    // the chain and its type, and the text up to it is valid by being its path; only the last
+    // segment is then read. Otherwise the path is scanned segment by segment.
     let text = req.resource.path.as_str();
     let path = text.as_bytes();
     if path.len() > FAST_PATH {
         return None;
     }
-    let mut i = 0;
-    let mut prev = None;
-    // The segments that may be scope nodes; paths with more are left to the full validator.
-    let mut segments = [Segment::default(); FAST_SEGMENTS];
-    let mut depth = 0;
-    let mut hasher = PrefixHasher::default();
-    // Where the last segment's id starts and ends (sliced once, after the scan: a `str` slice
-    // tests both ends for character boundaries).
-    let mut id_at;
-    let target = loop {
-        let start = i;
-        let (tid, end) = lookup.path_type(&policy.types, prev, path, i)?;
-        i = end;
-        prev = Some(tid);
-        match path.get(i) {
-            // A bare type ends the path: the target has no id.
-            None => {
-                id_at = None;
-                break tid;
-            }
-            Some(b':') => i += 1,
-            Some(_) => return None,
-        }
-        let id_start = i;
-        i = skip(path, i, ID);
-        if i == id_start {
-            return None;
-        }
-        id_at = Some((id_start, i));
-        let hash = hasher.segment(path.get(start..i)?);
-        // Only a prefix ending in a type that has scope nodes can be one.
-        if lookup.scoped(tid) {
-            lookup.prefetch_prefix(hash);
-            *segments.get_mut(depth)? = Segment { prefix: path.get(..i)?, hash };
-            depth += 1;
-        }
-        match path.get(i) {
-            None => break tid,
-            Some(b'/') => i += 1,
-            Some(_) => return None,
-        }
-    };
-
-    let resource_id = match id_at {
-        Some((start, end)) => Some(text.get(start..end)?),
-        None => None,
-    };
-
+    let parent = last_slash(path).and_then(|at| Some((at, path.get(..at)?)));
+    let (whole, parent_hash) = prefix_hashes(path, parent.map_or(0, |(at, _)| at));
+    lookup.prefetch_prefix(whole);
+    let parent_hash = parent.map(|_| {
+        lookup.prefetch_prefix(parent_hash);
+        parent_hash
+    });
     let mut subjects = Subjects::new();
     if let Some(rows) = lookup.principal_hashed(id, principal_hash) {
         lookup.prefetch_rows(rows);
@@ -153,9 +116,46 @@ pub(super) fn fast<'a>(
     };
     add_subject(&mut subjects, Who::Everyone, lookup.everyone_rows());
 
+    let last_start = parent.map_or(0, |(at, _)| at + 1);
+    let known = match lookup.node(whole, path) {
+        // The path is a node's: the target's id follows its type's name in the last segment.
+        Some((t, chain)) => {
+            let id_start = last_start + policy.types.get(t.idx())?.name.len() + 1;
+            Some((t, Some((id_start, path.len())), chain))
+        }
+        None => match parent.zip(parent_hash).and_then(|((_, p), hash)| lookup.node(hash, p)) {
+            // Below a node that may have an unindexed child: left to the scan.
+            Some((_, chain)) if chain.len() >= FAST_SEGMENTS => None,
+            Some((t, chain)) => {
+                let (target, end) = lookup.path_type(&policy.types, Some(t), path, last_start)?;
+                match path.get(end) {
+                    // A bare type ends the path: the target has no id.
+                    None => Some((target, None, chain)),
+                    Some(b':') => {
+                        let id_end = skip(path, end + 1, ID);
+                        if id_end == end + 1 || id_end != path.len() {
+                            return None;
+                        }
+                        Some((target, Some((end + 1, id_end)), chain))
+                    }
+                    Some(_) => return None,
+                }
+            }
+            None => None,
+        },
+    };
+    let (target, id_at, chain) = match known {
+        Some(found) => found,
+        None => scan_path(lookup, &policy.types, path)?,
+    };
+    // Sliced once, here: a `str` slice tests both ends for character boundaries.
+    let resource_id = match id_at {
+        Some((start, end)) => Some(text.get(start..end)?),
+        None => None,
+    };
+
     // Everywhere (node 0), then the chain: at most one node a segment.
     let mut nodes = [0; FAST_SEGMENTS + 1];
-    let chain = lookup.scope_chain(segments.get(..depth)?);
     for (node, n) in nodes.iter_mut().skip(1).zip(chain) {
         *node = u32::from_le_bytes(*n);
     }
@@ -186,6 +186,56 @@ pub(super) fn fast<'a>(
     };
     decide(&env);
     Some(id)
+}
+
+/// A resolved path: the target type, where the last segment's id lies in the path (none for a
+/// bare type), and the chain of scope nodes (little-endian ids, root-most first).
+type PathFound<'a> = (TypeId, Option<(usize, usize)>, &'a [[u8; 4]]);
+
+/// The path's types in one scan, each whole prefix whose type has scope nodes hashed for the
+/// scope lookup: the target type, where the last segment's id lies, and the chain of the
+/// deepest prefix that is a node. For [`fast`], where neither the path nor its parent is a
+/// node.
+#[inline(never)]
+fn scan_path<'a>(lookup: &'a Lookup, types: &[crate::compile::CType], path: &[u8]) -> Option<PathFound<'a>> {
+    let mut i = 0;
+    let mut prev = None;
+    // The segments that may be scope nodes; paths with more are left to the full validator.
+    let mut segments = [Segment::default(); FAST_SEGMENTS];
+    let mut depth = 0;
+    let mut id_at;
+    let target = loop {
+        let (tid, end) = lookup.path_type(types, prev, path, i)?;
+        i = end;
+        prev = Some(tid);
+        match path.get(i) {
+            // A bare type ends the path: the target has no id.
+            None => {
+                id_at = None;
+                break tid;
+            }
+            Some(b':') => i += 1,
+            Some(_) => return None,
+        }
+        let id_start = i;
+        i = skip(path, i, ID);
+        if i == id_start {
+            return None;
+        }
+        id_at = Some((id_start, i));
+        // Only a prefix ending in a type that has scope nodes can be one.
+        if lookup.scoped(tid) {
+            let prefix = path.get(..i)?;
+            *segments.get_mut(depth)? = Segment { prefix, hash: prefix_hash(prefix) };
+            depth += 1;
+        }
+        match path.get(i) {
+            None => break tid,
+            Some(b'/') => i += 1,
+            Some(_) => return None,
+        }
+    };
+    Some((target, id_at, lookup.scope_chain(segments.get(..depth)?)))
 }
 
 /// The groups of a request with more than `FAST_GROUPS` group names (as identity providers
@@ -467,6 +517,42 @@ assign r to user:a on org:a/ws:"y z";
         r.subjects
             .for_each(c.lookup.subject_records(), |w, rows, _| subjects.push(format!("{w:?}:{}", rows.len(&c.lookup))));
         (r.groups.to_vec(), subjects)
+    }
+
+    #[test]
+    fn a_path_that_is_a_node_or_right_below_one_resolves_as_the_full_validator_has_it() {
+        let src = format!(
+            "{SRC}resource sub in doc {{ actions read; }}\nrole s {{ allow read on doc; allow read on sub; }}\n\
+             assign s to user:b on org:a/ws:x/doc:d; assign s to user:b on org:c/ws:w;\n"
+        );
+        let policy = crate::compile_str("t.rbac", &src).policy.expect("compiles");
+        let c = &policy.compiled;
+        for (path, one_pass) in [
+            ("org:a/ws:x", true),       // a node
+            ("org:a/ws:x/doc:d", true), // a deeper node
+            ("org:a/ws:x/doc:e", true), // right below a node
+            ("org:a/ws:x/doc", true),   // a bare type below a node
+            ("org:a/ws:x/doc:d/sub:s", true),
+            ("org:a/ws:q/doc:e", true), // below a node's child: the scan
+            ("org:z/ws:q/doc:e", true), // no node at all: the scan
+            ("org:c/ws:w/doc:e.f-g", true),
+            ("org:a/ws:x/ws:e", false),    // a type that cannot follow the node's
+            ("org:a/ws:x/doc:e f", false), // an id that needs quotes
+            ("org:a/ws:x/doc:", false),
+            ("org:a/ws:x/", false),
+            ("org:a/ws:x/doc:e/", false),
+            ("org:a/ws:\"y z\"/doc:e", false), // quoted ids: the full validator
+        ] {
+            let req = Request::new("user:b", &[], "read", path);
+            let full = full(c, &req);
+            match fast_view(c, &req, view) {
+                Some(fast) => {
+                    assert!(one_pass, "{path} resolved in one pass");
+                    assert_eq!(fast, view(&full.expect("valid").env()), "{path}");
+                }
+                None => assert!(!one_pass, "{path} left to the full validator"),
+            }
+        }
     }
 
     #[test]
