@@ -59,7 +59,8 @@ pub(super) fn fast<'a>(
         }
     }
 
-    // The path, and the path up to its last `/`, are probed whole first: where either is a
+    // The path and the path up to its last `/` are hashed whole here and their slots asked
+    // for; they are probed after the subjects' (so the misses overlap). Where either is a
     // scope node (most requests name a node or a resource right below one), the node gives
     // the chain and its type, and the text up to it is valid by being its path; only the last
     // segment is then read. Otherwise the path is scanned segment by segment.
