@@ -647,15 +647,17 @@ pub(crate) fn prefix_hashes(path: &[u8], cut: usize) -> (u64, u64) {
         let m = u128::from(h ^ len as u64) * u128::from(MIX);
         (m as u64) ^ ((m >> 64) as u64)
     };
-    // The prefix ends in word `cut / 8`, with `cut % 8` of its bytes.
+    // The prefix ends in word `cut / 8`, with `cut % 8` of its bytes: the state before that
+    // word, with those bytes folded in (zeros above them).
     let (cut_word, cut_bytes) = (cut / 8, cut % 8);
+    let at_cut_of = |h: u64, w: u64| if cut_bytes == 0 { h } else { fold(h, w & ((1 << (8 * cut_bytes)) - 1)) };
     let mut h = 0;
     let mut at_cut = 0;
     let mut words = path.chunks_exact(8);
     for (k, w) in (&mut words).enumerate() {
         let w = w.try_into().map_or(0, u64::from_le_bytes);
         if k == cut_word {
-            at_cut = if cut_bytes == 0 { h } else { fold(h, w & ((1 << (8 * cut_bytes)) - 1)) };
+            at_cut = at_cut_of(h, w);
         }
         h = fold(h, w);
     }
@@ -668,7 +670,7 @@ pub(crate) fn prefix_hashes(path: &[u8], cut: usize) -> (u64, u64) {
             None => head_word(rest, 0),
         };
         if path.len() / 8 == cut_word {
-            at_cut = if cut_bytes == 0 { h } else { fold(h, w & ((1 << (8 * cut_bytes)) - 1)) };
+            at_cut = at_cut_of(h, w);
         }
         h = fold(h, w);
     } else if path.len() / 8 == cut_word {

@@ -69,12 +69,13 @@ pub(super) fn fast<'a>(
     if path.len() > FAST_PATH {
         return None;
     }
-    let parent = last_slash(path).and_then(|at| Some((at, path.get(..at)?)));
-    let (whole, parent_hash) = prefix_hashes(path, parent.map_or(0, |(at, _)| at));
+    let cut = last_slash(path);
+    let (whole, parent_hash) = prefix_hashes(path, cut.unwrap_or(0));
     lookup.prefetch_prefix(whole);
-    let parent_hash = parent.map(|_| {
+    // The path up to its last `/`, with its hash.
+    let parent = cut.and_then(|at| {
         lookup.prefetch_prefix(parent_hash);
-        parent_hash
+        Some((path.get(..at)?, parent_hash))
     });
     let mut subjects = Subjects::new();
     if let Some(rows) = lookup.principal_hashed(id, principal_hash) {
@@ -117,14 +118,14 @@ pub(super) fn fast<'a>(
     };
     add_subject(&mut subjects, Who::Everyone, lookup.everyone_rows());
 
-    let last_start = parent.map_or(0, |(at, _)| at + 1);
+    let last_start = cut.map_or(0, |at| at + 1);
     let known = match lookup.node(whole, path) {
         // The path is a node's: the target's id follows its type's name in the last segment.
         Some((t, chain)) => {
             let id_start = last_start + policy.types.get(t.idx())?.name.len() + 1;
             Some((t, Some((id_start, path.len())), chain))
         }
-        None => match parent.zip(parent_hash).and_then(|((_, p), hash)| lookup.node(hash, p)) {
+        None => match parent.and_then(|(p, hash)| lookup.node(hash, p)) {
             // Below a node that may have an unindexed child: left to the scan.
             Some((_, chain)) if chain.len() >= FAST_SEGMENTS => None,
             Some((t, chain)) => {
