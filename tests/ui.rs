@@ -194,3 +194,59 @@ fn eval_decides_the_lines_before_one_it_cannot_read() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `rbac eval` on a pipe answers each request as it comes (a program that writes a request and
+/// waits for its decision gets it), whether a request comes in one write or is cut between
+/// two, on one thread or several.
+#[test]
+fn eval_on_a_pipe_answers_each_request_before_the_next_comes() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let ann = r#"{"principal":{"id":"user:ann"},"action":"delete","resource":"workspace:prod"}"#;
+    let bob = r#"{"principal":{"id":"user:bob"},"action":"delete","resource":"workspace:prod"}"#;
+    for jobs in ["1", "2"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rbac"))
+            .args(["eval", "tests/ui/eval/stream.rbac", "--jobs", jobs, "--request", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run rbac");
+        let mut input = child.stdin.take().expect("stdin");
+        let output = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        let lines = std::thread::spawn(move || {
+            for line in BufReader::new(output).lines() {
+                if tx.send(line.expect("a line")).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut next = |what: &str| match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("{jobs} threads: no decision for {what} while the input stayed open");
+            }
+        };
+        input.write_all(format!("{ann}\n").as_bytes()).expect("write");
+        input.flush().expect("flush");
+        assert!(next("ann").contains(r#""decision":"allow""#), "{jobs}: ann");
+        // The next request cut in two writes, the first without its end of line.
+        let (head, tail) = bob.split_at(20);
+        input.write_all(head.as_bytes()).expect("write");
+        input.flush().expect("flush");
+        std::thread::sleep(Duration::from_millis(50));
+        input.write_all(format!("{tail}\n\n{ann}\n").as_bytes()).expect("write");
+        input.flush().expect("flush");
+        assert!(next("bob").contains(r#""decision":"deny""#), "{jobs}: bob");
+        assert!(next("ann again").contains(r#""decision":"allow""#), "{jobs}: ann again");
+        drop(input);
+        assert_eq!(child.wait().expect("rbac ends").code(), Some(0), "{jobs}");
+        lines.join().expect("the reader");
+        assert!(rx.try_recv().is_err(), "{jobs}: nothing more is printed");
+    }
+}

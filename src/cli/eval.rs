@@ -141,7 +141,8 @@ pub fn run(
         pending.clear();
         Ok(())
     };
-    let mut reader = BufReader::new(reader);
+    let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
+    let waits = input == "-";
     // Several threads decide a batch of lines at once where that cannot change the output:
     // no audit log (which records in order, as decided) and the native engine (a wasm
     // instance is one thread's). `Parallel::run` decides the batch's lines that are whole
@@ -150,11 +151,16 @@ pub fn run(
     let parallel = (native && !logging && jobs > 1).then_some(Parallel { verifier: &verifier, jobs });
     let mut batch = Batch::default();
     loop {
+        // Before a read that may wait for input, the decisions so far are printed: a program
+        // that writes a request and waits for its decision (a pipe, a terminal) gets it.
+        if reader.buffer().is_empty() && out.flush().is_err() {
+            return ExitCode::from(2);
+        }
         if let Some(parallel) = &parallel
             && pending.is_empty()
         {
             // The lines before one that cannot be read are decided first, as they come.
-            let failed = batch.read(&mut reader, BATCH);
+            let failed = batch.read(&mut reader, BATCH, waits);
             let (decided, stopped) = parallel.run(&batch, &identities);
             if out.write_all(decided.as_bytes()).is_err() {
                 return ExitCode::from(2);
@@ -204,7 +210,9 @@ pub fn run(
     }
 }
 
-/// Lines a batch holds when several threads decide it.
+/// Bytes read from the input at a time (at most: a pipe or a terminal gives what is waiting).
+const READ_BUFFER: usize = 64 << 10;
+/// Lines a batch holds at most when several threads decide it.
 const BATCH: usize = 4096;
 /// The fewest lines a thread takes (more threads than that are not started).
 const RUN: usize = 64;
@@ -220,11 +228,13 @@ struct Batch {
 impl Batch {
     /// Reads up to `n` lines (each with its line ending), in place of the last batch's; stops
     /// at the end of the input, or at a line that cannot be read (not UTF-8, or an I/O error),
-    /// keeping the lines before it.
-    fn read(&mut self, reader: &mut impl BufRead, n: usize) -> Option<std::io::Error> {
+    /// keeping the lines before it. Where the input `waits` for its writer (standard input),
+    /// also after a line where all input read so far is used up: the next read could wait, so
+    /// the lines so far are decided first.
+    fn read<R: Read>(&mut self, reader: &mut BufReader<R>, n: usize, waits: bool) -> Option<std::io::Error> {
         self.text.clear();
         self.ends.clear();
-        while self.ends.len() < n {
+        while self.ends.len() < n && !(waits && !self.ends.is_empty() && reader.buffer().is_empty()) {
             match reader.read_line(&mut self.text) {
                 Ok(0) => break,
                 Ok(_) => self.ends.push(self.text.len()),
@@ -264,6 +274,10 @@ impl Parallel<'_> {
     fn run(&self, batch: &Batch, policy: &rbac::Policy) -> (String, usize) {
         let lines: Vec<&str> = batch.lines().collect();
         let per = lines.len().div_ceil(self.jobs).max(RUN);
+        // A batch of one run (a few lines, as a pipe gives them) is decided here.
+        if lines.len() <= per {
+            return self.decide_run(&lines, policy);
+        }
         let runs: Vec<(String, usize)> = std::thread::scope(|scope| {
             let handles: Vec<_> =
                 lines.chunks(per).map(|run| scope.spawn(move || self.decide_run(run, policy))).collect();
@@ -324,7 +338,8 @@ mod tests {
     fn batch(lines: &[&str]) -> Batch {
         let text = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
         let mut batch = Batch::default();
-        assert!(batch.read(&mut text.as_bytes(), BATCH).is_none(), "read");
+        let mut reader = BufReader::with_capacity(text.len(), text.as_bytes());
+        assert!(batch.read(&mut reader, BATCH, false).is_none(), "read");
         batch
     }
 
@@ -332,6 +347,42 @@ mod tests {
     fn printed(policy: &rbac::Policy, line: &str) -> String {
         let request = Request::from_json(line).expect("a request");
         format!("{}\n", serde_json::to_string(&policy.decide(&request)).expect("serializes"))
+    }
+
+    /// Input as a pipe gives it: each read returns at most what one write put in.
+    struct Writes(std::collections::VecDeque<&'static [u8]>);
+
+    impl Read for Writes {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some(write) = self.0.pop_front() else { return Ok(0) };
+            let n = write.len().min(buf.len());
+            buf[..n].copy_from_slice(&write[..n]);
+            if n < write.len() {
+                self.0.push_front(&write[n..]);
+            }
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_batch_from_a_pipe_ends_where_the_input_read_so_far_is_used_up() {
+        let writes = [&b"a\nb\nc\n"[..], b"d\ne", b"e\n", b"f\n\ng\n"];
+        let batches = |waits: bool| {
+            let mut reader = BufReader::with_capacity(READ_BUFFER, Writes(writes.into_iter().collect()));
+            let mut batch = Batch::default();
+            let mut batches = Vec::new();
+            loop {
+                assert!(batch.read(&mut reader, 3, waits).is_none());
+                if batch.is_empty() {
+                    return batches;
+                }
+                batches.push(batch.lines().collect::<String>());
+            }
+        };
+        // A line cut between two writes is read whole; no batch holds more than 3 lines.
+        assert_eq!(batches(true), ["a\nb\nc\n", "d\nee\n", "f\n\ng\n"]);
+        // A file never waits: its batches are full.
+        assert_eq!(batches(false), ["a\nb\nc\n", "d\nee\nf\n", "\ng\n"]);
     }
 
     #[test]

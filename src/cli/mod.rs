@@ -72,7 +72,7 @@ enum Command {
         audit: audit::LogArgs,
         /// How many threads decide a stream of requests at once (default: one a core). The
         /// output is the same, in input order; with `--audit-log` or `--engine wasm`, one.
-        #[arg(long, short = 'j')]
+        #[arg(long, short = 'j', value_parser = threads)]
         jobs: Option<usize>,
     },
     /// Compile a policy for another runtime: `--target wasm` emits a standalone module,
@@ -155,6 +155,15 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => diff::run(&args),
         Command::WhoCan(args) => access::who_can(&args),
         Command::List(args) => access::list(&args),
+    }
+}
+
+/// `--jobs`: a number of threads, at least one.
+fn threads(arg: &str) -> Result<usize, String> {
+    match arg.parse::<usize>() {
+        Ok(0) => Err("at least one thread decides".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
 }
 
