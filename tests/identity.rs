@@ -400,6 +400,37 @@ fn discovery_fetches_caches_and_refreshes_keys_on_loopback() {
     assert_eq!(code(&d), "E0761", "{d:?}");
 }
 
+#[cfg(feature = "discovery")]
+#[test]
+fn a_failed_discovery_is_not_tried_again_for_the_least_refresh_time() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let served = Arc::new(Mutex::new(read("keys/jwks.json")));
+    // The provider serves `/oidc`; an issuer beside it has no discovery document (404).
+    let issuer = serve_provider(served, Arc::clone(&hits), 20).replace("/oidc", "/gone");
+    let src = format!(
+        r#"identity local {{ issuer "{issuer}"; audience "zenml"; user from claim "email"; }}
+           resource doc {{ actions read; }}"#
+    );
+    let policy = rbac::compile_str("gone.rbac", &src).policy.expect("checks");
+    let t = sign(Algorithm::RS256, "rsa-1", Some("rsa-1"), &with(carol(), "iss", json!(issuer)));
+    let failures = |min_refresh: Duration| {
+        let verifier = TokenVerifier::new(rbac::identity::OidcDiscovery::new().with_min_refresh(min_refresh));
+        (0..3)
+            .map(|_| policy.decide_with(&request(&t, "read", "doc:d"), &verifier).into_owned())
+            .inspect(|d| assert!(!d.is_allow() && code(d).starts_with("E07"), "{d:?}"))
+            .map(|d| d.errors.first().map(|e| e.message.clone()).unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    // Within the least refresh time, one fetch: the tokens after it get its error at once.
+    let messages = failures(Duration::from_secs(60));
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "one fetch in 60 s");
+    assert!(messages[0].contains("404"), "{messages:?}");
+    assert!(!messages[0].contains("not fetched again") && messages[1].contains("not fetched again"), "{messages:?}");
+    // Without one, each token tries again.
+    failures(Duration::ZERO);
+    assert_eq!(hits.load(Ordering::SeqCst), 4, "one fetch a token");
+}
+
 /// Runs the `rbac` binary; returns (exit code, stdout).
 fn rbac(args: &[&str]) -> (i32, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rbac"))

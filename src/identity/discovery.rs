@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 /// Cached keys are used for [`OidcDiscovery::with_max_age`] (default one hour); a token whose
 /// key id is not in the cache fetches them again, unless they were fetched less than
 /// [`OidcDiscovery::with_min_refresh`] ago (default 30 s), so a stream of tokens with made-up
-/// key ids cannot turn into a stream of requests to the issuer. Issuers must use `https://`;
-/// plain `http://` is accepted for loopback hosts only (local test providers).
+/// key ids cannot turn into a stream of requests to the issuer. A fetch that fails is not
+/// tried again for that same time either: the tokens in between are rejected with its error
+/// at once, instead of each waiting for an issuer that does not answer. Issuers must use
+/// `https://`; plain `http://` is accepted for loopback hosts only (local test providers).
 pub struct OidcDiscovery {
     agent: ureq::Agent,
     cache: Mutex<HashMap<String, Cached>>,
@@ -22,9 +24,12 @@ pub struct OidcDiscovery {
     min_refresh: Duration,
 }
 
+/// What is known of one issuer: its keys when a fetch gave them, and the last fetch's error
+/// when the last fetch failed.
+#[derive(Default)]
 struct Cached {
-    jwks: Arc<Jwks>,
-    fetched: Instant,
+    keys: Option<(Arc<Jwks>, Instant)>,
+    failed: Option<(String, Instant)>,
 }
 
 /// The most a discovery document or key set may weigh.
@@ -67,25 +72,43 @@ impl OidcDiscovery {
         self
     }
 
-    /// The least time between two fetches for an unknown key id.
+    /// The least time between two fetches for an unknown key id, and between a failed fetch
+    /// and the next.
     pub fn with_min_refresh(mut self, min_refresh: Duration) -> OidcDiscovery {
         self.min_refresh = min_refresh;
         self
     }
 
-    /// The cached keys of `issuer` if younger than `age`, else freshly fetched ones.
+    /// The cached keys of `issuer` if younger than `age`, else freshly fetched ones; the last
+    /// fetch's error if it failed less than `min_refresh` ago.
     fn keys_younger_than(&self, issuer: &str, age: Duration) -> Result<Arc<Jwks>, String> {
         // The lock is held while fetching: concurrent verifications of one issuer's tokens
         // then wait for one fetch instead of each making their own.
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(c) = cache.get(issuer)
-            && c.fetched.elapsed() < age
+        let cached = cache.entry(issuer.to_string()).or_default();
+        if let Some((jwks, fetched)) = &cached.keys
+            && fetched.elapsed() < age
         {
-            return Ok(Arc::clone(&c.jwks));
+            return Ok(Arc::clone(jwks));
         }
-        let jwks = Arc::new(self.fetch(issuer)?);
-        cache.insert(issuer.to_string(), Cached { jwks: Arc::clone(&jwks), fetched: Instant::now() });
-        Ok(jwks)
+        if let Some((error, at)) = &cached.failed
+            && at.elapsed() < self.min_refresh
+        {
+            let wait = self.min_refresh.saturating_sub(at.elapsed()).as_secs() + 1;
+            return Err(format!("{error} (not fetched again for {wait} s)"));
+        }
+        match self.fetch(issuer) {
+            Ok(jwks) => {
+                let jwks = Arc::new(jwks);
+                *cached = Cached { keys: Some((Arc::clone(&jwks), Instant::now())), failed: None };
+                Ok(jwks)
+            }
+            // Keys fetched before stay (they are still good for tokens they can verify).
+            Err(error) => {
+                cached.failed = Some((error.clone(), Instant::now()));
+                Err(error)
+            }
+        }
     }
 
     fn fetch(&self, issuer: &str) -> Result<Jwks, String> {
