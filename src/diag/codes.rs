@@ -21,7 +21,9 @@ codes! {
 "The text does not follow the grammar (design section 3). The parser reports the first place
 where no rule of the grammar can go on, and what it expected there, then resumes at the next
 line that starts an item (`role`, `assign`, `resource`, ...) to report later errors too, up to
-20 per file. A file with a syntax error is not checked further.
+20 per file. A file with a syntax error is not checked further. A `;` left off at the end of a
+line shows as the next line's first token; the error then also marks the end of the line it
+belongs to.
 
     role viewer { allow read on }      // error: expected a name, found `}`
     role viewer { allow read on *; }   // fixed";

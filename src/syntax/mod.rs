@@ -310,7 +310,60 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
     if found == "=" {
         d = d.with_help("compare with `==`");
     }
+    // A `;` left off at the end of a line shows as the next line's first token: say where
+    // it goes.
+    if expected.iter().any(|x| x == "`;`")
+        && let Some(end) = code_end_on_lines_before(text, pos)
+    {
+        let last = text.get(..end).and_then(|t| t.chars().next_back()).map_or(1, char::len_utf8);
+        let line = text.get(..end).map_or(0, |t| t.matches('\n').count()) + 1;
+        d = d
+            .with_label(Span::new(file, end - last, end), "`;` expected after this")
+            .with_help(format!("add `;` at the end of line {line}"));
+    }
     d
+}
+
+/// Where the code ends on the nearest line before `pos` that has any, when `pos` starts its
+/// line (only blanks before it) and `pos` is not inside a block comment as far as the lines
+/// between show. Line comments are left out; a `//` inside a string is code.
+fn code_end_on_lines_before(text: &str, pos: usize) -> Option<usize> {
+    let before = text.get(..pos)?;
+    let line_start = before.rfind('\n')?;
+    if !before.get(line_start..)?.trim().is_empty() {
+        return None;
+    }
+    let mut rest = before.get(..line_start)?;
+    loop {
+        let start = rest.rfind('\n').map_or(0, |i| i + 1);
+        let line = rest.get(start..)?;
+        if line.contains("/*") || line.contains("*/") {
+            return None;
+        }
+        let code = without_line_comment(line).trim_end();
+        if !code.trim_start().is_empty() {
+            return Some(start + code.len());
+        }
+        rest = rest.get(..start.checked_sub(1)?)?;
+    }
+}
+
+/// A line without its `//` comment (a `//` inside a string, as in a URL, is kept).
+fn without_line_comment(line: &str) -> &str {
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            '/' if !in_string && line.get(i..).is_some_and(|r| r.starts_with("//")) => {
+                return line.get(..i).unwrap_or(line);
+            }
+            _ => {}
+        }
+    }
+    line
 }
 
 /// The token at `pos`: a whole word when one starts there, else one character.
@@ -970,6 +1023,35 @@ mod tests {
                 (d.code, line, col)
             })
             .collect()
+    }
+
+    #[test]
+    fn a_semicolon_left_off_is_placed_at_the_end_of_its_line() {
+        // (the label's text, help) of each diagnostic's `;` suggestion.
+        let hints = |text: &str| -> Vec<Option<(String, String)>> {
+            let mut d = Diagnostics::default();
+            parse(0, text, &mut d);
+            d.iter()
+                .map(|d| {
+                    let label = d.secondary.first()?;
+                    let at = text.get(label.span.start as usize..label.span.end as usize)?;
+                    Some((at.to_string(), d.help.clone()?))
+                })
+                .collect()
+        };
+        let some = |at: &str, line: usize| Some((at.to_string(), format!("add `;` at the end of line {line}")));
+        assert_eq!(hints("group g\nrole r { }\n"), [some("g", 1)]);
+        // Past blank lines and line comments, with CRLF endings; a `//` in a string is code.
+        assert_eq!(
+            hints(
+                "identity i {\r\n  issuer \"https://x.example/\" // hm\r\n\r\n  // more\r\n  audience \"a\";\r\n}\r\n"
+            ),
+            [some("\"", 2)]
+        );
+        // The unexpected token not first on its line, or a block comment between: no guess.
+        assert_eq!(hints("role r { allow read on doc }\n"), [None]);
+        assert_eq!(hints("group g\n/* a\n b */ role r { }\n"), [None]);
+        assert_eq!(hints("group g\n/* a */\nrole r { }\n"), [None]);
     }
 
     #[test]
