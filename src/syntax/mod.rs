@@ -292,6 +292,9 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
     let pos = pos + from;
     // Characters that start a name, string or integer say less than the rule names do.
     expected.retain(|x| !matches!(x.as_str(), "`_`" | "`\"`" | "`-`"));
+    // A rule described by its keywords (`allow` or `deny`) is listed as those keywords, which
+    // pest often also gives as tokens: each is then said once.
+    expected = expected.iter().flat_map(|x| keywords_of(x).unwrap_or_else(|| vec![x.clone()])).collect();
     expected.sort();
     expected.dedup();
     // A keyword literal and its rule describe the same thing; "an item" adds nothing when
@@ -309,6 +312,20 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
     let mut d = Diagnostic::error("E0101", message, Span::new(file, pos, pos + found.len()), "unexpected here");
     if found == "=" {
         d = d.with_help("compare with `==`");
+    }
+    // A misspelt keyword, or one of another policy language: the expected keyword meant.
+    if found.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        let keywords: Vec<&str> = expected
+            .iter()
+            .filter_map(|x| {
+                x.strip_prefix('`')?.strip_suffix('`').filter(|k| k.chars().all(|c| c.is_ascii_alphabetic()))
+            })
+            .collect();
+        let meant = KEYWORDS_ELSEWHERE
+            .iter()
+            .find(|(other, ours)| *other == found && keywords.contains(ours))
+            .map(|(_, ours)| format!("did you mean `{ours}`?"));
+        d = d.with_help_opt(meant.or_else(|| crate::diag::did_you_mean(found, keywords.iter().copied())));
     }
     // A `;` left off at the end of a line shows as the next line's first token: say where
     // it goes.
@@ -364,6 +381,30 @@ fn without_line_comment(line: &str) -> &str {
         }
     }
     line
+}
+
+/// Words that other policy languages (Cedar, Casbin, OPA) or plain English use for one of
+/// ours, too far from it by spelling for a "did you mean".
+const KEYWORDS_ELSEWHERE: &[(&str, &str)] = &[
+    ("permit", "allow"),
+    ("grant", "allow"),
+    ("forbid", "deny"),
+    ("attrs", "attributes"),
+    ("attr", "attributes"),
+    ("action", "actions"),
+    ("inherits", "extends"),
+    ("extend", "extends"),
+    ("if", "when"),
+    ("where", "when"),
+];
+
+/// The keywords of a description made of them alone ("`allow` or `deny`", "`principal`,
+/// `resource` or `context`"), each in backticks; `None` for any other description.
+fn keywords_of(description: &str) -> Option<Vec<String>> {
+    let parts: Vec<&str> = description.split([',', ' ']).filter(|p| !p.is_empty() && *p != "or").collect();
+    let all_keywords = parts.len() > 1
+        && parts.iter().all(|p| p.len() > 2 && p.starts_with('`') && p.ends_with('`') && p.matches('`').count() == 2);
+    all_keywords.then(|| parts.iter().map(|p| p.to_string()).collect())
 }
 
 /// The token at `pos`: a whole word when one starts there, else one character.
@@ -1023,6 +1064,16 @@ mod tests {
                 (d.code, line, col)
             })
             .collect()
+    }
+
+    #[test]
+    fn a_description_made_of_keywords_is_listed_as_them() {
+        assert_eq!(keywords_of("`allow` or `deny`"), Some(vec!["`allow`".to_string(), "`deny`".to_string()]));
+        assert_eq!(keywords_of("`principal`, `resource` or `context`").map(|k| k.len()), Some(3));
+        assert_eq!(keywords_of("`user:` or `service:`").map(|k| k.len()), Some(2));
+        assert_eq!(keywords_of("`actions`"), None);
+        assert_eq!(keywords_of("a subject"), None);
+        assert_eq!(keywords_of("`a` or a name"), None);
     }
 
     #[test]
