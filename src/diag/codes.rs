@@ -23,7 +23,8 @@ where no rule of the grammar can go on, and what it expected there, then resumes
 line that starts an item (`role`, `assign`, `resource`, ...) to report later errors too, up to
 20 per file. A file with a syntax error is not checked further. A `;` left off at the end of a
 line shows as the next line's first token; the error then also marks the end of the line it
-belongs to.
+belongs to. A string, block comment or `{` left open is shown where it opens, and a misspelt
+keyword (or one of another policy language, such as Cedar's `permit`) gets a suggestion.
 
     role viewer { allow read on }      // error: expected a name, found `}`
     role viewer { allow read on *; }   // fixed";

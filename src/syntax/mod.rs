@@ -313,6 +313,28 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
     if found == "=" {
         d = d.with_help("compare with `==`");
     }
+    // At the end of the file, or where the next item starts inside an item's braces, what
+    // was left open (the likely cause) is shown where it opens.
+    let starts_line = text.get(..pos).is_some_and(|t| t.rsplit('\n').next().is_some_and(|l| l.trim().is_empty()));
+    let open = if found.is_empty() {
+        left_open(text)
+    } else if ITEM_KEYWORDS.contains(&found) && starts_line && expected.iter().any(|x| x == "`}`") {
+        text.get(..pos).and_then(left_open).filter(|(_, what)| *what == Open::Brace)
+    } else {
+        None
+    };
+    if let Some((at, what)) = open {
+        let (label, help) = match what {
+            Open::String => ("this string is never closed", "close it with `\"`"),
+            Open::Comment => ("this comment is never closed", "close it with `*/`"),
+            Open::Brace => ("this `{` is not closed", "close it with `}`"),
+        };
+        d = d.with_label(Span::new(file, at, at + 1), label);
+        // A `;` missing too keeps its help: the label says the rest.
+        if d.help.is_none() {
+            d = d.with_help(help);
+        }
+    }
     // A misspelt keyword, or one of another policy language: the expected keyword meant.
     if found.starts_with(|c: char| c.is_ascii_alphabetic()) {
         let keywords: Vec<&str> = expected
@@ -325,7 +347,9 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
             .iter()
             .find(|(other, ours)| *other == found && keywords.contains(ours))
             .map(|(_, ours)| format!("did you mean `{ours}`?"));
-        d = d.with_help_opt(meant.or_else(|| crate::diag::did_you_mean(found, keywords.iter().copied())));
+        if let Some(help) = meant.or_else(|| crate::diag::did_you_mean(found, keywords.iter().copied())) {
+            d = d.with_help(help);
+        }
     }
     // A `;` left off at the end of a line shows as the next line's first token: say where
     // it goes.
@@ -381,6 +405,50 @@ fn without_line_comment(line: &str) -> &str {
         }
     }
     line
+}
+
+/// What [`left_open`] found open at the end of a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    String,
+    Comment,
+    Brace,
+}
+
+/// What is left open at the end of `text`, and where it opens: a string or a block comment
+/// that runs to the end, else the innermost `{` never closed (strings and comments skipped).
+fn left_open(text: &str) -> Option<(usize, Open)> {
+    let b = text.as_bytes();
+    let mut braces = Vec::new();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        match (c, b.get(i + 1)) {
+            (b'"', _) => {
+                let start = i;
+                i += 1;
+                loop {
+                    match b.get(i) {
+                        None => return Some((start, Open::String)),
+                        Some(b'\\') => i += 2,
+                        Some(b'"') => break,
+                        Some(_) => i += 1,
+                    }
+                }
+            }
+            (b'/', Some(b'/')) => i = text.get(i..).and_then(|r| r.find('\n')).map_or(b.len(), |n| i + n),
+            (b'/', Some(b'*')) => match text.get(i + 2..).and_then(|r| r.find("*/")) {
+                Some(n) => i += n + 3,
+                None => return Some((i, Open::Comment)),
+            },
+            (b'{', _) => braces.push(i),
+            (b'}', _) => {
+                braces.pop();
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    braces.last().map(|&at| (at, Open::Brace))
 }
 
 /// Words that other policy languages (Cedar, Casbin, OPA) or plain English use for one of
@@ -1064,6 +1132,15 @@ mod tests {
                 (d.code, line, col)
             })
             .collect()
+    }
+
+    #[test]
+    fn what_is_left_open_at_the_end_is_found_where_it_opens() {
+        assert_eq!(left_open("role r { allow read on doc;\n"), Some((7, Open::Brace)));
+        assert_eq!(left_open("a { b { } \"}\" // }\n /* } */"), Some((2, Open::Brace)));
+        assert_eq!(left_open("identity i { issuer \"https://x; }\n"), Some((20, Open::String)));
+        assert_eq!(left_open("x \"a\\\"b\" /* { "), Some((9, Open::Comment)));
+        assert_eq!(left_open("a { \"\\\\\" } // {"), None);
     }
 
     #[test]
