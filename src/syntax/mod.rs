@@ -351,6 +351,31 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
             d = d.with_help(help);
         }
     }
+    if d.help.is_none() {
+        let expects = |x: &str| expected.iter().any(|e| e == x);
+        let word = found.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+        let help = if word && expects("a subject") {
+            Some(format!(
+                "a subject is `user:ID`, `service:ID`, `group:NAME` or `everyone`: `user:{found}` or `group:{found}`?"
+            ))
+        } else if found == "}" && expects("`;`") {
+            Some("add `;` before the `}`".to_string())
+        } else if found == ";" && expects("`,`") && !expects("`;`") {
+            Some("separate the items of this list with `,`".to_string())
+        } else if word && expects("`,`") {
+            let before = text.get(..pos).unwrap_or("").trim_end();
+            let prev = before.get(before.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_').len()..);
+            Some(match prev.filter(|p| !p.is_empty()) {
+                Some(prev) => format!("separate the items of a list with `,`: `{prev}, {found}`"),
+                None => "separate the items of a list with `,`".to_string(),
+            })
+        } else {
+            None
+        };
+        if let Some(help) = help {
+            d = d.with_help(help);
+        }
+    }
     // A `;` left off at the end of a line shows as the next line's first token: say where
     // it goes.
     if expected.iter().any(|x| x == "`;`")
