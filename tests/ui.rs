@@ -250,3 +250,76 @@ fn eval_on_a_pipe_answers_each_request_before_the_next_comes() {
         assert!(rx.try_recv().is_err(), "{jobs}: nothing more is printed");
     }
 }
+
+/// A request over 1 MiB is decided as too large (E0706) without being kept, and the requests
+/// around it as usual, on one thread or several; the audit log records its size alone.
+#[test]
+fn eval_decides_a_request_over_the_size_limit_as_too_large() {
+    let ann = r#"{"principal":{"id":"user:ann"},"action":"delete","resource":"workspace:prod"}"#;
+    let bob = r#"{"principal":{"id":"user:bob"},"action":"delete","resource":"workspace:prod"}"#;
+    let huge = format!(
+        r#"{{"principal":{{"id":"user:ann"}},"action":"delete","resource":"workspace:prod","context":{{"x":"{}"}}}}"#,
+        "a".repeat(2 << 20)
+    );
+    // Just under the limit with its line ending: read.
+    let pad = (1 << 20) - ann.len() - 1;
+    let fits = format!("{}{ann}", " ".repeat(pad));
+    let text = format!(
+        "{ann}\n{huge}\n{bob}\n{fits}\n{{\n\"principal\": {{\"id\": \"user:ann\"}},\n\"action\": \"delete\", \"resource\": \"workspace:prod\"}}\n"
+    );
+    let dir = std::env::temp_dir().join(format!("rbac-eval-oversize-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let file = dir.join("big.jsonl");
+    std::fs::write(&file, &text).expect("write the stream");
+    let log = dir.join("audit.log");
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rbac"))
+            .args(["eval", "tests/ui/eval/stream.rbac", "--request"])
+            .arg(&file)
+            .args(extra)
+            .output()
+            .expect("run rbac");
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let one = run(&["--jobs", "1"]);
+    let lines: Vec<&str> = one.lines().collect();
+    assert_eq!(lines.len(), 5, "{one:.2000}");
+    assert!(lines[0].contains(r#""decision":"allow""#), "{}", lines[0]);
+    assert!(lines[1].contains("E0706") && lines[1].contains(r#""decision":"deny""#), "{}", lines[1]);
+    assert!(lines[2].contains(r#""decision":"deny""#) && lines[2].contains("no_rule"), "{}", lines[2]);
+    assert!(lines[3].contains(r#""decision":"allow""#), "{:.300}", lines[3]);
+    assert!(lines[4].contains(r#""decision":"allow""#), "a document over three lines: {}", lines[4]);
+    assert_eq!(run(&["--jobs", "2"]), one, "two threads print what one does");
+    let log_arg = log.to_string_lossy().to_string();
+    assert_eq!(run(&["--audit-log", &log_arg]), one, "with an audit log");
+    let logged = std::fs::read_to_string(&log).expect("the log");
+    assert_eq!(logged.lines().filter(|l| l.contains(r#""request":{"oversize":"#)).count(), 1, "{logged:.2000}");
+    assert!(logged.len() < 3 << 20, "the large request is not logged: {} bytes", logged.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A document that never ends (`[` then `1,` on each line) is parsed again only where it may
+/// have ended or doubled, not at every line: 100,000 lines take a moment, not minutes.
+#[test]
+fn eval_reads_a_long_unfinished_document_in_linear_time() {
+    let text = format!("[\n{}1]\n", "1,\n".repeat(100_000));
+    let dir = std::env::temp_dir().join(format!("rbac-eval-unfinished-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let file = dir.join("unfinished.jsonl");
+    std::fs::write(&file, &text).expect("write the stream");
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_rbac"))
+        .args(["eval", "tests/ui/eval/stream.rbac", "--request"])
+        .arg(&file)
+        .output()
+        .expect("run rbac");
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(0));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(printed.lines().count(), 1, "one document: {printed:.500}");
+    assert!(printed.contains("E0702"), "a list is no request: {printed}");
+    // Parsed again at every line, this took minutes (40,000 lines: 19 s in a release build).
+    assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -112,8 +112,23 @@ pub fn run(
         })
     };
     // A line just read onto the end of the document it may continue (from `start` on in
-    // `pending`), and that document decided when it is whole.
-    let mut feed = |start: usize, pending: &mut String, out: &mut BufWriter<std::io::StdoutLock<'_>>| {
+    // `pending`), and that document decided when it is whole. `cut`: the line was longer than
+    // `MAX_REQUEST` and not kept; it ends the document, which is decided as too large.
+    let mut document = Document::default();
+    let mut feed = |start: usize,
+                    pending: &mut String,
+                    cut: Option<usize>,
+                    out: &mut BufWriter<std::io::StdoutLock<'_>>| {
+        let bytes = pending.len() + cut.unwrap_or(0);
+        if cut.is_some() || bytes > MAX_REQUEST {
+            let too_large = rbac::RequestError::new(
+                "E0706",
+                format!("the request is {bytes} bytes, more than `rbac eval` reads ({MAX_REQUEST}); it was not read"),
+            );
+            emit(Err(too_large), Some(serde_json::json!({ "oversize": bytes })), "", out)?;
+            pending.clear();
+            return Ok(());
+        }
         if start == 0 && pending.trim().is_empty() {
             pending.clear();
             return Ok(());
@@ -128,14 +143,31 @@ pub fn run(
             pending.push('\n');
         }
         // A document's first line is read directly; one that went on over several lines (rare
-        // in JSON Lines) only through a value, each line parsed once as it comes.
-        let (request, logged) = match (!logging && start == 0).then(|| Request::from_json(pending)) {
-            Some(Ok(request)) => (Ok(request), None),
+        // in JSON Lines) only through a value, parsed again only where it may have ended (see
+        // `Document`).
+        let read = if start == 0 {
+            document = Document::default();
+            match (!logging).then(|| Request::from_json(pending)) {
+                Some(Ok(request)) => Some((Ok(request), None)),
+                _ => through_value(pending, true),
+            }
+        } else {
+            None
+        };
+        let (request, logged) = match read {
+            Some(read) => read,
             // A document that ends early may continue on the next line (pretty-printed JSON).
-            _ => match through_value(pending, true) {
-                Some(read) => read,
-                None => return Ok(()),
-            },
+            None => {
+                let again = document.line(pending.get(start..).unwrap_or(""), pending.len());
+                // (A first line was just parsed.)
+                if start == 0 || !again {
+                    return Ok(());
+                }
+                match through_value(pending, true) {
+                    Some(read) => read,
+                    None => return Ok(()),
+                }
+            }
         };
         emit(request, logged, pending, out)?;
         pending.clear();
@@ -150,6 +182,7 @@ pub fn run(
     // read here, one line at a time, as without threads.
     let parallel = (native && !logging && jobs > 1).then_some(Parallel { verifier: &verifier, jobs });
     let mut batch = Batch::default();
+    let mut scratch = Vec::new();
     loop {
         // Before a read that may wait for input, the decisions so far are printed: a program
         // that writes a request and waits for its decision (a pipe, a terminal) gets it.
@@ -160,7 +193,7 @@ pub fn run(
             && pending.is_empty()
         {
             // The lines before one that cannot be read are decided first, as they come.
-            let failed = batch.read(&mut reader, BATCH, waits);
+            let stop = batch.read(&mut reader, BATCH, waits);
             let (decided, stopped) = parallel.run(&batch, &identities);
             if out.write_all(decided.as_bytes()).is_err() {
                 return ExitCode::from(2);
@@ -168,13 +201,22 @@ pub fn run(
             for line in batch.lines().skip(stopped) {
                 let start = pending.len();
                 pending.push_str(line);
-                if let Err(code) = feed(start, &mut pending, &mut out) {
+                if let Err(code) = feed(start, &mut pending, None, &mut out) {
                     return code;
                 }
             }
-            if let Some(e) = failed {
-                eprintln!("error: reading `{input}`: {e}");
-                return ExitCode::from(2);
+            match stop {
+                Some(Stop::Failed(e)) => {
+                    eprintln!("error: reading `{input}`: {e}");
+                    return ExitCode::from(2);
+                }
+                Some(Stop::Cut(bytes)) => {
+                    if let Err(code) = feed(pending.len(), &mut pending, Some(bytes), &mut out) {
+                        return code;
+                    }
+                    continue;
+                }
+                None => {}
             }
             if batch.is_empty() {
                 break;
@@ -183,15 +225,16 @@ pub fn run(
         }
         // One line at a time, read straight onto the end of the document it may continue.
         let start = pending.len();
-        match reader.read_line(&mut pending) {
-            Ok(0) => break,
-            Ok(_) => {}
+        let cut = match read_line(&mut reader, &mut pending, MAX_REQUEST.saturating_sub(start), &mut scratch) {
+            Ok(Line::End) => break,
+            Ok(Line::Read) => None,
+            Ok(Line::Cut(bytes)) => Some(bytes),
             Err(e) => {
                 eprintln!("error: reading `{input}`: {e}");
                 return ExitCode::from(2);
             }
-        }
-        if let Err(code) = feed(start, &mut pending, &mut out) {
+        };
+        if let Err(code) = feed(start, &mut pending, cut, &mut out) {
             return code;
         }
     }
@@ -217,32 +260,115 @@ const BATCH: usize = 4096;
 /// The fewest lines a thread takes (more threads than that are not started).
 const RUN: usize = 64;
 
+/// The most bytes of one request (a line, or a document over several) that `rbac eval`
+/// reads; a longer one is decided as too large (E0706) without being kept.
+const MAX_REQUEST: usize = 1 << 20;
+
+/// A line read by [`read_line`].
+#[derive(Debug, PartialEq)]
+enum Line {
+    /// The end of the input.
+    End,
+    Read,
+    /// Longer than the room given: read and dropped (the line's length).
+    Cut(usize),
+}
+
+/// Reads one line onto `buf` like `BufRead::read_line`, unless it is longer than `room`
+/// bytes: then the rest of the line is read and dropped, `buf` is left as it was, and
+/// [`Line::Cut`] gives the line's length. `scratch` is a buffer to reuse.
+fn read_line<R: Read>(
+    reader: &mut BufReader<R>,
+    buf: &mut String,
+    room: usize,
+    scratch: &mut Vec<u8>,
+) -> std::io::Result<Line> {
+    // Read as bytes first: a line cut short may end within a character.
+    scratch.clear();
+    let n = reader.by_ref().take(room as u64 + 1).read_until(b'\n', scratch)?;
+    if n == 0 {
+        return Ok(Line::End);
+    }
+    if n > room {
+        let rest = if scratch.ends_with(b"\n") { 0 } else { reader.skip_until(b'\n')? };
+        return Ok(Line::Cut(n + rest));
+    }
+    let text = std::str::from_utf8(scratch)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"))?;
+    buf.push_str(text);
+    Ok(Line::Read)
+}
+
+/// What a multi-line document's lines say so far, so that it is parsed again only where it
+/// may have ended or gone wrong: where its brackets close (or a string is left open at a line's
+/// end, which JSON does not allow), and where it has doubled in length since the last try (a
+/// malformed document is found in a few tries). Parsing it again at every line made a stream
+/// of short lines that never ends a document (`[` then `1,` a line) quadratic: 40,000 lines
+/// took 19 s.
+#[derive(Default)]
+struct Document {
+    /// Brackets opened and not closed, outside strings.
+    depth: i64,
+    /// The document's length when it was last parsed.
+    tried: usize,
+}
+
+impl Document {
+    /// Takes in the document's next line (or its first); whether to parse the document, now
+    /// `len` bytes long, again.
+    fn line(&mut self, line: &str, len: usize) -> bool {
+        let (mut in_string, mut escaped) = (false, false);
+        for b in line.bytes() {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' if in_string => escaped = true,
+                b'"' => in_string = !in_string,
+                b'{' | b'[' if !in_string => self.depth += 1,
+                b'}' | b']' if !in_string => self.depth -= 1,
+                _ => {}
+            }
+        }
+        let again = in_string || self.depth <= 0 || len >= 2 * self.tried;
+        if again || self.tried == 0 {
+            self.tried = len;
+        }
+        again
+    }
+}
+
+/// Why [`Batch::read`] stopped before `n` lines and the end of the input.
+enum Stop {
+    /// A line could not be read (not UTF-8, or an I/O error).
+    Failed(std::io::Error),
+    /// A line longer than `MAX_REQUEST` bytes (its length), read and dropped.
+    Cut(usize),
+}
+
 /// Lines read as they come, kept in one buffer.
 #[derive(Default)]
 struct Batch {
     text: String,
     /// Where each line ends in `text`.
     ends: Vec<usize>,
+    scratch: Vec<u8>,
 }
 
 impl Batch {
     /// Reads up to `n` lines (each with its line ending), in place of the last batch's; stops
-    /// at the end of the input, or at a line that cannot be read (not UTF-8, or an I/O error),
-    /// keeping the lines before it. Where the input `waits` for its writer (standard input),
-    /// also after a line where all input read so far is used up: the next read could wait, so
-    /// the lines so far are decided first.
-    fn read<R: Read>(&mut self, reader: &mut BufReader<R>, n: usize, waits: bool) -> Option<std::io::Error> {
+    /// at the end of the input, or at a line that cannot be read (not UTF-8, or an I/O error)
+    /// or is longer than `MAX_REQUEST`, keeping the lines before it. Where the input `waits`
+    /// for its writer (standard input), also after a line where all input read so far is used
+    /// up: the next read could wait, so the lines so far are decided first.
+    fn read<R: Read>(&mut self, reader: &mut BufReader<R>, n: usize, waits: bool) -> Option<Stop> {
         self.text.clear();
         self.ends.clear();
         while self.ends.len() < n && !(waits && !self.ends.is_empty() && reader.buffer().is_empty()) {
-            match reader.read_line(&mut self.text) {
-                Ok(0) => break,
-                Ok(_) => self.ends.push(self.text.len()),
-                Err(e) => {
-                    // What a failed read left is no line.
-                    self.text.truncate(self.ends.last().copied().unwrap_or(0));
-                    return Some(e);
-                }
+            // Each line is measured alone against `MAX_REQUEST`.
+            match read_line(reader, &mut self.text, MAX_REQUEST, &mut self.scratch) {
+                Ok(Line::End) => break,
+                Ok(Line::Read) => self.ends.push(self.text.len()),
+                Ok(Line::Cut(bytes)) => return Some(Stop::Cut(bytes)),
+                Err(e) => return Some(Stop::Failed(e)),
             }
         }
         None
@@ -362,6 +488,58 @@ mod tests {
             }
             Ok(n)
         }
+    }
+
+    #[test]
+    fn a_line_longer_than_its_room_is_read_and_dropped() {
+        let mut reader = BufReader::with_capacity(4, &b"abc\nabcd\nabcdefgh\nxyz"[..]);
+        let (mut buf, mut scratch) = (String::new(), Vec::new());
+        let mut lines = Vec::new();
+        loop {
+            let line = read_line(&mut reader, &mut buf, 4, &mut scratch).expect("read");
+            if line == Line::End {
+                break;
+            }
+            lines.push((line, std::mem::take(&mut buf)));
+        }
+        // A line of four bytes with its `\n` fits; the ends of longer ones are skipped.
+        let read = |t: &str| (Line::Read, t.to_string());
+        assert_eq!(lines, [read("abc\n"), (Line::Cut(5), String::new()), (Line::Cut(9), String::new()), read("xyz")]);
+        // Not UTF-8: an error, as `read_line` gives.
+        let mut bad = BufReader::new(&b"\xff\n"[..]);
+        assert!(read_line(&mut bad, &mut buf, 10, &mut scratch).is_err());
+    }
+
+    #[test]
+    fn a_document_is_parsed_again_where_it_may_have_ended_or_has_doubled() {
+        // A pretty-printed request: its first line is tried by itself, then the line that
+        // closes it (and where it has doubled since the last try).
+        let lines =
+            ["{\n", "\"principal\": {\"id\": \"user:a\"},\n", "\"action\": \"x}\",\n", "\"resource\": \"r\"\n", "}\n"];
+        let mut doc = Document::default();
+        let mut len = 0;
+        let mut tries = Vec::new();
+        for line in lines {
+            len += line.len();
+            tries.push(doc.line(line, len));
+        }
+        assert_eq!(tries, [true, true, false, false, true]);
+        // A list that never ends: tried at each doubling only.
+        let mut doc = Document::default();
+        let mut len = 0;
+        let tried: Vec<usize> = (0..1000)
+            .filter_map(|k| {
+                let line = if k == 0 { "[\n" } else { "1,\n" };
+                len += line.len();
+                doc.line(line, len).then_some(len)
+            })
+            .collect();
+        assert_eq!(tried, [2, 5, 11, 23, 47, 95, 191, 383, 767, 1535]);
+        // A string left open at a line's end (JSON has none over two lines): tried at once.
+        let mut doc = Document::default();
+        doc.line("{\n", 2);
+        doc.line("\"a\": 1,\n", 9);
+        assert!(doc.line("\"b\": \"open\n", 20));
     }
 
     #[test]

@@ -271,6 +271,12 @@ The decision is deny.";
 "E0704", "unknown key in a request",
 "A request has a key the design does not define (design section 5.4). The decision is deny:
 a misspelt `context` must never silently drop attributes.";
+"E0706", "request too large",
+"A request is larger than the engine reads: in `rbac eval`, more than 1 MiB (one line, or a
+document over several lines); through the WebAssembly module, an encoded request larger than
+its input buffer (`rbac_input_cap`, docs/wasm-abi.md). It is not read, and the decision is
+deny. `rbac eval` goes on at the next line; its audit log records the request as
+`{\"oversize\": BYTES}`.";
 "E0711", "bad principal id",
 "A principal id starts with `user:` or `service:`. The decision is deny.";
 "E0712", "unknown identity",
