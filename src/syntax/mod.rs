@@ -310,8 +310,20 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
         format!("expected {}, found {found_text}", join_or(&expected))
     };
     let mut d = Diagnostic::error("E0101", message, Span::new(file, pos, pos + found.len()), "unexpected here");
+    // What may help, most likely first: the first is given as help; each may add a label.
+    let mut helps: Vec<String> = Vec::new();
     if found == "=" {
-        d = d.with_help("compare with `==`");
+        helps.push("compare with `==`".to_string());
+    }
+    // A `;` left off at the end of a line shows as the next line's first token: say where
+    // it goes.
+    if expected.iter().any(|x| x == "`;`")
+        && let Some(end) = code_end_on_lines_before(text, pos)
+    {
+        let last = text.get(..end).and_then(|t| t.chars().next_back()).map_or(1, char::len_utf8);
+        let line = text.get(..end).map_or(0, |t| t.matches('\n').count()) + 1;
+        d = d.with_label(Span::new(file, end - last, end), "`;` expected after this");
+        helps.push(format!("add `;` at the end of line {line}"));
     }
     // At the end of the file, or where the next item starts inside an item's braces, what
     // was left open (the likely cause) is shown where it opens.
@@ -330,10 +342,7 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
             Open::Brace => ("this `{` is not closed", "close it with `}`"),
         };
         d = d.with_label(Span::new(file, at, at + 1), label);
-        // A `;` missing too keeps its help: the label says the rest.
-        if d.help.is_none() {
-            d = d.with_help(help);
-        }
+        helps.push(help.to_string());
     }
     // A misspelt keyword, or one of another policy language: the expected keyword meant.
     if found.starts_with(|c: char| c.is_ascii_alphabetic()) {
@@ -347,45 +356,29 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
             .iter()
             .find(|(other, ours)| *other == found && keywords.contains(ours))
             .map(|(_, ours)| format!("did you mean `{ours}`?"));
-        if let Some(help) = meant.or_else(|| crate::diag::did_you_mean(found, keywords.iter().copied())) {
-            d = d.with_help(help);
-        }
+        helps.extend(meant.or_else(|| crate::diag::did_you_mean(found, keywords.iter().copied())));
     }
-    if d.help.is_none() {
-        let expects = |x: &str| expected.iter().any(|e| e == x);
-        let word = found.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
-        let help = if word && expects("a subject") {
-            Some(format!(
-                "a subject is `user:ID`, `service:ID`, `group:NAME` or `everyone`: `user:{found}` or `group:{found}`?"
-            ))
-        } else if found == "}" && expects("`;`") {
-            Some("add `;` before the `}`".to_string())
-        } else if found == ";" && expects("`,`") && !expects("`;`") {
-            Some("separate the items of this list with `,`".to_string())
-        } else if word && expects("`,`") {
-            let before = text.get(..pos).unwrap_or("").trim_end();
-            let prev = before.get(before.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_').len()..);
-            Some(match prev.filter(|p| !p.is_empty()) {
-                Some(prev) => format!("separate the items of a list with `,`: `{prev}, {found}`"),
-                None => "separate the items of a list with `,`".to_string(),
-            })
-        } else {
-            None
-        };
-        if let Some(help) = help {
-            d = d.with_help(help);
-        }
+    // Common slips, by what was expected and found.
+    let expects = |x: &str| expected.iter().any(|e| e == x);
+    let word = found.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    if word && expects("a subject") {
+        helps.push(format!(
+            "a subject is `user:ID`, `service:ID`, `group:NAME` or `everyone`: `user:{found}` or `group:{found}`?"
+        ));
+    } else if found == "}" && expects("`;`") {
+        helps.push("add `;` before the `}`".to_string());
+    } else if found == ";" && expects("`,`") && !expects("`;`") {
+        helps.push("separate the items of this list with `,`".to_string());
+    } else if word && expects("`,`") {
+        let before = text.get(..pos).unwrap_or("").trim_end();
+        let prev = before.get(before.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_').len()..);
+        helps.push(match prev.filter(|p| !p.is_empty()) {
+            Some(prev) => format!("separate the items of a list with `,`: `{prev}, {found}`"),
+            None => "separate the items of a list with `,`".to_string(),
+        });
     }
-    // A `;` left off at the end of a line shows as the next line's first token: say where
-    // it goes.
-    if expected.iter().any(|x| x == "`;`")
-        && let Some(end) = code_end_on_lines_before(text, pos)
-    {
-        let last = text.get(..end).and_then(|t| t.chars().next_back()).map_or(1, char::len_utf8);
-        let line = text.get(..end).map_or(0, |t| t.matches('\n').count()) + 1;
-        d = d
-            .with_label(Span::new(file, end - last, end), "`;` expected after this")
-            .with_help(format!("add `;` at the end of line {line}"));
+    if let Some(help) = helps.into_iter().next() {
+        d = d.with_help(help);
     }
     d
 }
