@@ -58,7 +58,8 @@ enum Command {
     /// Decide requests given as JSON (one document) or JSON Lines; prints one decision per line.
     Eval {
         policy: String,
-        /// Request file, `-` for standard input.
+        /// Request file, `-` for standard input (decisions are printed as each request comes).
+        /// A request over 1 MiB is decided as too large (E0706) without being read.
         #[arg(long, short)]
         request: String,
         /// Which engine decides: the native evaluator, or the policy compiled to WebAssembly
