@@ -515,7 +515,17 @@ impl<'a> Checker<'a, '_> {
             for p in &r.parents {
                 match self.role_ids.get(p.name.as_str()) {
                     Some(&pid) => {
-                        if !parents.contains(&pid) {
+                        if parents.contains(&pid) {
+                            self.diags.push(
+                                Diagnostic::warning(
+                                    "W0007",
+                                    format!("`{}` is named twice in the `extends` of `{}`", p.name, r.name.name),
+                                    p.span,
+                                    "already named",
+                                )
+                                .with_help(format!("remove this `{}`", p.name)),
+                            );
+                        } else {
                             parents.push(pid);
                             self.extends_spans.insert((rid, pid), p.span);
                         }

@@ -612,6 +612,25 @@ impl Checker<'_, '_> {
                 );
             }
         }
+        // A parent that another parent of the same role already inherits adds nothing.
+        for (ri, role) in self.ir.roles.iter().enumerate() {
+            for &p in &role.parents {
+                let Some(&through) = role.parents.iter().find(|&&q| q != p && graph.closure(q).contains(&p)) else {
+                    continue;
+                };
+                let span = self.extends_spans.get(&(RoleId::from_idx(ri), p)).copied().unwrap_or(role.span);
+                let (parent, via) = (self.ir.role_name(p), self.ir.role_name(through));
+                self.diags.push(
+                    Diagnostic::warning(
+                        "W0007",
+                        format!("`{}` already inherits `{parent}` through `{via}`", role.name),
+                        span,
+                        "inherited anyway",
+                    )
+                    .with_help(format!("remove `{parent}` from the `extends` of `{}`", role.name)),
+                );
+            }
+        }
         // An allow rule all of whose pairs the same role (or an ancestor) denies unconditionally.
         let mut found = Vec::new();
         for (ri, role) in self.ir.roles.iter().enumerate() {

@@ -401,6 +401,12 @@ token can be checked against this audience (identity principals given as verifie
 not checked at all).
 
     identity okta { audience \"zenml\"; user from claim \"email\"; }   // warning";
+"W0007", "redundant `extends`",
+"A role names a parent twice, or a parent that another of its parents already inherits: the
+role holds the same permissions without it.
+
+    role developer extends viewer { allow update on pipeline; }
+    role admin extends developer, viewer { allow * on *; }   // warning: through `developer`";
 }
 
 /// The entry for a code (case-insensitive).
