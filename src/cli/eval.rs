@@ -146,29 +146,22 @@ pub fn run(
         // in JSON Lines) only through a value, parsed again only where it may have ended (see
         // `Document`).
         let read = if start == 0 {
-            document = Document::default();
-            match (!logging).then(|| Request::from_json(pending)) {
+            let read = match (!logging).then(|| Request::from_json(pending)) {
                 Some(Ok(request)) => Some((Ok(request), None)),
                 _ => through_value(pending, true),
+            };
+            // A document that ends early may continue on the next line (pretty-printed JSON).
+            if read.is_none() {
+                document = Document::default();
+                document.line(pending, pending.len());
             }
+            read
+        } else if document.line(pending.get(start..).unwrap_or(""), pending.len()) {
+            through_value(pending, true)
         } else {
             None
         };
-        let (request, logged) = match read {
-            Some(read) => read,
-            // A document that ends early may continue on the next line (pretty-printed JSON).
-            None => {
-                let again = document.line(pending.get(start..).unwrap_or(""), pending.len());
-                // (A first line was just parsed.)
-                if start == 0 || !again {
-                    return Ok(());
-                }
-                match through_value(pending, true) {
-                    Some(read) => read,
-                    None => return Ok(()),
-                }
-            }
-        };
+        let Some((request, logged)) = read else { return Ok(()) };
         emit(request, logged, pending, out)?;
         pending.clear();
         Ok(())
@@ -329,7 +322,7 @@ impl Document {
             }
         }
         let again = in_string || self.depth <= 0 || len >= 2 * self.tried;
-        if again || self.tried == 0 {
+        if again {
             self.tried = len;
         }
         again

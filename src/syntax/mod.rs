@@ -409,18 +409,15 @@ fn code_end_on_lines_before(text: &str, pos: usize) -> Option<usize> {
 
 /// A line without its `//` comment (a `//` inside a string, as in a URL, is kept).
 fn without_line_comment(line: &str) -> &str {
-    let mut in_string = false;
-    let mut escaped = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if in_string => escaped = true,
-            '"' => in_string = !in_string,
-            '/' if !in_string && line.get(i..).is_some_and(|r| r.starts_with("//")) => {
-                return line.get(..i).unwrap_or(line);
-            }
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while let Some(&c) = bytes.get(i) {
+        match (c, bytes.get(i + 1)) {
+            (b'"', _) => i = closing_quote(bytes, i),
+            (b'/', Some(b'/')) => return line.get(..i).unwrap_or(line),
             _ => {}
         }
+        i += 1;
     }
     line
 }
@@ -442,16 +439,11 @@ fn left_open(text: &str) -> Option<(usize, Open)> {
     while let Some(&c) = b.get(i) {
         match (c, b.get(i + 1)) {
             (b'"', _) => {
-                let start = i;
-                i += 1;
-                loop {
-                    match b.get(i) {
-                        None => return Some((start, Open::String)),
-                        Some(b'\\') => i += 2,
-                        Some(b'"') => break,
-                        Some(_) => i += 1,
-                    }
+                let close = closing_quote(b, i);
+                if close >= b.len() {
+                    return Some((i, Open::String));
                 }
+                i = close;
             }
             (b'/', Some(b'/')) => i = text.get(i..).and_then(|r| r.find('\n')).map_or(b.len(), |n| i + n),
             (b'/', Some(b'*')) => match text.get(i + 2..).and_then(|r| r.find("*/")) {
