@@ -2,7 +2,8 @@
 //! deleted, repeated or swapped, and with stray tokens inserted, never make the compiler
 //! panic. Each diagnostic has a code and a span inside its file on character boundaries, and
 //! renders; a damaged policy that still compiles decides, runs its tests, emits a WebAssembly
-//! module and round-trips through a bundle without a panic.
+//! module and round-trips through a bundle without a panic; `rbac fmt` formats it (and then
+//! leaves it as it is) or refuses it for a syntax error.
 #![allow(clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use proptest::prelude::*;
@@ -170,6 +171,7 @@ fn survives(text: &str) -> Result<(), String> {
     }
     std::panic::catch_unwind(|| (compiled.render(false), compiled.render_json()))
         .map_err(|_| format!("rendering the diagnostics panicked on:\n{text}"))?;
+    formats(text)?;
     let Some(policy) = compiled.policy.as_ref() else {
         return if compiled.diagnostics.has_errors() {
             Ok(())
@@ -192,6 +194,19 @@ fn survives(text: &str) -> Result<(), String> {
     })
     .map_err(|_| format!("deciding, testing, emitting or bundling panicked on:\n{text}"))?
     .map_err(|e| format!("a compiled policy failed to emit or bundle: {e} on:\n{text}"))
+}
+
+/// `rbac fmt` formats a damaged text that parses, and formatting that again changes nothing;
+/// it refuses one with a syntax error; it never finds its output means something else.
+fn formats(text: &str) -> Result<(), String> {
+    let fmt = |t: &str| rbac::syntax::format(0, t, &mut rbac::Diagnostics::default());
+    let once = std::panic::catch_unwind(|| fmt(text)).map_err(|_| format!("formatting panicked on:\n{text}"))?;
+    match once {
+        Ok(out) if fmt(&out).as_deref() == Ok(out.as_str()) => Ok(()),
+        Ok(out) => Err(format!("formatting twice changes it:\n{text}\n-- formatted once --\n{out}")),
+        Err(rbac::syntax::FormatError::Syntax) => Ok(()),
+        Err(e) => Err(format!("formatting failed, {e:?}, on:\n{text}")),
+    }
 }
 
 proptest! {

@@ -9,6 +9,7 @@ mod access;
 mod audit;
 mod diff;
 mod eval;
+mod fmt;
 mod human;
 mod token;
 
@@ -118,6 +119,9 @@ enum Command {
         #[arg(required = true)]
         files: Vec<String>,
     },
+    /// Format policy files in place (indentation, spacing, aligned columns); `--check` only says
+    /// which would change.
+    Fmt(fmt::FmtArgs),
     /// Explain a diagnostic code (e.g. `rbac explain E0401`).
     Explain { code: String },
     /// Verify or read an audit log written with `--audit-log` (see docs/audit.md).
@@ -151,6 +155,7 @@ pub fn main() -> ExitCode {
             can(&policy, &args, token.as_deref(), &keys, &groups, &attrs, format, &audit)
         }
         Command::Test { files } => test(&files),
+        Command::Fmt(args) => fmt::run(&args, color()),
         Command::Explain { code } => explain(&code),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Diff(args) => diff::run(&args),

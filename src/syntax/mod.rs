@@ -3,6 +3,9 @@
 
 pub mod ast;
 mod fast;
+mod format;
+
+pub use format::{FormatError, format};
 
 use crate::diag::{Diagnostic, Diagnostics, FileId, Span};
 use ast::*;

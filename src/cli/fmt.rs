@@ -1,0 +1,90 @@
+//! `rbac fmt`: formats policy files in place, or says which would change (`--check`).
+
+use rbac::syntax::{FormatError, format};
+use rbac::{Diagnostics, Sources};
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct FmtArgs {
+    /// Policy files, formatted in place; `-` formats standard input to standard output.
+    #[arg(required = true)]
+    files: Vec<String>,
+    /// Change nothing: name each file that is not formatted, with its first line that would
+    /// change, and exit 1 when there is any.
+    #[arg(long)]
+    check: bool,
+}
+
+/// Exit 0 when every file is (or now is) formatted; 1 when one has syntax errors or, with
+/// `--check`, would change; 2 when one cannot be read or written.
+pub fn run(args: &FmtArgs, color: bool) -> ExitCode {
+    let mut code = 0u8;
+    for file in &args.files {
+        code = code.max(one(file, args.check, color));
+    }
+    ExitCode::from(code)
+}
+
+fn one(file: &str, check: bool, color: bool) -> u8 {
+    let stdin = file == "-";
+    let read = if stdin {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map(|_| text)
+    } else {
+        std::fs::read_to_string(file)
+    };
+    let text = match read {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("rbac fmt: cannot read {file}: {e}");
+            return 2;
+        }
+    };
+    let name = if stdin { "<stdin>" } else { file };
+    let mut sources = Sources::default();
+    let id = sources.add(name.to_string(), text.clone());
+    let mut diags = Diagnostics::default();
+    let formatted = match format(id, &text, &mut diags) {
+        Ok(formatted) => formatted,
+        Err(FormatError::Syntax) => {
+            eprint!("{}", rbac::diag::render_human(&sources, diags.iter(), color));
+            eprintln!("{name}: not formatted: it has syntax errors");
+            return 1;
+        }
+        Err(FormatError::Changed(why)) => {
+            eprintln!("rbac fmt: {name} was left as it is: {why} (a bug in rbac fmt; please report it)");
+            return 2;
+        }
+    };
+    if check {
+        if formatted == text {
+            return 0;
+        }
+        let (line, want) = first_difference(&text, &formatted);
+        let _ = writeln!(std::io::stdout(), "{name}:{line}: not formatted; the line would read: {want}");
+        return 1;
+    }
+    if stdin {
+        let _ = std::io::stdout().write_all(formatted.as_bytes());
+        return 0;
+    }
+    if formatted != text
+        && let Err(e) = std::fs::write(file, formatted)
+    {
+        eprintln!("rbac fmt: cannot write {file}: {e}");
+        return 2;
+    }
+    0
+}
+
+/// The first line (numbered from 1) where the formatted text differs, as it would read.
+fn first_difference<'a>(text: &str, formatted: &'a str) -> (usize, &'a str) {
+    let mut old = text.lines();
+    for (n, new) in formatted.lines().enumerate() {
+        if old.next() != Some(new) {
+            return (n + 1, new);
+        }
+    }
+    (formatted.lines().count() + 1, "(the end of the file)")
+}

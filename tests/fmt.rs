@@ -1,0 +1,188 @@
+//! `rbac fmt`: every policy of the repository formats to one layout, which formatting again
+//! keeps, which compiles with the same diagnostics, and which does not depend on how much
+//! space the author left between tokens; the bundled examples are kept formatted; the command
+//! rewrites files, checks them and reads standard input.
+#![allow(clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use proptest::prelude::*;
+use rbac::Diagnostics;
+use rbac::syntax::{FormatError, format};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn policies(dirs: &[&str]) -> Vec<(PathBuf, String)> {
+    fn collect(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).expect("read dir").flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                collect(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rbac") {
+                let text = std::fs::read_to_string(&path).expect("read a policy");
+                out.push((path, text));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for dir in dirs {
+        collect(Path::new(dir), &mut out);
+    }
+    out
+}
+
+fn fmt(text: &str) -> Result<String, FormatError> {
+    format(0, text, &mut Diagnostics::default())
+}
+
+/// What compiling a text reports: each diagnostic's code and message.
+fn diagnostics(name: &str, text: &str) -> Vec<(String, String)> {
+    let c = rbac::compile_str(name, text);
+    c.diagnostics.iter().map(|d| (d.code.to_string(), d.message.clone())).collect()
+}
+
+#[test]
+fn the_bundled_policies_are_formatted() {
+    let bundled = policies(&["examples", "stdlib"]);
+    assert!(bundled.len() >= 3);
+    for (path, text) in bundled {
+        assert_eq!(
+            fmt(&text).as_deref(),
+            Ok(text.as_str()),
+            "{} is not formatted: run `rbac fmt {}`",
+            path.display(),
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn every_policy_formats_to_one_layout_that_compiles_alike() {
+    let (mut formatted, mut refused) = (0, 0);
+    for (path, text) in policies(&["examples", "stdlib", "tests/ui"]) {
+        let name = path.display().to_string();
+        match fmt(&text) {
+            Ok(out) => {
+                formatted += 1;
+                assert_eq!(fmt(&out).as_deref(), Ok(out.as_str()), "{name}: formatting twice changes it");
+                assert_eq!(
+                    diagnostics(&name, &out),
+                    diagnostics(&name, &text),
+                    "{name}: compiles otherwise once formatted"
+                );
+            }
+            Err(FormatError::Syntax) => {
+                refused += 1;
+                assert!(
+                    diagnostics(&name, &text).iter().any(|(code, _)| code.starts_with("E01")),
+                    "{name}: refused without a syntax error"
+                );
+            }
+            Err(e) => panic!("{name}: {e:?}"),
+        }
+    }
+    assert!(formatted > 50 && refused > 10, "{formatted} formatted, {refused} with syntax errors");
+}
+
+/// The byte offsets of `text` outside strings and comments.
+fn code_offsets(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let (mut out, mut i) = (Vec::new(), 0);
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1)) {
+            (b'"', _) => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            (b'/', Some(b'/')) => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            (b'/', Some(b'*')) => i += text[i..].find("*/").map_or(bytes.len(), |e| e + 2),
+            _ => {
+                out.push(i);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Spaces and tabs added where the grammar allows them (beside existing spaces, before `;`
+    /// and `,`, inside braces) give the layout of the text as it was.
+    #[test]
+    fn the_space_left_between_tokens_does_not_change_the_layout(pick in 0usize..1000, seed in any::<u64>()) {
+        let sources: Vec<String> = policies(&["examples", "tests/ui"]).into_iter().map(|(_, t)| t).filter(|t| fmt(t).is_ok()).collect();
+        let text = &sources[pick % sources.len()];
+        let mut rng = seed;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut out = String::with_capacity(text.len() * 2);
+        let mut last = 0;
+        for at in code_offsets(text) {
+            out.push_str(&text[last..at]);
+            last = at;
+            let c = text.as_bytes()[at];
+            let before = text.as_bytes().get(at.wrapping_sub(1)).copied();
+            let room = matches!(c, b' ' | b';' | b',' | b'}') || before == Some(b'{') || before == Some(b' ');
+            if room && next() % 3 == 0 {
+                out.push_str(["  ", "\t", " \t "][(next() % 3) as usize]);
+            }
+        }
+        out.push_str(&text[last..]);
+        prop_assert_eq!(fmt(&out), fmt(text));
+    }
+}
+
+fn rbac() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rbac"))
+}
+
+#[test]
+fn fmt_rewrites_files_checks_them_and_reads_standard_input() {
+    let dir = std::env::temp_dir().join(format!("rbac-fmt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let messy = dir.join("messy.rbac");
+    let tidy = "resource w;\n\nrole viewer { allow read on *; }\n";
+    std::fs::write(&messy, "resource   w ;\n\n\n\nrole viewer{allow read on * ;}").expect("write");
+    let path = messy.to_str().expect("utf-8 path");
+
+    let check = rbac().args(["fmt", "--check", path]).output().expect("run rbac fmt --check");
+    assert_eq!(check.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(said.contains("messy.rbac:1: not formatted; the line would read: resource w;"), "{said}");
+    assert_ne!(std::fs::read_to_string(&messy).expect("read"), tidy, "--check changed the file");
+
+    let run = rbac().args(["fmt", path]).output().expect("run rbac fmt");
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(std::fs::read_to_string(&messy).expect("read"), tidy);
+    let again = rbac().args(["fmt", "--check", path]).output().expect("run rbac fmt --check");
+    assert_eq!(again.status.code(), Some(0));
+    assert!(again.stdout.is_empty());
+
+    let mut child = rbac().args(["fmt", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"group  a ;group b;").expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "group a; group b;\n");
+
+    let broken = dir.join("broken.rbac");
+    let text = "role viewer { allow read on * }\n";
+    std::fs::write(&broken, text).expect("write");
+    let out = rbac().args(["fmt", broken.to_str().expect("utf-8 path")]).output().expect("run rbac fmt");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("E0101") && err.contains("not formatted: it has syntax errors"), "{err}");
+    assert_eq!(std::fs::read_to_string(&broken).expect("read"), text, "a file with a syntax error was changed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
