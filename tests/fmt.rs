@@ -170,6 +170,20 @@ fn fmt_rewrites_files_checks_them_and_reads_standard_input() {
     assert_eq!(again.status.code(), Some(0));
     assert!(again.stdout.is_empty());
 
+    // A directory: its `.rbac` files at any depth, and nothing else.
+    let nested = dir.join("nested");
+    std::fs::create_dir_all(&nested).expect("nested dir");
+    std::fs::write(nested.join("deep.rbac"), "group   a;").expect("write");
+    std::fs::write(nested.join("notes.txt"), "group   a;").expect("write");
+    let out =
+        rbac().args(["fmt", "--check", dir.to_str().expect("utf-8 path")]).output().expect("run rbac fmt --check");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deep.rbac:1: not formatted"), "{out:?}");
+    let out = rbac().args(["fmt", dir.to_str().expect("utf-8 path")]).output().expect("run rbac fmt");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(std::fs::read_to_string(nested.join("deep.rbac")).expect("read"), "group a;\n");
+    assert_eq!(std::fs::read_to_string(nested.join("notes.txt")).expect("read"), "group   a;");
+
     let mut child = rbac().args(["fmt", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn");
     std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"group  a ;group b;").expect("write stdin");
     let out = child.wait_with_output().expect("wait");

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct FmtArgs {
-    /// Policy files, formatted in place; `-` formats standard input to standard output.
+    /// Policy files, formatted in place, or directories, whose `.rbac` files (at any depth)
+    /// are; `-` formats standard input to standard output.
     #[arg(required = true)]
     files: Vec<String>,
     /// Change nothing: name each file that is not formatted, with its first line that would
@@ -20,10 +21,35 @@ pub struct FmtArgs {
 /// `--check`, would change; 2 when one cannot be read or written.
 pub fn run(args: &FmtArgs, color: bool) -> ExitCode {
     let mut code = 0u8;
-    for file in &args.files {
-        code = code.max(one(file, args.check, color));
+    for arg in &args.files {
+        let mut files = Vec::new();
+        if let Err(e) = policies(std::path::Path::new(arg), &mut files) {
+            eprintln!("rbac fmt: cannot read the directory {arg}: {e}");
+            code = 2;
+        }
+        for file in files {
+            code = code.max(one(&file, args.check, color));
+        }
     }
     ExitCode::from(code)
+}
+
+/// `path` itself unless it is a directory; else its `.rbac` files at any depth, in name order.
+fn policies(path: &std::path::Path, out: &mut Vec<String>) -> std::io::Result<()> {
+    if !path.is_dir() {
+        out.push(path.to_string_lossy().into_owned());
+        return Ok(());
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            policies(&entry, out)?;
+        } else if entry.extension().is_some_and(|e| e == "rbac") {
+            out.push(entry.to_string_lossy().into_owned());
+        }
+    }
+    Ok(())
 }
 
 fn one(file: &str, check: bool, color: bool) -> u8 {
