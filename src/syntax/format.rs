@@ -6,9 +6,9 @@
 //! statement continued on the next line, and the spacing within a line is fixed by the pair
 //! of tokens (`a, b`, `x == y`, `owner: string`, `set<string>`, `user:alice`,
 //! `workspace:prod/project:x`). Consecutive items of one kind have their columns aligned (the
-//! `in` and `{` of `resource` lines, the `from` of `group` lines, the `=` of action sets, the
-//! `to` of assignments, the subjects of `expect` lines), and so have the comments that end
-//! consecutive lines. The layout depends on the tokens and line breaks only, so formatting a
+//! `in` and `{` of `resource` lines with a parent, the `from` of `group` lines, the `=` of
+//! action sets, the `{` of `principal` and `context`, the `to` of assignments, the subjects of
+//! `expect` lines), and so have the comments that end consecutive lines. The layout depends on the tokens and line breaks only, so formatting a
 //! formatted text changes nothing.
 //!
 //! A text with a syntax error is not formatted. A formatted text is parsed again and must give
@@ -168,8 +168,8 @@ fn lex(text: &str) -> Option<Vec<(Tok, &str)>> {
     Some(tokens)
 }
 
-/// One token placed on a line: its text, the spaces before it (none, or one plus any padding
-/// that aligns it with the lines around), and whether it is a column the line aligns on.
+/// One token placed on a line: its text and the spaces before it (none, or one plus any
+/// padding that aligns it with the lines around).
 struct Piece<'a> {
     text: &'a str,
     space: usize,
@@ -260,7 +260,7 @@ fn layout<'a>(tokens: &[(Tok, &'a str)]) -> Vec<Line<'a>> {
             newlines += 1;
             continue;
         }
-        let current = match line.take() {
+        let mut current = match line.take() {
             Some(l) if newlines == 0 => l,
             finished => {
                 let blank_before = newlines >= 2 && (finished.is_some() || !lines.is_empty());
@@ -291,7 +291,6 @@ fn layout<'a>(tokens: &[(Tok, &'a str)]) -> Vec<Line<'a>> {
                 }
             }
         };
-        let mut current = current;
         if tok == Tok::LineComment && !current.pieces.is_empty() {
             current.comment = Some(text);
             line = Some(current);
