@@ -21,7 +21,7 @@ use logos::Logos;
 /// Why a text was not formatted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FormatError {
-    /// The text has syntax errors; they are in the diagnostics passed to [`format`].
+    /// The text has syntax errors; they are in the diagnostics passed to [`format`](fn@format).
     Syntax,
     /// The formatted text would not have meant the same (a bug in the formatter): nothing is
     /// written. The message says what differed.
