@@ -55,6 +55,34 @@ fn the_bundled_policies_are_formatted() {
     }
 }
 
+/// The policies shown in README.md and docs/ (their ```rbac blocks) compile without errors
+/// and are formatted.
+#[test]
+fn the_policies_of_the_documentation_compile_and_are_formatted() {
+    let mut docs: Vec<PathBuf> = vec![PathBuf::from("README.md")];
+    let mut pages: Vec<PathBuf> = std::fs::read_dir("docs").expect("docs").flatten().map(|e| e.path()).collect();
+    pages.sort();
+    docs.extend(pages.into_iter().filter(|p| p.extension().is_some_and(|e| e == "md")));
+    let mut blocks = 0;
+    for doc in docs {
+        let text = std::fs::read_to_string(&doc).expect("read a page");
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find("```rbac\n") {
+            let body = &rest[start + 8..];
+            let end = body.find("```").expect("a closed block");
+            let block = &body[..end];
+            let line = text.len() - rest.len() + start;
+            let at = format!("{}:{}", doc.display(), text[..line].lines().count() + 1);
+            let compiled = rbac::compile_str(&at, block);
+            assert!(!compiled.diagnostics.has_errors(), "{at}: {}", compiled.render(false));
+            assert_eq!(fmt(block).as_deref(), Ok(block), "{at}: not formatted (`rbac fmt -` formats it)");
+            blocks += 1;
+            rest = &body[end + 3..];
+        }
+    }
+    assert!(blocks >= 10, "{blocks} blocks");
+}
+
 #[test]
 fn every_policy_formats_to_one_layout_that_compiles_alike() {
     let (mut formatted, mut refused) = (0, 0);
