@@ -11,6 +11,7 @@ mod diff;
 mod eval;
 mod fmt;
 mod human;
+mod lsp;
 mod token;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -122,6 +123,9 @@ enum Command {
     /// Format policy files in place (indentation, spacing, aligned columns); `--check` only says
     /// which would change.
     Fmt(fmt::FmtArgs),
+    /// A language server for editors on standard input and output: diagnostics as you type,
+    /// and formatting (see docs/editors.md).
+    Lsp,
     /// Explain a diagnostic code (e.g. `rbac explain E0401`).
     Explain { code: String },
     /// Verify or read an audit log written with `--audit-log` (see docs/audit.md).
@@ -156,6 +160,7 @@ pub fn main() -> ExitCode {
         }
         Command::Test { files } => test(&files),
         Command::Fmt(args) => fmt::run(&args, color()),
+        Command::Lsp => lsp::run(),
         Command::Explain { code } => explain(&code),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Diff(args) => diff::run(&args),

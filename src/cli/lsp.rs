@@ -1,0 +1,358 @@
+//! `rbac lsp`: a language server on standard input and output, for editors. It checks each
+//! open policy as `rbac check` does (with the files it `use`s, open ones as the editor holds
+//! them) and publishes the diagnostics on every change, and it formats a document as `rbac
+//! fmt` does. JSON-RPC 2.0 with `Content-Length` framing (the Language Server Protocol, full
+//! document sync, positions in UTF-16 code units).
+
+use rbac::diag::{Diagnostic, Label, Severity};
+use rbac::source::{FsLoader, Loaded, Loader};
+use rbac::{Diagnostics, Sources};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+/// A message larger than this is refused without being read (a policy of 64 MiB is far
+/// beyond any an editor holds).
+const MAX_MESSAGE: usize = 64 << 20;
+
+/// Serves one editor until it says `exit` or closes the input: exit 0 after `shutdown`, else 1.
+pub fn run() -> ExitCode {
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut output = std::io::stdout().lock();
+    let mut server = Server::default();
+    loop {
+        let message = match read_message(&mut input) {
+            Ok(Some(m)) => m,
+            Ok(None) => return ExitCode::from(u8::from(!server.shut_down)),
+            Err(e) => {
+                eprintln!("rbac lsp: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let replies = match serde_json::from_slice::<Value>(&message) {
+            Ok(request) => server.handle(&request),
+            Err(e) => vec![error_reply(&Value::Null, -32700, &format!("not JSON: {e}"))],
+        };
+        for reply in replies {
+            if write_message(&mut output, &reply).is_err() {
+                return ExitCode::from(1);
+            }
+        }
+        if server.exited {
+            return ExitCode::from(u8::from(!server.shut_down));
+        }
+    }
+}
+
+/// One message's body; `None` at the end of the input.
+fn read_message(input: &mut impl BufRead) -> Result<Option<Vec<u8>>, String> {
+    let mut length = None;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if input.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+            return Ok(None);
+        }
+        let header = line.trim_end_matches(['\r', '\n']);
+        if header.is_empty() {
+            if length.is_some() {
+                break;
+            }
+            continue;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = Some(value.trim().parse::<usize>().map_err(|_| format!("bad Content-Length `{}`", value.trim()))?);
+        }
+    }
+    let length = length.unwrap_or(0);
+    if length > MAX_MESSAGE {
+        return Err(format!("a message of {length} bytes, more than {MAX_MESSAGE}"));
+    }
+    let mut body = vec![0; length];
+    input.read_exact(&mut body).map_err(|e| e.to_string())?;
+    Ok(Some(body))
+}
+
+fn write_message(output: &mut impl Write, message: &Value) -> std::io::Result<()> {
+    let body = message.to_string();
+    write!(output, "Content-Length: {}\r\n\r\n{body}", body.len())?;
+    output.flush()
+}
+
+fn error_reply(id: &Value, code: i64, message: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+}
+
+#[derive(Default)]
+struct Server {
+    /// The open documents' texts, by path.
+    open: BTreeMap<String, String>,
+    /// For each open document, the other files its last check published diagnostics for.
+    published: BTreeMap<String, BTreeSet<String>>,
+    /// For each open document, the files its last check read.
+    reads: BTreeMap<String, BTreeSet<String>>,
+    shut_down: bool,
+    exited: bool,
+}
+
+impl Server {
+    fn handle(&mut self, message: &Value) -> Vec<Value> {
+        let method = message.get("method").and_then(Value::as_str).unwrap_or("");
+        let params = message.get("params").cloned().unwrap_or(Value::Null);
+        let uri = params.pointer("/textDocument/uri").and_then(Value::as_str).unwrap_or("");
+        let Some(id) = message.get("id") else {
+            // A notification: nothing is answered.
+            return match method {
+                "textDocument/didOpen" => {
+                    let text = params.pointer("/textDocument/text").and_then(Value::as_str).unwrap_or("");
+                    self.open.insert(path_of(uri), text.to_string());
+                    self.changed(uri)
+                }
+                "textDocument/didChange" => {
+                    // Full sync: the last change holds the whole text.
+                    let changes = params.get("contentChanges").and_then(Value::as_array);
+                    if let Some(text) =
+                        changes.and_then(|c| c.last()).and_then(|c| c.get("text")).and_then(Value::as_str)
+                    {
+                        self.open.insert(path_of(uri), text.to_string());
+                    }
+                    self.changed(uri)
+                }
+                "textDocument/didClose" => {
+                    let path = path_of(uri);
+                    self.open.remove(&path);
+                    self.reads.remove(&path);
+                    let mut cleared: Vec<String> = self.published.remove(&path).into_iter().flatten().collect();
+                    cleared.push(path);
+                    cleared.iter().map(|p| publish(p, Vec::new())).collect()
+                }
+                "exit" => {
+                    self.exited = true;
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            };
+        };
+        let result = match method {
+            "initialize" => json!({
+                "capabilities": {
+                    "textDocumentSync": {"openClose": true, "change": 1},
+                    "documentFormattingProvider": true,
+                },
+                "serverInfo": {"name": "rbac", "version": env!("CARGO_PKG_VERSION")},
+            }),
+            "shutdown" => {
+                self.shut_down = true;
+                Value::Null
+            }
+            "textDocument/formatting" => self.format(uri),
+            _ => return vec![error_reply(id, -32601, &format!("rbac lsp does not handle `{method}`"))],
+        };
+        vec![json!({"jsonrpc": "2.0", "id": id, "result": result})]
+    }
+
+    /// Checks a document that was opened or changed, then every other open document whose
+    /// last check read it (one that `use`s it).
+    fn changed(&mut self, uri: &str) -> Vec<Value> {
+        let path = path_of(uri);
+        let mut messages = self.check(uri);
+        let readers: Vec<String> = self
+            .reads
+            .iter()
+            .filter(|(root, read)| **root != path && read.contains(&path))
+            .map(|(root, _)| root.clone())
+            .collect();
+        for root in readers {
+            messages.extend(self.check(&uri_of(&root)));
+        }
+        messages
+    }
+
+    /// Checks the document as the root of a policy and publishes the diagnostics of every file
+    /// read, clearing those of files the last check reported and this one does not; the
+    /// document's own come last.
+    fn check(&mut self, uri: &str) -> Vec<Value> {
+        let root = path_of(uri);
+        let compiled = rbac::compile(&Editor { open: &self.open }, &[root.as_str()]);
+        let read = compiled.sources.files().iter().map(|f| f.name.clone()).collect();
+        self.reads.insert(root.clone(), read);
+        let mut by_file: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for d in compiled.diagnostics.iter() {
+            let file = compiled.sources.name(d.primary.span.file).to_string();
+            by_file.entry(file).or_default().push(to_lsp(&compiled.sources, d));
+        }
+        // A file open in the editor is checked as a document of its own; only its own check
+        // publishes (or clears) its diagnostics.
+        let mine = by_file.remove(&root).unwrap_or_default();
+        by_file.retain(|f, _| !f.starts_with("std::") && !self.open.contains_key(f));
+        let others: BTreeSet<String> = by_file.keys().cloned().collect();
+        let before = self.published.insert(root.clone(), others.clone()).unwrap_or_default();
+        // The other files first, the document last.
+        let mut messages: Vec<Value> =
+            by_file.into_iter().map(|(file, diagnostics)| publish(&file, diagnostics)).collect();
+        let gone = before.difference(&others).filter(|f| !self.open.contains_key(*f));
+        messages.extend(gone.map(|f| publish(f, Vec::new())));
+        messages.push(publish(&root, mine));
+        messages
+    }
+
+    /// The edits that format an open document: none when it is formatted or has syntax errors
+    /// (which its diagnostics show).
+    fn format(&self, uri: &str) -> Value {
+        let Some(text) = self.open.get(&path_of(uri)) else { return Value::Null };
+        let Ok(formatted) = rbac::syntax::format(0, text, &mut Diagnostics::default()) else { return json!([]) };
+        if formatted == *text {
+            return json!([]);
+        }
+        json!([{"range": {"start": {"line": 0, "character": 0}, "end": end_of(text)}, "newText": formatted}])
+    }
+}
+
+/// Files as the editor holds them where open, else as on disk.
+struct Editor<'a> {
+    open: &'a BTreeMap<String, String>,
+}
+
+impl Loader for Editor<'_> {
+    fn load(&self, path: &str) -> Result<Loaded, String> {
+        match self.open.get(path) {
+            Some(text) => Ok(Loaded { key: path.to_string(), name: path.to_string(), text: text.clone() }),
+            None => FsLoader.load(path),
+        }
+    }
+}
+
+fn publish(path: &str, diagnostics: Vec<Value>) -> Value {
+    json!({
+        "jsonrpc": "2.0",
+        "method": "textDocument/publishDiagnostics",
+        "params": {"uri": uri_of(path), "diagnostics": diagnostics},
+    })
+}
+
+/// A diagnostic as the protocol has it: the primary label's range, the message with the
+/// label, help and notes, the secondary labels as related information.
+fn to_lsp(sources: &Sources, d: &Diagnostic) -> Value {
+    let mut message = d.message.clone();
+    if !d.primary.message.is_empty() {
+        message.push_str(&format!("\n{}", d.primary.message));
+    }
+    if let Some(help) = &d.help {
+        message.push_str(&format!("\nhelp: {help}"));
+    }
+    for note in &d.notes {
+        message.push_str(&format!("\nnote: {note}"));
+    }
+    let related: Vec<Value> = d
+        .secondary
+        .iter()
+        .map(|l| {
+            json!({
+                "location": {"uri": uri_of(sources.name(l.span.file)), "range": range(sources, l)},
+                "message": l.message,
+            })
+        })
+        .collect();
+    json!({
+        "range": range(sources, &d.primary),
+        "severity": match d.severity { Severity::Error => 1, Severity::Warning => 2 },
+        "code": d.code,
+        "source": "rbac",
+        "message": message,
+        "relatedInformation": related,
+    })
+}
+
+fn range(sources: &Sources, label: &Label) -> Value {
+    let text = sources.get(label.span.file).map_or("", |f| f.text.as_str());
+    json!({"start": position(text, label.span.start as usize), "end": position(text, label.span.end as usize)})
+}
+
+/// The line (from 0) and UTF-16 column of a byte offset.
+fn position(text: &str, offset: usize) -> Value {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let line = before.matches('\n').count();
+    let character = before.get(line_start..).map_or(0, |l| l.encode_utf16().count());
+    json!({"line": line, "character": character})
+}
+
+fn end_of(text: &str) -> Value {
+    position(text, text.len())
+}
+
+/// The path of a `file:` URI (percent escapes decoded); other URIs stand for themselves.
+fn path_of(uri: &str) -> String {
+    let Some(rest) = uri.strip_prefix("file://") else { return uri.to_string() };
+    let bytes = rest.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The `file:` URI of a path, with the characters a URI path may not hold escaped.
+fn uri_of(path: &str) -> String {
+    let mut uri = String::from("file://");
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~:@!$&'()*+,;=".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_and_paths_convert_both_ways() {
+        for path in ["/home/ann/policies/zenml.rbac", "/tmp/a b/é+x.rbac", "/c%d/100%.rbac"] {
+            assert_eq!(path_of(&uri_of(path)), path);
+        }
+        assert_eq!(uri_of("/tmp/a b/x.rbac"), "file:///tmp/a%20b/x.rbac");
+        assert_eq!(path_of("file:///tmp/a%20b/x.rbac"), "/tmp/a b/x.rbac");
+    }
+
+    #[test]
+    fn positions_count_lines_from_zero_and_columns_in_utf16() {
+        let text = "ab\n\"é🦀\" x\n";
+        assert_eq!(position(text, 0), json!({"line": 0, "character": 0}));
+        assert_eq!(position(text, 3), json!({"line": 1, "character": 0}));
+        // `"`, `é` (2 bytes, 1 unit), the crab (4 bytes, 2 units), `"`, space: `x` at 5.
+        assert_eq!(position(text, text.find('x').unwrap_or(0)), json!({"line": 1, "character": 5}));
+        assert_eq!(end_of(text), json!({"line": 2, "character": 0}));
+    }
+
+    #[test]
+    fn headers_frame_a_message_and_the_end_of_input_ends_reading() {
+        let mut input: &[u8] = b"Content-Type: x\r\ncontent-length: 2\r\n\r\n{}Content-Length: 4\r\n\r\nnull";
+        assert_eq!(read_message(&mut input), Ok(Some(b"{}".to_vec())));
+        assert_eq!(read_message(&mut input), Ok(Some(b"null".to_vec())));
+        assert_eq!(read_message(&mut input), Ok(None));
+        let mut bad: &[u8] = b"Content-Length: x\r\n\r\n";
+        assert!(read_message(&mut bad).is_err());
+    }
+}

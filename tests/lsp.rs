@@ -1,0 +1,230 @@
+//! `rbac lsp`, driven as an editor drives it: diagnostics published on open and on each
+//! change (in the files a policy `use`s too, and cleared when they go), positions in UTF-16,
+//! formatting, and the protocol's errors and shutdown.
+#![allow(clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Duration;
+
+struct Editor {
+    child: Child,
+    input: ChildStdin,
+    replies: Receiver<Value>,
+}
+
+impl Editor {
+    fn start() -> Editor {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rbac"))
+            .arg("lsp")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start rbac lsp");
+        let input = child.stdin.take().expect("stdin");
+        let mut output = BufReader::new(child.stdout.take().expect("stdout"));
+        let (send, replies) = channel();
+        std::thread::spawn(move || {
+            loop {
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if output.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(n) = line.strip_prefix("Content-Length: ") {
+                        length = n.parse().expect("a length");
+                    }
+                }
+                let mut body = vec![0; length];
+                output.read_exact(&mut body).expect("a body");
+                if send.send(serde_json::from_slice(&body).expect("JSON")).is_err() {
+                    return;
+                }
+            }
+        });
+        Editor { child, input, replies }
+    }
+
+    fn send_raw(&mut self, body: &[u8]) {
+        write!(self.input, "Content-Length: {}\r\n\r\n", body.len()).expect("write");
+        self.input.write_all(body).expect("write");
+        self.input.flush().expect("flush");
+    }
+
+    fn send(&mut self, message: Value) {
+        self.send_raw(message.to_string().as_bytes());
+    }
+
+    fn next(&self) -> Value {
+        self.replies.recv_timeout(Duration::from_secs(20)).expect("a message from rbac lsp")
+    }
+
+    fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        let reply = self.next();
+        assert_eq!(reply["id"], id, "{reply}");
+        reply
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    /// The next `publishDiagnostics` messages, by URI, until one for `uri` has come.
+    fn diagnostics_until(&self, uri: &str) -> Vec<(String, Vec<Value>)> {
+        let mut out = Vec::new();
+        loop {
+            let m = self.next();
+            assert_eq!(m["method"], "textDocument/publishDiagnostics", "{m}");
+            let at = m["params"]["uri"].as_str().expect("a uri").to_string();
+            let list = m["params"]["diagnostics"].as_array().expect("a list").clone();
+            let done = at == uri;
+            out.push((at, list));
+            if done {
+                return out;
+            }
+        }
+    }
+}
+
+fn uri(path: &std::path::Path) -> String {
+    format!("file://{}", path.display()).replace(' ', "%20")
+}
+
+#[test]
+fn an_editor_sees_diagnostics_as_it_types_and_formats() {
+    let dir = std::env::temp_dir().join(format!("rbac lsp {}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let module = dir.join("roles.rbac");
+    std::fs::write(
+        &module,
+        "resource workspace { actions read; }\nrole viewer { allow read on *; }\nrole broken extends nosuch { }\n",
+    )
+    .expect("write");
+    let root = dir.join("main.rbac");
+    let (root_uri, module_uri) = (uri(&root), uri(&module));
+
+    let mut editor = Editor::start();
+    let init = editor.request(1, "initialize", json!({"capabilities": {}}));
+    assert_eq!(init["result"]["capabilities"]["documentFormattingProvider"], true);
+    assert_eq!(init["result"]["capabilities"]["textDocumentSync"]["change"], 1);
+    editor.notify("initialized", json!({}));
+
+    // An unknown role after a two-byte and a four-byte character on its line: columns count
+    // UTF-16 units.
+    let text = "resource workspace { actions read; }\ntest \"é🦀\" { expect allow user:a read nosuch:x; }\n";
+    editor.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": root_uri, "languageId": "rbac", "version": 1, "text": text}}),
+    );
+    let published = editor.diagnostics_until(&root_uri);
+    let (_, list) = published.last().expect("the document's diagnostics");
+    assert_eq!(list.len(), 1, "{list:?}");
+    let d = &list[0];
+    assert_eq!(d["source"], "rbac");
+    assert_eq!(d["severity"], 1);
+    let column = "test \"é🦀\" { expect allow user:a read ".encode_utf16().count();
+    assert_eq!(d["range"]["start"], json!({"line": 1, "character": column}), "{d}");
+    assert_eq!(d["range"]["end"], json!({"line": 1, "character": column + "nosuch".len()}), "{d}");
+
+    // A change: a misspelt role, with its help, and the used module's error in that file.
+    let text = "use \"roles.rbac\";\nassign veiwer to user:a on workspace:w;\n";
+    editor.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": root_uri, "version": 2}, "contentChanges": [{"text": text}]}),
+    );
+    let published = editor.diagnostics_until(&root_uri);
+    let module_list = &published.iter().find(|(u, _)| *u == module_uri).expect("the module's diagnostics").1;
+    assert!(module_list.iter().any(|d| d["code"] == "E0201" && d["range"]["start"]["line"] == 2), "{module_list:?}");
+    let root_list = &published.last().expect("the document's").1;
+    let d = root_list.iter().find(|d| d["code"] == "E0201").expect("E0201");
+    assert!(d["message"].as_str().expect("a message").contains("did you mean `viewer`?"), "{d}");
+    assert_eq!(d["range"]["start"], json!({"line": 1, "character": 7}));
+
+    // The module opened in the editor and changed there, unsaved: it is checked on its own (it
+    // only warns that a role is never assigned), and so again is the document that uses it.
+    let warnings_only = |list: &Vec<Value>| list.iter().all(|d| d["code"] == "W0001" && d["severity"] == 2);
+    let with_writer =
+        "resource workspace { actions read; }\nrole viewer { allow read on *; }\nrole writer { allow read on *; }\n";
+    editor.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": module_uri, "languageId": "rbac", "version": 1, "text": with_writer}}),
+    );
+    let published = editor.diagnostics_until(&root_uri);
+    assert_eq!(published.len(), 2, "{published:?}");
+    assert!(published[0].0 == module_uri && warnings_only(&published[0].1), "{published:?}");
+    assert!(published[1].1.iter().any(|d| d["code"] == "E0201"), "{published:?}");
+
+    // `writer` is only in the editor's text of the module, and the document finds it. The open
+    // module keeps its own diagnostics: the document's check publishes only its own list.
+    let text = "use \"roles.rbac\";\nassign writer  to user:a on workspace:w;\n";
+    editor.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": root_uri, "version": 3}, "contentChanges": [{"text": text}]}),
+    );
+    assert_eq!(editor.diagnostics_until(&root_uri), vec![(root_uri.clone(), Vec::new())]);
+
+    // `writer` taken out of the module in the editor: the document is checked again and
+    // reports it.
+    let without = "resource workspace { actions read; }\nrole viewer { allow read on *; }\n";
+    editor.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": module_uri, "version": 2}, "contentChanges": [{"text": without}]}),
+    );
+    let published = editor.diagnostics_until(&root_uri);
+    assert!(published[0].0 == module_uri && warnings_only(&published[0].1), "{published:?}");
+    let root_list = &published.last().expect("the document's").1;
+    assert!(
+        root_list.iter().any(|d| d["code"] == "E0201" && d["message"].as_str().is_some_and(|m| m.contains("`writer`"))),
+        "{root_list:?}"
+    );
+
+    // Formatting: one edit over the whole document; none for a formatted one or one with a
+    // syntax error.
+    let edits = editor.request(2, "textDocument/formatting", json!({"textDocument": {"uri": root_uri}, "options": {}}));
+    assert_eq!(
+        edits["result"],
+        json!([{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 2, "character": 0}},
+                "newText": "use \"roles.rbac\";\nassign writer to user:a on workspace:w;\n"}])
+    );
+    editor.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": root_uri, "version": 4}, "contentChanges": [{"text": "role r { allow read on * }"}]}),
+    );
+    let published = editor.diagnostics_until(&root_uri);
+    assert_eq!(published.last().expect("published").1[0]["code"], "E0101");
+    let edits = editor.request(3, "textDocument/formatting", json!({"textDocument": {"uri": root_uri}, "options": {}}));
+    assert_eq!(edits["result"], json!([]));
+
+    // Closing a document clears its diagnostics.
+    editor.notify("textDocument/didClose", json!({"textDocument": {"uri": root_uri}}));
+    assert!(editor.diagnostics_until(&root_uri).last().expect("published").1.is_empty());
+
+    // Protocol errors are answered, and the server goes on.
+    editor.send_raw(b"{not json");
+    let reply = editor.next();
+    assert_eq!(reply["error"]["code"], -32700, "{reply}");
+    let reply = editor.request(4, "workspace/symbol", json!({}));
+    assert_eq!(reply["error"]["code"], -32601, "{reply}");
+
+    let reply = editor.request(5, "shutdown", Value::Null);
+    assert_eq!(reply["result"], Value::Null);
+    editor.notify("exit", Value::Null);
+    assert_eq!(editor.child.wait().expect("exit").code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn exit_without_shutdown_is_an_error_exit() {
+    let mut editor = Editor::start();
+    editor.request(1, "initialize", json!({}));
+    editor.notify("exit", Value::Null);
+    assert_eq!(editor.child.wait().expect("exit").code(), Some(1));
+}
