@@ -91,6 +91,9 @@ fn error_reply(id: &Value, code: i64, message: &str) -> Value {
 struct Server {
     /// The open documents' texts, by path.
     open: BTreeMap<String, String>,
+    /// The URI the editor named each open document by (published back as it was given, not
+    /// as [`uri_of`] would spell it).
+    uris: BTreeMap<String, String>,
     /// For each open document, the other files its last check published diagnostics for.
     published: BTreeMap<String, BTreeSet<String>>,
     /// For each open document, the files its last check read.
@@ -110,6 +113,7 @@ impl Server {
                 "textDocument/didOpen" => {
                     let text = params.pointer("/textDocument/text").and_then(Value::as_str).unwrap_or("");
                     self.open.insert(path_of(uri), text.to_string());
+                    self.uris.insert(path_of(uri), uri.to_string());
                     self.changed(uri)
                 }
                 "textDocument/didChange" => {
@@ -127,8 +131,10 @@ impl Server {
                     self.open.remove(&path);
                     self.reads.remove(&path);
                     let mut cleared: Vec<String> = self.published.remove(&path).into_iter().flatten().collect();
-                    cleared.push(path);
-                    cleared.iter().map(|p| publish(p, Vec::new())).collect()
+                    cleared.push(path.clone());
+                    let messages = cleared.iter().map(|p| self.publish(p, Vec::new())).collect();
+                    self.uris.remove(&path);
+                    messages
                 }
                 "exit" => {
                     self.exited = true;
@@ -193,11 +199,20 @@ impl Server {
         let before = self.published.insert(root.clone(), others.clone()).unwrap_or_default();
         // The other files first, the document last.
         let mut messages: Vec<Value> =
-            by_file.into_iter().map(|(file, diagnostics)| publish(&file, diagnostics)).collect();
+            by_file.into_iter().map(|(file, diagnostics)| self.publish(&file, diagnostics)).collect();
         let gone = before.difference(&others).filter(|f| !self.open.contains_key(*f));
-        messages.extend(gone.map(|f| publish(f, Vec::new())));
-        messages.push(publish(&root, mine));
+        messages.extend(gone.map(|f| self.publish(f, Vec::new())));
+        messages.push(self.publish(&root, mine));
         messages
+    }
+
+    fn publish(&self, path: &str, diagnostics: Vec<Value>) -> Value {
+        let uri = self.uris.get(path).cloned().unwrap_or_else(|| uri_of(path));
+        json!({
+            "jsonrpc": "2.0",
+            "method": "textDocument/publishDiagnostics",
+            "params": {"uri": uri, "diagnostics": diagnostics},
+        })
     }
 
     /// The edits that format an open document: none when it is formatted or has syntax errors
@@ -224,14 +239,6 @@ impl Loader for Editor<'_> {
             None => FsLoader.load(path),
         }
     }
-}
-
-fn publish(path: &str, diagnostics: Vec<Value>) -> Value {
-    json!({
-        "jsonrpc": "2.0",
-        "method": "textDocument/publishDiagnostics",
-        "params": {"uri": uri_of(path), "diagnostics": diagnostics},
-    })
 }
 
 /// A diagnostic as the protocol has it: the primary label's range, the message with the
