@@ -135,6 +135,19 @@ fn an_editor_sees_diagnostics_as_it_types_and_formats() {
     assert_eq!(d["range"]["start"], json!({"line": 1, "character": column}), "{d}");
     assert_eq!(d["range"]["end"], json!({"line": 1, "character": column + "nosuch".len()}), "{d}");
 
+    // Highlighting: `resource` is a keyword (type 0 of the legend) at 0:0, 8 long; the
+    // test's name a string (type 1) on the next line.
+    let legend = &init["result"]["capabilities"]["semanticTokensProvider"]["legend"]["tokenTypes"];
+    assert_eq!(legend[0], "keyword");
+    assert_eq!(legend[1], "string");
+    let tokens = editor.request(10, "textDocument/semanticTokens/full", json!({"textDocument": {"uri": root_uri}}));
+    let data: Vec<u64> =
+        tokens["result"]["data"].as_array().expect("data").iter().map(|n| n.as_u64().expect("a number")).collect();
+    assert_eq!(data[..5], [0, 0, 8, 0, 0]);
+    let name = data.chunks(5).position(|t| t[3] == 1).expect("a string");
+    // Line 1, after `test `: the quotes, `é` and the crab (two UTF-16 units) are 5 long.
+    assert_eq!(data.chunks(5).nth(name).expect("the string")[2], 5);
+
     // A change: a misspelt role, with its help, and the used module's error in that file.
     let text = "use \"roles.rbac\";\nassign veiwer to user:a on workspace:w;\n";
     editor.notify(

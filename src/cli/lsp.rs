@@ -1,11 +1,12 @@
 //! `rbac lsp`: a language server on standard input and output, for editors. It checks each
 //! open policy as `rbac check` does (with the files it `use`s, open ones as the editor holds
-//! them) and publishes the diagnostics on every change, and it formats a document as `rbac
-//! fmt` does. JSON-RPC 2.0 with `Content-Length` framing (the Language Server Protocol, full
+//! them) and publishes the diagnostics on every change, formats a document as `rbac fmt`
+//! does, and gives its keywords, strings, comments, numbers and operators for highlighting. JSON-RPC 2.0 with `Content-Length` framing (the Language Server Protocol, full
 //! document sync, positions in UTF-16 code units).
 
 use rbac::diag::{Diagnostic, Label, Severity};
 use rbac::source::{FsLoader, Loaded, Loader};
+use rbac::syntax::{TokenClass, highlight};
 use rbac::{Diagnostics, Sources};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -148,6 +149,10 @@ impl Server {
                 "capabilities": {
                     "textDocumentSync": {"openClose": true, "change": 1},
                     "documentFormattingProvider": true,
+                    "semanticTokensProvider": {
+                        "legend": {"tokenTypes": TOKEN_TYPES, "tokenModifiers": []},
+                        "full": true,
+                    },
                 },
                 "serverInfo": {"name": "rbac", "version": env!("CARGO_PKG_VERSION")},
             }),
@@ -156,6 +161,10 @@ impl Server {
                 Value::Null
             }
             "textDocument/formatting" => self.format(uri),
+            "textDocument/semanticTokens/full" => match self.open.get(&path_of(uri)) {
+                Some(text) => json!({"data": semantic_tokens(text)}),
+                None => Value::Null,
+            },
             _ => return vec![error_reply(id, -32601, &format!("rbac lsp does not handle `{method}`"))],
         };
         vec![json!({"jsonrpc": "2.0", "id": id, "result": result})]
@@ -225,6 +234,53 @@ impl Server {
         }
         json!([{"range": {"start": {"line": 0, "character": 0}, "end": end_of(text)}, "newText": formatted}])
     }
+}
+
+/// The semantic token types, in the order of [`TokenClass`]'s variants.
+const TOKEN_TYPES: [&str; 5] = ["keyword", "string", "comment", "number", "operator"];
+
+/// The protocol's encoding of a document's highlights: five numbers a token (line and column
+/// from the token before, length, type, no modifiers), a token over several lines cut into
+/// one a line.
+fn semantic_tokens(text: &str) -> Vec<u32> {
+    let mut data = Vec::new();
+    // Where the reading has got to, and where the last token written starts.
+    let (mut at, mut line, mut column) = (0usize, 0u32, 0u32);
+    let (mut last_line, mut last_column) = (0u32, 0u32);
+    for h in highlight(text) {
+        for c in text.get(at..h.start).unwrap_or("").chars() {
+            if c == '\n' {
+                line += 1;
+                column = 0;
+            } else {
+                column += u32::try_from(c.len_utf16()).unwrap_or(1);
+            }
+        }
+        let kind = match h.class {
+            TokenClass::Keyword => 0,
+            TokenClass::String => 1,
+            TokenClass::Comment => 2,
+            TokenClass::Number => 3,
+            TokenClass::Operator => 4,
+        };
+        for (i, piece) in text.get(h.start..h.end).unwrap_or("").split('\n').enumerate() {
+            if i > 0 {
+                line += 1;
+                column = 0;
+            }
+            let units = |s: &str| u32::try_from(s.encode_utf16().count()).unwrap_or(u32::MAX);
+            let length = units(piece.trim_end_matches('\r'));
+            if length > 0 {
+                let delta_line = line - last_line;
+                let delta_column = if delta_line == 0 { column - last_column } else { column };
+                data.extend([delta_line, delta_column, length, kind, 0]);
+                (last_line, last_column) = (line, column);
+            }
+            column += units(piece);
+        }
+        at = h.end;
+    }
+    data
 }
 
 /// Files as the editor holds them where open, else as on disk.
@@ -348,9 +404,25 @@ mod tests {
         let text = "ab\n\"é🦀\" x\n";
         assert_eq!(position(text, 0), json!({"line": 0, "character": 0}));
         assert_eq!(position(text, 3), json!({"line": 1, "character": 0}));
-        // `"`, `é` (2 bytes, 1 unit), the crab (4 bytes, 2 units), `"`, space: `x` at 5.
-        assert_eq!(position(text, text.find('x').unwrap_or(0)), json!({"line": 1, "character": 5}));
+        // `"`, `é` (2 bytes, 1 unit), the crab (4 bytes, 2 units), `"`, a space: `x` at 6.
+        assert_eq!(position(text, text.find('x').unwrap_or(0)), json!({"line": 1, "character": 6}));
         assert_eq!(end_of(text), json!({"line": 2, "character": 0}));
+    }
+
+    #[test]
+    fn semantic_tokens_are_relative_and_cut_at_line_ends() {
+        // `é` is one UTF-16 unit, the crab two; the block comment spans two lines.
+        let text = "group \"é🦀\"; /* a\nbc */ role";
+        assert_eq!(
+            semantic_tokens(text),
+            vec![
+                0, 0, 5, 0, 0, // group
+                0, 6, 5, 1, 0, // "é🦀": 2 quotes + 1 + 2 units
+                0, 7, 4, 2, 0, // "/* a", after `; `
+                1, 0, 5, 2, 0, // "bc */"
+                0, 6, 4, 0, 0, // role
+            ]
+        );
     }
 
     #[test]

@@ -15,8 +15,8 @@
 //! the original's syntax tree (spans aside) and the same comments, or nothing is written.
 
 use super::ast::Item;
+use super::token::{Tok, lex};
 use crate::diag::{Diagnostics, FileId};
-use logos::Logos;
 
 /// Why a text was not formatted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,98 +74,6 @@ fn without_offsets(item: &Item) -> String {
 
 fn comments<'a>(tokens: &[(Tok, &'a str)]) -> Vec<&'a str> {
     tokens.iter().filter(|(t, _)| matches!(t, Tok::LineComment | Tok::BlockComment)).map(|(_, s)| *s).collect()
-}
-
-/// The tokens of a policy's text; spaces, tabs and carriage returns between them are skipped.
-#[derive(Logos, Debug, Clone, Copy, PartialEq, Eq)]
-#[logos(skip r"[ \t\r\f]+")]
-enum Tok {
-    #[token("\n")]
-    Newline,
-    #[regex(r"//[^\n]*")]
-    LineComment,
-    #[token("/*", block_comment)]
-    BlockComment,
-    #[regex(r#""([^"\\]|\\.)*""#)]
-    Str,
-    /// Names, keywords, numbers and the pieces of ids (`alice@acme.com` is three words and a dot).
-    #[regex(r"[A-Za-z0-9_@+\-]+")]
-    Word,
-    #[token("{")]
-    LBrace,
-    #[token("}")]
-    RBrace,
-    #[token("(")]
-    LParen,
-    #[token(")")]
-    RParen,
-    #[token("[")]
-    LBracket,
-    #[token("]")]
-    RBracket,
-    #[token(";")]
-    Semi,
-    #[token(",")]
-    Comma,
-    #[token(":")]
-    Colon,
-    #[token("::")]
-    ColonColon,
-    #[token(".")]
-    Dot,
-    #[token("/")]
-    Slash,
-    #[token("<")]
-    Lt,
-    #[token(">")]
-    Gt,
-    #[token("!")]
-    Bang,
-    #[token("*")]
-    Star,
-    /// `=`, `==`, `!=`, `<=`, `>=`, `&&`, `||`: spaced on both sides.
-    #[token("=")]
-    #[token("==")]
-    #[token("!=")]
-    #[token("<=")]
-    #[token(">=")]
-    #[token("&&")]
-    #[token("||")]
-    Operator,
-}
-
-/// A block comment runs to the first `*/` (they do not nest).
-fn block_comment(lexer: &mut logos::Lexer<Tok>) -> bool {
-    match lexer.remainder().find("*/") {
-        Some(end) => {
-            lexer.bump(end + 2);
-            true
-        }
-        None => false,
-    }
-}
-
-impl Tok {
-    fn opens(self) -> bool {
-        matches!(self, Tok::LBrace | Tok::LParen | Tok::LBracket)
-    }
-
-    fn closes(self) -> bool {
-        matches!(self, Tok::RBrace | Tok::RParen | Tok::RBracket)
-    }
-}
-
-/// The text's tokens with their text (line comments without trailing spaces); `None` where a
-/// character is no token's.
-fn lex(text: &str) -> Option<Vec<(Tok, &str)>> {
-    let mut lexer = Tok::lexer(text);
-    let mut tokens = Vec::new();
-    while let Some(tok) = lexer.next() {
-        let tok = tok.ok()?;
-        let slice = lexer.slice();
-        tokens.push((tok, if tok == Tok::LineComment { slice.trim_end() } else { slice }));
-    }
-    Some(tokens)
 }
 
 /// One token placed on a line: its text and the spaces before it (none, or one plus any

@@ -4,8 +4,10 @@
 pub mod ast;
 mod fast;
 mod format;
+mod token;
 
 pub use format::{FormatError, format};
+pub use token::{Highlight, TokenClass, highlight};
 
 use crate::diag::{Diagnostic, Diagnostics, FileId, Span};
 use ast::*;
