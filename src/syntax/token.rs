@@ -98,10 +98,15 @@ pub(super) fn lex(text: &str) -> Option<Vec<(Tok, &str)>> {
 /// What a piece of a policy's text is, for an editor's colours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenClass {
+    /// A word the grammar gives a meaning (`role`, `allow`, `string`, `user`, ...).
     Keyword,
+    /// A quoted string, quotes included.
     String,
+    /// A `//` or `/* */` comment.
     Comment,
+    /// An integer, its sign included.
     Number,
+    /// `==`, `!=`, `<`, `<=`, `>`, `>=`, `&&`, `||`, `!` and `=`.
     Operator,
 }
 
@@ -109,7 +114,9 @@ pub enum TokenClass {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Highlight {
     pub class: TokenClass,
+    /// The byte offset where the piece starts.
     pub start: usize,
+    /// The byte offset just past its end.
     pub end: usize,
 }
 
