@@ -148,6 +148,18 @@ fn an_editor_sees_diagnostics_as_it_types_and_formats() {
     // Line 1, after `test `: the quotes, `é` and the crab (two UTF-16 units) are 5 long.
     assert_eq!(data.chunks(5).nth(name).expect("the string")[2], 5);
 
+    // `read`, after the crab on its line, is an action the resource type lists; nothing is
+    // declared inside the string.
+    let at = |line: u64, character: usize| json!({"textDocument": {"uri": root_uri}, "position": {"line": line, "character": character}});
+    let read = "test \"é🦀\" { expect allow user:a re".encode_utf16().count();
+    let reply = editor.request(20, "textDocument/definition", at(1, read));
+    let listed = "resource workspace { actions ".len();
+    assert_eq!(
+        reply["result"],
+        json!([{"uri": root_uri, "range": {"start": {"line": 0, "character": listed}, "end": {"line": 0, "character": listed + 4}}}])
+    );
+    assert_eq!(editor.request(21, "textDocument/definition", at(1, 7))["result"], Value::Null);
+
     // A change: a misspelt role, with its help, and the used module's error in that file.
     let text = "use \"roles.rbac\";\nassign veiwer to user:a on workspace:w;\n";
     editor.notify(
@@ -184,6 +196,23 @@ fn an_editor_sees_diagnostics_as_it_types_and_formats() {
         json!({"textDocument": {"uri": root_uri, "version": 3}, "contentChanges": [{"text": text}]}),
     );
     assert_eq!(editor.diagnostics_until(&root_uri), vec![(root_uri.clone(), Vec::new())]);
+
+    // Go to definition: `writer` (the cursor inside it) is declared in the module as the editor
+    // holds it, `workspace` too; `a`, a user's id, nowhere.
+    let at = |line: u64, character: u64| json!({"textDocument": {"uri": root_uri}, "position": {"line": line, "character": character}});
+    let reply = editor.request(11, "textDocument/definition", at(1, 9));
+    assert_eq!(
+        reply["result"],
+        json!([{"uri": module_uri, "range": {"start": {"line": 2, "character": 5}, "end": {"line": 2, "character": 11}}}])
+    );
+    let column = "assign writer  to user:a on work".len() as u64;
+    let reply = editor.request(12, "textDocument/definition", at(1, column));
+    assert_eq!(
+        reply["result"],
+        json!([{"uri": module_uri, "range": {"start": {"line": 0, "character": 9}, "end": {"line": 0, "character": 18}}}])
+    );
+    let column = "assign writer  to user:".len() as u64;
+    assert_eq!(editor.request(13, "textDocument/definition", at(1, column))["result"], Value::Null);
 
     // `writer` taken out of the module in the editor: the document is checked again and
     // reports it.

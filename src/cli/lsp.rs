@@ -1,11 +1,13 @@
 //! `rbac lsp`: a language server on standard input and output, for editors. It checks each
 //! open policy as `rbac check` does (with the files it `use`s, open ones as the editor holds
 //! them) and publishes the diagnostics on every change, formats a document as `rbac fmt`
-//! does, and gives its keywords, strings, comments, numbers and operators for highlighting. JSON-RPC 2.0 with `Content-Length` framing (the Language Server Protocol, full
+//! does, gives its keywords, strings, comments, numbers and operators for highlighting, and
+//! finds where a name is declared. JSON-RPC 2.0 with `Content-Length` framing (the Language Server Protocol, full
 //! document sync, positions in UTF-16 code units).
 
 use rbac::diag::{Diagnostic, Label, Severity};
 use rbac::source::{FsLoader, Loaded, Loader};
+use rbac::syntax::ast::Item;
 use rbac::syntax::{TokenClass, highlight};
 use rbac::{Diagnostics, Sources};
 use serde_json::{Value, json};
@@ -149,6 +151,7 @@ impl Server {
                 "capabilities": {
                     "textDocumentSync": {"openClose": true, "change": 1},
                     "documentFormattingProvider": true,
+                    "definitionProvider": true,
                     "semanticTokensProvider": {
                         "legend": {"tokenTypes": TOKEN_TYPES, "tokenModifiers": []},
                         "full": true,
@@ -161,6 +164,7 @@ impl Server {
                 Value::Null
             }
             "textDocument/formatting" => self.format(uri),
+            "textDocument/definition" => self.definition(uri, params.get("position").unwrap_or(&Value::Null)),
             "textDocument/semanticTokens/full" => match self.open.get(&path_of(uri)) {
                 Some(text) => json!({"data": semantic_tokens(text)}),
                 None => Value::Null,
@@ -216,12 +220,68 @@ impl Server {
     }
 
     fn publish(&self, path: &str, diagnostics: Vec<Value>) -> Value {
-        let uri = self.uris.get(path).cloned().unwrap_or_else(|| uri_of(path));
+        let uri = self.uri(path);
         json!({
             "jsonrpc": "2.0",
             "method": "textDocument/publishDiagnostics",
             "params": {"uri": uri, "diagnostics": diagnostics},
         })
+    }
+
+    /// Where the name under the cursor is declared, in the document or the files it `use`s: a
+    /// role, resource type, group, identity or action set of that name (all of them, should
+    /// several kinds share it), else the resource types that list it as an action. Nothing in a
+    /// comment or string, or for a name declared nowhere (a user's id).
+    fn definition(&self, uri: &str, position: &Value) -> Value {
+        let root = path_of(uri);
+        let Some(text) = self.open.get(&root) else { return Value::Null };
+        let line = position.get("line").and_then(Value::as_u64).unwrap_or(0);
+        let character = position.get("character").and_then(Value::as_u64).unwrap_or(0);
+        let Some(offset) = offset_of(text, line, character) else { return Value::Null };
+        let quoted = highlight(text).into_iter().any(|h| {
+            matches!(h.class, TokenClass::Comment | TokenClass::String) && h.start <= offset && offset < h.end
+        });
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        let start = text.get(..offset).map_or(offset, |t| t.trim_end_matches(word).len());
+        let end = text.get(offset..).map_or(offset, |t| offset + t.len() - t.trim_start_matches(word).len());
+        let name = text.get(start..end).unwrap_or("");
+        if quoted || name.is_empty() {
+            return Value::Null;
+        }
+        let compiled = rbac::compile(&Editor { open: &self.open }, &[root.as_str()]);
+        let (mut declared, mut listed) = (Vec::new(), Vec::new());
+        for (id, file) in compiled.sources.files().iter().enumerate() {
+            if file.name.starts_with("std::") {
+                continue;
+            }
+            let Ok(id) = u32::try_from(id) else { continue };
+            let ast = rbac::syntax::parse(id, &file.text, &mut Diagnostics::default());
+            let at = |span: rbac::diag::Span| json!({"uri": self.uri(&file.name), "range": range(&compiled.sources, &Label { span, message: String::new() })});
+            for item in &ast.items {
+                let names: Vec<&rbac::syntax::ast::Ident> = match item {
+                    Item::Role(r) => vec![&r.name],
+                    Item::Resource(r) => {
+                        listed.extend(r.actions.iter().filter(|a| a.text == name).map(|a| at(a.span)));
+                        vec![&r.name]
+                    }
+                    Item::Group(g) => vec![&g.name],
+                    Item::Identity(i) => vec![&i.name],
+                    Item::ActionSet(a) => vec![&a.name],
+                    _ => Vec::new(),
+                };
+                declared.extend(names.into_iter().filter(|n| n.name == name).map(|n| at(n.span)));
+            }
+        }
+        match (declared.is_empty(), listed.is_empty()) {
+            (false, _) => Value::Array(declared),
+            (true, false) => Value::Array(listed),
+            (true, true) => Value::Null,
+        }
+    }
+
+    /// The URI of a file: as the editor named it when open.
+    fn uri(&self, path: &str) -> String {
+        self.uris.get(path).cloned().unwrap_or_else(|| uri_of(path))
     }
 
     /// The edits that format an open document: none when it is formatted or has syntax errors
@@ -335,6 +395,19 @@ fn range(sources: &Sources, label: &Label) -> Value {
     json!({"start": position(text, label.span.start as usize), "end": position(text, label.span.end as usize)})
 }
 
+/// The byte offset of a line (from 0) and UTF-16 column; `None` past the text's end.
+fn offset_of(text: &str, line: u64, character: u64) -> Option<usize> {
+    let line_start = if line == 0 { 0 } else { text.match_indices('\n').nth(usize::try_from(line - 1).ok()?)?.0 + 1 };
+    let mut units = 0u64;
+    for (at, c) in text.get(line_start..)?.char_indices() {
+        if units >= character || c == '\n' {
+            return Some(line_start + at);
+        }
+        units += u64::try_from(c.len_utf16()).ok()?;
+    }
+    Some(text.len())
+}
+
 /// The line (from 0) and UTF-16 column of a byte offset.
 fn position(text: &str, offset: usize) -> Value {
     let before = text.get(..offset.min(text.len())).unwrap_or(text);
@@ -423,6 +496,18 @@ mod tests {
                 0, 6, 4, 0, 0, // role
             ]
         );
+    }
+
+    #[test]
+    fn offsets_and_positions_convert_both_ways() {
+        let text = "ab\n\"é🦀\" x\nlast";
+        for offset in [0, 1, 3, 4, text.find('x').unwrap_or(0), text.len()] {
+            let p = position(text, offset);
+            let (line, character) = (p["line"].as_u64().unwrap_or(9), p["character"].as_u64().unwrap_or(99));
+            assert_eq!(offset_of(text, line, character), Some(offset), "{p}");
+        }
+        assert_eq!(offset_of(text, 0, 50), Some(2), "a column past the line's end is its end");
+        assert_eq!(offset_of(text, 7, 0), None);
     }
 
     #[test]
