@@ -229,6 +229,14 @@ fn an_editor_sees_diagnostics_as_it_types_and_formats() {
         "{root_list:?}"
     );
 
+    // The module closed: its own diagnostics are cleared, and the document that uses it reads
+    // it from disk again, where `broken` extends an unknown role.
+    editor.notify("textDocument/didClose", json!({"textDocument": {"uri": module_uri}}));
+    let published = editor.diagnostics_until(&root_uri);
+    assert_eq!(published[0], (module_uri.clone(), Vec::new()), "{published:?}");
+    let from_disk = &published.iter().rev().find(|(u, _)| *u == module_uri).expect("the module, read from disk").1;
+    assert!(from_disk.iter().any(|d| d["code"] == "E0201" && d["range"]["start"]["line"] == 2), "{published:?}");
+
     // Formatting: one edit over the whole document; none for a formatted one or one with a
     // syntax error.
     let edits = editor.request(2, "textDocument/formatting", json!({"textDocument": {"uri": root_uri}, "options": {}}));

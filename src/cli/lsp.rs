@@ -113,30 +113,37 @@ impl Server {
         let Some(id) = message.get("id") else {
             // A notification: nothing is answered.
             return match method {
-                "textDocument/didOpen" => {
+                "textDocument/didOpen" if !uri.is_empty() => {
                     let text = params.pointer("/textDocument/text").and_then(Value::as_str).unwrap_or("");
                     self.open.insert(path_of(uri), text.to_string());
                     self.uris.insert(path_of(uri), uri.to_string());
-                    self.changed(uri)
+                    let mut messages = self.check(uri);
+                    messages.extend(self.check_readers(&path_of(uri)));
+                    messages
                 }
-                "textDocument/didChange" => {
-                    // Full sync: the last change holds the whole text.
+                // Only an open document changes; full sync: the last change holds the whole text.
+                "textDocument/didChange" if self.open.contains_key(&path_of(uri)) => {
                     let changes = params.get("contentChanges").and_then(Value::as_array);
                     if let Some(text) =
                         changes.and_then(|c| c.last()).and_then(|c| c.get("text")).and_then(Value::as_str)
                     {
                         self.open.insert(path_of(uri), text.to_string());
                     }
-                    self.changed(uri)
+                    let mut messages = self.check(uri);
+                    messages.extend(self.check_readers(&path_of(uri)));
+                    messages
                 }
-                "textDocument/didClose" => {
+                // A closed document's diagnostics are cleared; those that use it read it from disk
+                // again.
+                "textDocument/didClose" if self.open.contains_key(&path_of(uri)) => {
                     let path = path_of(uri);
                     self.open.remove(&path);
                     self.reads.remove(&path);
                     let mut cleared: Vec<String> = self.published.remove(&path).into_iter().flatten().collect();
                     cleared.push(path.clone());
-                    let messages = cleared.iter().map(|p| self.publish(p, Vec::new())).collect();
+                    let mut messages: Vec<Value> = cleared.iter().map(|p| self.publish(p, Vec::new())).collect();
                     self.uris.remove(&path);
+                    messages.extend(self.check_readers(&path));
                     messages
                 }
                 "exit" => {
@@ -174,21 +181,15 @@ impl Server {
         vec![json!({"jsonrpc": "2.0", "id": id, "result": result})]
     }
 
-    /// Checks a document that was opened or changed, then every other open document whose
-    /// last check read it (one that `use`s it).
-    fn changed(&mut self, uri: &str) -> Vec<Value> {
-        let path = path_of(uri);
-        let mut messages = self.check(uri);
+    /// Checks again each open document other than `path` whose last check read it.
+    fn check_readers(&mut self, path: &str) -> Vec<Value> {
         let readers: Vec<String> = self
             .reads
             .iter()
-            .filter(|(root, read)| **root != path && read.contains(&path))
+            .filter(|(root, read)| *root != path && read.contains(path))
             .map(|(root, _)| root.clone())
             .collect();
-        for root in readers {
-            messages.extend(self.check(&uri_of(&root)));
-        }
-        messages
+        readers.iter().flat_map(|root| self.check(&self.uri(root))).collect()
     }
 
     /// Checks the document as the root of a policy and publishes the diagnostics of every file
