@@ -31,20 +31,32 @@ pub enum FormatError {
 /// The text of a policy file (`file` names it in the diagnostics) in its formatted layout.
 /// Syntax errors go to `diags`.
 pub fn format(file: FileId, text: &str, diags: &mut Diagnostics) -> Result<String, FormatError> {
-    let before = super::parse(file, text, diags);
+    // Plain `assign` items are kept as offsets and compared one at a time below, so a large
+    // policy's two syntax trees never live whole.
+    let mut assigns_before = Vec::new();
+    let before = super::parse_deferring(file, text, diags, &mut assigns_before);
     if diags.has_errors() {
         return Err(FormatError::Syntax);
     }
     let tokens = lex(text).ok_or_else(|| FormatError::Changed("a character the lexer does not know".to_string()))?;
     let out = render(layout(&tokens));
     let mut again = Diagnostics::default();
-    let after = super::parse(file, &out, &mut again);
+    let mut assigns_after = Vec::new();
+    let after = super::parse_deferring(file, &out, &mut again, &mut assigns_after);
     if again.has_errors() {
         return Err(FormatError::Changed("the formatted text does not parse".to_string()));
     }
-    if before.items.len() != after.items.len()
+    let assign = |text: &str, at: u32| super::reread_assign(file, text, at).map(Item::Assign);
+    let differ = before.items.len() != after.items.len()
+        || assigns_before.len() != assigns_after.len()
         || before.items.iter().zip(&after.items).any(|(b, a)| without_offsets(b) != without_offsets(a))
-    {
+        || assigns_before.iter().zip(&assigns_after).any(|(&b, &a)| {
+            match (assign(text, b), assign(&out, a)) {
+                (Some(b), Some(a)) => without_offsets(&b) != without_offsets(&a),
+                _ => true,
+            }
+        });
+    if differ {
         return Err(FormatError::Changed("the formatted text parses to another syntax tree".to_string()));
     }
     let after_tokens = lex(&out).ok_or_else(|| FormatError::Changed("the formatted text does not lex".to_string()))?;
