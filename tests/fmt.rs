@@ -4,30 +4,16 @@
 //! rewrites files, checks them and reads standard input.
 #![allow(clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod common;
+
 use proptest::prelude::*;
 use rbac::Diagnostics;
 use rbac::syntax::{FormatError, format};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 fn policies(dirs: &[&str]) -> Vec<(PathBuf, String)> {
-    fn collect(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir).expect("read dir").flatten().map(|e| e.path()).collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                collect(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rbac") {
-                let text = std::fs::read_to_string(&path).expect("read a policy");
-                out.push((path, text));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for dir in dirs {
-        collect(Path::new(dir), &mut out);
-    }
-    out
+    common::policy_files(dirs)
 }
 
 fn fmt(text: &str) -> Result<String, FormatError> {
@@ -178,8 +164,8 @@ fn rbac() -> Command {
 
 #[test]
 fn fmt_rewrites_files_checks_them_and_reads_standard_input() {
-    let dir = std::env::temp_dir().join(format!("rbac-fmt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let temp = common::TempDir::new("fmt");
+    let dir = temp.0.clone();
     let messy = dir.join("messy.rbac");
     let tidy = "resource w;\n\nrole viewer { allow read on *; }\n";
     std::fs::write(&messy, "resource   w ;\n\n\n\nrole viewer{allow read on * ;}").expect("write");
@@ -226,5 +212,4 @@ fn fmt_rewrites_files_checks_them_and_reads_standard_input() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("E0101") && err.contains("not formatted: it has syntax errors"), "{err}");
     assert_eq!(std::fs::read_to_string(&broken).expect("read"), text, "a file with a syntax error was changed");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,6 +3,8 @@
 //! formatting, and the protocol's errors and shutdown.
 #![allow(clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod common;
+
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -100,8 +102,9 @@ fn uri(path: &std::path::Path) -> String {
 
 #[test]
 fn an_editor_sees_diagnostics_as_it_types_and_formats() {
-    let dir = std::env::temp_dir().join(format!("rbac lsp {}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    // A space in the directory's name, escaped in the URIs.
+    let temp = common::TempDir::new("lsp space");
+    let dir = temp.0.clone();
     let module = dir.join("roles.rbac");
     std::fs::write(
         &module,
@@ -269,7 +272,6 @@ fn an_editor_sees_diagnostics_as_it_types_and_formats() {
     assert_eq!(reply["result"], Value::Null);
     editor.notify("exit", Value::Null);
     assert_eq!(editor.child.wait().expect("exit").code(), Some(0));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -6,25 +6,13 @@
 //! leaves it as it is) or refuses it for a syntax error.
 #![allow(clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod common;
+
 use proptest::prelude::*;
-use std::path::Path;
 
 /// The policies damaged: every `.rbac` under `examples/` and `tests/ui/`.
 fn sources() -> Vec<String> {
-    fn collect(dir: &Path, out: &mut Vec<String>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir).expect("read dir").flatten().map(|e| e.path()).collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                collect(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rbac") {
-                out.push(std::fs::read_to_string(&path).expect("read a policy"));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    collect(Path::new("examples"), &mut out);
-    collect(Path::new("tests/ui"), &mut out);
+    let out: Vec<String> = common::policy_files(&["examples", "tests/ui"]).into_iter().map(|(_, text)| text).collect();
     assert!(out.len() > 50, "the examples and ui policies: {}", out.len());
     out
 }

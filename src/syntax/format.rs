@@ -50,11 +50,9 @@ pub fn format(file: FileId, text: &str, diags: &mut Diagnostics) -> Result<Strin
     let differ = before.items.len() != after.items.len()
         || assigns_before.len() != assigns_after.len()
         || before.items.iter().zip(&after.items).any(|(b, a)| without_offsets(b) != without_offsets(a))
-        || assigns_before.iter().zip(&assigns_after).any(|(&b, &a)| {
-            match (assign(text, b), assign(&out, a)) {
-                (Some(b), Some(a)) => without_offsets(&b) != without_offsets(&a),
-                _ => true,
-            }
+        || assigns_before.iter().zip(&assigns_after).any(|(&b, &a)| match (assign(text, b), assign(&out, a)) {
+            (Some(b), Some(a)) => without_offsets(&b) != without_offsets(&a),
+            _ => true,
         });
     if differ {
         return Err(FormatError::Changed("the formatted text parses to another syntax tree".to_string()));

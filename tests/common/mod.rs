@@ -46,3 +46,28 @@ pub fn compile(src: &str) -> Result<rbac::Policy, TestCaseError> {
         ))),
     }
 }
+
+/// Every `.rbac` file under the given directories (at any depth, in name order), with its text.
+pub fn policy_files(dirs: &[&str]) -> Vec<(PathBuf, String)> {
+    fn collect(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                collect(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rbac") {
+                let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                out.push((path, text));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for dir in dirs {
+        collect(Path::new(dir), &mut out);
+    }
+    out
+}
