@@ -177,9 +177,20 @@ fn fmt_rewrites_files_checks_them_and_reads_standard_input() {
     assert!(said.contains("messy.rbac:1: not formatted; the line would read: resource w;"), "{said}");
     assert_ne!(std::fs::read_to_string(&messy).expect("read"), tidy, "--check changed the file");
 
+    // A read-only file is not replaced; a writable one is, keeping its permissions.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |m: u32| std::fs::set_permissions(&messy, std::fs::Permissions::from_mode(m)).expect("chmod");
+    mode(0o444);
+    let run = rbac().args(["fmt", path]).output().expect("run rbac fmt");
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("read-only"), "{run:?}");
+    assert_ne!(std::fs::read_to_string(&messy).expect("read"), tidy);
+    mode(0o640);
     let run = rbac().args(["fmt", path]).output().expect("run rbac fmt");
     assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
     assert_eq!(std::fs::read_to_string(&messy).expect("read"), tidy);
+    assert_eq!(std::fs::metadata(&messy).expect("stat").permissions().mode() & 0o777, 0o640);
+    assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 1, "a temporary file was left");
     let again = rbac().args(["fmt", "--check", path]).output().expect("run rbac fmt --check");
     assert_eq!(again.status.code(), Some(0));
     assert!(again.stdout.is_empty());
