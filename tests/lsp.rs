@@ -275,6 +275,25 @@ fn an_editor_sees_diagnostics_as_it_types_and_formats() {
 }
 
 #[test]
+fn the_standard_library_is_not_a_file_to_go_to() {
+    let mut editor = Editor::start();
+    editor.request(1, "initialize", json!({}));
+    let uri = "file:///nowhere/policy.rbac";
+    let text = "use std::crud;\nresource w { actions crud; }\nrole r { allow read on w; }\nassign r to user:a;\n";
+    editor.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "rbac", "version": 1, "text": text}}),
+    );
+    assert_eq!(editor.diagnostics_until(uri), vec![(uri.to_string(), Vec::new())]);
+    let at = json!({"textDocument": {"uri": uri}, "position": {"line": 1, "character": 23}});
+    // `crud` is std's action set, which no editor can open: only the type that lists it.
+    assert_eq!(
+        editor.request(2, "textDocument/definition", at)["result"],
+        json!([{"uri": uri, "range": {"start": {"line": 1, "character": 21}, "end": {"line": 1, "character": 25}}}])
+    );
+}
+
+#[test]
 fn exit_without_shutdown_is_an_error_exit() {
     let mut editor = Editor::start();
     editor.request(1, "initialize", json!({}));

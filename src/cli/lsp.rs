@@ -2,8 +2,8 @@
 //! open policy as `rbac check` does (with the files it `use`s, open ones as the editor holds
 //! them) and publishes the diagnostics on every change, formats a document as `rbac fmt`
 //! does, gives its keywords, strings, comments, numbers and operators for highlighting, and
-//! finds where a name is declared. JSON-RPC 2.0 with `Content-Length` framing (the Language Server Protocol, full
-//! document sync, positions in UTF-16 code units).
+//! finds where a name is declared. JSON-RPC 2.0 with `Content-Length` framing (the Language
+//! Server Protocol, full document sync, positions in UTF-16 code units).
 
 use rbac::diag::{Diagnostic, Label, Severity};
 use rbac::source::{FsLoader, Loaded, Loader};
@@ -208,7 +208,7 @@ impl Server {
         // A file open in the editor is checked as a document of its own; only its own check
         // publishes (or clears) its diagnostics.
         let mine = by_file.remove(&root).unwrap_or_default();
-        by_file.retain(|f, _| !f.starts_with("std::") && !self.open.contains_key(f));
+        by_file.retain(|f, _| !stdlib(f) && !self.open.contains_key(f));
         let others: BTreeSet<String> = by_file.keys().cloned().collect();
         let before = self.published.insert(root.clone(), others.clone()).unwrap_or_default();
         // The other files first, the document last.
@@ -252,7 +252,7 @@ impl Server {
         let compiled = rbac::compile(&Editor { open: &self.open }, &[root.as_str()]);
         let (mut declared, mut listed) = (Vec::new(), Vec::new());
         for (id, file) in compiled.sources.files().iter().enumerate() {
-            if file.name.starts_with("std::") {
+            if stdlib(&file.name) {
                 continue;
             }
             let Ok(id) = u32::try_from(id) else { continue };
@@ -295,6 +295,14 @@ impl Server {
         }
         json!([{"range": {"start": {"line": 0, "character": 0}, "end": end_of(text)}, "newText": formatted}])
     }
+}
+
+/// Whether a file read is a module of the embedded standard library (`use std::crud;`),
+/// which has no file an editor could open.
+fn stdlib(name: &str) -> bool {
+    rbac::source::STDLIB
+        .iter()
+        .any(|(module, _)| name.strip_prefix("std/").and_then(|n| n.strip_suffix(".rbac")) == Some(*module))
 }
 
 /// The semantic token types, in the order of [`TokenClass`]'s variants.
