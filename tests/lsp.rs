@@ -217,6 +217,12 @@ fn an_editor_sees_diagnostics_as_it_types_and_formats() {
     let column = "assign writer  to user:".len() as u64;
     assert_eq!(editor.request(13, "textDocument/definition", at(1, column))["result"], Value::Null);
 
+    // Hover shows the declaration, and where it is.
+    let reply = editor.request(14, "textDocument/hover", at(1, 9));
+    assert_eq!(reply["result"]["contents"]["kind"], "markdown");
+    assert_eq!(reply["result"]["contents"]["value"], "```rbac\nrole writer { allow read on *; }\n```\nroles.rbac:3");
+    assert_eq!(editor.request(15, "textDocument/hover", at(1, column))["result"], Value::Null);
+
     // `writer` taken out of the module in the editor: the document is checked again and
     // reports it.
     let without = "resource workspace { actions read; }\nrole viewer { allow read on *; }\n";

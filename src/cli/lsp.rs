@@ -1,8 +1,8 @@
 //! `rbac lsp`: a language server on standard input and output, for editors. It checks each
 //! open policy as `rbac check` does (with the files it `use`s, open ones as the editor holds
 //! them) and publishes the diagnostics on every change, formats a document as `rbac fmt`
-//! does, gives its keywords, strings, comments, numbers and operators for highlighting, and
-//! finds where a name is declared. JSON-RPC 2.0 with `Content-Length` framing (the Language
+//! does, gives its keywords, strings, comments, numbers and operators for highlighting, finds
+//! where a name is declared and shows the declaration on hover. JSON-RPC 2.0 with `Content-Length` framing (the Language
 //! Server Protocol, full document sync, positions in UTF-16 code units).
 
 use rbac::diag::{Diagnostic, Label, Severity};
@@ -159,6 +159,7 @@ impl Server {
                     "textDocumentSync": {"openClose": true, "change": 1},
                     "documentFormattingProvider": true,
                     "definitionProvider": true,
+                    "hoverProvider": true,
                     "semanticTokensProvider": {
                         "legend": {"tokenTypes": TOKEN_TYPES, "tokenModifiers": []},
                         "full": true,
@@ -172,6 +173,7 @@ impl Server {
             }
             "textDocument/formatting" => self.format(uri),
             "textDocument/definition" => self.definition(uri, params.get("position").unwrap_or(&Value::Null)),
+            "textDocument/hover" => self.hover(uri, params.get("position").unwrap_or(&Value::Null)),
             "textDocument/semanticTokens/full" => match self.open.get(&path_of(uri)) {
                 Some(text) => json!({"data": semantic_tokens(text)}),
                 None => Value::Null,
@@ -278,6 +280,26 @@ impl Server {
             (true, false) => Value::Array(listed),
             (true, true) => Value::Null,
         }
+    }
+
+    /// The declarations of the name under the cursor (those [`Server::definition`] finds), as
+    /// their source text, each with the file and line it is in.
+    fn hover(&self, uri: &str, position: &Value) -> Value {
+        let Value::Array(locations) = self.definition(uri, position) else { return Value::Null };
+        let mut shown = Vec::new();
+        for l in &locations {
+            let Some(target) = l.get("uri").and_then(Value::as_str) else { continue };
+            let line = l.pointer("/range/start/line").and_then(Value::as_u64).unwrap_or(0);
+            let path = path_of(target);
+            let Ok(file) = (Editor { open: &self.open }).load(&path) else { continue };
+            let Some(item) = offset_of(&file.text, line, 0).map(|start| item_at(&file.text, start)) else { continue };
+            let name = path.rsplit('/').next().unwrap_or(&path);
+            shown.push(format!("```rbac\n{item}\n```\n{name}:{}", line + 1));
+        }
+        if shown.is_empty() {
+            return Value::Null;
+        }
+        json!({"contents": {"kind": "markdown", "value": shown.join("\n\n---\n\n")}})
     }
 
     /// The URI of a file: as the editor named it when open.
@@ -404,6 +426,48 @@ fn range(sources: &Sources, label: &Label) -> Value {
     json!({"start": position(text, label.span.start as usize), "end": position(text, label.span.end as usize)})
 }
 
+/// The text of the item on the line starting at `start`: up to its `;` or the `}` that closes
+/// it (brackets inside strings and comments aside), at most 20 lines (then `…`).
+fn item_at(text: &str, start: usize) -> String {
+    let rest = text.get(start..).unwrap_or("");
+    // An item shown on hover is short: 64 KiB of the file is plenty to find its end.
+    let limit = (0..=rest.len().min(1 << 16)).rev().find(|&at| rest.is_char_boundary(at)).unwrap_or(0);
+    let rest = rest.get(..limit).unwrap_or("");
+    let quoted: Vec<(usize, usize)> = highlight(rest)
+        .into_iter()
+        .filter(|h| matches!(h.class, TokenClass::Comment | TokenClass::String))
+        .map(|h| (h.start, h.end))
+        .collect();
+    let mut depth = 0usize;
+    let mut end = rest.len();
+    for (at, c) in rest.char_indices() {
+        if quoted.iter().any(|&(s, e)| s <= at && at < e) {
+            continue;
+        }
+        match c {
+            '{' | '(' | '[' => depth += 1,
+            '}' | ')' | ']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 && c == '}' {
+                    end = at + 1;
+                    break;
+                }
+            }
+            ';' if depth == 0 => {
+                end = at + 1;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let item = rest.get(..end).unwrap_or(rest).trim_end();
+    let lines: Vec<&str> = item.lines().collect();
+    match lines.get(..20) {
+        Some(first) if lines.len() > 20 => format!("{}\n…", first.join("\n")),
+        _ => item.to_string(),
+    }
+}
+
 /// The byte offset of a line (from 0) and UTF-16 column; `None` past the text's end.
 fn offset_of(text: &str, line: u64, character: u64) -> Option<usize> {
     let line_start = if line == 0 { 0 } else { text.match_indices('\n').nth(usize::try_from(line - 1).ok()?)?.0 + 1 };
@@ -517,6 +581,17 @@ mod tests {
         }
         assert_eq!(offset_of(text, 0, 50), Some(2), "a column past the line's end is its end");
         assert_eq!(offset_of(text, 7, 0), None);
+    }
+
+    #[test]
+    fn an_item_runs_to_its_semicolon_or_closing_brace() {
+        let text = "role r extends a { // }\n    allow read on x when \"}\" == \";\";\n}\nrole next {}";
+        assert_eq!(item_at(text, 0), "role r extends a { // }\n    allow read on x when \"}\" == \";\";\n}");
+        assert_eq!(item_at("group g from okta \"a;b\";\ngroup h;", 0), "group g from okta \"a;b\";");
+        let long: String = (0..30).map(|i| format!("    allow a{i} on t;\n")).collect();
+        let shown = item_at(&format!("role big {{\n{long}}}\n"), 0);
+        assert_eq!(shown.lines().count(), 21);
+        assert!(shown.ends_with('…'));
     }
 
     #[test]
