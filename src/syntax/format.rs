@@ -237,8 +237,9 @@ fn layout<'a>(tokens: &[(Tok, &'a str)]) -> Vec<Line<'a>> {
         }
         current.pieces.push(Piece { text, space: usize::from(space) });
         if tok.opens() {
+            // `last`, not `prev`: the `{` may open a line of its own.
             let pairs = tok == Tok::LBrace
-                && match prev {
+                && match last {
                     Some((_, "attributes")) => statement == Some("attributes"),
                     Some((_, "with")) => statement == Some("expect"),
                     _ => false,
@@ -440,6 +441,11 @@ mod tests {
         assert_eq!(
             fmt("principal { attributes { a: int } }\ncontext { attributes { b: int } }"),
             "principal { attributes { a: int } }\ncontext   { attributes { b: int } }\n"
+        );
+        // A block opened on a line of its own still holds `name: type` pairs.
+        assert_eq!(
+            fmt("principal {\nattributes\n{\na:int\n}\n}"),
+            "principal {\n    attributes\n    {\n        a: int\n    }\n}\n"
         );
     }
 
