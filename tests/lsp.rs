@@ -292,6 +292,21 @@ fn the_standard_library_is_not_a_file_to_go_to() {
     );
     assert_eq!(editor.diagnostics_until(uri), vec![(uri.to_string(), Vec::new())]);
     let at = json!({"textDocument": {"uri": uri}, "position": {"line": 1, "character": 23}});
+    // The outline: the resource type and the role, in file order.
+    let outline = editor.request(3, "textDocument/documentSymbol", json!({"textDocument": {"uri": uri}}));
+    let names: Vec<(&str, u64, u64)> = outline["result"]
+        .as_array()
+        .expect("symbols")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().expect("a name"),
+                s["kind"].as_u64().expect("a kind"),
+                s["range"]["start"]["line"].as_u64().expect("a line"),
+            )
+        })
+        .collect();
+    assert_eq!(names, vec![("w", 23, 1), ("r", 5, 2)]);
     // `crud` is std's action set, which no editor can open: only the type that lists it.
     assert_eq!(
         editor.request(2, "textDocument/definition", at)["result"],

@@ -2,7 +2,7 @@
 //! open policy as `rbac check` does (with the files it `use`s, open ones as the editor holds
 //! them) and publishes the diagnostics on every change, formats a document as `rbac fmt`
 //! does, gives its keywords, strings, comments, numbers and operators for highlighting, finds
-//! where a name is declared and shows the declaration on hover. JSON-RPC 2.0 with `Content-Length` framing (the Language
+//! where a name is declared, shows the declaration on hover and outlines a document. JSON-RPC 2.0 with `Content-Length` framing (the Language
 //! Server Protocol, full document sync, positions in UTF-16 code units).
 
 use rbac::diag::{Diagnostic, Label, Severity};
@@ -160,6 +160,7 @@ impl Server {
                     "documentFormattingProvider": true,
                     "definitionProvider": true,
                     "hoverProvider": true,
+                    "documentSymbolProvider": true,
                     "semanticTokensProvider": {
                         "legend": {"tokenTypes": TOKEN_TYPES, "tokenModifiers": []},
                         "full": true,
@@ -174,6 +175,7 @@ impl Server {
             "textDocument/formatting" => self.format(uri),
             "textDocument/definition" => self.definition(uri, params.get("position").unwrap_or(&Value::Null)),
             "textDocument/hover" => self.hover(uri, params.get("position").unwrap_or(&Value::Null)),
+            "textDocument/documentSymbol" => self.symbols(uri),
             "textDocument/semanticTokens/full" => match self.open.get(&path_of(uri)) {
                 Some(text) => json!({"data": semantic_tokens(text)}),
                 None => Value::Null,
@@ -300,6 +302,35 @@ impl Server {
             return Value::Null;
         }
         json!({"contents": {"kind": "markdown", "value": shown.join("\n\n---\n\n")}})
+    }
+
+    /// The document's outline: its resource types, action sets, groups, identities, roles and
+    /// tests, in file order. Nothing while it has a syntax error.
+    fn symbols(&self, uri: &str) -> Value {
+        let Some(text) = self.open.get(&path_of(uri)) else { return Value::Null };
+        let mut sources = Sources::default();
+        let id = sources.add(String::new(), text.clone());
+        let ast = rbac::syntax::parse(id, text, &mut Diagnostics::default());
+        // The protocol's symbol kinds: module 2, class 5, enum 10, interface 11, function 12,
+        // struct 23.
+        let symbols: Vec<Value> = ast
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                Item::Resource(r) => Some((r.name.name.to_string(), 23, r.name.span)),
+                Item::ActionSet(a) => Some((a.name.name.to_string(), 10, a.name.span)),
+                Item::Group(g) => Some((g.name.name.to_string(), 11, g.name.span)),
+                Item::Identity(i) => Some((i.name.name.to_string(), 2, i.name.span)),
+                Item::Role(r) => Some((r.name.name.to_string(), 5, r.name.span)),
+                Item::Test(t) => Some((format!("test \"{}\"", t.name), 12, t.span)),
+                _ => None,
+            })
+            .map(|(name, kind, span)| {
+                let range = range(&sources, &Label { span, message: String::new() });
+                json!({"name": name, "kind": kind, "range": range, "selectionRange": range})
+            })
+            .collect();
+        Value::Array(symbols)
     }
 
     /// The URI of a file: as the editor named it when open.

@@ -124,7 +124,7 @@ enum Command {
     /// which would change.
     Fmt(fmt::FmtArgs),
     /// A language server for editors on standard input and output: diagnostics as you type,
-    /// formatting, highlighting, go to definition and hover (see docs/editors.md).
+    /// formatting, highlighting, go to definition, hover and outline (see docs/editors.md).
     Lsp,
     /// Explain a diagnostic code (e.g. `rbac explain E0401`).
     Explain { code: String },
