@@ -1,15 +1,16 @@
 //! `rbac fmt`: the one layout of a policy's text.
 //!
 //! The formatter reads the text as tokens (comments included) with a logos lexer and writes
-//! the same tokens again: the line breaks are the author's (runs of blank lines become one),
-//! the indentation is four spaces a level of braces, brackets and parentheses, plus one for a
-//! statement continued on the next line, and the spacing within a line is fixed by the pair
-//! of tokens (`a, b`, `x == y`, `owner: string`, `set<string>`, `user:alice`,
-//! `workspace:prod/project:x`). Consecutive items of one kind have their columns aligned (the
-//! `in` and `{` of `resource` lines with a parent, the `from` of `group` lines, the `=` of
-//! action sets, the `{` of `principal` and `context`, the `to` of assignments, the subjects of
-//! `expect` lines), and so have the comments that end consecutive lines. The layout depends on the tokens and line breaks only, so formatting a
-//! formatted text changes nothing.
+//! the same tokens again: the line breaks are the author's (runs of blank lines become one); a
+//! line is indented four spaces past the line that opened the innermost brace, bracket or
+//! parenthesis still open, and four more when it continues a statement; the spacing within a
+//! line is fixed by the pair of tokens (`a, b`, `x == y`, `owner: string`, `set<string>`,
+//! `user:alice`, `workspace:prod/project:x`). Consecutive items of one kind have their columns
+//! aligned (the `in` and `{` of `resource` lines with a parent, the `from` of `group` lines,
+//! the `=` of action sets, the `{` of `principal` and `context`, the `to` of assignments, the
+//! subjects of `expect` lines), and so have the comments that end consecutive lines. The
+//! layout depends on the tokens and line breaks only, so formatting a formatted text changes
+//! nothing.
 //!
 //! A text with a syntax error is not formatted. A formatted text is parsed again and must give
 //! the original's syntax tree (spans aside) and the same comments, or nothing is written.
