@@ -321,3 +321,60 @@ fn exit_without_shutdown_is_an_error_exit() {
     editor.notify("exit", Value::Null);
     assert_eq!(editor.child.wait().expect("exit").code(), Some(1));
 }
+
+#[test]
+fn files_changed_or_created_on_disk_are_read_again_when_the_editor_says_so() {
+    let temp = common::TempDir::new("lsp-watch");
+    let dir = temp.0.clone();
+    let (root, module, created) = (dir.join("main.rbac"), dir.join("roles.rbac"), dir.join("later.rbac"));
+    std::fs::write(&module, "resource workspace { actions read; }\n").expect("write");
+    let root_uri = uri(&root);
+
+    let mut editor = Editor::start();
+    let capabilities = json!({"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": true}}});
+    editor.request(1, "initialize", json!({ "capabilities": capabilities }));
+    // The server asks the editor to watch the policy files; the editor's answer needs none.
+    editor.notify("initialized", json!({}));
+    let ask = editor.next();
+    assert_eq!(ask["method"], "client/registerCapability", "{ask}");
+    let registration = &ask["params"]["registrations"][0];
+    assert_eq!(registration["method"], "workspace/didChangeWatchedFiles");
+    assert_eq!(registration["registerOptions"]["watchers"][0]["globPattern"], "**/*.rbac");
+    editor.send(json!({"jsonrpc": "2.0", "id": ask["id"], "result": null}));
+
+    // `viewer` is in neither file yet, and `later.rbac` does not exist.
+    let text = "use \"roles.rbac\";\nuse \"later.rbac\";\nassign viewer to user:a on workspace:w;\n";
+    editor.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": root_uri, "languageId": "rbac", "version": 1, "text": text}}),
+    );
+    let codes = |published: Vec<(String, Vec<Value>)>| -> Vec<String> {
+        let (_, list) = published.last().expect("the document's diagnostics");
+        list.iter().map(|d| d["code"].as_str().expect("a code").to_string()).collect()
+    };
+    assert_eq!(codes(editor.diagnostics_until(&root_uri)), ["E0209"], "the file that cannot be read");
+
+    // The missing file is created: the document is checked again and only the role is unknown.
+    std::fs::write(&created, "// nothing yet\n").expect("write");
+    let created_event = json!({"changes": [{"uri": uri(&created), "type": 1}]});
+    editor.notify("workspace/didChangeWatchedFiles", created_event);
+    assert_eq!(codes(editor.diagnostics_until(&root_uri)), ["E0201"]);
+
+    // The used file gains the role on disk: clean.
+    std::fs::write(&module, "resource workspace { actions read; }\nrole viewer { allow read on *; }\n").expect("write");
+    editor.notify("workspace/didChangeWatchedFiles", json!({"changes": [{"uri": uri(&module), "type": 2}]}));
+    assert_eq!(codes(editor.diagnostics_until(&root_uri)), Vec::<String>::new());
+
+    // A file no document reads changes: nothing is checked, the next message is the reply.
+    let other = dir.join("other.rbac");
+    editor.notify("workspace/didChangeWatchedFiles", json!({"changes": [{"uri": uri(&other), "type": 1}]}));
+    assert_eq!(editor.request(2, "shutdown", Value::Null)["result"], Value::Null);
+}
+
+#[test]
+fn without_the_editor_watching_files_initialized_asks_nothing() {
+    let mut editor = Editor::start();
+    editor.request(1, "initialize", json!({"capabilities": {}}));
+    editor.notify("initialized", json!({}));
+    assert_eq!(editor.request(2, "shutdown", Value::Null)["result"], Value::Null);
+}

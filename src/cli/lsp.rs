@@ -2,8 +2,10 @@
 //! open policy as `rbac check` does (with the files it `use`s, open ones as the editor holds
 //! them) and publishes the diagnostics on every change, formats a document as `rbac fmt`
 //! does, gives its keywords, strings, comments, numbers and operators for highlighting, finds
-//! where a name is declared, shows the declaration on hover and outlines a document. JSON-RPC 2.0 with `Content-Length` framing (the Language
-//! Server Protocol, full document sync, positions in UTF-16 code units).
+//! where a name is declared, shows the declaration on hover and outlines a document, and checks
+//! the open documents again when a file they read changes on disk. JSON-RPC 2.0 with
+//! `Content-Length` framing (the Language Server Protocol, full document sync, positions in
+//! UTF-16 code units).
 
 use rbac::diag::{Diagnostic, Label, Severity};
 use rbac::source::{FsLoader, Loaded, Loader};
@@ -101,18 +103,53 @@ struct Server {
     published: BTreeMap<String, BTreeSet<String>>,
     /// For each open document, the files its last check read.
     reads: BTreeMap<String, BTreeSet<String>>,
+    /// For each open document, the files its last check could not read (a `use` of a file not
+    /// yet created).
+    missing: BTreeMap<String, BTreeSet<String>>,
+    /// Whether the editor lets the server ask it to watch files (`client/registerCapability`
+    /// for `workspace/didChangeWatchedFiles`), as `initialize` said.
+    can_watch: bool,
     shut_down: bool,
     exited: bool,
 }
+
+/// The id of the server's one request to the editor: to watch the policy files.
+const WATCH_REQUEST: &str = "rbac/watch";
 
 impl Server {
     fn handle(&mut self, message: &Value) -> Vec<Value> {
         let method = message.get("method").and_then(Value::as_str).unwrap_or("");
         let params = message.get("params").cloned().unwrap_or(Value::Null);
         let uri = params.pointer("/textDocument/uri").and_then(Value::as_str).unwrap_or("");
+        // The editor's answer to the server's request (to watch files): nothing to do either way.
+        if message.get("method").is_none() && (message.get("result").is_some() || message.get("error").is_some()) {
+            return Vec::new();
+        }
         let Some(id) = message.get("id") else {
             // A notification: nothing is answered.
             return match method {
+                // Files the documents `use` are read from disk when not open: the editor is
+                // asked to say when a policy file changes there.
+                "initialized" if self.can_watch => vec![json!({
+                    "jsonrpc": "2.0",
+                    "id": WATCH_REQUEST,
+                    "method": "client/registerCapability",
+                    "params": {"registrations": [{
+                        "id": WATCH_REQUEST,
+                        "method": "workspace/didChangeWatchedFiles",
+                        "registerOptions": {"watchers": [{"globPattern": "**/*.rbac"}]},
+                    }]},
+                })],
+                "workspace/didChangeWatchedFiles" => {
+                    let changes = params.get("changes").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+                    let paths: BTreeSet<String> = changes
+                        .iter()
+                        .filter_map(|c| c.get("uri").and_then(Value::as_str))
+                        .map(path_of)
+                        .filter(|p| !self.open.contains_key(p))
+                        .collect();
+                    self.check_changed(&paths)
+                }
                 "textDocument/didOpen" if !uri.is_empty() => {
                     let text = params.pointer("/textDocument/text").and_then(Value::as_str).unwrap_or("");
                     self.open.insert(path_of(uri), text.to_string());
@@ -139,6 +176,7 @@ impl Server {
                     let path = path_of(uri);
                     self.open.remove(&path);
                     self.reads.remove(&path);
+                    self.missing.remove(&path);
                     let mut cleared: Vec<String> = self.published.remove(&path).into_iter().flatten().collect();
                     cleared.push(path.clone());
                     let mut messages: Vec<Value> = cleared.iter().map(|p| self.publish(p, Vec::new())).collect();
@@ -154,7 +192,12 @@ impl Server {
             };
         };
         let result = match method {
-            "initialize" => json!({
+            "initialize" => {
+                self.can_watch = params
+                    .pointer("/capabilities/workspace/didChangeWatchedFiles/dynamicRegistration")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                json!({
                 "capabilities": {
                     "textDocumentSync": {"openClose": true, "change": 1},
                     "documentFormattingProvider": true,
@@ -167,7 +210,8 @@ impl Server {
                     },
                 },
                 "serverInfo": {"name": "rbac", "version": env!("CARGO_PKG_VERSION")},
-            }),
+                })
+            }
             "shutdown" => {
                 self.shut_down = true;
                 Value::Null
@@ -196,14 +240,30 @@ impl Server {
         readers.iter().flat_map(|root| self.check(&self.uri(root))).collect()
     }
 
+    /// Checks again each open document whose last check read one of the files changed on
+    /// disk, or that reported a file missing (one may have been created); each once.
+    fn check_changed(&mut self, paths: &BTreeSet<String>) -> Vec<Value> {
+        let roots: Vec<String> = self
+            .reads
+            .iter()
+            .filter(|(root, read)| {
+                !read.is_disjoint(paths) || self.missing.get(*root).is_some_and(|m| !m.is_disjoint(paths))
+            })
+            .map(|(root, _)| root.clone())
+            .collect();
+        roots.iter().flat_map(|root| self.check(&self.uri(root))).collect()
+    }
+
     /// Checks the document as the root of a policy and publishes the diagnostics of every file
     /// read, clearing those of files the last check reported and this one does not; the
     /// document's own come last.
     fn check(&mut self, uri: &str) -> Vec<Value> {
         let root = path_of(uri);
-        let compiled = rbac::compile(&Editor { open: &self.open }, &[root.as_str()]);
+        let editor = Editor::new(&self.open);
+        let compiled = rbac::compile(&editor, &[root.as_str()]);
         let read = compiled.sources.files().iter().map(|f| f.name.clone()).collect();
         self.reads.insert(root.clone(), read);
+        self.missing.insert(root.clone(), editor.missed.into_inner());
         let mut by_file: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         for d in compiled.diagnostics.iter() {
             let file = compiled.sources.name(d.primary.span.file).to_string();
@@ -253,7 +313,7 @@ impl Server {
         if quoted || name.is_empty() {
             return Value::Null;
         }
-        let compiled = rbac::compile(&Editor { open: &self.open }, &[root.as_str()]);
+        let compiled = rbac::compile(&Editor::new(&self.open), &[root.as_str()]);
         let (mut declared, mut listed) = (Vec::new(), Vec::new());
         for (id, file) in compiled.sources.files().iter().enumerate() {
             if stdlib(&file.name) {
@@ -293,7 +353,7 @@ impl Server {
             let Some(target) = l.get("uri").and_then(Value::as_str) else { continue };
             let line = l.pointer("/range/start/line").and_then(Value::as_u64).unwrap_or(0);
             let path = path_of(target);
-            let Ok(file) = (Editor { open: &self.open }).load(&path) else { continue };
+            let Ok(file) = (Editor::new(&self.open)).load(&path) else { continue };
             let Some(item) = offset_of(&file.text, line, 0).map(|start| item_at(&file.text, start)) else { continue };
             let name = path.rsplit('/').next().unwrap_or(&path);
             shown.push(format!("```rbac\n{item}\n```\n{name}:{}", line + 1));
@@ -408,13 +468,23 @@ fn semantic_tokens(text: &str) -> Vec<u32> {
 /// Files as the editor holds them where open, else as on disk.
 struct Editor<'a> {
     open: &'a BTreeMap<String, String>,
+    /// The files asked for that could not be read.
+    missed: std::cell::RefCell<BTreeSet<String>>,
+}
+
+impl Editor<'_> {
+    fn new(open: &BTreeMap<String, String>) -> Editor<'_> {
+        Editor { open, missed: Default::default() }
+    }
 }
 
 impl Loader for Editor<'_> {
     fn load(&self, path: &str) -> Result<Loaded, String> {
         match self.open.get(path) {
             Some(text) => Ok(Loaded { key: path.to_string(), name: path.to_string(), text: text.clone() }),
-            None => FsLoader.load(path),
+            None => FsLoader.load(path).inspect_err(|_| {
+                self.missed.borrow_mut().insert(path.to_string());
+            }),
         }
     }
 }
