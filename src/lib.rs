@@ -373,6 +373,28 @@ impl Policy {
         &self.tests
     }
 
+    /// Which rules, role assignments and `exclusive` sets decided some expectation of the
+    /// policy's `test` blocks: what its tests leave unexercised.
+    ///
+    /// ```
+    /// let policy = rbac::compile_str("p.rbac", r#"
+    ///     resource workspace { actions read, delete; }
+    ///     role viewer { allow read on workspace; }
+    ///     role admin extends viewer { allow delete on workspace; }
+    ///     assign viewer to user:ann;
+    ///     assign admin to user:bob on workspace:prod;
+    ///     test "ann reads" { expect allow user:ann read workspace:prod; }
+    /// "#).policy.expect("compiles");
+    /// let coverage = policy.coverage();
+    /// let missed: Vec<_> = coverage.rules_missed().map(|r| r.role.as_str()).collect();
+    /// assert_eq!(missed, ["admin"]);
+    /// let missed: Vec<_> = coverage.assignments_missed().map(|a| a.subject.as_str()).collect();
+    /// assert_eq!(missed, ["user:bob"]);
+    /// ```
+    pub fn coverage(&self) -> review::Coverage {
+        review::coverage(self)
+    }
+
     /// Runs every `expect` of every test block.
     pub fn run_tests(&self) -> Vec<ExpectationResult<'_>> {
         self.tests

@@ -63,3 +63,67 @@ pub fn failure(r: &ExpectationResult<'_>) -> String {
     let _ = writeln!(s, "request: {req}");
     s
 }
+
+/// Assignments listed at most in a coverage report (a large policy's assignments are data,
+/// rarely all named by tests); the count says how many more there are.
+const LISTED_ASSIGNMENTS: usize = 50;
+
+/// What a policy's tests leave unexercised: the counts, then each rule (with its source line,
+/// where the file can be read), assignment and `exclusive` set that decided no expectation.
+pub fn coverage(file: &str, c: &rbac::review::Coverage) -> String {
+    let covered = |all: usize, missed: usize| format!("{} of {all}", all - missed);
+    let (rules, assignments, sets) =
+        (c.rules_missed().count(), c.assignments_missed().count(), c.exclusive_missed().count());
+    let mut s = format!(
+        "coverage of {file} ({} expectation(s)): {} rules, {} assignments, {} exclusive sets decided some expectation\n",
+        c.expectations,
+        covered(c.rules.len(), rules),
+        covered(c.assignments.len(), assignments),
+        covered(c.exclusive.len(), sets),
+    );
+    let mut sources: std::collections::BTreeMap<String, Option<String>> = Default::default();
+    if rules > 0 {
+        s.push_str("  rules that decided nothing:\n");
+    }
+    for r in c.rules_missed() {
+        let _ = write!(s, "    {} {} (role `{}`)", r.at, r.effect.as_str(), r.role);
+        if let Some(line) = source_line(&mut sources, &r.at) {
+            let _ = write!(s, ": {line}");
+        }
+        s.push('\n');
+    }
+    if assignments > 0 {
+        s.push_str("  assignments through which nothing was decided:\n");
+    }
+    for a in c.assignments_missed().take(LISTED_ASSIGNMENTS) {
+        let _ = write!(s, "    assign {} to {}", a.role, a.subject);
+        if let Some(scope) = &a.scope {
+            let _ = write!(s, " on {scope}");
+        }
+        s.push('\n');
+    }
+    if assignments > LISTED_ASSIGNMENTS {
+        let _ = writeln!(s, "    ... and {} more", assignments - LISTED_ASSIGNMENTS);
+    }
+    if sets > 0 {
+        s.push_str("  exclusive sets that denied nothing:\n");
+    }
+    for e in c.exclusive_missed() {
+        let _ = writeln!(s, "    exclusive {};", e.roles.join(", "));
+    }
+    s
+}
+
+/// The line of source a `file:line:col` location points at, trimmed (files read once, kept in
+/// `sources`); `None` when the file cannot be read (a bundle's sources may be elsewhere).
+fn source_line(sources: &mut std::collections::BTreeMap<String, Option<String>>, at: &str) -> Option<String> {
+    let mut parts = at.rsplitn(3, ':');
+    let (_col, line, file) = (parts.next()?, parts.next()?, parts.next()?);
+    let line: usize = line.parse().ok()?;
+    let text = sources.entry(file.to_string()).or_insert_with(|| std::fs::read_to_string(file).ok()).as_deref()?;
+    let line = text.lines().nth(line.checked_sub(1)?)?.trim();
+    Some(match line.char_indices().nth(100) {
+        Some((cut, _)) => format!("{}...", line.get(..cut).unwrap_or(line)),
+        None => line.to_string(),
+    })
+}

@@ -119,6 +119,10 @@ enum Command {
     Test {
         #[arg(required = true)]
         files: Vec<String>,
+        /// Also list the rules, role assignments and `exclusive` sets that decided no
+        /// expectation.
+        #[arg(long)]
+        coverage: bool,
     },
     /// Format policy files in place (indentation, spacing, aligned columns); `--check` only says
     /// which would change.
@@ -158,7 +162,7 @@ pub fn main() -> ExitCode {
         Command::Can { policy, args, token, keys, groups, attrs, format, audit } => {
             can(&policy, &args, token.as_deref(), &keys, &groups, &attrs, format, &audit)
         }
-        Command::Test { files } => test(&files),
+        Command::Test { files, coverage } => test(&files, coverage),
         Command::Fmt(args) => fmt::run(&args, color()),
         Command::Lsp => lsp::run(),
         Command::Explain { code } => explain(&code),
@@ -359,7 +363,7 @@ fn can(
     }
 }
 
-fn test(files: &[String]) -> ExitCode {
+fn test(files: &[String], coverage: bool) -> ExitCode {
     let (mut passed, mut failed, mut broken) = (0usize, 0usize, 0usize);
     let mut out = std::io::stdout().lock();
     for f in files {
@@ -381,6 +385,9 @@ fn test(files: &[String]) -> ExitCode {
                 failed += 1;
                 let _ = write!(out, "{}", human::failure(r));
             }
+        }
+        if coverage {
+            let _ = write!(out, "{}", human::coverage(f, &policy.coverage()));
         }
     }
     let _ = writeln!(out, "{passed} passed, {failed} failed");

@@ -16,7 +16,7 @@ pub(crate) use prepared::{check, subject, target};
 pub(crate) use validate::{claim, principal_id_ok};
 
 use crate::check::ir::RoleId;
-use crate::compile::{CompiledPolicy, NodeId, held};
+use crate::compile::{CompiledPolicy, NodeId, SubjectId, held};
 use crate::request::{Decision, Principal, Reason, Reasons, Request, RequestError, RuleReason};
 use crate::syntax::ast::Effect;
 use cond::{Env, Missing, Outcome, Who};
@@ -129,7 +129,29 @@ impl<'p> Verdict<'p, '_> {
     pub fn decision(&self) -> Decision<'p> {
         write_out(self.policy, self.request, &self.principal_id, &self.found)
     }
+
+    /// For test coverage: each rule that decided (an allow or a deny) with the assignment
+    /// that brought it in, as (rule, subject, scope node, assigned role); `None` as the
+    /// subject for a principal that holds no role itself (it cannot be one). And the roles of
+    /// the `exclusive` set that denied, if one did.
+    pub(crate) fn deciding(&self) -> (Vec<Decided>, Option<&[String]>) {
+        let hits = match &self.found {
+            Found::Allow(hits) | Found::Deny(hits) => hits.as_slice(),
+            Found::Exclusive(roles) => return (Vec::new(), Some(roles)),
+            Found::Invalid(_) | Found::NoRule(_) => &[],
+        };
+        let subject = |who: Who| match who {
+            Who::Principal => self.policy.principal_subjects.get(self.principal_id.as_ref()).copied(),
+            Who::Group(g) => Some(self.policy.group_subject(g)),
+            Who::Everyone => Some(crate::compile::EVERYONE),
+        };
+        (hits.iter().map(|h| (h.rule, subject(h.grant.subject), h.grant.node, h.grant.role)).collect(), None)
+    }
 }
+
+/// A rule that decided, with the assignment that brought it in: (rule, subject, scope node,
+/// assigned role). See [`Verdict::deciding`].
+pub(crate) type Decided = (u32, Option<SubjectId>, NodeId, RoleId);
 
 /// Which [`Reason`] a deciding rule's reason is written out as. Matched where the reason is
 /// made (not a function pointer), so it is built in place in the decision's list.

@@ -1,11 +1,13 @@
 //! Access review over the compiled policy: who may do an action on a resource
 //! ([`AccessIndex::who_can`]), what one principal may do ([`AccessIndex::list`]), and what
-//! changed in who may do what between two policies ([`diff()`]). Everything is read from the
+//! changed in who may do what between two policies ([`diff()`]), and what a policy's own tests
+//! exercise ([`Coverage`]). Everything is read from the
 //! compiled tables, the same ones `decide` reads, and says which role, subject and scope each
 //! answer comes from. `docs/audit.md` defines the terms precisely.
 
 mod access;
 mod cond_text;
+mod coverage;
 mod diff;
 pub(crate) mod facts;
 mod index;
@@ -13,12 +15,14 @@ mod list;
 mod who_can;
 
 pub use access::{Access, RuleHit, State, Status};
+pub use coverage::{AssignmentCoverage, Coverage, ExclusiveCoverage, RuleCoverage};
 pub use diff::{Change, ChangeKind, Edit, PolicyDiff, diff};
 pub use index::AccessIndex;
 pub use list::{Listing, Permission, ScopeAccess};
 pub use who_can::{SubjectAccess, WhoCan};
 
 pub(crate) use cond_text::cond_text;
+pub(crate) use coverage::coverage;
 
 use crate::check::ir::{ActionId, TypeId};
 use crate::compile::NodeId;
