@@ -43,6 +43,18 @@ certainly generated or hostile input; it is rejected before parsing so it can ne
 the stack.
 
     role r { allow read on doc when ((((((...context.x...)))))); }   // error past 200 levels";
+"E0105", "misleading character",
+"A character that shows otherwise than the parser reads it: a carriage return not followed by
+a line feed (terminals and editors show a line break, while the parser reads on: the rest of a
+`//` comment's line would hide a rule), a vertical tab, form feed, U+0085, U+2028 or U+2029
+(line and page breaks the parser does not count), a bidirectional-text control (U+061C,
+U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), which reorders what is shown, or any other
+control character but tab (an escape sequence would act on the terminal that shows the line).
+A file with one is not parsed. Use `\\n` or `\\r\\n` line endings; inside a string, write such a
+character as an escape.
+
+    // shared stacks<CR>deny read_value on secret;   // error: one comment line to the parser
+    test \"\\u{202E}\" { }                          // fine: an escape";
 "E0201", "unknown role",
 "A role named in `extends`, `assign` or `exclusive` is not declared. The help suggests the
 closest declared name.

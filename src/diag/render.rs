@@ -15,7 +15,11 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
         .map(|l| sources.name(l.span.file))
         .collect();
     let mut cache = ariadne::sources(
-        sources.files().iter().filter(|f| shown.contains(f.name.as_str())).map(|f| (f.name.clone(), f.text.clone())),
+        sources
+            .files()
+            .iter()
+            .filter(|f| shown.contains(f.name.as_str()))
+            .map(|f| (f.name.clone(), printable(&f.text))),
     );
     let mut out = Vec::new();
     for d in diags {
@@ -64,6 +68,39 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The text as a terminal may show it: each control character (but tab, line feed and the
+/// carriage return of a CRLF), line separator and bidirectional-text control becomes one `?`
+/// per byte, so that offsets stay where the spans point, and a source line shown in a
+/// diagnostic can neither act on the terminal (escape sequences) nor reorder or break itself
+/// (E0105 names those characters).
+fn printable(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let hidden = |c: char, at: usize| match c {
+        '\r' => bytes.get(at + 1) != Some(&b'\n'),
+        '\t' | '\n' => false,
+        '\u{2028}'
+        | '\u{2029}'
+        | '\u{061C}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}' => true,
+        c => c.is_control(),
+    };
+    if !text.char_indices().any(|(at, c)| hidden(c, at)) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    for (at, c) in text.char_indices() {
+        if hidden(c, at) {
+            out.extend(std::iter::repeat_n('?', c.len_utf8()));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Label order: by file, then position, so ariadne shows each file's labels in one
 /// snippet, top to bottom (it starts a new snippet whenever a label is above the last one).
 fn order(span: super::Span) -> i32 {
@@ -80,6 +117,7 @@ impl Diagnostic {
         }
     }
 }
+
 
 /// The same content as [`render_human`], as a JSON array for editors.
 pub fn render_json<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a Diagnostic>) -> serde_json::Value {
@@ -109,4 +147,16 @@ pub fn render_json<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a Di
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_shown_line_keeps_its_offsets_and_loses_what_would_act_on_a_terminal() {
+        let text = "a\u{1b}[31mb\r\nc\rd\u{202E}e\u{2028}\tf\n";
+        let shown = super::printable(text);
+        assert_eq!(shown, "a?[31mb\r\nc?d???e???\tf\n");
+        assert_eq!(shown.len(), text.len());
+        assert_eq!(super::printable("plain\r\n"), "plain\r\n");
+    }
 }

@@ -39,7 +39,9 @@ pub fn format(file: FileId, text: &str, diags: &mut Diagnostics) -> Result<Strin
     if diags.has_errors() {
         return Err(FormatError::Syntax);
     }
-    let tokens = lex(text).ok_or_else(|| FormatError::Changed("a character the lexer does not know".to_string()))?;
+    // A byte order mark opening the file is dropped (UTF-8 needs none).
+    let body = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    let tokens = lex(body).ok_or_else(|| FormatError::Changed("a character the lexer does not know".to_string()))?;
     let out = render(layout(&tokens));
     let mut again = Diagnostics::default();
     let mut assigns_after = Vec::new();
@@ -384,6 +386,11 @@ mod tests {
         let mut again = Diagnostics::default();
         assert_eq!(format(0, &out, &mut again).as_deref(), Ok(out.as_str()), "formatting twice changes it");
         out
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped() {
+        assert_eq!(fmt("\u{FEFF}role  r { }\n"), "role r {}\n");
     }
 
     #[test]
