@@ -323,3 +323,68 @@ fn eval_reads_a_long_unfinished_document_in_linear_time() {
     assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A record cut short never takes in the requests after it, and the rest of a document too
+/// large to keep is passed over, not read as requests: each request gets its decision, in
+/// order, on every path (threads, one thread, the wasm engine, with an audit log).
+#[test]
+fn eval_keeps_each_request_to_its_decision_after_a_record_cut_short_or_too_large() {
+    let ann = r#"{"principal":{"id":"user:ann"},"action":"delete","resource":"workspace:prod"}"#;
+    let bob = r#"{"principal":{"id":"user:bob"},"action":"delete","resource":"workspace:prod"}"#;
+    // A pretty-printed request with a line over the limit in its middle, and one that grows
+    // over the limit line by line.
+    let long_line = format!("\"x\": \"{}\",\n", "a".repeat(2 << 20));
+    let many_lines = "\"y\": \"b\",\n".repeat(150_000);
+    let big = |middle: &str| {
+        format!(
+            "{{\n\"principal\": {{\"id\": \"user:ann\"}},\n\"context\": {{\n{middle}\"z\": [1, {{\"w\": \"}}\"}}]\n}},\n\"action\": \"delete\",\n\"resource\": \"workspace:prod\"\n}}\n"
+        )
+    };
+    let text = format!(
+        "{{\"principal\": {{\"id\": \n{bob}\n{bob}\n{ann}\n{}{bob}\n{}{{\n\"principal\": {{\"id\": \"user:ann\"}},\n\"action\": \"delete\", \"resource\": \"workspace:prod\"}}\n{ann}\n",
+        big(&long_line),
+        big(&many_lines),
+    );
+    let dir = std::env::temp_dir().join(format!("rbac-eval-cut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let file = dir.join("cut.jsonl");
+    std::fs::write(&file, &text).expect("write the stream");
+    let log = dir.join("audit.log");
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rbac"))
+            .args(["eval", "tests/ui/eval/stream.rbac", "--request"])
+            .arg(&file)
+            .args(extra)
+            .output()
+            .expect("run rbac");
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let one = run(&["--jobs", "1"]);
+    let got: Vec<&str> = one
+        .lines()
+        .map(|l| {
+            if l.contains("E0701") {
+                "malformed"
+            } else if l.contains("E0706") {
+                "too large"
+            } else if l.contains(r#""decision":"allow""#) {
+                "allow"
+            } else {
+                "deny"
+            }
+        })
+        .collect();
+    assert_eq!(
+        got,
+        ["malformed", "deny", "deny", "allow", "too large", "deny", "too large", "allow", "allow"],
+        "{one:.3000}"
+    );
+    assert_eq!(run(&["--jobs", "2"]), one, "two threads print what one does");
+    assert_eq!(run(&["--engine", "wasm"]), one, "the wasm engine reads the stream alike");
+    let log_arg = log.to_string_lossy().to_string();
+    assert_eq!(run(&["--audit-log", &log_arg]), one, "with an audit log");
+    let logged = std::fs::read_to_string(&log).expect("the log");
+    assert_eq!(logged.lines().count(), got.len(), "an entry a decision");
+    let _ = std::fs::remove_dir_all(&dir);
+}

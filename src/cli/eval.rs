@@ -115,19 +115,63 @@ pub fn run(
     // `pending`), and that document decided when it is whole. `cut`: the line was longer than
     // `MAX_REQUEST` and not kept; it ends the document, which is decided as too large.
     let mut document = Document::default();
-    let mut feed = |start: usize,
+    // The rest of a document too large to keep is passed over, line by line, until the
+    // brackets it opened close (or a line is a request of its own): what it leaves open.
+    let mut passing: Option<Depth> = None;
+    let mut feed = |mut start: usize,
                     pending: &mut String,
-                    cut: Option<usize>,
+                    cut: Option<Dropped>,
                     out: &mut BufWriter<std::io::StdoutLock<'_>>| {
-        let bytes = pending.len() + cut.unwrap_or(0);
+        if let Some(mut depth) = passing.take() {
+            // Nothing is kept while passing over: the line is all of `pending`.
+            let own = cut.is_none() && request_of_its_own(pending);
+            if !own {
+                match cut {
+                    Some(dropped) => depth.open += dropped.open,
+                    None => {
+                        depth.bytes(pending.as_bytes());
+                        depth.end_line();
+                    }
+                }
+                if depth.open > 0 {
+                    passing = Some(depth);
+                }
+                pending.clear();
+                return Ok(());
+            }
+        }
+        let bytes = pending.len() + cut.map_or(0, |d| d.bytes);
         if cut.is_some() || bytes > MAX_REQUEST {
             let too_large = rbac::RequestError::new(
                 "E0706",
                 format!("the request is {bytes} bytes, more than `rbac eval` reads ({MAX_REQUEST}); it was not read"),
             );
             emit(Err(too_large), Some(serde_json::json!({ "oversize": bytes })), "", out)?;
+            // What the document leaves open, its lines before this one and this one: the rest
+            // of it is passed over rather than read as requests.
+            let mut depth = if start > 0 { document.depth } else { Depth::default() };
+            match cut {
+                Some(dropped) => depth.open += dropped.open,
+                None => {
+                    depth.bytes(pending.get(start..).unwrap_or("").as_bytes());
+                    depth.end_line();
+                }
+            }
+            if depth.open > 0 {
+                passing = Some(depth);
+            }
             pending.clear();
             return Ok(());
+        }
+        // A document left open whose next line is a request by itself was cut short: it is
+        // decided as what it is (malformed), and the line read as a document of its own.
+        if start > 0 && request_of_its_own(pending.get(start..).unwrap_or("")) {
+            let line = pending.split_off(start);
+            if let Some((request, logged)) = through_value(pending, false) {
+                emit(request, logged, pending, out)?;
+            }
+            *pending = line;
+            start = 0;
         }
         if start == 0 && pending.trim().is_empty() {
             pending.clear();
@@ -203,8 +247,8 @@ pub fn run(
                     eprintln!("error: reading `{input}`: {e}");
                     return ExitCode::from(2);
                 }
-                Some(Stop::Cut(bytes)) => {
-                    if let Err(code) = feed(pending.len(), &mut pending, Some(bytes), &mut out) {
+                Some(Stop::Cut(dropped)) => {
+                    if let Err(code) = feed(pending.len(), &mut pending, Some(dropped), &mut out) {
                         return code;
                     }
                     continue;
@@ -221,7 +265,7 @@ pub fn run(
         let cut = match read_line(&mut reader, &mut pending, MAX_REQUEST.saturating_sub(start), &mut scratch) {
             Ok(Line::End) => break,
             Ok(Line::Read) => None,
-            Ok(Line::Cut(bytes)) => Some(bytes),
+            Ok(Line::Cut(dropped)) => Some(dropped),
             Err(e) => {
                 eprintln!("error: reading `{input}`: {e}");
                 return ExitCode::from(2);
@@ -263,8 +307,16 @@ enum Line {
     /// The end of the input.
     End,
     Read,
-    /// Longer than the room given: read and dropped (the line's length).
-    Cut(usize),
+    /// Longer than the room given: read and dropped.
+    Cut(Dropped),
+}
+
+/// A line too long to keep: its length, and the brackets it leaves open (so that the rest of
+/// a document it began or went on can be passed over).
+#[derive(Debug, PartialEq, Clone, Copy)]
+struct Dropped {
+    bytes: usize,
+    open: i64,
 }
 
 /// Reads one line onto `buf` like `BufRead::read_line`, unless it is longer than `room`
@@ -283,13 +335,65 @@ fn read_line<R: Read>(
         return Ok(Line::End);
     }
     if n > room {
-        let rest = if scratch.ends_with(b"\n") { 0 } else { reader.skip_until(b'\n')? };
-        return Ok(Line::Cut(n + rest));
+        let mut depth = Depth::default();
+        depth.bytes(scratch);
+        let mut bytes = n;
+        if !scratch.ends_with(b"\n") {
+            // The rest of the line, read and dropped a buffer at a time.
+            loop {
+                let buf = reader.fill_buf()?;
+                if buf.is_empty() {
+                    break;
+                }
+                let (used, done) = match buf.iter().position(|&b| b == b'\n') {
+                    Some(at) => (at + 1, true),
+                    None => (buf.len(), false),
+                };
+                depth.bytes(buf.get(..used).unwrap_or(&[]));
+                reader.consume(used);
+                bytes += used;
+                if done {
+                    break;
+                }
+            }
+        }
+        return Ok(Line::Cut(Dropped { bytes, open: depth.open }));
     }
     let text = std::str::from_utf8(scratch)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"))?;
     buf.push_str(text);
     Ok(Line::Read)
+}
+
+/// Brackets opened and not closed in JSON text read so far, outside strings. A JSON string
+/// never spans lines, so [`Depth::end_line`] ends any string left open.
+#[derive(Debug, Default, Clone, Copy)]
+struct Depth {
+    open: i64,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Depth {
+    fn bytes(&mut self, chunk: &[u8]) {
+        for &b in chunk {
+            match b {
+                _ if self.escaped => self.escaped = false,
+                b'\\' if self.in_string => self.escaped = true,
+                b'"' => self.in_string = !self.in_string,
+                b'{' | b'[' if !self.in_string => self.open += 1,
+                b'}' | b']' if !self.in_string => self.open -= 1,
+                _ => {}
+            }
+        }
+    }
+
+    /// Ends a line: whether a string was left open in it.
+    fn end_line(&mut self) -> bool {
+        let open_string = self.in_string;
+        (self.in_string, self.escaped) = (false, false);
+        open_string
+    }
 }
 
 /// What a multi-line document's lines say so far, so that it is parsed again only where it
@@ -300,8 +404,7 @@ fn read_line<R: Read>(
 /// took 19 s.
 #[derive(Default)]
 struct Document {
-    /// Brackets opened and not closed, outside strings.
-    depth: i64,
+    depth: Depth,
     /// The document's length when it was last parsed.
     tried: usize,
 }
@@ -310,18 +413,9 @@ impl Document {
     /// Takes in the document's next line (or its first); whether to parse the document, now
     /// `len` bytes long, again.
     fn line(&mut self, line: &str, len: usize) -> bool {
-        let (mut in_string, mut escaped) = (false, false);
-        for b in line.bytes() {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' if in_string => escaped = true,
-                b'"' => in_string = !in_string,
-                b'{' | b'[' if !in_string => self.depth += 1,
-                b'}' | b']' if !in_string => self.depth -= 1,
-                _ => {}
-            }
-        }
-        let again = in_string || self.depth <= 0 || len >= 2 * self.tried;
+        self.depth.bytes(line.as_bytes());
+        let in_string = self.depth.end_line();
+        let again = in_string || self.depth.open <= 0 || len >= 2 * self.tried;
         if again {
             self.tried = len;
         }
@@ -329,12 +423,24 @@ impl Document {
     }
 }
 
+/// Whether a line is a request by itself: a JSON object with a `principal`. Such a line ends
+/// a document left open before it (a record cut short) instead of being read as its
+/// continuation: a document over several lines does not hold a whole request on one line.
+fn request_of_its_own(line: &str) -> bool {
+    let line = line.trim();
+    line.starts_with('{')
+        && line.ends_with('}')
+        && line.contains("\"principal\"")
+        && serde_json::from_str::<serde_json::Value>(line)
+            .is_ok_and(|v| v.as_object().is_some_and(|o| o.contains_key("principal")))
+}
+
 /// Why [`Batch::read`] stopped before `n` lines and the end of the input.
 enum Stop {
     /// A line could not be read (not UTF-8, or an I/O error).
     Failed(std::io::Error),
-    /// A line longer than `MAX_REQUEST` bytes (its length), read and dropped.
-    Cut(usize),
+    /// A line longer than `MAX_REQUEST` bytes, read and dropped.
+    Cut(Dropped),
 }
 
 /// Lines read as they come, kept in one buffer.
@@ -360,7 +466,7 @@ impl Batch {
             match read_line(reader, &mut self.text, MAX_REQUEST, &mut self.scratch) {
                 Ok(Line::End) => break,
                 Ok(Line::Read) => self.ends.push(self.text.len()),
-                Ok(Line::Cut(bytes)) => return Some(Stop::Cut(bytes)),
+                Ok(Line::Cut(dropped)) => return Some(Stop::Cut(dropped)),
                 Err(e) => return Some(Stop::Failed(e)),
             }
         }
@@ -485,7 +591,7 @@ mod tests {
 
     #[test]
     fn a_line_longer_than_its_room_is_read_and_dropped() {
-        let mut reader = BufReader::with_capacity(4, &b"abc\nabcd\nabcdefgh\nxyz"[..]);
+        let mut reader = BufReader::with_capacity(4, &b"abc\nabcd\nab{[\"{\"cdefgh{\nxyz"[..]);
         let (mut buf, mut scratch) = (String::new(), Vec::new());
         let mut lines = Vec::new();
         loop {
@@ -495,9 +601,11 @@ mod tests {
             }
             lines.push((line, std::mem::take(&mut buf)));
         }
-        // A line of four bytes with its `\n` fits; the ends of longer ones are skipped.
+        // A line of four bytes with its `\n` fits; the ends of longer ones are skipped, and
+        // the brackets they leave open counted (read over several buffers; not in strings).
         let read = |t: &str| (Line::Read, t.to_string());
-        assert_eq!(lines, [read("abc\n"), (Line::Cut(5), String::new()), (Line::Cut(9), String::new()), read("xyz")]);
+        let cut = |bytes, open| (Line::Cut(Dropped { bytes, open }), String::new());
+        assert_eq!(lines, [read("abc\n"), cut(5, 0), cut(15, 3), read("xyz")]);
         // Not UTF-8: an error, as `read_line` gives.
         let mut bad = BufReader::new(&b"\xff\n"[..]);
         assert!(read_line(&mut bad, &mut buf, 10, &mut scratch).is_err());

@@ -118,7 +118,6 @@ impl Diagnostic {
     }
 }
 
-
 /// The same content as [`render_human`], as a JSON array for editors.
 pub fn render_json<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a Diagnostic>) -> serde_json::Value {
     let label = |l: &super::Label| {
