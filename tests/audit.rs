@@ -175,6 +175,13 @@ fn every_kind_of_tampering_is_found_on_its_line() {
     fails(&log, &swapped, None, 2, "missing");
     fails(&log, &swapped, None, 3, "out_of_order");
 
+    // A key given twice, the forged value first: a JSON reader keeps the last, so the hash
+    // holds, while a person or `grep` reading the line sees the first.
+    let mut doubled = all.clone();
+    doubled[1] = doubled[1].replacen('{', "{\"decision\":\"allow\",", 1);
+    assert!(doubled[1].matches("\"decision\":").count() >= 2, "{}", doubled[1]);
+    fails(&log, &doubled, None, 2, "altered");
+
     // A blank line inserted.
     let mut blank = all.clone();
     blank.insert(2, String::new());
@@ -484,4 +491,47 @@ fn tokens_never_reach_the_log_accepted_or_rejected() {
         assert_eq!(e["request"]["principal"]["claims"]["email"], "carol@acme.com", "{e}");
     }
     assert_eq!(verify(&log, None).0, 0);
+}
+
+/// Requests are logged as given, floating-point numbers too (an invalid attribute value is
+/// still logged): every such entry must read back to the hash it was written with.
+#[test]
+fn entries_with_floating_point_numbers_verify() {
+    let d = dir("floats");
+    let log = d.join("audit.log");
+    let values = ["0.1", "0.3", "1.7976931348623157e308", "5e-324", "2.2250738585072014e-308", "1e23", "-8.41e21"];
+    let mut input: String = values
+        .iter()
+        .map(|v| {
+            format!(
+                "{{\"principal\": {{\"id\": \"user:a\"}}, \"action\": \"read\", \"resource\": {{\"path\": \"workspace:prod\", \"attrs\": {{\"x\": {v}}}}}}}\n"
+            )
+        })
+        .collect();
+    // And numbers of many digits that a fast, inexact reader would round otherwise.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..500 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let v = f64::from_bits(x >> 2);
+        if v.is_finite() {
+            input.push_str(&format!(
+                "{{\"principal\": {{\"id\": \"user:a\"}}, \"action\": \"read\", \"context\": {{\"y\": {v:e}}}, \"resource\": \"workspace:prod\"}}\n"
+            ));
+        }
+    }
+    let requests = d.join("requests.jsonl");
+    std::fs::write(&requests, &input).expect("write requests");
+    let out = rbac()
+        .args(["eval", POLICY, "--request"])
+        .arg(&requests)
+        .arg("--audit-log")
+        .arg(&log)
+        .output()
+        .expect("run rbac eval");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, report) = verify(&log, None);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(lines(&log).len(), input.lines().count());
 }

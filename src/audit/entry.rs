@@ -48,6 +48,14 @@ pub(crate) fn seal(mut body: Map<String, Value>, head: &Head) -> (String, Head) 
     body.insert("prev".into(), Value::from(head.hash.clone()));
     let hash = entry_hash(&body);
     body.insert("hash".into(), Value::from(hash.clone()));
+    let mut line = written(&body);
+    line.push('\n');
+    (line, Head { entries: head.entries + 1, hash })
+}
+
+/// An entry's line as the log writes it, without its newline: canonical JSON with the
+/// [`LEADING`] keys first and the [`TRAILING`] ones last.
+fn written(body: &Map<String, Value>) -> String {
     let mut line = String::from("{");
     let mut keys: Vec<&String> =
         body.keys().filter(|k| !LEADING.contains(&k.as_str()) && !TRAILING.contains(&k.as_str())).collect();
@@ -64,8 +72,8 @@ pub(crate) fn seal(mut body: Map<String, Value>, head: &Head) -> (String, Head) 
         line.push(':');
         write_canonical(v, &mut line);
     }
-    line.push_str("}\n");
-    (line, Head { entries: head.entries + 1, hash })
+    line.push('}');
+    line
 }
 
 /// An entry read back: the fields the chain needs, checked for shape.
@@ -76,6 +84,10 @@ pub(crate) struct Parsed {
     pub hash: String,
     /// The hash recomputed from the content.
     pub actual: String,
+    /// Whether the line is byte for byte as the log writes this entry. A line that parses to
+    /// the same entry but reads otherwise (a key given twice, of which a JSON reader keeps the
+    /// last and a person or `grep` may see the first; keys moved; spacing) was edited.
+    pub as_written: bool,
 }
 
 /// Reads one line as an entry; the error says what is wrong with it.
@@ -94,7 +106,8 @@ pub(crate) fn parse_entry(line: &[u8]) -> Result<Parsed, String> {
     };
     let (prev, hash) = (text("prev")?, text("hash")?);
     let actual = entry_hash(&entry);
-    Ok(Parsed { seq, prev, hash, actual })
+    let as_written = written(&entry).as_bytes() == line;
+    Ok(Parsed { seq, prev, hash, actual, as_written })
 }
 
 #[cfg(test)]
@@ -114,5 +127,12 @@ mod tests {
         assert!(p2.is_ok_and(|p| p.prev == head.hash && p.seq == 1 && p.hash == head2.hash));
         let tampered = line.replace("\"a\":1", "\"a\":2");
         assert!(parse_entry(tampered.as_bytes()).is_ok_and(|p| p.hash != p.actual));
+        assert!(parse_entry(line.trim_end().as_bytes()).is_ok_and(|p| p.as_written));
+        // The same entry with a key given twice (a reader keeps the last) or spaced: not as
+        // written, though its hash holds.
+        for edited in [line.replacen("\"a\":1", "\"a\":5,\"a\":1", 1), line.replacen(",", ", ", 1)] {
+            let p = parse_entry(edited.trim_end().as_bytes());
+            assert!(p.is_ok_and(|p| p.hash == p.actual && !p.as_written), "{edited}");
+        }
     }
 }

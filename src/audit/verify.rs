@@ -130,6 +130,13 @@ impl Verifier {
         if entry.actual != entry.hash {
             let message = format!("line {n} (seq {}) was altered: its content does not match its hash", entry.seq);
             self.problem(ProblemKind::Altered, message);
+        } else if !entry.as_written {
+            let message = format!(
+                "line {n} (seq {}) was altered: its text is not as the log writes it (a key given twice, keys \
+                 moved or spacing changed: what a reader shows may not be what was hashed)",
+                entry.seq
+            );
+            self.problem(ProblemKind::Altered, message);
         }
         if self.anchor.as_deref() == Some(entry.hash.as_str()) {
             self.anchor_line = Some(n);
