@@ -158,6 +158,11 @@ fn condition_edge_cases() -> Vec<String> {
             "{\"principal\": {\"id\": \"user:a\"}, \"action\": \"c_id\", \"resource\": \"org:o/item:i1\"}\r",
             "\u{feff}{\"principal\": {\"id\": \"user:a\"}, \"action\": \"c_id\", \"resource\": \"org:o/item:i1\"}",
             r#"{"principal": {"id": "user:a"}, "action": "c_id", "resource": "org:o/item:i1"} {}"#,
+            // A key given twice, at any depth: malformed in every engine.
+            r#"{"principal": {"id": "user:b", "id": "user:a"}, "action": "c_id", "resource": "org:o/item:i1"}"#,
+            r#"{"principal": {"id": "user:a"}, "action": "c_id", "action": "c_id", "resource": "org:o/item:i1"}"#,
+            r#"{"principal": {"id": "user:a", "attrs": {"level": 1, "level": 5}}, "action": "c_int", "resource": "org:o/item:i"}"#,
+            r#"{"principal": {"id": "user:a"}, "action": "c_in", "resource": {"path": "org:o/item:i", "attrs": {"tags": [{"x": 1, "x": 2}]}}}"#,
         ]
         .map(str::to_string),
     );

@@ -334,7 +334,7 @@ fn eval_keeps_each_request_to_its_decision_after_a_record_cut_short_or_too_large
     // A pretty-printed request with a line over the limit in its middle, and one that grows
     // over the limit line by line.
     let long_line = format!("\"x\": \"{}\",\n", "a".repeat(2 << 20));
-    let many_lines = "\"y\": \"b\",\n".repeat(150_000);
+    let many_lines: String = (0..150_000).map(|i| format!("\"y{i}\": \"b\",\n")).collect();
     let big = |middle: &str| {
         format!(
             "{{\n\"principal\": {{\"id\": \"user:ann\"}},\n\"context\": {{\n{middle}\"z\": [1, {{\"w\": \"}}\"}}]\n}},\n\"action\": \"delete\",\n\"resource\": \"workspace:prod\"\n}}\n"

@@ -502,7 +502,25 @@ impl Checker<'_, '_> {
                 bare.map(|b| self.ir.type_name(b)),
             ),
         );
+        // An attribute given twice: which value the test meant is unclear (a request in JSON
+        // may not give a key twice either).
+        let mut given: BTreeMap<(&str, &str), Span> = BTreeMap::new();
         for kv in &e.with {
+            if let Some(&first) = given.get(&(kv.entity.as_str(), kv.attr.name.as_str())) {
+                self.diags.push(
+                    Diagnostic::error(
+                        "E0317",
+                        format!("`{}.{}` is given twice in this test", kv.entity.as_str(), kv.attr.name),
+                        kv.attr.span,
+                        "given again here",
+                    )
+                    .with_label(first, "first given here")
+                    .with_help("give each attribute once"),
+                );
+                ok = false;
+                continue;
+            }
+            given.insert((kv.entity.as_str(), kv.attr.name.as_str()), kv.attr.span);
             let declared = match kv.entity {
                 Entity::Principal => self.ir.principal_attrs.get(kv.attr.name.as_str()).cloned(),
                 Entity::Context => self.ir.context_attrs.get(kv.attr.name.as_str()).cloned(),

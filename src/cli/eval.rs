@@ -102,7 +102,7 @@ pub fn run(
     // The request in `text` through a JSON value, with the value to log; `None` when the
     // document ends early.
     let through_value = |text: &str, eof_continues: bool| {
-        let parsed = serde_json::from_str::<serde_json::Value>(text);
+        let parsed = Request::json_value(text);
         if eof_continues && parsed.as_ref().is_err_and(serde_json::Error::is_eof) {
             return None;
         }

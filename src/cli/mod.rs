@@ -317,8 +317,13 @@ fn can(
             }
         }
     }
+    let mut given = std::collections::BTreeSet::new();
     for a in attrs {
         match parse_attr(a) {
+            Ok((entity, name, _)) if !given.insert((entity.clone(), name.clone())) => {
+                eprintln!("error: `--attr {a}`: `{entity}.{name}` is given twice");
+                return ExitCode::from(2);
+            }
             Ok((entity, name, value)) => request = request.with_attr(&entity, &name, value),
             Err(e) => {
                 eprintln!("error: {e}");

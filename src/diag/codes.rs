@@ -193,6 +193,11 @@ or test `principal in group:g`.
 
     role r { allow read on doc when principal == \"user:a\"; }      // error
     role r { allow read on doc when principal.id == \"user:a\"; }   // fixed";
+"E0317", "attribute given twice",
+"A test's `with` gives the same attribute twice; which value was meant is unclear (a request
+in JSON may not give a key twice either: E0701).
+
+    expect allow user:a read doc:d with { resource.level: 2, resource.level: 3 };   // error";
 "E0401", "role inheritance cycle",
 "Role inheritance must be a DAG. Every role and every `extends` edge of the cycle is shown;
 a role that extends itself is a cycle too.

@@ -122,8 +122,15 @@ impl Request {
         if let Some(request) = read::request(text) {
             return Ok(request);
         }
-        let value: Value = serde_json::from_str(text)?;
-        Request::from_value(&value)
+        Request::from_value(&Request::json_value(text)?)
+    }
+
+    /// Parses JSON text as requests are read: like `serde_json::from_str`, except that an
+    /// object giving a key twice is an error (JSON readers keep the last, while a gateway or a
+    /// person may have read the first: such a request is malformed, E0701, not decided for
+    /// whichever came last).
+    pub fn json_value(text: &str) -> Result<Value, serde_json::Error> {
+        serde_json::from_str::<read::Strict>(text).map(|s| s.0)
     }
 
     /// Like [`Request::from_json`], from an already parsed JSON value.

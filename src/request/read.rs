@@ -77,6 +77,84 @@ fn missing<E: de::Error>() -> E {
     de::Error::custom("a missing key")
 }
 
+/// A JSON value read refusing any object that gives a key twice: a JSON reader keeps the last
+/// value, while a gateway or a person may have read the first, so such a request is malformed
+/// (E0701) rather than decided for whichever principal or attribute came last.
+pub(crate) struct Strict(pub Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(de::Error::custom(format!("the key `{key}` is given twice in one object")));
+            }
+            let Strict(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// An object of attributes (or `null`), read as [`Strict`].
+struct Attrs(Option<Map<String, Value>>);
+
+impl<'de> Deserialize<'de> for Attrs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Attrs, D::Error> {
+        match d.deserialize_any(StrictVisitor)? {
+            Value::Object(m) => Ok(Attrs(Some(m))),
+            Value::Null => Ok(Attrs(None)),
+            _ => Err(de::Error::custom("attributes that are no object")),
+        }
+    }
+}
+
 /// A JSON object read by `visit_map`, the only way each part here is read.
 macro_rules! object_visitor {
     ($visitor:ident, $out:ty, $what:literal, |$map:ident| $body:block) => {
@@ -98,7 +176,7 @@ object_visitor!(RequestVisitor, Request, "a request object", |map| {
             Key::Principal => once::<_, Read<DirectPrincipal>>(&mut principal, &mut map)?,
             Key::Action => once::<_, String>(&mut action, &mut map)?,
             Key::Resource => once::<_, Read<ResourceRef>>(&mut resource, &mut map)?,
-            Key::Context => once::<_, Option<Map<String, Value>>>(&mut context, &mut map)?,
+            Key::Context => once::<_, Attrs>(&mut context, &mut map)?,
             _ => return Err(unknown()),
         }
     }
@@ -106,7 +184,7 @@ object_visitor!(RequestVisitor, Request, "a request object", |map| {
         principal: Principal::Direct(principal.ok_or_else(missing)?.0),
         action: action.ok_or_else(missing)?,
         resource: resource.ok_or_else(missing)?.0,
-        context: context.flatten().unwrap_or_default(),
+        context: context.and_then(|a| a.0).unwrap_or_default(),
     }))
 });
 
@@ -116,14 +194,14 @@ object_visitor!(PrincipalVisitor, DirectPrincipal, "a principal object", |map| {
         match key {
             Key::Id => once::<_, String>(&mut id, &mut map)?,
             Key::Groups => once::<_, Option<Vec<String>>>(&mut groups, &mut map)?,
-            Key::Attrs => once::<_, Option<Map<String, Value>>>(&mut attrs, &mut map)?,
+            Key::Attrs => once::<_, Attrs>(&mut attrs, &mut map)?,
             _ => return Err(unknown()),
         }
     }
     Ok(Read(DirectPrincipal {
         id: id.ok_or_else(missing)?,
         groups: groups.flatten().unwrap_or_default(),
-        attrs: attrs.flatten().unwrap_or_default(),
+        attrs: attrs.and_then(|a| a.0).unwrap_or_default(),
     }))
 });
 
@@ -132,11 +210,11 @@ object_visitor!(ResourceVisitor, ResourceRef, "a resource path or object", |map|
     while let Some(key) = map.next_key::<Key>()? {
         match key {
             Key::Path => once::<_, String>(&mut path, &mut map)?,
-            Key::Attrs => once::<_, Option<Map<String, Value>>>(&mut attrs, &mut map)?,
+            Key::Attrs => once::<_, Attrs>(&mut attrs, &mut map)?,
             _ => return Err(unknown()),
         }
     }
-    Ok(Read(ResourceRef { path: path.ok_or_else(missing)?, attrs: attrs.flatten().unwrap_or_default() }))
+    Ok(Read(ResourceRef { path: path.ok_or_else(missing)?, attrs: attrs.and_then(|a| a.0).unwrap_or_default() }))
 });
 
 impl<'de> Deserialize<'de> for Read<Request> {
@@ -178,10 +256,36 @@ mod tests {
     use proptest::prelude::*;
     use proptest::strategy::ValueTree;
 
-    /// What `Request::from_json` answered before this reader: through a [`Value`].
+    /// What `Request::from_json` answered before this reader: through a [`Value`] (read
+    /// refusing repeated keys).
     fn through_value(text: &str) -> Result<Request, RequestError> {
-        let value: Value = serde_json::from_str(text)?;
-        Request::from_value(&value)
+        Request::from_value(&Request::json_value(text)?)
+    }
+
+    #[test]
+    fn a_key_given_twice_anywhere_makes_the_request_malformed() {
+        for (text, key) in [
+            (r#"{"principal":{"id":"user:a"},"action":"read","resource":"w:1","action":"delete"}"#, "action"),
+            (r#"{"principal":{"id":"user:a","id":"user:b"},"action":"read","resource":"w:1"}"#, "id"),
+            (r#"{"principal":{"id":"user:a","attrs":{"n":1,"n":2}},"action":"read","resource":"w:1"}"#, "n"),
+            (
+                r#"{"principal":{"id":"user:a"},"action":"read","resource":{"path":"w:1","attrs":{"o":{"x":1,"x":2}}}}"#,
+                "x",
+            ),
+            (r#"{"principal":{"id":"user:a"},"action":"read","resource":"w:1","context":{"ip":"a","ip":"b"}}"#, "ip"),
+            (
+                r#"{"principal":{"identity":"okta","claims":{"sub":"a","sub":"b"}},"action":"read","resource":"w:1"}"#,
+                "sub",
+            ),
+        ] {
+            assert!(request(text).is_none(), "{text}: read directly");
+            let e = Request::from_json(text).expect_err(text);
+            assert_eq!(e.code, "E0701", "{text}");
+            assert!(e.message.contains(&format!("`{key}` is given twice")), "{text}: {}", e.message);
+        }
+        // Keys alike in different objects are no repeat.
+        let text = r#"{"principal":{"id":"user:a","attrs":{"id":1}},"action":"read","resource":{"path":"w:1","attrs":{"id":2}}}"#;
+        assert!(request(text).is_some());
     }
 
     #[test]
@@ -205,7 +309,7 @@ mod tests {
             r#"{"principal":["user:a"],"action":"read","resource":"workspace:w"}"#,
             r#"["user:a","read","workspace:w"]"#,
             r#"{"principal":{"id":"user:a"},"action":"read","resource":["workspace:w"]}"#,
-            // Other principals, a repeated key (the last counts through a value), an unknown key.
+            // Other principals, a repeated key (malformed, E0701), an unknown key.
             r#"{"principal":{"token":"x.y.z"},"action":"read","resource":"workspace:w"}"#,
             r#"{"principal":{"identity":"okta","claims":{}},"action":"read","resource":"workspace:w"}"#,
             r#"{"principal":{"id":"user:a"},"action":"read","action":"write","resource":"workspace:w"}"#,
@@ -216,7 +320,7 @@ mod tests {
             assert!(request(text).is_none(), "{text}: read directly");
         }
         let repeated = r#"{"principal":{"id":"user:a"},"action":"read","action":"write","resource":"workspace:w"}"#;
-        assert_eq!(Request::from_json(repeated).map(|r| r.action), Ok("write".to_string()));
+        assert_eq!(Request::from_json(repeated).map_err(|e| e.code), Err("E0701".to_string()));
         let listed = r#"{"principal":["user:a"],"action":"read","resource":"workspace:w"}"#;
         assert_eq!(Request::from_json(listed).map_err(|e| e.code), Err("E0702".to_string()));
     }

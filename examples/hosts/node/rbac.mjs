@@ -58,7 +58,7 @@ export class JsonFloat {
 /**
  * Parses JSON text as the native library does (serde_json): integers become `BigInt`s, other
  * numbers {@link JsonFloat}s, numbers out of the f64 range, lone surrogate escapes and more
- * than 127 nested arrays or objects are errors, duplicate keys keep the last value. Objects
+ * than 127 nested arrays or objects are errors, and so is an object giving a key twice. Objects
  * have no prototype (so `__proto__` is an ordinary key). Throws a `RequestError` E0701.
  */
 export function parseJson(text) {
@@ -181,6 +181,7 @@ export function parseJson(text) {
         ws();
         if (text[i] !== '"') fail("expected a key");
         const k = string();
+        if (Object.prototype.hasOwnProperty.call(obj, k)) fail(`the key \`${k}\` is given twice in one object`);
         ws();
         if (text[i] !== ":") fail("expected `:`");
         i++;

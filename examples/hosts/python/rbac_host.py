@@ -102,16 +102,33 @@ def _check_parsed(value: Any) -> None:
             stack.extend((x, depth + 1) for x in items)
 
 
+def _once_each(pairs: list) -> dict:
+    """An object's pairs as a dict; a key given twice is an error (JSON readers keep the
+    last value, while a gateway or a person may have read the first)."""
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"the key `{k}` is given twice in one object")
+        out[k] = v
+    return out
+
+
 def parse_json(text: str) -> Any:
     """Parses JSON text as the native library does (serde_json).
 
     Integers within 64 bits become ``int``, other numbers :class:`JsonFloat`; numbers out of
     the f64 range, ``NaN``/``Infinity``, lone surrogate escapes and more than 127 nested arrays
-    or objects are errors; duplicate keys keep the last value. Raises :class:`RequestError`
+    or objects are errors, and so is an object giving a key twice. Raises :class:`RequestError`
     E0701.
     """
     try:
-        value = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant)
+        value = json.loads(
+            text,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_once_each,
+        )
         _check_parsed(value)
         return value
     except (ValueError, RecursionError) as e:
