@@ -205,6 +205,18 @@ a role that extends itself is a cycle too.
     role a extends c { }
     role b extends a { }
     role c extends b { }   // error: cycle among `a`, `b`, `c`";
+"E0402", "role inheritance too large",
+"Resolving inherited rules keeps, for every role, the `extends` chain from it to each of its
+ancestors (the `via` of a reason). Their total length grows with the cube of a hierarchy's
+depth: a line of 1,000 roles, each extending the one before, would take 170 million entries
+and many GiB. Past 5 million the policy is refused instead, naming the role at which the total
+passed the limit and its longest chain. Real hierarchies are a few levels deep; extend a few
+base roles rather than a long line of roles.
+
+    role r1 { allow read on doc; }
+    role r2 extends r1 { }
+    ...
+    role r500 extends r499 { }   // error: role inheritance is too large to resolve";
 "E0501", "resource types contain each other",
 "`resource X in P` forms a forest: the `in` chain must end at a root type.
 
