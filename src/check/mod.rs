@@ -375,45 +375,59 @@ impl<'a> Checker<'a, '_> {
         }
     }
 
-    /// `resource X in P` must form a forest: report each cycle once and cut it.
+    /// `resource X in P` must form a forest: report each cycle once and cut it. Each type is
+    /// walked once (a walk stops at a type an earlier walk reached, beyond which it finds
+    /// nothing new): linear in the types, where checking each walk's path again at every
+    /// step took 12 s for a line of 4,000 types.
     fn check_type_forest(&mut self) {
         let n = self.ir.types.len();
-        let mut reported = vec![false; n];
+        // The walk (by its start) that reached each type, and where on that walk's path.
+        let mut walked_by = vec![usize::MAX; n];
+        let mut at = vec![0usize; n];
         for start in 0..n {
-            let mut seen = Vec::new();
+            if walked_by.get(start) != Some(&usize::MAX) {
+                continue;
+            }
+            let mut path: Vec<TypeId> = Vec::new();
             let mut cur = Some(TypeId::from_idx(start));
             while let Some(t) = cur {
-                if let Some(pos) = seen.iter().position(|s| *s == t) {
-                    let cycle: Vec<TypeId> = seen.get(pos..).map(<[TypeId]>::to_vec).unwrap_or_default();
-                    if !cycle.iter().any(|c| reported.get(c.idx()).copied().unwrap_or(true)) {
-                        for c in &cycle {
-                            if let Some(r) = reported.get_mut(c.idx()) {
-                                *r = true;
-                            }
-                        }
-                        let names: Vec<String> = cycle.iter().map(|c| format!("`{}`", self.ir.type_name(*c))).collect();
-                        let first = cycle.iter().copied().min().unwrap_or(t);
-                        let mut d = Diagnostic::error(
-                            "E0501",
-                            format!("resource types contain each other: {}", names.join(" in ")),
-                            self.type_span(first),
-                            "this type is inside itself",
-                        );
-                        for c in &cycle {
-                            if *c != first {
-                                d = d.with_label(self.type_span(*c), "part of the cycle");
-                            }
-                        }
-                        self.diags.push(d.with_help("the `in` chain of resource types must end at a root type"));
-                        if let Some(ty) = self.ir.types.get_mut(first.idx()) {
-                            ty.parent = None;
-                        }
+                match walked_by.get(t.idx()) {
+                    Some(&w) if w == start => {
+                        let from = at.get(t.idx()).copied().unwrap_or(0);
+                        let cycle = path.get(from..).unwrap_or(&[]).to_vec();
+                        self.type_cycle(&cycle, t);
+                        break;
                     }
-                    break;
+                    Some(&w) if w != usize::MAX => break,
+                    _ => {}
                 }
-                seen.push(t);
+                if let (Some(w), Some(p)) = (walked_by.get_mut(t.idx()), at.get_mut(t.idx())) {
+                    (*w, *p) = (start, path.len());
+                }
+                path.push(t);
                 cur = self.ir.types.get(t.idx()).and_then(|x| x.parent);
             }
+        }
+    }
+
+    /// Reports one cycle of `in` (found at `t`) and cuts it at its first type.
+    fn type_cycle(&mut self, cycle: &[TypeId], t: TypeId) {
+        let names: Vec<String> = cycle.iter().map(|c| format!("`{}`", self.ir.type_name(*c))).collect();
+        let first = cycle.iter().copied().min().unwrap_or(t);
+        let mut d = Diagnostic::error(
+            "E0501",
+            format!("resource types contain each other: {}", names.join(" in ")),
+            self.type_span(first),
+            "this type is inside itself",
+        );
+        for c in cycle {
+            if *c != first {
+                d = d.with_label(self.type_span(*c), "part of the cycle");
+            }
+        }
+        self.diags.push(d.with_help("the `in` chain of resource types must end at a root type"));
+        if let Some(ty) = self.ir.types.get_mut(first.idx()) {
+            ty.parent = None;
         }
     }
 
@@ -699,6 +713,28 @@ assign viewer to user:h;
         assert_eq!(codes(&whole), codes(&deferring));
         assert!(whole.iter().any(|d| d.code == "E0201"), "the unknown role is reported");
         assert!(whole.iter().any(|d| d.primary.span.file == 1 && d.message.contains("type")), "{whole:?}");
+    }
+
+    #[test]
+    fn the_type_tree_is_checked_in_linear_time_and_each_cycle_reported_once() {
+        // A line of 5,000 types, a cycle of 2,000 and one of 2 (checking each walk's path at
+        // every step made this cubic: 4,000 types took 12 s in a release build).
+        let mut text = String::from("resource t0;\n");
+        for i in 1..5000 {
+            text.push_str(&format!("resource t{i} in t{};\n", i - 1));
+        }
+        for i in 0..2000 {
+            text.push_str(&format!("resource c{i} in c{};\n", (i + 1) % 2000));
+        }
+        text.push_str("resource a in b; resource b in a; resource below in c7;\n");
+        let mut diags = Diagnostics::default();
+        let started = std::time::Instant::now();
+        let files = vec![parse(0, &text, &mut diags)];
+        check(files, &mut diags);
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+        let cycles: Vec<usize> =
+            diags.iter().filter(|d| d.code == "E0501").map(|d| d.message.matches(" in ").count() + 1).collect();
+        assert_eq!(cycles, [2000, 2], "{:?}", diags.iter().map(|d| &d.message).collect::<Vec<_>>());
     }
 
     #[test]
