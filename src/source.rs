@@ -50,13 +50,47 @@ fn normalize(p: &Path) -> String {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FsLoader;
 
+/// The largest policy file [`FsLoader`] reads (a policy of ten million assignments is some
+/// 800 MB).
+pub const MAX_SOURCE: u64 = 1 << 30;
+
 impl Loader for FsLoader {
+    /// Reads a regular file of at most [`MAX_SOURCE`] bytes: a device, pipe or directory named
+    /// by a `use` would block or never end (`/dev/zero`), so it is refused unread.
     fn load(&self, path: &str) -> Result<Loaded, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        let failed = |e: std::io::Error| match e.kind() {
             std::io::ErrorKind::NotFound => format!("cannot read `{path}`: no such file"),
             std::io::ErrorKind::PermissionDenied => format!("cannot read `{path}`: permission denied"),
             _ => format!("cannot read `{path}`: {e}"),
-        })?;
+        };
+        let meta = std::fs::metadata(path).map_err(failed)?;
+        if meta.is_dir() {
+            return Err(format!("cannot read `{path}`: a directory, not a policy file"));
+        }
+        if !meta.is_file() {
+            return Err(format!("cannot read `{path}`: not a regular file (a device, pipe or socket)"));
+        }
+        if meta.len() > MAX_SOURCE {
+            return Err(format!(
+                "cannot read `{path}`: {} bytes, more than a policy file may have ({MAX_SOURCE})",
+                meta.len()
+            ));
+        }
+        let bytes = std::fs::read(path).map_err(failed)?;
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) if crate::Policy::is_bundle(e.as_bytes()) => {
+                return Err(format!(
+                    "`{path}` is a compiled bundle, not policy source: `check` and `fmt` read sources, while `can`, \
+                     `eval`, `test`, `who-can`, `list`, `diff` and `build` also read bundles"
+                ));
+            }
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let line = e.as_bytes().get(..at).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count()) + 1;
+                return Err(format!("cannot read `{path}`: not UTF-8 text (line {line}, byte {at})"));
+            }
+        };
         let key = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path)).to_string_lossy().into_owned();
         Ok(Loaded { key, name: path.to_string(), text })
     }
@@ -112,5 +146,26 @@ mod tests {
         let m = MemoryLoader::new().with("lib/roles.rbac", "").with("main.rbac", "");
         assert!(m.load_relative("main.rbac", "lib/roles.rbac").is_ok());
         assert!(m.load_relative("lib/roles.rbac", "../main.rbac").is_ok());
+    }
+
+    #[test]
+    fn only_regular_files_of_text_are_read_from_disk() {
+        // A device that never ends, a directory: refused unread.
+        let err = FsLoader.load("/dev/zero").expect_err("a device");
+        assert!(err.contains("not a regular file"), "{err}");
+        let err = FsLoader.load("src").expect_err("a directory");
+        assert!(err.contains("a directory"), "{err}");
+        let dir = std::env::temp_dir().join(format!("rbac-source-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let bundle = dir.join("p.rbacb");
+        let policy = crate::compile_str("p.rbac", "resource w;").policy.expect("compiles");
+        std::fs::write(&bundle, policy.to_bundle()).expect("write");
+        let err = FsLoader.load(&bundle.to_string_lossy()).expect_err("a bundle");
+        assert!(err.contains("is a compiled bundle"), "{err}");
+        let latin1 = dir.join("latin1.rbac");
+        std::fs::write(&latin1, b"resource w;\n// caf\xe9\n").expect("write");
+        let err = FsLoader.load(&latin1.to_string_lossy()).expect_err("not UTF-8");
+        assert!(err.contains("not UTF-8 text (line 2, byte 18)"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -260,4 +260,22 @@ fn fmt_rewrites_files_checks_them_and_reads_standard_input() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("E0101") && err.contains("not formatted: it has syntax errors"), "{err}");
     assert_eq!(std::fs::read_to_string(&broken).expect("read"), text, "a file with a syntax error was changed");
+
+    // A symbolic link: the file it points to is formatted, and the link stays a link.
+    let target = dir.join("target.rbac");
+    let link = dir.join("link.rbac");
+    std::fs::write(&target, "group   a;").expect("write");
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    let out = rbac().args(["fmt", link.to_str().expect("utf-8 path")]).output().expect("run rbac fmt");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(std::fs::symlink_metadata(&link).expect("lstat").file_type().is_symlink(), "the link was replaced");
+    assert_eq!(std::fs::read_to_string(&target).expect("read"), "group a;\n");
+
+    // A pipe named like a policy (in a directory) is refused unread, not waited on.
+    let fifo = nested.join("pipe.rbac");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
+    assert!(made.success());
+    let out = rbac().args(["fmt", nested.to_str().expect("utf-8 path")]).output().expect("run rbac fmt");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"), "{out:?}");
 }

@@ -58,12 +58,13 @@ fn one(file: &str, check: bool, color: bool) -> u8 {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text).map(|_| text)
     } else {
-        std::fs::read_to_string(file)
+        // As `check` reads it: a regular file of policy text (not a pipe, device or bundle).
+        rbac::Loader::load(&rbac::FsLoader, file).map(|loaded| loaded.text).map_err(std::io::Error::other)
     };
     let text = match read {
         Ok(text) => text,
         Err(e) => {
-            eprintln!("rbac fmt: cannot read {file}: {e}");
+            eprintln!("rbac fmt: {e}");
             return 2;
         }
     };
@@ -105,9 +106,11 @@ fn one(file: &str, check: bool, color: bool) -> u8 {
 }
 
 /// Writes `text` beside `file` and renames it over `file` (keeping its permissions), so an
-/// interrupted write never leaves a policy cut short.
+/// interrupted write never leaves a policy cut short. A symbolic link is followed: the file it
+/// points to is replaced and the link kept.
 fn replace(file: &str, text: &str) -> std::io::Result<()> {
-    let path = std::path::Path::new(file);
+    let path = std::fs::canonicalize(file)?;
+    let path = path.as_path();
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let permissions = std::fs::metadata(path)?.permissions();
     if permissions.readonly() {

@@ -221,6 +221,10 @@ pub(crate) fn load_policy(file: &str, done: &str) -> Option<Policy> {
 fn load_bundle(file: &str) -> Option<Result<Policy, rbac::BundleError>> {
     use std::io::Read;
     let mut magic = [0u8; 8];
+    // Only a regular file is opened: opening a pipe would wait for a writer.
+    if !std::fs::metadata(file).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
     let mut f = std::fs::File::open(file).ok()?;
     f.read_exact(&mut magic).ok()?;
     if !Policy::is_bundle(&magic) {
