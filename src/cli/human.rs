@@ -59,6 +59,10 @@ pub fn decision_as(d: &Decision, token: Option<&VerifiedToken>) -> String {
 pub fn failure(r: &ExpectationResult<'_>) -> String {
     let req = serde_json::to_string(&r.expectation.request).unwrap_or_default();
     let mut s = format!("  FAILED {}: expected {}, got ", r.expectation.at, r.expectation.effect.as_str());
+    // An invalid request is denied, but a test expecting deny still fails on it: say why.
+    if !r.actual.errors.is_empty() {
+        s.push_str("an invalid request, so ");
+    }
     s.push_str(&decision(&r.actual).replace('\n', "\n    "));
     let _ = writeln!(s, "request: {req}");
     s

@@ -268,7 +268,12 @@ a value: a principal whose claims carry it gets both groups.)
     group eng from okta \"Engineers\", okta \"Engineers\";   // error";
 "E0603", "identity member given twice",
 "`issuer`, `audience`, `user from claim` and `groups from claim` may each appear once in an
-identity block.";
+identity block.
+
+    identity okta {
+        issuer \"https://acme.okta.com\";
+        issuer \"https://acme.okta.com/oauth2/default\";   // error: given twice
+    }";
 "E0604", "two identities accept the same tokens",
 "A token selects its identity by its `iss` and, among identities with that issuer, by its
 `aud`. Two identities with one issuer must therefore both name an audience, and different
@@ -306,6 +311,15 @@ document over several lines); through the WebAssembly module, an encoded request
 its input buffer (`rbac_input_cap`, docs/wasm-abi.md). It is not read, and the decision is
 deny. `rbac eval` goes on at the next line; its audit log records the request as
 `{\"oversize\": BYTES}`.";
+"E0705", "the policy module rejected the request",
+"The WebAssembly policy module (`--engine wasm`, `rbac::wasm::WasmPolicy`, the Node and Python
+hosts) reported that the request it was given is malformed or uses an encoding it does not
+know (docs/wasm-abi.md lists the result codes). The request was encoded by the host, so this
+points at a host and module of different versions. The decision is deny.";
+"E0707", "the policy module failed",
+"The WebAssembly policy module trapped or could not be run (out of fuel or memory, a missing
+export): the decision is deny, with the engine's message. Rebuild the module with the `rbac`
+that hosts it (`rbac build --target wasm`).";
 "E0711", "bad principal id",
 "A principal id starts with `user:` or `service:`. The decision is deny.";
 "E0712", "unknown identity",

@@ -452,7 +452,7 @@ pub(crate) mod invalid {
     }
 
     pub fn principal_id(id: &str) -> RequestError {
-        RequestError::new("E0711", format!("principal id `{id}` must start with `user:` or `service:`"))
+        RequestError::new("E0711", format!("principal id `{id}` must be `user:` or `service:` followed by a name"))
     }
 
     pub fn unknown_identity(name: &str) -> RequestError {

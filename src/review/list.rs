@@ -54,7 +54,7 @@ impl AccessIndex<'_> {
         if !crate::eval::principal_id_ok(principal) {
             return Err(RequestError::new(
                 "E0711",
-                format!("principal id `{principal}` must start with `user:` or `service:`"),
+                format!("principal id `{principal}` must be `user:` or `service:` followed by a name"),
             ));
         }
         let mut subjects: Vec<SubjectId> = vec![EVERYONE];

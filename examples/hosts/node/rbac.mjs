@@ -713,7 +713,7 @@ export class Policy {
     const messages = {
       705: () => "the encoded request is malformed",
       706: () => "the encoded request is larger than the module accepts",
-      711: () => `principal id \`${req.principal.id ?? ""}\` must start with \`user:\` or \`service:\``,
+      711: () => `principal id \`${req.principal.id ?? ""}\` must be \`user:\` or \`service:\` followed by a name`,
       712: () => `unknown identity \`${req.principal.identity ?? ""}\``,
       713: () => `the user claim of identity \`${m.identities[d2]?.name ?? "?"}\` is missing, not a string or empty`,
       714: () => `claim \`${m.identities[d2]?.groups_claim ?? "groups"}\` must be a list of strings`,

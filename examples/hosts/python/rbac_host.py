@@ -582,7 +582,7 @@ class Policy:
         messages = {
             705: lambda: "the encoded request is malformed",
             706: lambda: "the encoded request is larger than the module accepts",
-            711: lambda: f"principal id `{p.get('id', '')}` must start with `user:` or `service:`",
+            711: lambda: f"principal id `{p.get('id', '')}` must be `user:` or `service:` followed by a name",
             712: lambda: f"unknown identity `{p.get('identity', '')}`",
             713: lambda: f"the user claim of identity `{ident['name'] if ident else '?'}` is missing, not a string or empty",
             714: lambda: f"claim `{(ident or {}).get('groups_claim') or 'groups'}` must be a list of strings",
