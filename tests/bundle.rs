@@ -348,3 +348,24 @@ fn cli_refuses_a_damaged_bundle_with_its_code() {
         }
     }
 }
+
+#[test]
+fn build_writes_to_standard_output_and_never_over_its_policy() {
+    let ex = EXAMPLES[0];
+    let out = Command::new(env!("CARGO_BIN_EXE_rbac"))
+        .args(["build", ex, "--target", "bundle", "-o", "-"])
+        .output()
+        .expect("run rbac build");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, compile(ex).to_bundle(), "`-o -` writes the bundle to standard output");
+
+    let copy = scratch("own.rbac");
+    std::fs::copy(ex, &copy).expect("copy the example");
+    let copy = copy.to_str().expect("utf-8 path");
+    for target in ["bundle", "wasm"] {
+        let (status, _, stderr) = rbac_cmd(&["build", copy, "--target", target, "-o", copy], None);
+        assert_eq!(status, 2, "{stderr}");
+        assert!(stderr.contains("is the policy being built"), "{stderr}");
+        assert_eq!(std::fs::read_to_string(copy).expect("read"), std::fs::read_to_string(ex).expect("read"));
+    }
+}

@@ -84,7 +84,7 @@ enum Command {
         policy: String,
         #[arg(long, value_enum)]
         target: Target,
-        /// Output file.
+        /// Output file (`-`: standard output); never the policy itself.
         #[arg(long, short)]
         output: String,
     },
@@ -406,7 +406,35 @@ fn test(files: &[String], coverage: bool) -> ExitCode {
     ExitCode::from(u8::from(failed > 0 || broken > 0))
 }
 
+/// Writes a built artifact to `output` (`-`: standard output), refusing to overwrite the
+/// policy it was built from.
+fn write_built(policy: &str, output: &str, bytes: &[u8]) -> ExitCode {
+    if output == "-" {
+        let mut out = std::io::stdout().lock();
+        if out.write_all(bytes).and_then(|()| out.flush()).is_err() {
+            eprintln!("error: cannot write the output");
+            return ExitCode::from(2);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let same = |a: &str, b: &str| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(policy, output) {
+        eprintln!("error: `-o {output}` is the policy being built; it was left as it is");
+        return ExitCode::from(2);
+    }
+    if let Err(e) = std::fs::write(output, bytes) {
+        eprintln!("error: cannot write `{output}`: {e}");
+        return ExitCode::from(2);
+    }
+    eprintln!("wrote {output} ({} bytes)", bytes.len());
+    ExitCode::SUCCESS
+}
+
 fn build_wasm(policy: &str, output: &str) -> ExitCode {
+    let path = policy;
     let Some(policy) = load_policy(policy, "nothing was built") else { return ExitCode::from(2) };
     let bytes = match rbac::wasm::emit(&policy) {
         Ok(b) => b,
@@ -415,23 +443,13 @@ fn build_wasm(policy: &str, output: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = std::fs::write(output, &bytes) {
-        eprintln!("error: cannot write `{output}`: {e}");
-        return ExitCode::from(2);
-    }
-    eprintln!("wrote {output} ({} bytes)", bytes.len());
-    ExitCode::SUCCESS
+    write_built(path, output, &bytes)
 }
 
 fn build_bundle(policy: &str, output: &str) -> ExitCode {
+    let path = policy;
     let Some(policy) = load_policy(policy, "nothing was built") else { return ExitCode::from(2) };
-    let bytes = policy.to_bundle();
-    if let Err(e) = std::fs::write(output, &bytes) {
-        eprintln!("error: cannot write `{output}`: {e}");
-        return ExitCode::from(2);
-    }
-    eprintln!("wrote {output} ({} bytes)", bytes.len());
-    ExitCode::SUCCESS
+    write_built(path, output, &policy.to_bundle())
 }
 
 fn explain(code: &str) -> ExitCode {
