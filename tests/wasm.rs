@@ -118,3 +118,19 @@ fn a_decision_out_of_fuel_denies_and_default_fuel_is_ample() {
         assert!(fuelled.decide(&req).is_allow(), "each decision gets its fuel afresh");
     }
 }
+
+#[test]
+fn a_condition_longer_than_the_target_takes_is_refused_naming_its_rule() {
+    // `context.a && context.a && ...`: one term a read, and one for the `&&`.
+    let policy = |reads: usize| {
+        let cond = vec!["context.a"; reads].join(" && ");
+        let src = format!(
+            "resource doc {{ actions read; }}\ncontext {{ attributes {{ a: bool }} }}\nrole r {{ allow read on doc when {cond}; }}\nassign r to everyone;\n"
+        );
+        rbac::compile_str("long.rbac", &src).policy.expect("compiles")
+    };
+    let fits = rbac::wasm::emit(&policy(rbac::wasm::MAX_COND_TERMS - 1));
+    assert!(fits.is_ok(), "{fits:?}");
+    let err = rbac::wasm::emit(&policy(rbac::wasm::MAX_COND_TERMS)).expect_err("one term too many");
+    assert!(err.contains("long.rbac:3:") && err.contains("4097 terms"), "{err}");
+}

@@ -9,7 +9,7 @@ mod host;
 pub mod meta;
 mod tables;
 
-pub use emit::{INPUT_CAP, OUTPUT_CAP, validate};
+pub use emit::{INPUT_CAP, MAX_COND_TERMS, OUTPUT_CAP, validate};
 pub use encode::{MAGIC, encode};
 pub use host::{DEFAULT_FUEL, WasmPolicy};
 
