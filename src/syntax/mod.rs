@@ -1071,7 +1071,9 @@ impl Builder<'_> {
             }
             Rule::value => Some(Expr { kind: ExprKind::Value(self.value(p)?), span }),
             Rule::group_ref => {
-                let g = self.ident(p.into_inner().next()?);
+                // `group`, then the group's name (a condition's operand is tokens: `group : g`
+                // reads as `group:g`).
+                let g = self.ident(p.into_inner().last()?);
                 Some(Expr { kind: ExprKind::Group(g), span })
             }
             _ => None,
@@ -1128,6 +1130,25 @@ mod tests {
         assert_eq!(parse_ok("\u{FEFF}resource w { actions read; }\nrole r { allow read on w; }\n").items.len(), 2);
         // A byte order mark anywhere else is not whitespace.
         assert_eq!(errors_of("role r { }\u{FEFF}\n").first().map(|e| e.0), Some("E0101"));
+    }
+
+    #[test]
+    fn a_conditions_group_is_tokens_and_a_subjects_group_is_one() {
+        let cond = |text: &str| {
+            let f = parse_ok(&format!("role r {{ allow read on * when principal in {text}; }}"));
+            let Some(Item::Role(r)) = f.items.first() else { panic!("no role") };
+            match &r.rules[0].cond.as_ref().expect("a condition").kind {
+                ExprKind::Cmp(_, _, g) => match &g.kind {
+                    ExprKind::Group(name) => name.name.to_string(),
+                    other => panic!("{other:?}"),
+                },
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(cond("group:g"), "g");
+        assert_eq!(cond("group : g"), "g");
+        assert_eq!(cond("group /* c */ :\n g"), "g");
+        assert_eq!(errors_of("assign r to group : g;").first().map(|e| e.0), Some("E0101"));
     }
 
     #[test]
