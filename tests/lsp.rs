@@ -378,3 +378,17 @@ fn without_the_editor_watching_files_initialized_asks_nothing() {
     editor.notify("initialized", json!({}));
     assert_eq!(editor.request(2, "shutdown", Value::Null)["result"], Value::Null);
 }
+
+#[test]
+fn requests_before_initialize_and_messages_that_are_no_object_get_the_protocols_errors() {
+    let mut editor = Editor::start();
+    let early = editor.request(1, "textDocument/hover", json!({}));
+    assert_eq!(early["error"]["code"], -32002, "{early}");
+    editor.send_raw(b"null");
+    assert_eq!(editor.next()["error"]["code"], -32600);
+    editor.send_raw(b"[]");
+    assert_eq!(editor.next()["error"]["code"], -32600);
+    assert!(editor.request(2, "initialize", json!({}))["result"]["capabilities"].is_object());
+    assert_eq!(editor.request(3, "textDocument/hover", json!({}))["result"], Value::Null);
+    assert_eq!(editor.request(4, "shutdown", Value::Null)["result"], Value::Null);
+}

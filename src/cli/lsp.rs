@@ -109,6 +109,8 @@ struct Server {
     /// Whether the editor lets the server ask it to watch files (`client/registerCapability`
     /// for `workspace/didChangeWatchedFiles`), as `initialize` said.
     can_watch: bool,
+    /// Whether `initialize` has come.
+    initialized: bool,
     shut_down: bool,
     exited: bool,
 }
@@ -118,7 +120,21 @@ const WATCH_REQUEST: &str = "rbac/watch";
 
 impl Server {
     fn handle(&mut self, message: &Value) -> Vec<Value> {
+        // One message is one object (the protocol has no batches).
+        if !message.is_object() {
+            return vec![error_reply(&Value::Null, -32600, "a message must be a JSON object")];
+        }
         let method = message.get("method").and_then(Value::as_str).unwrap_or("");
+        // Before `initialize`, requests get the protocol's "not initialized" error and
+        // notifications are dropped (but `exit`).
+        if !self.initialized && method != "initialize" && method != "exit" {
+            return match message.get("id") {
+                Some(id) if message.get("method").is_some() => {
+                    vec![error_reply(id, -32002, "the server is not initialized: send `initialize` first")]
+                }
+                _ => Vec::new(),
+            };
+        }
         let params = message.get("params").cloned().unwrap_or(Value::Null);
         let uri = params.pointer("/textDocument/uri").and_then(Value::as_str).unwrap_or("");
         // The editor's answer to the server's request (to watch files): nothing to do either way.
@@ -193,6 +209,7 @@ impl Server {
         };
         let result = match method {
             "initialize" => {
+                self.initialized = true;
                 self.can_watch = params
                     .pointer("/capabilities/workspace/didChangeWatchedFiles/dynamicRegistration")
                     .and_then(Value::as_bool)
