@@ -129,6 +129,8 @@ fn cli_logs_chain_across_runs_and_verify() {
     let (code, out) = verify(&log, head.as_str());
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("anchor at line 6"), "{out}");
+    // What is no entry hash cannot be an anchor: a usage error, not "entries were removed".
+    assert_eq!(verify(&log, Some("xyz")).0, 2);
 }
 
 #[test]

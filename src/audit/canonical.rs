@@ -62,8 +62,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Whether `s` is a lowercase hex SHA-256.
-pub(crate) fn is_hash(s: &str) -> bool {
+/// Whether `s` is a lowercase hex SHA-256 (an entry hash, an anchor).
+pub fn is_hash(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 

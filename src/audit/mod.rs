@@ -12,7 +12,7 @@ mod mask;
 pub mod time;
 mod verify;
 
-pub use canonical::{canonical_json, sha256_hex};
+pub use canonical::{canonical_json, is_hash, sha256_hex};
 pub use entry::{FORMAT_VERSION, GENESIS, Head, entry_hash};
 pub use file::{FileSink, OpenError, RecoverError, open_file, recover_file};
 pub use log::{AuditLog, AuditOptions, DEFAULT_BATCH, PolicyChange, Recorded, Sink, SyncPolicy, TornLine};

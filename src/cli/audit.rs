@@ -182,6 +182,14 @@ fn each_line(file: &str, mut f: impl FnMut(&[u8], bool)) -> Result<(), ExitCode>
 }
 
 fn verify(file: &str, anchor: Option<&str>, format: Format) -> ExitCode {
+    // An anchor is an entry's hash: anything else could never be found, and would read as a
+    // cut log.
+    if let Some(a) = anchor
+        && !rbac::audit::is_hash(a)
+    {
+        eprintln!("error: `--anchor {a}` is no entry hash (64 lowercase hex digits, as `audit verify` prints)");
+        return ExitCode::from(2);
+    }
     let mut verifier = Verifier::new(anchor);
     if let Err(code) = each_line(file, |line, complete| verifier.line(line, complete)) {
         return code;
