@@ -253,6 +253,19 @@ fn eval_on_a_pipe_answers_each_request_before_the_next_comes() {
 
 /// A request over 1 MiB is decided as too large (E0706) without being kept, and the requests
 /// around it as usual, on one thread or several; the audit log records its size alone.
+/// `rbac eval` of `tests/ui/eval/stream.rbac` over the requests in `file`, with `extra`
+/// arguments: its output, after checking that it exits 0.
+fn eval_stream(file: &Path, extra: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rbac"))
+        .args(["eval", "tests/ui/eval/stream.rbac", "--request"])
+        .arg(file)
+        .args(extra)
+        .output()
+        .expect("run rbac");
+    assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
 #[test]
 fn eval_decides_a_request_over_the_size_limit_as_too_large() {
     let ann = r#"{"principal":{"id":"user:ann"},"action":"delete","resource":"workspace:prod"}"#;
@@ -272,16 +285,7 @@ fn eval_decides_a_request_over_the_size_limit_as_too_large() {
     let file = dir.join("big.jsonl");
     std::fs::write(&file, &text).expect("write the stream");
     let log = dir.join("audit.log");
-    let run = |extra: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_rbac"))
-            .args(["eval", "tests/ui/eval/stream.rbac", "--request"])
-            .arg(&file)
-            .args(extra)
-            .output()
-            .expect("run rbac");
-        assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("UTF-8")
-    };
+    let run = |extra: &[&str]| eval_stream(&file, extra);
     let one = run(&["--jobs", "1"]);
     let lines: Vec<&str> = one.lines().collect();
     assert_eq!(lines.len(), 5, "{one:.2000}");
@@ -350,16 +354,7 @@ fn eval_keeps_each_request_to_its_decision_after_a_record_cut_short_or_too_large
     let file = dir.join("cut.jsonl");
     std::fs::write(&file, &text).expect("write the stream");
     let log = dir.join("audit.log");
-    let run = |extra: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_rbac"))
-            .args(["eval", "tests/ui/eval/stream.rbac", "--request"])
-            .arg(&file)
-            .args(extra)
-            .output()
-            .expect("run rbac");
-        assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("UTF-8")
-    };
+    let run = |extra: &[&str]| eval_stream(&file, extra);
     let one = run(&["--jobs", "1"]);
     let got: Vec<&str> = one
         .lines()
