@@ -59,8 +59,8 @@ impl<'de> Deserialize<'de> for Key {
     }
 }
 
-/// Reads the value of a key into `slot`; a repeated key is an error here (reading through a
-/// [`Value`], the last one counts).
+/// Reads the value of a key into `slot`; a repeated key is an error here (and reading through
+/// a [`Strict`] value names it: E0701).
 fn once<'de, A: MapAccess<'de>, T: Deserialize<'de>>(slot: &mut Option<T>, map: &mut A) -> Result<(), A::Error> {
     if slot.is_some() {
         return Err(de::Error::custom("a repeated key"));
