@@ -257,7 +257,11 @@ impl Checker<'_, '_> {
             let mut subjects = SmallVec::with_capacity(a.subjects.len());
             for s in a.subjects {
                 match s.kind {
-                    ast::SubjectKind::Principal(p) => subjects.push(SubjectRef::Principal(p)),
+                    ast::SubjectKind::Principal(p) => {
+                        if self.principal_named(&p, s.span) {
+                            subjects.push(SubjectRef::Principal(p));
+                        }
+                    }
                     ast::SubjectKind::Everyone => subjects.push(SubjectRef::Everyone),
                     ast::SubjectKind::Group(g) => {
                         if let Some(id) = self.group_ref(&g) {
@@ -438,8 +442,28 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// Whether a principal written in the policy has a name after `user:` or `service:`; E0508
+    /// when not (no valid request names such a principal: E0711).
+    fn principal_named(&mut self, principal: &str, span: Span) -> bool {
+        if crate::eval::principal_id_ok(principal) {
+            return true;
+        }
+        self.diags.push(
+            Diagnostic::error(
+                "E0508",
+                format!("principal `{principal}` has no name"),
+                span,
+                "no request can name this principal",
+            )
+            .with_help(
+                "write the name after `user:` or `service:` (quoted when it has other characters: `user:\"Ann Lee\"`)",
+            ),
+        );
+        false
+    }
+
     fn check_expect(&mut self, e: &ast::Expect) -> Option<ExpectInfo> {
-        let mut ok = true;
+        let mut ok = self.principal_named(&e.principal, e.principal_span);
         let mut groups = Vec::new();
         for g in &e.groups {
             match self.group_ref(g) {

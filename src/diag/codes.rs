@@ -256,6 +256,13 @@ other), counting inheritance. Group membership is dynamic and is checked at deci
 "An `exclusive` set names the same role twice.
 
     exclusive approver, approver;   // error";
+"E0508", "principal without a name",
+"`user:` or `service:` must be followed by a name: an empty one (`user:\"\"`) names no
+principal any valid request can have (a request's principal id needs a name, E0711), so the
+assignment would never apply and the test could never pass.
+
+    assign viewer to user:\"\";   // error
+    assign viewer to user:ann;  // fixed";
 "E0601", "identity without a user claim",
 "An `identity` block must say which claim names the user.
 
