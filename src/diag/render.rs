@@ -68,36 +68,24 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The text as a terminal may show it: each control character (but tab, line feed and the
-/// carriage return of a CRLF), line separator and bidirectional-text control becomes one `?`
-/// per byte, so that offsets stay where the spans point, and a source line shown in a
-/// diagnostic can neither act on the terminal (escape sequences) nor reorder or break itself
-/// (E0105 names those characters).
+/// The text as a terminal may show it: each character that shows otherwise than it reads
+/// (`syntax::misleading`: control characters but tab, line feed and a CRLF's carriage return,
+/// line separators, bidirectional-text controls) becomes one `?` per byte, so that offsets
+/// stay where the spans point, and a source line shown in a diagnostic can neither act on the
+/// terminal (escape sequences) nor reorder or break itself (E0105 names those characters).
 fn printable(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let hidden = |c: char, at: usize| match c {
-        '\r' => bytes.get(at + 1) != Some(&b'\n'),
-        '\t' | '\n' => false,
-        '\u{2028}'
-        | '\u{2029}'
-        | '\u{061C}'
-        | '\u{200E}'
-        | '\u{200F}'
-        | '\u{202A}'..='\u{202E}'
-        | '\u{2066}'..='\u{2069}' => true,
-        c => c.is_control(),
-    };
-    if !text.char_indices().any(|(at, c)| hidden(c, at)) {
+    let mut hidden = crate::syntax::misleading_chars(text).peekable();
+    if hidden.peek().is_none() {
         return text.to_string();
     }
     let mut out = String::with_capacity(text.len());
-    for (at, c) in text.char_indices() {
-        if hidden(c, at) {
-            out.extend(std::iter::repeat_n('?', c.len_utf8()));
-        } else {
-            out.push(c);
-        }
+    let mut done = 0;
+    for (at, c, _) in hidden {
+        out.push_str(text.get(done..at).unwrap_or_default());
+        out.extend(std::iter::repeat_n('?', c.len_utf8()));
+        done = at + c.len_utf8();
     }
+    out.push_str(text.get(done..).unwrap_or_default());
     out
 }
 

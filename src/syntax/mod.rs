@@ -145,57 +145,69 @@ fn parse_items(file: FileId, text: &str, diags: &mut Diagnostics, mut deferred: 
 const MAX_SYNTAX_ERRORS: usize = 20;
 
 /// E0105 for each character that shows otherwise than the parser reads it (up to
-/// [`MAX_SYNTAX_ERRORS`]): a carriage return not followed by a line feed, which editors and
-/// terminals show as a line break while the parser reads on (the rest of a `//` comment's
-/// line would hide a rule); other line and page breaks (vertical tab, form feed, U+0085,
-/// U+2028, U+2029); bidirectional-text controls, which reorder what is shown (U+061C,
-/// U+200E, U+200F, U+202A-U+202E, U+2066-U+2069); and every other control character but tab,
-/// line feed and the carriage return of a CRLF (escape sequences would act on a terminal
-/// that shows the line). Strings can still hold any of them as `\u{...}` escapes.
+/// [`MAX_SYNTAX_ERRORS`]; the characters are [`misleading`]'s). Strings can still hold any of
+/// them as `\u{...}` escapes.
 fn misleading_characters(file: FileId, text: &str) -> Vec<Diagnostic> {
+    misleading_chars(text)
+        .take(MAX_SYNTAX_ERRORS)
+        .map(|(at, c, (what, help))| {
+            Diagnostic::error(
+                "E0105",
+                format!("{what} (U+{:04X}): the file would read otherwise than it shows", u32::from(c)),
+                Span::new(file, at, at + c.len_utf8()),
+                "here",
+            )
+            .with_help(help)
+        })
+        .collect()
+}
+
+/// What a character shows as that the parser does not read it as, and what to do instead,
+/// or `None` for a character that reads as it shows (`next` is the byte after it): a carriage
+/// return not followed by a line feed, which editors and terminals show as a line break while
+/// the parser reads on (the rest of a `//` comment's line would hide a rule); other line and
+/// page breaks (vertical tab, form feed, U+0085, U+2028, U+2029); bidirectional-text
+/// controls, which reorder what is shown (U+061C, U+200E, U+200F, U+202A-U+202E,
+/// U+2066-U+2069); and every other control character but tab, line feed and the carriage
+/// return of a CRLF (escape sequences would act on a terminal that shows the line). The one
+/// list both E0105 and diagnostics' display of source lines (which shows these as `?`) use.
+fn misleading(c: char, next: Option<u8>) -> Option<(&'static str, &'static str)> {
+    match c {
+        '\r' if next == Some(b'\n') => None,
+        '\r' => Some(("a carriage return without a line feed", "use `\\n` or `\\r\\n` line endings")),
+        '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}' => {
+            Some(("a line or page break other than `\\n`", "use `\\n` or `\\r\\n` line endings"))
+        }
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => Some((
+            "a bidirectional-text control, which changes the order the text is shown in",
+            "remove it; inside a string, write it as an escape (`\\u{202E}`)",
+        )),
+        c if c.is_control() && c != '\t' && c != '\n' => {
+            Some(("a control character", "remove it; inside a string, write it as an escape (`\\u{1B}`)"))
+        }
+        _ => None,
+    }
+}
+
+/// Each [`misleading`] character of `text` with its offset, from a fast scan for the bytes
+/// that may start one ([`next_unplain`]).
+pub(crate) fn misleading_chars(
+    text: &str,
+) -> impl Iterator<Item = (usize, char, (&'static str, &'static str))> + '_ {
     let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut at = match next_unplain(bytes, 0) {
-        Some(at) => at,
-        None => return out,
-    };
-    while let Some(c) = text.get(at..).and_then(|t| t.chars().next()) {
-        let next = at + c.len_utf8();
-        let what = match c {
-            '\r' if bytes.get(next) == Some(&b'\n') => None,
-            '\r' => Some(("a carriage return without a line feed", "use `\\n` or `\\r\\n` line endings")),
-            '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}' => {
-                Some(("a line or page break other than `\\n`", "use `\\n` or `\\r\\n` line endings"))
-            }
-            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => Some((
-                "a bidirectional-text control, which changes the order the text is shown in",
-                "remove it; inside a string, write it as an escape (`\\u{202E}`)",
-            )),
-            c if c.is_control() && c != '\t' && c != '\n' => {
-                Some(("a control character", "remove it; inside a string, write it as an escape (`\\u{1B}`)"))
-            }
-            _ => None,
-        };
-        if let Some((what, help)) = what {
-            out.push(
-                Diagnostic::error(
-                    "E0105",
-                    format!("{what} (U+{:04X}): the file would read otherwise than it shows", u32::from(c)),
-                    Span::new(file, at, next),
-                    "here",
-                )
-                .with_help(help),
-            );
-            if out.len() >= MAX_SYNTAX_ERRORS {
-                break;
+    let mut from = Some(0);
+    std::iter::from_fn(move || {
+        while let Some(at) = from.and_then(|f| next_unplain(bytes, f)) {
+            let c = text.get(at..).and_then(|t| t.chars().next())?;
+            let next = at + c.len_utf8();
+            from = Some(next);
+            if let Some(what) = misleading(c, bytes.get(next).copied()) {
+                return Some((at, c, what));
             }
         }
-        at = match next_unplain(bytes, next) {
-            Some(at) => at,
-            None => break,
-        };
-    }
-    out
+        from = None;
+        None
+    })
 }
 
 /// The first byte from `from` on that is not printable ASCII, a line feed or a tab. Most files
