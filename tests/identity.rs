@@ -181,6 +181,23 @@ fn every_rejection_names_its_cause_and_denies() {
 }
 
 #[test]
+fn malformed_claims_are_named_as_malformed_not_missing() {
+    let message = |claims: &Value| {
+        let token = sign(Algorithm::RS256, "rsa-1", Some("rsa-1"), claims);
+        let d = policy().decide_with(&request(&token, "write", "workspace:prod"), &verifier()).into_owned();
+        assert!(!d.is_allow());
+        d.errors.first().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_default()
+    };
+    for exp in [json!("tomorrow"), json!(-5), json!(1e30)] {
+        let m = message(&with(carol(), "exp", exp.clone()));
+        assert!(m.starts_with("E0762: the token's `exp` claim is not a whole"), "exp {exp}: {m}");
+    }
+    assert!(message(&with(carol(), "exp", Value::Null)).starts_with("E0762: the token lacks the `exp` claim"));
+    let m = message(&with(carol(), "aud", json!(["zenml", 5])));
+    assert_eq!(m, "E0759: the token's `aud` claim is not a string or a list of strings");
+}
+
+#[test]
 fn leeway_allows_small_clock_skew_only() {
     let just_expired = sign(Algorithm::RS256, "rsa-1", Some("rsa-1"), &with(carol(), "exp", json!(now() - 20)));
     let almost_valid = sign(Algorithm::RS256, "rsa-1", Some("rsa-1"), &with(carol(), "nbf", json!(now() + 20)));

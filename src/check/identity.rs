@@ -1,5 +1,5 @@
-//! The identity checks that concern tokens: an `issuer` is an http(s) URL without query or
-//! fragment (E0605), claim names are not empty (E0606), no two identities accept the same
+//! The identity checks that concern tokens: an `issuer` is an http(s) URL without user name,
+//! query or fragment (E0605), claim names are not empty (E0606), no two identities accept the same
 //! tokens (E0604, so a token always selects one identity), and warnings for an issuer whose
 //! tokens are accepted for any audience (W0005) and an audience no token can be checked
 //! against because the identity has no issuer (W0006).
@@ -13,11 +13,12 @@ fn member(ident: &Identity, kind: fn(&IdMemberKind) -> bool) -> Option<&IdMember
 }
 
 /// An issuer as OpenID Connect writes it: an `https://` (or, for local providers, `http://`)
-/// URL with a host, and no query, fragment or whitespace.
+/// URL with a host, and no user name or password (they could only disguise the host:
+/// `http://localhost:80@example.com` goes to `example.com`), query, fragment or whitespace.
 fn is_issuer_url(s: &str) -> bool {
     let Some(rest) = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")) else { return false };
     let host = rest.split('/').next().unwrap_or("");
-    !host.is_empty() && !s.contains(['?', '#']) && !s.chars().any(char::is_whitespace)
+    !host.is_empty() && !host.contains('@') && !s.contains(['?', '#']) && !s.chars().any(char::is_whitespace)
 }
 
 impl Checker<'_, '_> {

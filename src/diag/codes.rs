@@ -292,7 +292,8 @@ ones; otherwise a token would belong to both.
 "E0605", "issuer is not an https URL",
 "An `issuer` is compared exactly with the `iss` claim of tokens and is where OIDC discovery
 looks for keys (`ISSUER/.well-known/openid-configuration`), so it is an `https://` URL
-(`http://` is accepted for local test providers) with a host and no query or fragment.
+(`http://` is accepted for local test providers) with a host and no user name or password
+(`http://localhost:80@example.com` goes to `example.com`), query or fragment.
 
     identity okta { issuer \"acme.okta.com\"; user from claim \"email\"; }   // error
     identity okta { issuer \"https://acme.okta.com/oauth2/default\"; user from claim \"email\"; }";
@@ -390,8 +391,9 @@ among identities sharing the token's issuer, it matches none or several. Deny.";
 (unreachable issuer, a discovery document naming another issuer, plain http to a host that is
 not loopback), or the key cannot be used. Deny.";
 "E0762", "token lacks a required claim",
-"A verified token must have `iss` and `exp` (and `aud` when the identity has an `audience`);
-`exp` and `nbf` are numbers of seconds. Deny.";
+"A verified token must have `exp` (a token without `iss` selects no identity, E0760; without
+`aud` where the identity has an `audience`, E0759); `exp` and `nbf` are whole, non-negative
+numbers of seconds. Deny.";
 "E0763", "unverified token",
 "A request names its principal by a token but was decided without a verifier: library users
 call `Policy::decide_with` with an `identity::TokenVerifier`; the CLI always verifies. Deny.";

@@ -145,23 +145,29 @@ impl KeySource for OidcDiscovery {
     }
 }
 
-/// `https://` anywhere; `http://` only on a loopback host.
+/// `https://` anywhere; `http://` only on a loopback host. The URL is read by the parser the
+/// HTTP client itself uses (so `http://localhost:80@example.com/`, whose host is
+/// `example.com`, is not taken for loopback), and a user name or password in it is refused:
+/// an issuer's URLs carry none, and they could only serve to disguise the host.
 fn check_url(url: &str) -> Result<(), String> {
-    if url.starts_with("https://") {
-        return Ok(());
+    let uri: ureq::http::Uri = url.parse().map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+    if authority.contains('@') {
+        return Err(format!("`{url}` has a user name or password in it; issuer URLs must not"));
     }
-    if let Some(rest) = url.strip_prefix("http://") {
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        let host = match authority.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or(""),
-            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-        };
-        if host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
-            return Ok(());
+    let host = uri.host().unwrap_or_default();
+    match uri.scheme_str() {
+        Some("https") if !host.is_empty() => Ok(()),
+        Some("http") => {
+            let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+            if host == "localhost" || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+                Ok(())
+            } else {
+                Err(format!("`{url}` is plain http on a host that is not loopback; issuers must use https"))
+            }
         }
-        return Err(format!("`{url}` is plain http on a host that is not loopback; issuers must use https"));
+        _ => Err(format!("`{url}` is not an https URL")),
     }
-    Err(format!("`{url}` is not an https URL"))
 }
 
 #[cfg(test)]
@@ -177,5 +183,12 @@ mod tests {
         assert!(check_url("http://acme.okta.com").is_err());
         assert!(check_url("http://127.0.0.1.evil.com/").is_err());
         assert!(check_url("ftp://127.0.0.1/").is_err());
+        // The host is what follows a user name, as the HTTP client reads it.
+        assert!(check_url("http://localhost:80@192.0.2.2/jwks").is_err());
+        assert!(check_url("http://127.0.0.1@192.0.2.2/jwks").is_err());
+        assert!(check_url("https://user:pw@acme.okta.com/").is_err());
+        assert!(check_url("http://[::1]@192.0.2.2/").is_err());
+        assert!(check_url("https:///nohost").is_err());
+        assert!(check_url("HTTPS://acme.okta.com").is_ok());
     }
 }

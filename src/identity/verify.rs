@@ -372,6 +372,14 @@ mod error {
     }
 
     fn wrong_audience(ident: &CIdentity, payload: &Map<String, Value>) -> RequestError {
+        let well_formed = match payload.get("aud") {
+            Some(Value::String(_)) | None => true,
+            Some(Value::Array(items)) => items.iter().all(Value::is_string),
+            Some(_) => false,
+        };
+        if !well_formed {
+            return RequestError::new("E0759", "the token's `aud` claim is not a string or a list of strings");
+        }
         RequestError::new(
             "E0759",
             format!(
@@ -422,6 +430,11 @@ mod error {
             ErrorKind::InvalidIssuer => {
                 RequestError::new("E0760", format!("the token's issuer is not `{iss}` (identity `{}`)", ident.name))
             }
+            // jsonwebtoken also says "missing" for a claim it cannot read as a number.
+            ErrorKind::MissingRequiredClaim(c) if payload.contains_key(&c) => RequestError::new(
+                "E0762",
+                format!("the token's `{c}` claim is not a whole, non-negative number of seconds"),
+            ),
             ErrorKind::MissingRequiredClaim(c) => {
                 RequestError::new("E0762", format!("the token lacks the `{c}` claim, which is required"))
             }
