@@ -201,7 +201,8 @@ fn verify(file: &str, anchor: Option<&str>, format: Format) -> ExitCode {
         Format::Human => {
             for p in &report.problems {
                 let kind = serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_string));
-                let _ = writeln!(out, "{file}:{}: {}: {}", p.line, kind.unwrap_or_default(), p.message);
+                let line = format!("{file}:{}: {}: {}", p.line, kind.unwrap_or_default(), p.message);
+                let _ = writeln!(out, "{}", super::human::shown(&line));
             }
             let head =
                 report.head.as_ref().map_or(String::new(), |h| format!("; head {} (seq {})", h.hash, h.entries - 1));

@@ -22,6 +22,38 @@ fn rule_line(kind: &str, r: &RuleReason) -> String {
     line
 }
 
+/// One line of text as a terminal may show it: every control character (line breaks and
+/// escape sequences among them) and every character that reorders or breaks text (U+0085,
+/// U+2028/9, bidirectional-text controls) written as a `\u{...}` escape. Values in these
+/// lines come from requests, tokens (a key id from a header no one has verified yet) and
+/// logs: shown raw, they could act on the terminal or print a line that reads like another
+/// answer.
+pub fn shown(line: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{061C}' | '\u{200E}' | '\u{200F}')
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if !line.chars().any(hidden) {
+        return line.into();
+    }
+    let mut out = String::with_capacity(line.len() + 8);
+    for c in line.chars() {
+        if hidden(c) {
+            let _ = write!(out, "\\u{{{:X}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
+/// Appends `text` as one line ([`shown`]).
+fn push_line(s: &mut String, text: &str) {
+    s.push_str(&shown(text));
+    s.push('\n');
+}
+
 /// `allow` / `deny` and one line per reason.
 pub fn decision(d: &Decision) -> String {
     decision_as(d, None)
@@ -33,10 +65,10 @@ pub fn decision_as(d: &Decision, token: Option<&VerifiedToken>) -> String {
     if let Some(t) = token {
         let who = t.principal.as_deref().map_or(String::new(), |p| format!(" as `{p}`"));
         let key = t.key_id.as_deref().map_or(String::new(), |k| format!(" (key `{k}`)"));
-        let _ = writeln!(s, "  token verified for identity `{}`{who}{key}", t.identity);
+        push_line(&mut s, &format!("  token verified for identity `{}`{who}{key}", t.identity));
     }
     for e in &d.errors {
-        let _ = writeln!(s, "  invalid request [{}]: {}", e.code, e.message);
+        push_line(&mut s, &format!("  invalid request [{}]: {}", e.code, e.message));
     }
     for r in &d.reasons {
         let line = match r {
@@ -49,8 +81,7 @@ pub fn decision_as(d: &Decision, token: Option<&VerifiedToken>) -> String {
                 roles.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(" and ")
             ),
         };
-        s.push_str(&line);
-        s.push('\n');
+        push_line(&mut s, &line);
     }
     s
 }

@@ -46,6 +46,8 @@ write('alg-none.jwt', jwt({ alg: 'none', typ: 'JWT' }, carol, null));
 write('hs256-public-key.jwt', jwt({ alg: 'HS256', kid: 'rsa-1' }, carol, HS256(fs.readFileSync('../keys/rsa-1.pub.pem'))));
 write('alg-not-the-keys.jwt', jwt({ alg: 'RS384', kid: 'rsa-1' }, carol, RS384('rsa-1')));
 write('unknown-kid.jwt', jwt({ alg: 'RS256', kid: 'rsa-2' }, carol, RS256('rsa-2')));
+// A key id that would act on a terminal and print a line of its own where it is shown.
+write('kid-with-escapes.jwt', jwt({ alg: 'RS256', kid: 'x\u001b[2J\nallow' }, carol, RS256('rsa-2')));
 write('other-key.jwt', jwt({ alg: 'RS256', kid: 'rsa-1' }, carol, RS256('rsa-other')));
 const [h, , s] = jwt({ alg: 'RS256', kid: 'rsa-1', typ: 'JWT' }, carol, RS256('rsa-1')).split('.');
 write('tampered.jwt', `${h}.${b64(JSON.stringify({ ...carol, groups: ['ML Platform Engineers', 'admin'] }))}.${s}`);
