@@ -10,7 +10,7 @@
 mod common;
 
 use common::TempDir;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -492,6 +492,54 @@ fn tokens_never_reach_the_log_accepted_or_rejected() {
         assert_eq!(e["request"]["principal"]["identity"], "okta", "{e}");
         assert_eq!(e["request"]["principal"]["claims"]["email"], "carol@acme.com", "{e}");
     }
+    assert_eq!(verify(&log, None).0, 0);
+}
+
+/// A masked value stays masked wherever the entry would repeat it: in an error message
+/// quoting an attribute of the wrong type, in the claims a verified token proved (the user
+/// claim is the principal id), in the claim value a group's reason names.
+#[test]
+fn masks_hold_in_error_messages_and_for_token_principals() {
+    let d = dir("masks-everywhere");
+    let log = d.join("audit.log");
+    let token = std::fs::read_to_string("tests/identity/tokens/okta-carol-rs256.jwt").expect("a test token");
+    let token =
+        format!(r#"{{"principal": {{"token": "{}"}}, "action": "write", "resource": "workspace:prod"}}"#, token.trim());
+    let attrs = r#"{"principal": {"id": "user:ann", "attrs": {"department": {"ssn": "123-45-6789"}}}, "action": "read", "resource": {"path": "workspace:prod/project:p/model:m", "attrs": {"owner": ["user:bob@acme.com"]}}, "context": {"mfa": "otp-991"}}"#;
+    let masks = ["principal.id", "principal.department", "resource.owner", "context.*", "claims.groups"];
+    let keys = ["--jwks", "okta=tests/identity/keys/jwks.json", "--jwks", "keycloak=tests/identity/keys/jwks.json"];
+    for (policy, request, keys) in
+        [("tests/identity/policy.rbac", token.as_str(), &keys[..]), ("examples/zenml.rbac", attrs, &[])]
+    {
+        let input = d.join("request.json");
+        std::fs::write(&input, request).expect("write the request");
+        let out = rbac()
+            .args(["eval", policy, "--request"])
+            .arg(&input)
+            .args(keys)
+            .arg("--audit-log")
+            .arg(&log)
+            .args(masks.iter().flat_map(|m| ["--mask", m]))
+            .output()
+            .expect("run rbac eval");
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        // The decision printed is the caller's own: unmasked.
+        let decision = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(decision.contains("ML Platform Engineers") || decision.contains("123-45-6789"), "{decision}");
+    }
+    let text = std::fs::read_to_string(&log).expect("read log");
+    for secret in ["carol@acme.com", "ML Platform Engineers", "123-45-6789", "bob@acme.com", "otp-991", "user:ann"] {
+        assert!(!text.contains(secret), "`{secret}` reached the log:\n{text}");
+    }
+    let entries: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("an entry")).collect();
+    let hidden = |v: Value| rbac::audit::masked(&v);
+    assert_eq!(entries[0]["request"]["principal"]["claims"]["email"], hidden(json!("carol@acme.com")));
+    assert_eq!(entries[0]["request"]["principal"]["claims"]["sub"], "00u1carol", "claims not masked stay");
+    assert_eq!(entries[0]["decision"]["reasons"][0]["value"], hidden(json!("ML Platform Engineers")));
+    let errors = entries[1]["decision"]["errors"].as_array().cloned().unwrap_or_default();
+    assert!(errors.iter().any(|e| e["code"] == "E0741"), "{errors:?}");
+    let owner = hidden(json!(["user:bob@acme.com"]));
+    assert!(errors.iter().any(|e| e["message"].as_str().is_some_and(|m| m.contains(owner.as_str().unwrap_or("?")))));
     assert_eq!(verify(&log, None).0, 0);
 }
 

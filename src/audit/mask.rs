@@ -22,6 +22,8 @@ struct Field {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mask {
     fields: Vec<Field>,
+    /// (identity, the claim that names its users).
+    user_claims: Vec<(String, String)>,
 }
 
 /// A value as it is written when masked: `sha256:` and the hash of its canonical JSON.
@@ -48,7 +50,7 @@ impl Mask {
                 }
             }
         }
-        Ok(Mask { fields })
+        Ok(Mask { fields, user_claims: Vec::new() })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -75,12 +77,32 @@ impl Mask {
     fn mask_fields(&self, request: &mut Value, decision: &mut Value) {
         let mut hide_id = false;
         let raw_id = request.pointer("/principal/id").and_then(Value::as_str).map(str::to_string);
+        // Each masked value as error messages quote it (`` `VALUE` ``) and its mask, so that an
+        // error about a masked attribute (E0741 repeats the value) does not undo the mask.
+        let mut quoted: Vec<(String, String)> = Vec::new();
+        let mut hide = |v: &mut Value| {
+            if !is_masked(v) {
+                let m = masked(v);
+                quoted.push((format!("`{v}`"), format!("`{}`", m.as_str().unwrap_or_default())));
+                *v = m;
+            }
+        };
+        let mut masked_claims: Vec<&str> = Vec::new();
         for f in &self.fields {
             let target = match (f.entity.as_str(), f.name.as_str()) {
                 ("principal", "id") => {
                     hide_id = true;
                     if let Some(id) = request.pointer_mut("/principal/id") {
-                        *id = masked(id);
+                        hide(id);
+                    }
+                    // A principal given by claims (a verified token's among them) has the
+                    // id its identity's user claim gives.
+                    let identity = request.pointer("/principal/identity").and_then(Value::as_str);
+                    if let Some(claim) = identity.and_then(|i| self.user_claim(i)).map(str::to_string)
+                        && let Some(Value::Object(claims)) = request.pointer_mut("/principal/claims")
+                        && let Some(v) = claim_mut(claims, &claim)
+                    {
+                        hide(v);
                     }
                     continue;
                 }
@@ -89,37 +111,78 @@ impl Mask {
                 ("context", _) => request.pointer_mut("/context"),
                 _ => {
                     hide_id = true;
+                    masked_claims.push(&f.name);
                     request.pointer_mut("/principal/claims")
                 }
             };
             let Some(Value::Object(map)) = target else { continue };
             for (k, v) in map.iter_mut() {
-                if (f.name == "*" || *k == f.name) && !is_masked(v) {
-                    *v = masked(v);
+                if f.name == "*" || *k == f.name {
+                    hide(v);
                 }
             }
         }
-        if !hide_id {
-            return;
-        }
         if let Some(Value::Array(reasons)) = decision.get_mut("reasons") {
             for r in reasons {
-                if let Some(s) = r.get_mut("subject")
+                // A group's reason names the claim value that gave it.
+                let from_masked = r
+                    .get("claim")
+                    .and_then(Value::as_str)
+                    .is_some_and(|c| masked_claims.iter().any(|m| *m == "*" || *m == c));
+                if from_masked && let Some(v) = r.get_mut("value") {
+                    hide(v);
+                }
+                if hide_id
+                    && let Some(s) = r.get_mut("subject")
                     && s.as_str().is_some_and(|s| s.starts_with("user:") || s.starts_with("service:"))
                 {
                     *s = masked(s);
                 }
             }
         }
-        if let (Some(id), Some(Value::Array(errors))) = (raw_id, decision.get_mut("errors")) {
+        let Some(Value::Array(errors)) = decision.get_mut("errors") else { return };
+        let id = raw_id.filter(|_| hide_id).map(|id| {
             let hidden = masked(&Value::String(id.clone()));
-            for e in errors {
-                if let Some(Value::String(m)) = e.get_mut("message") {
-                    *m = m.replace(&id, hidden.as_str().unwrap_or_default());
+            (id, hidden.as_str().unwrap_or_default().to_string())
+        });
+        for e in errors {
+            if let Some(Value::String(m)) = e.get_mut("message") {
+                for (value, hidden) in quoted.iter().chain(&id) {
+                    if m.contains(value.as_str()) {
+                        *m = m.replace(value.as_str(), hidden);
+                    }
                 }
             }
         }
     }
+
+    /// The claim that gives the user id of principals of `identity` ([`Mask::for_policy`]).
+    fn user_claim(&self, identity: &str) -> Option<&str> {
+        self.user_claims.iter().find(|(i, _)| i == identity).map(|(_, c)| c.as_str())
+    }
+
+    /// Learns from `policy` which claim each identity's user ids come from (`user from
+    /// claim`), so that masking `principal.id` also masks that claim of a principal given by
+    /// claims or by a verified token (which is logged as the claims it proved).
+    pub fn for_policy(mut self, policy: &crate::Policy) -> Mask {
+        let identities = &policy.compiled().identities;
+        self.user_claims = identities.iter().filter_map(|i| Some((i.name.clone(), i.user_claim.clone()?))).collect();
+        self
+    }
+}
+
+/// The claim `name` of `claims`: the top-level claim of that name, else, for a dotted name,
+/// the nested one (as identities read claims).
+fn claim_mut<'a>(claims: &'a mut serde_json::Map<String, Value>, name: &str) -> Option<&'a mut Value> {
+    if claims.contains_key(name) {
+        return claims.get_mut(name);
+    }
+    let mut parts = name.split('.');
+    let mut at = claims.get_mut(parts.next()?)?;
+    for part in parts {
+        at = at.as_object_mut()?.get_mut(part)?;
+    }
+    Some(at)
 }
 
 /// Replaces every JWT (JWS or JWE compact form) in the strings and keys of `v` by its mask,

@@ -38,12 +38,13 @@ pub struct Recorder {
 
 impl LogArgs {
     /// Opens the log when one was asked for; `Err` (already reported) when it cannot be.
-    pub fn open(&self, digest: String) -> Result<Option<Recorder>, ExitCode> {
+    pub fn open(&self, policy: &Policy) -> Result<Option<Recorder>, ExitCode> {
         let Some(path) = &self.audit_log else { return Ok(None) };
         let mask = audit::Mask::parse(&self.mask).map_err(|e| {
             eprintln!("error: {e}");
             ExitCode::from(2)
         })?;
+        let (mask, digest) = (mask.for_policy(policy), policy.digest());
         match audit::open_file(Path::new(path), AuditOptions { sync: self.audit_sync, mask }) {
             Ok(log) => Ok(Some(Recorder { log, path: path.clone(), digest })),
             Err(e) => {
@@ -57,14 +58,6 @@ impl LogArgs {
                 Err(ExitCode::from(2))
             }
         }
-    }
-
-    /// [`LogArgs::open`] for the decisions of one policy.
-    pub fn open_for(&self, policy: &Policy) -> Result<Option<Recorder>, ExitCode> {
-        if self.audit_log.is_none() {
-            return Ok(None);
-        }
-        self.open(policy.digest())
     }
 }
 

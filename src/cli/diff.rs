@@ -30,7 +30,7 @@ pub fn run(args: &DiffArgs) -> ExitCode {
     };
     let diff = rbac::review::diff(old.compiled(), new.compiled());
     if args.audit.audit_log.is_some() {
-        let recorded = args.audit.open(new.digest()).and_then(|rec| {
+        let recorded = args.audit.open(&new).and_then(|rec| {
             let Some(mut rec) = rec else { return Ok(()) };
             let change = rbac::audit::PolicyChange {
                 old_policy: diff.old_digest.clone(),

@@ -31,7 +31,7 @@ pub fn run(
 ) -> ExitCode {
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)).max(1);
     let Some(policy) = super::load_policy(policy, "nothing was decided") else { return ExitCode::from(2) };
-    let mut recorder = match audit.open_for(&policy) {
+    let mut recorder = match audit.open(&policy) {
         Ok(r) => r,
         Err(code) => return code,
     };

@@ -335,7 +335,7 @@ fn can(
             }
         }
     }
-    let mut recorder = match audit.open_for(&policy) {
+    let mut recorder = match audit.open(&policy) {
         Ok(r) => r,
         Err(code) => return code,
     };

@@ -191,9 +191,7 @@ fn misleading(c: char, next: Option<u8>) -> Option<(&'static str, &'static str)>
 
 /// Each [`misleading`] character of `text` with its offset, from a fast scan for the bytes
 /// that may start one ([`next_unplain`]).
-pub(crate) fn misleading_chars(
-    text: &str,
-) -> impl Iterator<Item = (usize, char, (&'static str, &'static str))> + '_ {
+pub(crate) fn misleading_chars(text: &str) -> impl Iterator<Item = (usize, char, (&'static str, &'static str))> + '_ {
     let bytes = text.as_bytes();
     let mut from = Some(0);
     std::iter::from_fn(move || {
