@@ -318,6 +318,22 @@ fn a_killed_writer_leaves_a_log_that_verifies_and_continues() {
     assert!(err.contains("damage other than a torn last line") && err.contains("line 3:"), "{err}");
     assert_eq!(std::fs::read(&log).expect("read"), bytes, "a damaged log is left as it was");
     assert!(!killed.join("audit.log.torn-8").exists());
+
+    // The last entry edited and its newline removed, to pass for a crash's leftovers: it is
+    // whole, so it was altered, and recovery refuses to cut it.
+    std::fs::write(&log, &intact).expect("write");
+    let mut edited = lines(&log);
+    let last = edited.len() - 1;
+    edited[last] = edited[last].replace("\"decision\":\"allow\"", "\"decision\":\"deny\"");
+    let mut bytes: Vec<u8> = edited.iter().flat_map(|l| format!("{l}\n").into_bytes()).collect();
+    bytes.pop();
+    std::fs::write(&log, &bytes).expect("write");
+    let (code, out) = verify(&log, None);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("{}:{}: altered: ", log.display(), last + 1)), "{out}");
+    let out = rbac().args(["audit", "recover"]).arg(&log).output().expect("run rbac audit recover");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&log).expect("read"), bytes, "an altered log is left as it was");
 }
 
 #[test]

@@ -116,6 +116,16 @@ impl Verifier {
             let message =
                 format!("line {n} is torn: {} bytes without a final newline (an interrupted write)", bytes.len());
             self.problem(ProblemKind::Torn, message);
+            // An interrupted write leaves a prefix of a true entry. A whole entry whose hash
+            // does not match is no such thing: it was altered (and its newline removed, perhaps
+            // so that recovery would cut it as a crash's leftovers).
+            if let Ok(entry) = parse_entry(bytes)
+                && (entry.actual != entry.hash || !entry.as_written)
+            {
+                let message =
+                    format!("line {n} (seq {}) was altered: its content does not match its hash", entry.seq);
+                self.problem(ProblemKind::Altered, message);
+            }
             return;
         }
         let entry = match parse_entry(bytes) {
