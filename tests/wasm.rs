@@ -119,6 +119,34 @@ fn a_decision_out_of_fuel_denies_and_default_fuel_is_ample() {
     }
 }
 
+/// A module keeps an attribute's slot in 16 bits: up to 65,535 attribute names (and
+/// `resource.id`) fit and each reads as its own; one more is refused, never wrapped onto
+/// another attribute's slot (which read `c65535` as `a`, a deny became an allow).
+#[test]
+fn more_attributes_than_a_module_can_number_are_refused() {
+    let policy = |n: usize| {
+        let attrs: Vec<String> = (0..n - 1).map(|i| format!("c{i:05}: bool")).collect();
+        let src = format!(
+            "resource r {{ actions read; }}\nprincipal {{ attributes {{ a: bool }} }}\n\
+             context {{ attributes {{ {} }} }}\nrole v {{ allow read on r when principal.a; }}\nassign v to everyone;\n",
+            attrs.join(", ")
+        );
+        rbac::compile_str("many.rbac", &src).policy.expect("compiles")
+    };
+    let fits = policy(65_535);
+    let bytes = rbac::wasm::emit(&fits).expect("65,535 attribute names fit");
+    let mut wasm = rbac::wasm::WasmPolicy::new(&bytes).expect("load");
+    let last = rbac::Request::from_json(
+        r#"{"principal": {"id": "user:x", "attrs": {"a": false}}, "action": "read", "resource": "r:1",
+            "context": {"c65533": true}}"#,
+    )
+    .expect("a request");
+    assert!(!wasm.decide(&last).is_allow());
+    assert!(!fits.decide(&last).is_allow());
+    let err = rbac::wasm::emit(&policy(65_536)).expect_err("one attribute too many");
+    assert!(err.contains("65536 attribute names") && err.contains("(65535)"), "{err}");
+}
+
 #[test]
 fn a_condition_longer_than_the_target_takes_is_refused_naming_its_rule() {
     // `context.a && context.a && ...`: one term a read, and one for the `&&`.

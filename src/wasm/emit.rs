@@ -171,6 +171,15 @@ pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
     }
     let rid_slot = len32(slot_names.len());
     slot_names.push("resource.id".to_string());
+    // The attribute tables pack a slot in 16 bits beside its type: one more would wrap onto
+    // slot 0 (another attribute's value, even with another type, would be read for it).
+    if slot_names.len() > MAX_ATTR_SLOTS {
+        return Err(format!(
+            "the policy declares {} attribute names, more than the WebAssembly target takes ({})",
+            slot_names.len() - 1,
+            MAX_ATTR_SLOTS - 1
+        ));
+    }
     let attr_entries = |entity: Entity, attrs: &BTreeMap<String, Ty>| -> Vec<(Vec<u8>, u32)> {
         attrs
             .iter()
@@ -571,6 +580,11 @@ fn meta(p: &CompiledPolicy, slots: Vec<String>) -> Meta {
         exclusive: p.exclusive_sets.iter().map(|s| s.iter().map(|r| r.0).collect()).collect(),
     }
 }
+
+/// The most attribute slots of a module: one per distinct attribute name of the principal, the
+/// context and the resource types, and one for `resource.id` (a slot is 16 bits in the
+/// attribute tables).
+const MAX_ATTR_SLOTS: usize = 1 << 16;
 
 /// The most terms (literals, attributes, operators) one condition may have in a module.
 pub const MAX_COND_TERMS: usize = 4096;
