@@ -287,6 +287,13 @@ impl Host {
     /// Runs the host's command in `mode` (`[]`, `["--encode"]` or `["--raw"]`) and returns its
     /// output lines.
     fn run(self, mode: &[&str], wasm: &Path, input: &Path) -> Vec<String> {
+        let mut cmd = self.command(mode, wasm, input);
+        let out = cmd.output().unwrap_or_else(|e| panic!("{self:?} host: cannot run {cmd:?}: {e}"));
+        assert!(out.status.success(), "{self:?} host: {cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8 output").lines().map(str::to_string).collect()
+    }
+
+    fn command(self, mode: &[&str], wasm: &Path, input: &Path) -> Command {
         let mut cmd = match self {
             Host::Node => {
                 let mut c = Command::new(std::env::var_os("RBAC_NODE").unwrap_or_else(|| "node".into()));
@@ -300,9 +307,7 @@ impl Host {
             }
         };
         cmd.args(mode).arg(wasm).arg(input);
-        let out = cmd.output().unwrap_or_else(|e| panic!("{self:?} host: cannot run {cmd:?}: {e}"));
-        assert!(out.status.success(), "{self:?} host: {cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("UTF-8 output").lines().map(str::to_string).collect()
+        cmd
     }
 }
 
@@ -393,6 +398,47 @@ fn node_host_decides_like_native() {
 #[test]
 fn python_host_decides_like_native() {
     decides_like_native(Host::Python);
+}
+
+/// A module is loaded only when its bytes match the `rbac.sha256` digest it ends with: one
+/// flipped bit of a rule's effect in the data section made a deny rule an allow rule, and
+/// the hosts decided with it. Every host refuses a damaged module before deciding anything.
+#[test]
+fn every_host_refuses_a_damaged_module() {
+    let tmp = TempDir::new("hosts-damaged");
+    let module = rbac::wasm::emit(&compile("examples/zenml.rbac")).expect("emit");
+    let input = tmp.0.join("requests.jsonl");
+    write_lines(
+        &input,
+        &[r#"{"principal": {"id": "user:alice@acme.com"}, "action": "read", "resource": "workspace:prod/project:p"}"#
+            .to_string()],
+    );
+    let flipped = |at: usize| {
+        let mut m = module.clone();
+        m[at] ^= 1;
+        m
+    };
+    let damaged = [
+        ("a byte of the header", flipped(9)),
+        ("a byte of the data", flipped(module.len() / 2)),
+        ("a byte of the digest", flipped(module.len() - 1)),
+        ("the last byte cut", module[..module.len() - 1].to_vec()),
+        ("no digest", module[..module.len() - 46].to_vec()),
+    ];
+    let whole = tmp.0.join("whole.wasm");
+    std::fs::write(&whole, &module).expect("write");
+    for host in [Host::Node, Host::Python] {
+        assert_eq!(host.run(&[], &whole, &input).len(), 1, "{host:?}: the whole module loads");
+        for (what, bytes) in &damaged {
+            assert!(rbac::wasm::WasmPolicy::new(bytes).is_err(), "Rust host: {what}");
+            let wasm = tmp.0.join("damaged.wasm");
+            std::fs::write(&wasm, bytes).expect("write");
+            let out = host.command(&[], &wasm, &input).output().expect("run the host");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success() && out.stdout.is_empty(), "{host:?} host decided with {what}");
+            assert!(err.contains("rbac.sha256"), "{host:?} host, {what}: {err}");
+        }
+    }
 }
 
 // ---- raw input ----------------------------------------------------------------------------

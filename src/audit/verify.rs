@@ -122,8 +122,7 @@ impl Verifier {
             if let Ok(entry) = parse_entry(bytes)
                 && (entry.actual != entry.hash || !entry.as_written)
             {
-                let message =
-                    format!("line {n} (seq {}) was altered: its content does not match its hash", entry.seq);
+                let message = format!("line {n} (seq {}) was altered: its content does not match its hash", entry.seq);
                 self.problem(ProblemKind::Altered, message);
             }
             return;

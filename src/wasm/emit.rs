@@ -466,7 +466,7 @@ pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
     validate(&bytes)?;
     let meta = serde_json::to_vec(&meta(p, slot_names)).map_err(|e| e.to_string())?;
     append_custom_section(&mut bytes, SECTION, &meta);
-    Ok(bytes)
+    Ok(super::meta::seal(bytes))
 }
 
 /// Puts a data section with one active segment (`bytes` at `addr` of memory 0) right after

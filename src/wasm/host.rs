@@ -80,7 +80,8 @@ impl WasmPolicy {
     /// decision's running time: the module is the policy, and an emitted module's loops are
     /// all bounded by the request (at most [`INPUT_CAP`] bytes) and its own tables. Fuel would
     /// cost each decision about 40% more; ask for it with [`WasmPolicy::with_fuel`] for
-    /// modules you do not trust to stop.
+    /// modules you do not trust to stop. A module whose bytes do not match the `rbac.sha256`
+    /// digest it ends with (docs/wasm-abi.md) is refused.
     pub fn new(bytes: &[u8]) -> Result<WasmPolicy, String> {
         WasmPolicy::load(bytes, None)
     }
@@ -93,6 +94,7 @@ impl WasmPolicy {
     }
 
     fn load(bytes: &[u8], fuel: Option<u64>) -> Result<WasmPolicy, String> {
+        super::meta::check_seal(bytes)?;
         let meta = read_meta(bytes)?;
         let mut config = Config::new();
         config.cranelift_opt_level(OptLevel::Speed);

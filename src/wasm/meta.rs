@@ -6,6 +6,41 @@ use serde::{Deserialize, Serialize};
 
 pub const SECTION: &str = "rbac.meta";
 
+/// The last section of every module: a custom section named `rbac.sha256` holding the
+/// SHA-256 of every byte before it, so a host can tell a damaged module (one flipped bit of
+/// a rule's effect turned a deny into an allow) from the one `rbac` wrote. It is always
+/// these 14 bytes (section 0, size 44, name length 11, the name) and the 32-byte digest.
+pub const DIGEST_TRAILER: &[u8; 14] = b"\x00\x2c\x0brbac.sha256";
+
+/// The module with its digest section appended.
+pub fn seal(mut module: Vec<u8>) -> Vec<u8> {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(&module);
+    module.extend_from_slice(DIGEST_TRAILER);
+    module.extend_from_slice(&digest);
+    module
+}
+
+/// Checks that `module` ends with the digest of the rest ([`seal`]).
+pub fn check_seal(module: &[u8]) -> Result<(), String> {
+    use sha2::Digest;
+    let body_len = module.len().checked_sub(DIGEST_TRAILER.len() + 32);
+    let body = body_len.and_then(|n| module.get(..n));
+    let trailer = body_len.and_then(|n| module.get(n..n + DIGEST_TRAILER.len()));
+    let digest = body_len.and_then(|n| module.get(n + DIGEST_TRAILER.len()..));
+    match (body, trailer, digest) {
+        (Some(body), Some(t), Some(d)) if t == DIGEST_TRAILER => {
+            if sha2::Sha256::digest(body).as_slice() == d {
+                Ok(())
+            } else {
+                Err("the module is damaged: its bytes do not match its `rbac.sha256` digest".to_string())
+            }
+        }
+        _ => Err("the module does not end with an `rbac.sha256` digest; build it with `rbac build --target wasm`"
+            .to_string()),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
     pub abi: u32,

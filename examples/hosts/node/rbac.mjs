@@ -731,12 +731,42 @@ export class Policy {
   }
 }
 
-/** Loads a policy module from its bytes (synchronous compile; fine in Node). */
+// Every module ends with a custom section `rbac.sha256` holding the SHA-256 of every byte
+// before it (docs/wasm-abi.md): section 0, size 44, name length 11, the name, the digest.
+const TRAILER = new Uint8Array([0, 44, 11, ...new TextEncoder().encode("rbac.sha256")]);
+
+/** Splits a module into the bytes its digest covers and the digest; throws when it has none. */
+function sealed(bytes) {
+  const view = new Uint8Array(bytes.buffer ?? bytes, bytes.byteOffset ?? 0, bytes.byteLength);
+  const body = view.length - TRAILER.length - 32;
+  if (body < 0 || !TRAILER.every((b, i) => view[body + i] === b)) {
+    throw new Error("the module does not end with an `rbac.sha256` digest; build it with `rbac build --target wasm`");
+  }
+  return { body: view.subarray(0, body), digest: view.subarray(body + TRAILER.length) };
+}
+
+function checkDigest(actual, digest) {
+  const a = new Uint8Array(actual);
+  if (a.length !== digest.length || !a.every((b, i) => b === digest[i])) {
+    throw new Error("the module is damaged: its bytes do not match its `rbac.sha256` digest");
+  }
+}
+
+/**
+ * Loads a policy module from its bytes (synchronous compile and SHA-256 check: Node; in a
+ * browser use `loadPolicyAsync`). A module whose bytes do not match its digest is refused.
+ */
 export function loadPolicy(bytes) {
+  const { body, digest } = sealed(bytes);
+  const crypto = globalThis.process?.getBuiltinModule?.("node:crypto");
+  if (!crypto) throw new Error("no synchronous SHA-256 here to check the module with: use loadPolicyAsync");
+  checkDigest(crypto.createHash("sha256").update(body).digest(), digest);
   return new Policy(new WebAssembly.Module(bytes));
 }
 
-/** Loads a policy module from its bytes with an asynchronous compile (browsers' main thread). */
+/** Loads a policy module from its bytes with an asynchronous compile and check (browsers too). */
 export async function loadPolicyAsync(bytes) {
+  const { body, digest } = sealed(bytes);
+  checkDigest(await globalThis.crypto.subtle.digest("SHA-256", body), digest);
   return new Policy(await WebAssembly.compile(bytes));
 }

@@ -17,6 +17,7 @@ A module that traps (out of fuel, out of memory, any runtime error) decides deny
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import struct
@@ -352,6 +353,20 @@ def _leb128(data: bytes, pos: int) -> tuple[int, int]:
             return result, pos
 
 
+# Every module ends with a custom section ``rbac.sha256`` holding the SHA-256 of every byte
+# before it (docs/wasm-abi.md): section 0, size 44, name length 11, the name, the digest.
+_TRAILER = b"\x00\x2c\x0brbac.sha256"
+
+
+def check_digest(wasm: bytes) -> None:
+    """Refuses a module that does not end with the SHA-256 of the rest (a damaged module)."""
+    body = len(wasm) - len(_TRAILER) - 32
+    if body < 0 or wasm[body : body + len(_TRAILER)] != _TRAILER:
+        raise ValueError("the module does not end with an `rbac.sha256` digest; build it with `rbac build --target wasm`")
+    if hashlib.sha256(wasm[:body]).digest() != wasm[body + len(_TRAILER) :]:
+        raise ValueError("the module is damaged: its bytes do not match its `rbac.sha256` digest")
+
+
 def read_meta(wasm: bytes) -> dict:
     """Reads the ``rbac.meta`` custom section: the names behind the module's numbers."""
     pos = 8  # magic and version
@@ -396,6 +411,7 @@ class Policy:
     """A loaded policy module. One decision at a time; keep one per thread and reuse it."""
 
     def __init__(self, wasm: bytes, fuel: int = FUEL, memory_limit: int = MEMORY_LIMIT):
+        check_digest(wasm)
         self.meta = read_meta(wasm)
         self.fuel = fuel
         config = wasmtime.Config()
