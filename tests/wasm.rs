@@ -119,6 +119,37 @@ fn a_decision_out_of_fuel_denies_and_default_fuel_is_ample() {
     }
 }
 
+/// Records the decision does not report cannot crowd out those it does: 4,100 allow records
+/// (more than the output holds) before the one deny record still give the native reasons,
+/// as do 4,100 skipped allow rules before an allow. (A decision whose own reasons are more
+/// than 4,096 loses the rest: `rbac_output_overflow` counts them.)
+#[test]
+fn a_full_output_keeps_the_records_of_the_outcome() {
+    let mut src = String::from("resource r { actions read; }\ncontext { attributes { x: bool } }\n");
+    src.push_str("group g; group h; group d; group l;\n");
+    for i in 0..4100 {
+        src.push_str(&format!("role a{i} {{ allow read on r; }}\nrole s{i} {{ allow read on r when context.x; }}\n"));
+        src.push_str(&format!("assign a{i} to group:g;\nassign s{i} to group:h;\n"));
+    }
+    src.push_str(
+        "role d { deny read on r; }\nassign d to group:d;\nrole last { allow read on r; }\nassign last to group:l;\n",
+    );
+    let c = rbac::compile_str("full.rbac", &src);
+    let rendered = c.render(false);
+    let policy = c.policy.unwrap_or_else(|| panic!("{rendered}"));
+    let mut wasm = rbac::wasm::WasmPolicy::new(&rbac::wasm::emit(&policy).expect("emit")).expect("load");
+    for groups in [&["g", "d"][..], &["h", "l"]] {
+        let req = rbac::Request::new("user:a", groups, "read", "r:x");
+        let (native, module) = (policy.decide(&req).into_owned(), wasm.decide(&req).into_owned());
+        assert!(
+            module == native,
+            "groups {groups:?}: {} reasons natively, {} from the module",
+            native.reasons.len(),
+            module.reasons.len()
+        );
+    }
+}
+
 /// A module keeps an attribute's slot in 16 bits: up to 65,535 attribute names (and
 /// `resource.id`) fit and each reads as its own; one more is refused, never wrapped onto
 /// another attribute's slot (which read `c65535` as `a`, a deny became an allow).

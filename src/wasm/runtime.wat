@@ -908,22 +908,30 @@
         (if (local.get $cond)
           (then (local.set $out (call_indirect (type $cond_t) (i32.sub (local.get $cond) (i32.const 1))))))
         ;; out: 0 false, 1 true, 2 cannot be evaluated ($missing = slot)
+        ;; Only the records of the outcome are kept (a deny's deny records, an allow's allow
+        ;; records, `no_rule`'s skipped ones): the first deny drops every record before it and
+        ;; the first allow the skipped ones, so that records the decision does not report can
+        ;; never fill the output and crowd out those it does.
         (if (i32.load (local.get $info))
           (then (if (local.get $out)
             (then
+              (if (i32.eqz (global.get $denies))
+                (then (global.set $out_n (i32.const 0)) (global.set $overflow (i32.const 0))))
               (call $emit (i32.const 2) (local.get $rule) (local.get $via) (local.get $subject) (local.get $node)
                 (select (i32.add (global.get $missing) (i32.const 1)) (i32.const 0) (i32.eq (local.get $out) (i32.const 2))))
               (global.set $denies (i32.add (global.get $denies) (i32.const 1)))
               (if (i32.or (i32.lt_s (global.get $min_deny) (i32.const 0)) (i32.lt_s (local.get $rule) (global.get $min_deny)))
                 (then (global.set $min_deny (local.get $rule)))))))
           (else
-            (if (i32.eq (local.get $out) (i32.const 1))
+            (if (i32.and (i32.eq (local.get $out) (i32.const 1)) (i32.eqz (global.get $denies)))
               (then
+                (if (i32.eqz (global.get $allows))
+                  (then (global.set $out_n (i32.const 0)) (global.set $overflow (i32.const 0))))
                 (call $emit (i32.const 1) (local.get $rule) (local.get $via) (local.get $subject) (local.get $node) (i32.const 0))
                 (global.set $allows (i32.add (global.get $allows) (i32.const 1)))
                 (if (i32.or (i32.lt_s (global.get $min_allow) (i32.const 0)) (i32.lt_s (local.get $rule) (global.get $min_allow)))
                   (then (global.set $min_allow (local.get $rule))))))
-            (if (i32.eq (local.get $out) (i32.const 2))
+            (if (i32.and (i32.eq (local.get $out) (i32.const 2)) (i32.eqz (i32.or (global.get $denies) (global.get $allows))))
               (then (call $emit (i32.const 3) (local.get $rule) (local.get $via) (local.get $subject) (local.get $node)
                       (i32.add (global.get $missing) (i32.const 1)))))))
         (local.set $p (i32.add (local.get $p) (i32.const 8)))
