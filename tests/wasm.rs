@@ -119,6 +119,31 @@ fn a_decision_out_of_fuel_denies_and_default_fuel_is_ample() {
     }
 }
 
+/// A value of a deeply nested `set` type reaches the module as what it is: values were sent
+/// as "anything else" below 15 levels, so a valid request was refused (E0741) by the module.
+#[test]
+fn deeply_nested_sets_decide_as_natively() {
+    for levels in [16, 40, 120] {
+        let ty = format!("{}int{}", "set<".repeat(levels), ">".repeat(levels));
+        let src = format!(
+            "resource r {{ actions read; }}\ncontext {{ attributes {{ d: {ty} }} }}\n\
+             role v {{ allow read on r when context has d; }}\nassign v to everyone;\n"
+        );
+        let policy = rbac::compile_str("deep.rbac", &src).policy.expect("compiles");
+        let mut wasm = rbac::wasm::WasmPolicy::new(&rbac::wasm::emit(&policy).expect("emit")).expect("load");
+        for depth in [levels, levels + 1] {
+            let value = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+            let req = rbac::Request::from_json(&format!(
+                r#"{{"principal": {{"id": "user:a"}}, "action": "read", "resource": "r:x", "context": {{"d": {value}}}}}"#
+            ))
+            .expect("a request");
+            let native = policy.decide(&req).into_owned();
+            assert_eq!(native.is_allow(), depth == levels, "{levels} levels, a value {depth} deep: {native:?}");
+            assert_eq!(wasm.decide(&req).into_owned(), native, "{levels} levels, a value {depth} deep");
+        }
+    }
+}
+
 /// Records the decision does not report cannot crowd out those it does: 4,100 allow records
 /// (more than the output holds) before the one deny record still give the native reasons,
 /// as do 4,100 skipped allow rules before an allow. (A decision whose own reasons are more

@@ -6,8 +6,10 @@ use serde_json::{Map, Value};
 
 /// `RBQ1`, the first four bytes of every encoded request.
 pub const MAGIC: u32 = 0x3151_4252;
-/// Arrays nested deeper than this are sent as "other" (no declared type can match them).
-const MAX_DEPTH: usize = 15;
+/// Arrays nested deeper than this are sent as "other". No JSON reader here reads deeper
+/// documents (serde_json and the hosts stop at 128 levels), so every array a request can
+/// hold is sent as an array: a `set` type may nest up to 200 levels (E0104).
+const MAX_DEPTH: usize = 128;
 
 /// Where an encoded request goes: a `Vec`, or straight into a module's input buffer.
 pub trait Out {

@@ -185,7 +185,7 @@
     (drop (call $take (i32.load (local.get $p))))
     (if (result i32) (global.get $bad) (then (i32.const 0)) (else (local.get $p))))
 
-  ;; An encoded value: returns its address (tag byte), checking its shape to depth 16.
+  ;; An encoded value: returns its address (tag byte), checking its shape to depth 129 (hosts send arrays to depth 128).
   (func $rd_value (param $depth i32) (result i32)
     (local $p i32) (local $tag i32) (local $n i32)
     (local.set $p (global.get $pos))
@@ -196,7 +196,7 @@
       (if (i32.eq (local.get $tag) (i32.const 2)) (then (drop (call $take (i32.const 8))) (br $ok)))
       (if (i32.eq (local.get $tag) (i32.const 3)) (then (drop (call $take (i32.const 1))) (br $ok)))
       (br_if $ok (i32.eq (local.get $tag) (i32.const 5)))                     ;; other JSON
-      (if (i32.and (i32.eq (local.get $tag) (i32.const 4)) (i32.lt_u (local.get $depth) (i32.const 16)))
+      (if (i32.and (i32.eq (local.get $tag) (i32.const 4)) (i32.lt_u (local.get $depth) (i32.const 129)))
         (then
           (local.set $n (call $rd_u32))
           (block $done

@@ -20,7 +20,7 @@ export const ABI_VERSION = 1;
 /** `RBQ1`, the first four bytes of every encoded request. */
 const MAGIC = 0x31514252;
 /** Arrays nested deeper than this are sent as "anything else" (tag 5). */
-const MAX_ARRAY_DEPTH = 15;
+const MAX_ARRAY_DEPTH = 128;
 /** serde_json, which parses requests natively, refuses 128 nested arrays or objects. */
 const MAX_JSON_DEPTH = 128;
 const I64_MIN = -(2n ** 63n);

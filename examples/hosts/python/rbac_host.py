@@ -29,7 +29,7 @@ ABI_VERSION = 1
 #: ``RBQ1``, the first four bytes of every encoded request.
 MAGIC = 0x31514252
 #: Arrays nested deeper than this are sent as "anything else" (tag 5).
-MAX_ARRAY_DEPTH = 15
+MAX_ARRAY_DEPTH = 128
 #: serde_json, which parses requests natively, refuses 128 nested arrays or objects.
 MAX_JSON_DEPTH = 128
 I64_MIN = -(2**63)
