@@ -117,6 +117,25 @@ fn a_decision_out_of_fuel_denies_and_default_fuel_is_ample() {
     for _ in 0..3 {
         assert!(fuelled.decide(&req).is_allow(), "each decision gets its fuel afresh");
     }
+    // The costliest valid request known: two sets that fill the input, compared (quadratic in
+    // the module). 50 million units, the earlier default, ran out (E0707) on it.
+    let src = "resource r { actions read; attributes { u: set<int> } }\nprincipal { attributes { v: set<int> } }\n\
+               role q { allow read on r when resource.u == principal.v; }\nassign q to everyone;\n";
+    let sets = rbac::compile_str("sets.rbac", src).policy.expect("compiles");
+    let n = 3600;
+    let u: Vec<i64> = (0..n).collect();
+    let v: Vec<i64> = (0..n).rev().collect();
+    let req = rbac::Request::from_json(
+        &serde_json::json!({"principal": {"id": "user:a", "attrs": {"v": v}}, "action": "read",
+            "resource": {"path": "r:x", "attrs": {"u": u}}})
+        .to_string(),
+    )
+    .expect("a request");
+    assert!(rbac::wasm::encode(&req).len() > rbac::wasm::INPUT_CAP as usize * 9 / 10, "the sets fill the input");
+    let module = rbac::wasm::emit(&sets).expect("emit");
+    let mut fuelled = rbac::wasm::WasmPolicy::with_fuel(&module, rbac::wasm::DEFAULT_FUEL).expect("load");
+    assert!(sets.decide(&req).is_allow());
+    assert!(fuelled.decide(&req).is_allow(), "{:?}", fuelled.decide(&req).errors);
 }
 
 /// A value of a deeply nested `set` type reaches the module as what it is: values were sent
