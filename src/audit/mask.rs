@@ -211,35 +211,35 @@ fn scrub_tokens(v: &mut Value) {
 
 /// `s` with each JWT in it masked; `None` when it holds none.
 fn scrub_str(s: &str) -> Option<String> {
-    // A JWT starts with a base64url JSON object: `ey` (`{"`, `{ `) or `ew` (`{` and a
-    // line break or tab). Most strings are passed over here.
-    if !s.contains("ey") && !s.contains("ew") {
+    // A JWT has two dots at least; most strings are passed over here, and the rest are only
+    // copied once a token is found in them.
+    if s.bytes().filter(|&b| b == b'.').nth(1).is_none() {
         return None;
     }
-    let is_run = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
-    let mut out = String::with_capacity(s.len());
-    let mut changed = false;
-    let mut rest = s;
-    while let Some(start) = rest.find(is_run) {
-        let (before, from) = rest.split_at(start);
-        let end = from.find(|c: char| !is_run(c)).unwrap_or(from.len());
-        let (run, after) = from.split_at(end);
-        out.push_str(before);
+    let is_run = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '/' | '=');
+    let mut out: Option<String> = None;
+    let mut done = 0;
+    let mut at = 0;
+    while let Some(start) = s.get(at..).and_then(|r| r.find(is_run)).map(|i| at + i) {
+        let end = s.get(start..).and_then(|r| r.find(|c: char| !is_run(c))).map_or(s.len(), |i| start + i);
+        let run = s.get(start..end).unwrap_or_default();
         if looks_like_jwt(run) {
-            out.push_str(masked(&Value::String(run.to_string())).as_str().unwrap_or_default());
-            changed = true;
-        } else {
-            out.push_str(run);
+            let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
+            o.push_str(s.get(done..start).unwrap_or_default());
+            o.push_str(masked(&Value::String(run.to_string())).as_str().unwrap_or_default());
+            done = end;
         }
-        rest = after;
+        at = end;
     }
-    out.push_str(rest);
-    changed.then_some(out)
+    let mut out = out?;
+    out.push_str(s.get(done..).unwrap_or_default());
+    Some(out)
 }
 
-/// Three or more base64url parts separated by `.` (JWS has three, JWE five), the first, when
-/// decoded, the start of a JSON object with a key (`{"`, maybe with whitespace between).
-/// Nothing else is checked, so a damaged token counts too.
+/// Three or more base64 parts separated by `.` (JWS has three, JWE five), the first, when
+/// decoded, the start of a JSON object with a key (`{"`, maybe with whitespace before and
+/// between). Either base64 alphabet, padded or not, counts (a client may have re-encoded a
+/// token), and nothing else is checked, so a damaged token counts too.
 fn looks_like_jwt(run: &str) -> bool {
     use base64::Engine;
     let mut parts = run.split('.');
@@ -247,10 +247,19 @@ fn looks_like_jwt(run: &str) -> bool {
     if parts.count() < 2 || header.len() < 8 {
         return false;
     }
+    let header: String = header
+        .trim_end_matches('=')
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
     let prefix = header.get(..header.len() / 4 * 4).unwrap_or_default();
     let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(prefix) else { return false };
-    let mut bytes = bytes.iter();
-    bytes.next() == Some(&b'{') && bytes.find(|b| !b.is_ascii_whitespace()) == Some(&b'"')
+    let mut text = bytes.iter().filter(|b| !b.is_ascii_whitespace());
+    text.next() == Some(&b'{') && text.next() == Some(&b'"')
 }
 
 fn is_masked(v: &Value) -> bool {
@@ -305,6 +314,14 @@ mod tests {
             dec.pointer("/errors/0/message"),
             Some(&json!(format!("principal id `{hidden_text}` must start with `user:`")))
         );
+        // Re-encoded tokens: the standard base64 alphabet, padding, whitespace in the header.
+        let standard = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOi+hbm4ifQ==.c2l/n";
+        let spaced = "IHsiYWxnIjoiUlMyNTYifQ.eyJzdWIiOiJhbm4ifQ.c2ln"; // ` {"alg":"RS256"}`
+        for t in [standard, spaced] {
+            let mut v = json!({"auth": format!("Bearer {t}")});
+            Mask::default().apply(&mut v, &mut json!({}));
+            assert_eq!(v["auth"], json!(format!("Bearer {}", masked(&json!(t)).as_str().unwrap_or_default())), "{t}");
+        }
         // A bare token, a token as a key, a damaged one, and one masked as the principal id.
         let mut bare = json!(jwt);
         Mask::default().apply(&mut bare, &mut json!({}));
