@@ -220,13 +220,18 @@ pub(crate) fn load_policy(file: &str, done: &str) -> Option<Policy> {
 /// file that cannot be read, which compiling then reports).
 fn load_bundle(file: &str) -> Option<Result<Policy, rbac::BundleError>> {
     use std::io::Read;
-    let mut magic = [0u8; 8];
+    let mut magic = Vec::with_capacity(8);
     // Only a regular file is opened: opening a pipe would wait for a writer.
     if !std::fs::metadata(file).is_ok_and(|m| m.is_file()) {
         return None;
     }
     let mut f = std::fs::File::open(file).ok()?;
-    f.read_exact(&mut magic).ok()?;
+    Read::by_ref(&mut f).take(8).read_to_end(&mut magic).ok()?;
+    if magic.len() < 8 {
+        // A file cut inside the magic is a truncated bundle (E0803), not source that is not
+        // UTF-8; any other short file is source.
+        return Policy::from_bundle(&magic).err().filter(|e| e.code == "E0803").map(Err);
+    }
     if !Policy::is_bundle(&magic) {
         return None;
     }
