@@ -213,9 +213,7 @@ fn scrub_tokens(v: &mut Value) {
 fn scrub_str(s: &str) -> Option<String> {
     // A JWT has two dots at least; most strings are passed over here, and the rest are only
     // copied once a token is found in them.
-    if s.bytes().filter(|&b| b == b'.').nth(1).is_none() {
-        return None;
-    }
+    s.bytes().filter(|&b| b == b'.').nth(1)?;
     let is_run = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '/' | '=');
     let mut out: Option<String> = None;
     let mut done = 0;

@@ -14,13 +14,26 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
         .flat_map(|d| std::iter::once(&d.primary).chain(&d.secondary))
         .map(|l| sources.name(l.span.file))
         .collect();
-    let mut cache = ariadne::sources(
-        sources
-            .files()
+    // Long lines (a generated policy on one line) are shown cut around the labels.
+    let mut cut: std::collections::BTreeMap<&str, Shortened> = std::collections::BTreeMap::new();
+    for f in sources.files().iter().filter(|f| shown.contains(f.name.as_str())) {
+        let ends: Vec<usize> = diags
             .iter()
-            .filter(|f| shown.contains(f.name.as_str()))
-            .map(|f| (f.name.clone(), printable(&f.text))),
-    );
+            .flat_map(|d| std::iter::once(&d.primary).chain(&d.secondary))
+            .filter(|l| sources.name(l.span.file) == f.name)
+            .flat_map(|l| [l.span.range().start, l.span.range().end])
+            .collect();
+        cut.insert(f.name.as_str(), Shortened::new(printable(&f.text), ends));
+    }
+    let mut cache = ariadne::sources(cut.iter().map(|(name, s)| (name.to_string(), s.text.clone())));
+    // A span as it falls in the shown (shortened) text of its file.
+    let range = |span: super::Span| {
+        let r = span.range();
+        match cut.get(sources.name(span.file)) {
+            Some(s) => s.map(r.start)..s.map(r.end),
+            None => r,
+        }
+    };
     let mut out = Vec::new();
     for d in diags {
         let kind = match d.severity {
@@ -32,19 +45,19 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
             Severity::Warning => (Color::Yellow, Color::Blue),
         };
         let file = |span: super::Span| sources.name(span.file).to_string();
-        let mut report = Report::build(kind, (file(d.primary.span), d.primary.span.range()))
+        let mut report = Report::build(kind, (file(d.primary.span), range(d.primary.span)))
             .with_config(Config::default().with_color(color).with_index_type(IndexType::Byte))
             .with_code(d.code)
             .with_message(&d.message)
             .with_label(
-                Label::new((file(d.primary.span), d.primary.span.range()))
+                Label::new((file(d.primary.span), range(d.primary.span)))
                     .with_message(&d.primary.message)
                     .with_color(primary_color)
                     .with_order(order(d.primary.span)),
             );
         for l in &d.secondary {
             report = report.with_label(
-                Label::new((file(l.span), l.span.range()))
+                Label::new((file(l.span), range(l.span)))
                     .with_message(&l.message)
                     .with_color(secondary_color)
                     .with_order(order(l.span)),
@@ -56,6 +69,17 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
         for note in &d.notes {
             report = report.with_note(note);
         }
+        // ariadne counts columns in the text it shows: where that is a cut line, say where the
+        // label really is.
+        let primary_file = sources.get(d.primary.span.file);
+        let cut_line = primary_file.and_then(|f| Some((cut.get(f.name.as_str())?, f)));
+        if let Some(chars) = cut_line.and_then(|(s, f)| s.cut_line_at(d.primary.span.range().start, &f.text)) {
+            let (line, col) = sources.line_col(d.primary.span);
+            report = report.with_note(format!(
+                "line {line} has {chars} characters and is shown cut around its labels; this one is at {}:{line}:{col}",
+                sources.name(d.primary.span.file)
+            ));
+        }
         // Writing into a Vec cannot fail for I/O reasons; a failure here would be a bug in
         // the span bookkeeping, so fall back to a plain line rather than lose the diagnostic.
         if report.finish().write(&mut cache, &mut out).is_err() {
@@ -66,6 +90,108 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Source lines longer than this many bytes are shown cut: only the text around each label's
+/// ends, the rest as `…`.
+const LONG_LINE: usize = 240;
+/// Bytes kept on either side of a label's end in a cut line.
+const AROUND: usize = 60;
+
+/// A file's text with its long lines cut ([`LONG_LINE`]), and where each kept piece of the
+/// original begins in it.
+struct Shortened {
+    text: String,
+    /// (offset in the original, offset in `text`) at the start of every kept piece, ascending.
+    pieces: Vec<(usize, usize)>,
+    /// The (start, end) of every line that was cut, in the original.
+    cut_lines: Vec<(usize, usize)>,
+}
+
+impl Shortened {
+    /// `text` with every line over [`LONG_LINE`] bytes cut to the text within [`AROUND`]
+    /// bytes of the offsets in `ends` (the labels' ends), or its start when none is in it.
+    fn new(text: String, mut ends: Vec<usize>) -> Shortened {
+        if !text.split('\n').any(|l| l.len() > LONG_LINE) {
+            return Shortened { text, pieces: Vec::new(), cut_lines: Vec::new() };
+        }
+        ends.sort_unstable();
+        let floor = |mut i: usize| {
+            while !text.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        let mut out = String::with_capacity(text.len().min(1 << 20));
+        let mut pieces = Vec::new();
+        let mut cut_lines = Vec::new();
+        let mut line_start = 0;
+        for line in text.split_inclusive('\n') {
+            let line_end = line_start + line.len();
+            if line.len() <= LONG_LINE {
+                pieces.push((line_start, out.len()));
+                out.push_str(line);
+                line_start = line_end;
+                continue;
+            }
+            cut_lines.push((line_start, line_end));
+            // The pieces of this line to keep, merged.
+            let mut keep: Vec<(usize, usize)> = Vec::new();
+            let near = ends.iter().filter(|&&e| e >= line_start && e <= line_end);
+            let wanted: Vec<(usize, usize)> =
+                near.map(|&e| (e.saturating_sub(AROUND).max(line_start), (e + AROUND).min(line_end))).collect();
+            let wanted = if wanted.is_empty() { vec![(line_start, line_start + AROUND)] } else { wanted };
+            for (a, b) in wanted {
+                let (a, b) = (floor(a), floor(b));
+                match keep.last_mut() {
+                    Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                    _ => keep.push((a, b)),
+                }
+            }
+            let mut at = line_start;
+            for (a, b) in keep {
+                if a > at {
+                    out.push('…');
+                }
+                pieces.push((a, out.len()));
+                out.push_str(text.get(a..b).unwrap_or_default());
+                at = b;
+            }
+            let newline = line.ends_with('\n');
+            let rest_end = line_end - usize::from(newline);
+            if at < rest_end {
+                out.push('…');
+            }
+            if newline {
+                pieces.push((line_end - 1, out.len()));
+                out.push('\n');
+            }
+            line_start = line_end;
+        }
+        Shortened { text: out, pieces, cut_lines }
+    }
+
+    /// The length in characters of the cut line `offset` is in, if it was cut.
+    fn cut_line_at(&self, offset: usize, original: &str) -> Option<usize> {
+        let &(a, b) = self.cut_lines.iter().find(|&&(a, b)| a <= offset && offset < b)?;
+        original.get(a..b).map(|l| l.trim_end_matches(['\n', '\r']).chars().count())
+    }
+
+    /// Where an offset of the original text is in the shortened one (an offset in a cut part
+    /// goes to the end of the piece before it).
+    fn map(&self, offset: usize) -> usize {
+        if self.pieces.is_empty() {
+            return offset;
+        }
+        let i = self.pieces.partition_point(|&(orig, _)| orig <= offset);
+        match i.checked_sub(1).and_then(|i| self.pieces.get(i)) {
+            Some(&(orig, new)) => {
+                let piece_end = self.pieces.get(i).map_or(self.text.len(), |&(_, next)| next);
+                (new + (offset - orig)).min(piece_end)
+            }
+            None => 0,
+        }
+    }
 }
 
 /// The text as a terminal may show it: each character that shows otherwise than it reads
@@ -145,5 +271,39 @@ mod tests {
         assert_eq!(shown, "a?[31mb\r\nc?d???e???\tf\n");
         assert_eq!(shown.len(), text.len());
         assert_eq!(super::printable("plain\r\n"), "plain\r\n");
+    }
+
+    #[test]
+    fn long_lines_are_shown_cut_around_the_labels_and_offsets_follow() {
+        use super::{AROUND, Shortened};
+        let short = "role a { allow read on doc; }\n".to_string();
+        let s = Shortened::new(short.clone(), vec![3, 10]);
+        assert_eq!((s.text.as_str(), s.map(10)), (short.as_str(), 10), "nothing is cut in short lines");
+        // Line 2 is 10,000 bytes with two labels far apart; lines 1 and 3 stay whole.
+        let long = format!("first\n{}HERE{}THERE{}\nlast\n", "é".repeat(2000), "x".repeat(3000), "y".repeat(2991));
+        let here = long.find("HERE").unwrap_or(0);
+        let there = long.find("THERE").unwrap_or(0);
+        let s = Shortened::new(long.clone(), vec![here, here + 4, there, there + 5]);
+        assert!(s.text.len() < 4 * AROUND + 40, "{}", s.text.len());
+        assert!(s.text.starts_with("first\n…") && s.text.ends_with("…\nlast\n"), "{}", s.text);
+        for (at, word) in [(here, "HERE"), (there, "THERE")] {
+            let m = s.map(at);
+            assert_eq!(s.text.get(m..m + word.len()), Some(word));
+        }
+        let last = long.find("last").unwrap_or(0);
+        assert_eq!(s.text.get(s.map(last)..), Some("last\n"));
+        assert_eq!(s.cut_line_at(here, &long), Some(8000), "characters, not bytes");
+        assert_eq!(s.cut_line_at(last, &long), None);
+    }
+
+    #[test]
+    fn a_diagnostic_in_a_long_line_shows_a_cut_line_and_its_true_column() {
+        let line = format!("role r {{ {} allow read on projct; }}", "allow read on doc;".repeat(3000));
+        let c = crate::compile_str("long.rbac", &format!("resource doc {{ actions read; }}\n{line}\n"));
+        let shown = c.render(false);
+        assert!(shown.len() < 2000, "{shown}");
+        let col = line.find("projct").unwrap_or(0) + 1;
+        assert!(shown.contains(&format!("this one is at long.rbac:2:{col}")), "{shown}");
+        assert!(shown.contains("read on projct; }"), "{shown}");
     }
 }

@@ -398,7 +398,12 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
         expected.retain(|x| x != "an item");
     }
     let found = found_token(text, pos);
-    let found_text = if found.is_empty() { "end of file".to_string() } else { format!("`{}`", found.escape_debug()) };
+    let found_text = match found.char_indices().nth(40) {
+        _ if found.is_empty() => "end of file".to_string(),
+        // A long word (generated text) is named by its start: the label shows where it is.
+        Some((cut, _)) => format!("`{}…`", found.get(..cut).unwrap_or_default().escape_debug()),
+        None => format!("`{}`", found.escape_debug()),
+    };
     let message = if expected.is_empty() {
         format!("unexpected {found_text}")
     } else {
