@@ -238,11 +238,12 @@ fn an_editor_sees_diagnostics_as_it_types_and_formats() {
         "{root_list:?}"
     );
 
-    // The module closed: its own diagnostics are cleared, and the document that uses it reads
-    // it from disk again, where `broken` extends an unknown role.
+    // The module closed: the document that uses it reads it from disk again, where `broken`
+    // extends an unknown role, and the module shows that instead of its own check's warnings
+    // (published once, after the document's check, not cleared first).
     editor.notify("textDocument/didClose", json!({"textDocument": {"uri": module_uri}}));
     let published = editor.diagnostics_until(&root_uri);
-    assert_eq!(published[0], (module_uri.clone(), Vec::new()), "{published:?}");
+    assert_eq!(published.iter().filter(|(u, _)| *u == module_uri).count(), 1, "{published:?}");
     let from_disk = &published.iter().rev().find(|(u, _)| *u == module_uri).expect("the module, read from disk").1;
     assert!(from_disk.iter().any(|d| d["code"] == "E0201" && d["range"]["start"]["line"] == 2), "{published:?}");
 
@@ -391,4 +392,105 @@ fn requests_before_initialize_and_messages_that_are_no_object_get_the_protocols_
     assert!(editor.request(2, "initialize", json!({}))["result"]["capabilities"].is_object());
     assert_eq!(editor.request(3, "textDocument/hover", json!({}))["result"], Value::Null);
     assert_eq!(editor.request(4, "shutdown", Value::Null)["result"], Value::Null);
+}
+
+/// Two open documents use one closed file: what either document's check finds there stays
+/// shown until neither does; an error only one document's context makes (a name declared
+/// again in an open file it uses) is shown in that file too.
+#[test]
+fn a_file_used_by_several_documents_shows_what_any_of_them_finds() {
+    let temp = common::TempDir::new("lsp-shared");
+    let dir = temp.0.clone();
+    let lib = dir.join("lib.rbac");
+    std::fs::write(&lib, "resource doc { actions read; }\nrole bad { allow nope on doc; }\n").expect("write");
+    let (a, b, lib_uri) = (uri(&dir.join("a.rbac")), uri(&dir.join("b.rbac")), uri(&lib));
+    let mut editor = Editor::start();
+    editor.request(1, "initialize", json!({}));
+    let open = |editor: &mut Editor, uri: &str, text: &str| {
+        editor.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "rbac", "version": 1, "text": text}}),
+        );
+    };
+    let codes_in = |published: &[(String, Vec<Value>)], file: &str| -> Option<Vec<String>> {
+        let (_, list) = published.iter().rev().find(|(u, _)| u == file)?;
+        Some(list.iter().map(|d| d["code"].as_str().expect("a code").to_string()).collect())
+    };
+    open(&mut editor, &a, "use \"lib.rbac\";\n");
+    assert_eq!(codes_in(&editor.diagnostics_until(&a), &lib_uri), Some(vec!["E0203".to_string()]));
+    open(&mut editor, &b, "use \"lib.rbac\";\n");
+    // lib's list is unchanged by b's check: not published again.
+    assert_eq!(codes_in(&editor.diagnostics_until(&b), &lib_uri), None);
+    // a no longer uses lib, then closes: b still does, so lib keeps its error.
+    editor.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": a, "version": 2}, "contentChanges": [{"text": "resource x;\n"}]}),
+    );
+    assert_eq!(codes_in(&editor.diagnostics_until(&a), &lib_uri), None, "lib is not cleared");
+    editor.notify("textDocument/didClose", json!({"textDocument": {"uri": a}}));
+    editor.notify("textDocument/didClose", json!({"textDocument": {"uri": b}}));
+    // Closing b leaves no document that reads lib: cleared.
+    let published = editor.diagnostics_until(&b);
+    assert_eq!(codes_in(&published, &lib_uri), Some(Vec::new()), "{published:?}");
+
+    // lib open, and a declares again a role lib declares: E0207 (as `rbac check a.rbac`
+    // says) shows in lib, though lib's own check has only a warning.
+    std::fs::write(dir.join("lib2.rbac"), "").expect("write");
+    let lib2 = uri(&dir.join("lib2.rbac"));
+    open(&mut editor, &lib2, "role dup {}\n");
+    let own = editor.diagnostics_until(&lib2);
+    assert_eq!(codes_in(&own, &lib2), Some(vec!["W0001".to_string()]));
+    open(&mut editor, &a, "use \"lib2.rbac\";\nrole dup {}\n");
+    let published = editor.diagnostics_until(&a);
+    let all: Vec<String> = published.iter().flat_map(|(_, l)| l.iter().map(|d| d["code"].to_string())).collect();
+    assert!(all.iter().any(|c| c.contains("E0207")), "{published:?}");
+    assert_eq!(editor.request(9, "shutdown", Value::Null)["result"], Value::Null);
+    // After shutdown, requests are refused; `exit` ends the session with 0.
+    assert_eq!(editor.request(10, "textDocument/hover", json!({}))["error"]["code"], -32600);
+    editor.notify("exit", Value::Null);
+    assert_eq!(editor.child.wait().expect("exit").code(), Some(0));
+}
+
+/// Hover shows the declaration the name belongs to, though others share its line.
+#[test]
+fn hover_shows_the_declaration_not_the_first_item_of_its_line() {
+    let mut editor = Editor::start();
+    editor.request(1, "initialize", json!({}));
+    let uri = "file:///nowhere/one-line.rbac";
+    let text = "resource doc { actions read; } role a { allow read on doc; } role b extends a { allow read on doc; }\nassign b to user:x;\n";
+    editor.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "rbac", "version": 1, "text": text}}),
+    );
+    editor.diagnostics_until(uri);
+    let hover = |editor: &mut Editor, id: u64, line: u64, character: u64| {
+        let at = json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character}});
+        editor.request(id, "textDocument/hover", at)["result"]["contents"]["value"].as_str().unwrap_or("").to_string()
+    };
+    let extends_a = text.find("extends a").expect("extends") as u64 + 8;
+    assert_eq!(hover(&mut editor, 2, 0, extends_a), "```rbac\nrole a { allow read on doc; }\n```\none-line.rbac:1");
+    assert!(hover(&mut editor, 3, 1, 7).starts_with("```rbac\nrole b extends a { allow read on doc; }\n```"));
+}
+
+/// A header without its length, or a header line without end, ends the session with an
+/// error rather than swallowing what follows or growing without bound.
+#[test]
+fn a_header_without_a_length_or_without_end_ends_the_session() {
+    for input in [&b"Content-Type: x\r\n\r\n{}"[..], &[b'A'; 10_000][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rbac"))
+            .arg("lsp")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start rbac lsp");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input).expect("write");
+        // The session is left open: the server must end it itself.
+        let out = child.wait_with_output().expect("wait");
+        drop(stdin);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("Content-Length") || err.contains("header line over"), "{err}");
+    }
 }

@@ -20,6 +20,8 @@ use std::process::ExitCode;
 /// A message larger than this is refused without being read (a policy of 64 MiB is far
 /// beyond any an editor holds).
 const MAX_MESSAGE: usize = 64 << 20;
+/// The longest header line read (`Content-Length: N` needs some 30 bytes).
+const MAX_HEADER: usize = 4096;
 
 /// Serves one editor until it says `exit` or closes the input: exit 0 after `shutdown`, else 1.
 pub fn run() -> ExitCode {
@@ -54,19 +56,33 @@ pub fn run() -> ExitCode {
 /// One message's body; `None` at the end of the input.
 fn read_message(input: &mut impl BufRead) -> Result<Option<Vec<u8>>, String> {
     let mut length = None;
-    let mut line = String::new();
+    let mut line = Vec::new();
+    let mut headers = 0;
     loop {
         line.clear();
-        if input.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
-            return Ok(None);
+        // A header line is short: one that is not (a stream out of step) ends the session
+        // rather than grow without bound.
+        let read = std::io::Read::take(&mut *input, MAX_HEADER as u64 + 1).read_until(b'\n', &mut line);
+        if read.map_err(|e| e.to_string())? == 0 {
+            return if headers == 0 { Ok(None) } else { Err("the input ended inside a message's header".into()) };
         }
-        let header = line.trim_end_matches(['\r', '\n']);
+        if line.len() > MAX_HEADER {
+            return Err(format!("a header line over {MAX_HEADER} bytes"));
+        }
+        let header = String::from_utf8_lossy(&line);
+        let header = header.trim_end_matches(['\r', '\n']);
         if header.is_empty() {
             if length.is_some() {
                 break;
             }
-            continue;
+            // Blank lines before a message are passed over; a header without its length is
+            // not a message the stream can go on after.
+            if headers == 0 {
+                continue;
+            }
+            return Err("a message without a Content-Length header".into());
         }
+        headers += 1;
         if let Some((name, value)) = header.split_once(':')
             && name.eq_ignore_ascii_case("content-length")
         {
@@ -99,8 +115,11 @@ struct Server {
     /// The URI the editor named each open document by (published back as it was given, not
     /// as [`uri_of`] would spell it).
     uris: BTreeMap<String, String>,
-    /// For each open document, the other files its last check published diagnostics for.
-    published: BTreeMap<String, BTreeSet<String>>,
+    /// For each open document, the diagnostics its last check gave, by file (itself included).
+    /// What is published for a file is the union over the open documents ([`Server::merged`]).
+    found: BTreeMap<String, BTreeMap<String, Vec<Value>>>,
+    /// What was last published for each file that shows diagnostics.
+    shown: BTreeMap<String, Vec<Value>>,
     /// For each open document, the files its last check read.
     reads: BTreeMap<String, BTreeSet<String>>,
     /// For each open document, the files its last check could not read (a `use` of a file not
@@ -164,27 +183,28 @@ impl Server {
                         .map(path_of)
                         .filter(|p| !self.open.contains_key(p))
                         .collect();
-                    self.check_changed(&paths)
+                    let roots = self.changed(&paths);
+                    self.check(&roots, BTreeSet::new())
                 }
                 "textDocument/didOpen" if !uri.is_empty() => {
                     let text = params.pointer("/textDocument/text").and_then(Value::as_str).unwrap_or("");
-                    self.open.insert(path_of(uri), text.to_string());
-                    self.uris.insert(path_of(uri), uri.to_string());
-                    let mut messages = self.check(uri);
-                    messages.extend(self.check_readers(&path_of(uri)));
-                    messages
+                    let path = path_of(uri);
+                    self.open.insert(path.clone(), text.to_string());
+                    self.uris.insert(path.clone(), uri.to_string());
+                    let roots: Vec<String> = std::iter::once(path.clone()).chain(self.readers(&path)).collect();
+                    self.check(&roots, BTreeSet::new())
                 }
                 // Only an open document changes; full sync: the last change holds the whole text.
                 "textDocument/didChange" if self.open.contains_key(&path_of(uri)) => {
                     let changes = params.get("contentChanges").and_then(Value::as_array);
+                    let path = path_of(uri);
                     if let Some(text) =
                         changes.and_then(|c| c.last()).and_then(|c| c.get("text")).and_then(Value::as_str)
                     {
-                        self.open.insert(path_of(uri), text.to_string());
+                        self.open.insert(path.clone(), text.to_string());
                     }
-                    let mut messages = self.check(uri);
-                    messages.extend(self.check_readers(&path_of(uri)));
-                    messages
+                    let roots: Vec<String> = std::iter::once(path.clone()).chain(self.readers(&path)).collect();
+                    self.check(&roots, BTreeSet::new())
                 }
                 // A closed document's diagnostics are cleared; those that use it read it from disk
                 // again.
@@ -193,11 +213,18 @@ impl Server {
                     self.open.remove(&path);
                     self.reads.remove(&path);
                     self.missing.remove(&path);
-                    let mut cleared: Vec<String> = self.published.remove(&path).into_iter().flatten().collect();
-                    cleared.push(path.clone());
-                    let mut messages: Vec<Value> = cleared.iter().map(|p| self.publish(p, Vec::new())).collect();
+                    let mut files: BTreeSet<String> =
+                        self.found.remove(&path).unwrap_or_default().into_keys().collect();
+                    files.insert(path.clone());
+                    let roots = self.readers(&path);
+                    let mut messages = self.check(&roots, files);
+                    // The closed document is always told what it shows now (most often nothing).
+                    let target = self.uri(&path);
+                    if !messages.iter().any(|m| m.pointer("/params/uri").and_then(Value::as_str) == Some(&target)) {
+                        let list = self.merged(&path);
+                        messages.push(self.publish(&path, list));
+                    }
                     self.uris.remove(&path);
-                    messages.extend(self.check_readers(&path));
                     messages
                 }
                 "exit" => {
@@ -207,6 +234,10 @@ impl Server {
                 _ => Vec::new(),
             };
         };
+        // After `shutdown` only `exit` is expected: other requests are refused.
+        if self.shut_down {
+            return vec![error_reply(id, -32600, "the server is shut down: only `exit` is expected")];
+        }
         let result = match method {
             "initialize" => {
                 self.initialized = true;
@@ -246,63 +277,89 @@ impl Server {
         vec![json!({"jsonrpc": "2.0", "id": id, "result": result})]
     }
 
-    /// Checks again each open document other than `path` whose last check read it.
-    fn check_readers(&mut self, path: &str) -> Vec<Value> {
-        let readers: Vec<String> = self
-            .reads
-            .iter()
-            .filter(|(root, read)| *root != path && read.contains(path))
-            .map(|(root, _)| root.clone())
-            .collect();
-        readers.iter().flat_map(|root| self.check(&self.uri(root))).collect()
+    /// The open documents other than `path` whose last check read it.
+    fn readers(&self, path: &str) -> Vec<String> {
+        self.reads.iter().filter(|(root, read)| *root != path && read.contains(path)).map(|(r, _)| r.clone()).collect()
     }
 
-    /// Checks again each open document whose last check read one of the files changed on
-    /// disk, or that reported a file missing (one may have been created); each once.
-    fn check_changed(&mut self, paths: &BTreeSet<String>) -> Vec<Value> {
-        let roots: Vec<String> = self
-            .reads
+    /// The open documents whose last check read one of the files changed on disk, or that
+    /// reported a file missing (one may have been created).
+    fn changed(&self, paths: &BTreeSet<String>) -> Vec<String> {
+        self.reads
             .iter()
             .filter(|(root, read)| {
                 !read.is_disjoint(paths) || self.missing.get(*root).is_some_and(|m| !m.is_disjoint(paths))
             })
             .map(|(root, _)| root.clone())
-            .collect();
-        roots.iter().flat_map(|root| self.check(&self.uri(root))).collect()
+            .collect()
     }
 
-    /// Checks the document as the root of a policy and publishes the diagnostics of every file
-    /// read, clearing those of files the last check reported and this one does not; the
-    /// document's own come last.
-    fn check(&mut self, uri: &str) -> Vec<Value> {
-        let root = path_of(uri);
-        let editor = Editor::new(&self.open);
-        let compiled = rbac::compile(&editor, &[root.as_str()]);
-        let read = compiled.sources.files().iter().map(|f| f.name.clone()).collect();
-        self.reads.insert(root.clone(), read);
-        self.missing.insert(root.clone(), editor.missed.into_inner());
-        let mut by_file: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        for d in compiled.diagnostics.iter() {
-            let file = compiled.sources.name(d.primary.span.file).to_string();
-            by_file.entry(file).or_default().push(to_lsp(&compiled.sources, d));
+    /// Checks each of `roots` as the root of a policy, then publishes once every file whose
+    /// diagnostics changed hands: those these checks or the roots' last ones found (stdlib
+    /// modules aside, which have no file) and `also`; other files first, the roots last, in
+    /// their order. All checks come first, so nothing is published from a check about to be
+    /// replaced.
+    fn check(&mut self, roots: &[String], also: BTreeSet<String>) -> Vec<Value> {
+        let mut files = also;
+        for root in roots {
+            let editor = Editor::new(&self.open);
+            let compiled = rbac::compile(&editor, &[root.as_str()]);
+            let read = compiled.sources.files().iter().map(|f| f.name.clone()).collect();
+            self.reads.insert(root.clone(), read);
+            self.missing.insert(root.clone(), editor.missed.into_inner());
+            let mut by_file: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+            for d in compiled.diagnostics.iter() {
+                let file = compiled.sources.name(d.primary.span.file).to_string();
+                by_file.entry(file).or_default().push(to_lsp(&compiled.sources, d, |p| self.uri(p)));
+            }
+            by_file.retain(|f, _| !stdlib(f));
+            files.extend(by_file.keys().cloned());
+            files.extend(self.found.insert(root.clone(), by_file).unwrap_or_default().into_keys());
         }
-        // A file open in the editor is checked as a document of its own; only its own check
-        // publishes (or clears) its diagnostics.
-        let mine = by_file.remove(&root).unwrap_or_default();
-        by_file.retain(|f, _| !stdlib(f) && !self.open.contains_key(f));
-        let others: BTreeSet<String> = by_file.keys().cloned().collect();
-        let before = self.published.insert(root.clone(), others.clone()).unwrap_or_default();
-        // The other files first, the document last.
-        let mut messages: Vec<Value> =
-            by_file.into_iter().map(|(file, diagnostics)| self.publish(&file, diagnostics)).collect();
-        let gone = before.difference(&others).filter(|f| !self.open.contains_key(*f));
-        messages.extend(gone.map(|f| self.publish(f, Vec::new())));
-        messages.push(self.publish(&root, mine));
+        // Other files only when what they show changes; the roots always (the editor waits for
+        // a document's diagnostics after each change).
+        let mut messages = Vec::new();
+        for f in files.iter().filter(|f| !roots.contains(f)) {
+            let list = self.merged(f);
+            if self.shown.get(f).map_or(&[][..], Vec::as_slice) != list.as_slice() {
+                messages.push(self.publish(f, list));
+            }
+        }
+        for r in roots {
+            let list = self.merged(r);
+            messages.push(self.publish(r, list));
+        }
         messages
     }
 
-    fn publish(&self, path: &str, diagnostics: Vec<Value>) -> Value {
+    /// The diagnostics to show for `file`: where it is open, those of its own check, and the
+    /// errors other open documents' checks found in it (an error may arise only with what a
+    /// document adds, as a name it declares again); where it is not, everything every open
+    /// document's check found in it. Each once.
+    fn merged(&self, file: &str) -> Vec<Value> {
+        let open = self.open.contains_key(file);
+        let mut list: Vec<Value> = Vec::new();
+        let own = self.found.get(file).and_then(|f| f.get(file)).filter(|_| open);
+        let others = self.found.iter().filter(|(root, _)| *root != file).filter_map(|(_, f)| f.get(file));
+        for d in own.into_iter().flatten() {
+            list.push(d.clone());
+        }
+        for d in others.flatten() {
+            let shown = !open || d.get("severity") == Some(&json!(1));
+            if shown && !list.contains(d) {
+                list.push(d.clone());
+            }
+        }
+        list
+    }
+
+    fn publish(&mut self, path: &str, diagnostics: Vec<Value>) -> Value {
         let uri = self.uri(path);
+        if diagnostics.is_empty() {
+            self.shown.remove(path);
+        } else {
+            self.shown.insert(path.to_string(), diagnostics.clone());
+        }
         json!({
             "jsonrpc": "2.0",
             "method": "textDocument/publishDiagnostics",
@@ -371,7 +428,9 @@ impl Server {
             let line = l.pointer("/range/start/line").and_then(Value::as_u64).unwrap_or(0);
             let path = path_of(target);
             let Ok(file) = (Editor::new(&self.open)).load(&path) else { continue };
-            let Some(item) = offset_of(&file.text, line, 0).map(|start| item_at(&file.text, start)) else { continue };
+            let character = l.pointer("/range/start/character").and_then(Value::as_u64).unwrap_or(0);
+            let Some(name) = offset_of(&file.text, line, character) else { continue };
+            let item = item_at(&file.text, item_start(&file.text, name));
             let name = path.rsplit('/').next().unwrap_or(&path);
             shown.push(format!("```rbac\n{item}\n```\n{name}:{}", line + 1));
         }
@@ -508,7 +567,7 @@ impl Loader for Editor<'_> {
 
 /// A diagnostic as the protocol has it: the primary label's range, the message with the
 /// label, help and notes, the secondary labels as related information.
-fn to_lsp(sources: &Sources, d: &Diagnostic) -> Value {
+fn to_lsp(sources: &Sources, d: &Diagnostic, uri: impl Fn(&str) -> String) -> Value {
     let mut message = d.message.clone();
     if !d.primary.message.is_empty() {
         message.push_str(&format!("\n{}", d.primary.message));
@@ -524,7 +583,7 @@ fn to_lsp(sources: &Sources, d: &Diagnostic) -> Value {
         .iter()
         .map(|l| {
             json!({
-                "location": {"uri": uri_of(sources.name(l.span.file)), "range": range(sources, l)},
+                "location": {"uri": uri(sources.name(l.span.file)), "range": range(sources, l)},
                 "message": l.message,
             })
         })
@@ -544,7 +603,18 @@ fn range(sources: &Sources, label: &Label) -> Value {
     json!({"start": position(text, label.span.start as usize), "end": position(text, label.span.end as usize)})
 }
 
-/// The text of the item on the line starting at `start`: up to its `;` or the `}` that closes
+/// Where the item declaring the name at `name` starts: at the keyword right before the name
+/// (`role`, `resource`, `group`, `identity`, `actions`), else at the start of its line.
+fn item_start(text: &str, name: usize) -> usize {
+    let before = text.get(..name).unwrap_or("").trim_end();
+    let word_start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |at| at + 1);
+    match before.get(word_start..) {
+        Some("role" | "resource" | "group" | "identity" | "actions") => word_start,
+        _ => text.get(..name).and_then(|t| t.rfind('\n')).map_or(0, |at| at + 1),
+    }
+}
+
+/// The text of the item starting at `start`: up to its `;` or the `}` that closes
 /// it (brackets inside strings and comments aside), at most 20 lines (then `…`).
 fn item_at(text: &str, start: usize) -> String {
     let rest = text.get(start..).unwrap_or("");
@@ -558,8 +628,10 @@ fn item_at(text: &str, start: usize) -> String {
         .collect();
     let mut depth = 0usize;
     let mut end = rest.len();
+    let mut quoted = quoted.into_iter().peekable();
     for (at, c) in rest.char_indices() {
-        if quoted.iter().any(|&(s, e)| s <= at && at < e) {
+        while quoted.next_if(|&(_, e)| e <= at).is_some() {}
+        if quoted.peek().is_some_and(|&(s, e)| s <= at && at < e) {
             continue;
         }
         match c {
