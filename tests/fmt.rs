@@ -279,3 +279,27 @@ fn fmt_rewrites_files_checks_them_and_reads_standard_input() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"), "{out:?}");
 }
+
+/// `--check` on a CRLF file names its first line and why; a directory's links to directories
+/// are not followed (a link to a parent looped, naming each file again and again).
+#[test]
+fn check_names_crlf_lines_and_directory_links_are_not_followed() {
+    let temp = common::TempDir::new("fmt-crlf-links");
+    let dir = temp.0.clone();
+    let crlf = dir.join("crlf.rbac");
+    std::fs::write(&crlf, "group a;\r\ngroup b;\r\n").expect("write");
+    let out = rbac().args(["fmt", "--check"]).arg(&crlf).output().expect("run rbac fmt");
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("crlf.rbac:1: not formatted") && said.contains("rather than `\\r\\n`"), "{said}");
+
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(tree.join("sub")).expect("mkdir");
+    std::fs::write(tree.join("sub/a.rbac"), "group  x;\n").expect("write");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("..", tree.join("sub/loop")).expect("symlink");
+    let out = rbac().args(["fmt", "--check"]).arg(&tree).output().expect("run rbac fmt");
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(said.lines().count(), 1, "{said}");
+}

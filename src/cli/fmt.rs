@@ -43,6 +43,12 @@ fn policies(path: &std::path::Path, out: &mut Vec<String>) -> std::io::Result<()
     let mut entries: Vec<_> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
     entries.sort();
     for entry in entries {
+        // Inside a directory, a link to a directory is not followed (as `find` and `git` do
+        // not): a link to a parent would loop.
+        let linked_dir = entry.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) && entry.is_dir();
+        if linked_dir {
+            continue;
+        }
         if entry.is_dir() {
             policies(&entry, out)?;
         } else if entry.extension().is_some_and(|e| e == "rbac") {
@@ -128,11 +134,16 @@ fn replace(file: &str, text: &str) -> std::io::Result<()> {
 
 /// The first line (numbered from 1) where the formatted text differs, as it would read.
 fn first_difference<'a>(text: &str, formatted: &'a str) -> (usize, &'a str) {
-    let mut old = text.lines();
-    for (n, new) in formatted.lines().enumerate() {
-        if old.next() != Some(new) {
-            return (n + 1, new);
+    // Lines with their line breaks: a CRLF line differs from its LF form.
+    let mut old = text.split_inclusive('\n');
+    for (n, new) in formatted.split_inclusive('\n').enumerate() {
+        match old.next() {
+            Some(line) if line == new => {}
+            Some(line) if line.trim_end_matches(['\r', '\n']) == new.trim_end_matches('\n') => {
+                return (n + 1, "(the same, ending in `\\n` rather than `\\r\\n`)");
+            }
+            _ => return (n + 1, new.trim_end_matches('\n')),
         }
     }
-    (formatted.lines().count() + 1, "(the end of the file)")
+    (formatted.split_inclusive('\n').count() + 1, "(the end of the file)")
 }

@@ -85,8 +85,10 @@ fn without_offsets(item: &Item) -> String {
     out
 }
 
-fn comments<'a>(tokens: &[(Tok, &'a str)]) -> Vec<&'a str> {
-    tokens.iter().filter(|(t, _)| matches!(t, Tok::LineComment | Tok::BlockComment)).map(|(_, s)| *s).collect()
+fn comments<'a>(tokens: &[(Tok, &'a str)]) -> Vec<std::borrow::Cow<'a, str>> {
+    let comments = tokens.iter().filter(|(t, _)| matches!(t, Tok::LineComment | Tok::BlockComment));
+    // Compared with the line breaks rendering makes of them.
+    comments.map(|(_, s)| if s.contains('\r') { s.replace("\r\n", "\n").into() } else { (*s).into() }).collect()
 }
 
 /// One token placed on a line: its text and the spaces before it (none, or one plus any
@@ -108,8 +110,9 @@ struct Line<'a> {
 }
 
 impl Line<'_> {
+    /// The column the line ends at ([`columns`]).
     fn width(&self) -> usize {
-        self.indent * 4 + self.pieces.iter().map(|p| p.space + p.text.len()).sum::<usize>()
+        columns(self.indent, &self.pieces)
     }
 
     fn first(&self) -> &str {
@@ -266,6 +269,16 @@ fn layout<'a>(tokens: &[(Tok, &'a str)]) -> Vec<Line<'a>> {
     lines
 }
 
+/// The column after `pieces` on a line indented `indent` levels: characters, not bytes (`é`
+/// is one column), counted from the last line break inside a piece (a block comment over
+/// several lines) when there is one.
+fn columns(indent: usize, pieces: &[Piece<'_>]) -> usize {
+    pieces.iter().fold(indent * 4, |at, p| match p.text.rfind('\n') {
+        Some(nl) => p.text.get(nl + 1..).map_or(0, |rest| rest.chars().count()),
+        None => at + p.space + p.text.chars().count(),
+    })
+}
+
 /// Whether one space goes between two tokens on a line (else none).
 fn spaced(prev: Tok, next: Tok, pairs: bool) -> bool {
     use Tok::*;
@@ -337,9 +350,7 @@ fn align_columns(lines: &mut [Line<'_>], members: &[usize]) {
     for name in ["in", "{", "from", "=", "to", "subject"] {
         let column = |l: &Line<'_>| {
             l.anchors().into_iter().find(|(n, _)| *n == name).map(|(_, at)| {
-                l.indent * 4
-                    + l.pieces.iter().take(at).map(|p| p.space + p.text.len()).sum::<usize>()
-                    + l.pieces.get(at).map_or(0, |p| p.space)
+                columns(l.indent, l.pieces.get(..at).unwrap_or_default()) + l.pieces.get(at).map_or(0, |p| p.space)
             })
         };
         let target = members.iter().filter_map(|&m| lines.get(m).and_then(column)).max().unwrap_or(0);
@@ -367,7 +378,13 @@ fn render(lines: Vec<Line<'_>>) -> String {
             for _ in 0..p.space {
                 out.push(' ');
             }
-            out.push_str(p.text);
+            // A block comment's line breaks become `\n`, as every other (strings keep theirs:
+            // they are the string's content).
+            if p.text.starts_with("/*") && p.text.contains('\r') {
+                out.push_str(&p.text.replace("\r\n", "\n"));
+            } else {
+                out.push_str(p.text);
+            }
         }
         out.push('\n');
     }
@@ -464,6 +481,25 @@ mod tests {
             fmt(text),
             "// head\ngroup a;   // one\ngroup bcd; // two\n\ngroup e; /* block */ group f;\n/* multi\n   line */\nrole r { // opens\n}\n"
         );
+    }
+
+    #[test]
+    fn comments_align_by_characters_and_block_comments_get_lf_line_breaks() {
+        // `é` is one column; a block comment over two lines counts from its last line.
+        assert_eq!(
+            fmt("group a from okta \"ééé\"; // x\ngroup b from okta \"eee\"; // y\n"),
+            "group a from okta \"ééé\"; // x\ngroup b from okta \"eee\"; // y\n"
+        );
+        assert_eq!(
+            fmt("group a; // one\n/* block\n   two */ group bb; // two\n"),
+            "group a;            // one\n/* block\n   two */ group bb; // two\n"
+        );
+        assert_eq!(
+            fmt("group a; /* multi\r\n line */ // z\r\ngroup bb;\r\n"),
+            "group a; /* multi\n line */ // z\ngroup bb;\n"
+        );
+        // A string's own line break is its content: kept.
+        assert_eq!(fmt("identity i { issuer \"a\r\nb\"; }\r\n"), "identity i { issuer \"a\r\nb\"; }\n");
     }
 
     #[test]
