@@ -35,7 +35,7 @@ pub(crate) fn digest_of(facts: &Facts) -> String {
     // Streamed into the hash: the facts serialize with their fields in a fixed order and
     // every set and map sorted, so the bytes are the same on every run.
     let mut hasher = sha2::Sha256::new();
-    hasher.update(b"rbac-policy-digest/1\n");
+    hasher.update(b"rbac-policy-digest/2\n");
     if serde_json::to_writer(&mut hasher, facts).is_err() {
         // INVARIANT: serializing plain sets, maps and strings into a hasher cannot fail; a
         // digest that says so is never equal to a real one.

@@ -27,9 +27,11 @@ use std::collections::BTreeMap;
 pub const MAGIC: [u8; 8] = [0x89, b'R', b'B', b'A', b'C', b'\r', b'\n', 0x1a];
 
 /// The layout of the payload. INVARIANT: bumped whenever any serialized table changes
-/// shape (a field added, removed, reordered or retyped); `tests/bundle.rs` pins the bytes
-/// of a small policy's bundle so such a change cannot go unnoticed.
-pub const FORMAT_VERSION: u32 = 1;
+/// shape (a field added, removed, reordered or retyped) or what is stored comes to mean
+/// something else (2: the stored digest is `rbac-policy-digest/2`, which covers identities'
+/// issuer and audience); `tests/bundle.rs` pins the bytes of a small policy's bundle so such
+/// a change cannot go unnoticed.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// magic, version, payload length, SHA-256.
 const HEADER_LEN: usize = 8 + 4 + 8 + 32;

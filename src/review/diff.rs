@@ -37,9 +37,10 @@ pub struct PolicyDiff {
     pub edits: Vec<Edit>,
     /// Sorted by subject (`everyone`, groups, then principals), scope, type and action.
     pub changes: Vec<Change>,
-    /// Separation-of-duty clashes that start or end for principals that are several
-    /// subjects at once (a user and a group, two groups), which no single subject's changes
-    /// show.
+    /// Changes no single subject's changes show: separation-of-duty clashes that start or end
+    /// for principals that are several subjects at once (a user and a group, two groups);
+    /// identities changed (tokens and claims accepted, groups given); types moved in the
+    /// resource tree.
     pub notes: Vec<String>,
 }
 
@@ -255,9 +256,19 @@ pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> PolicyDiff {
         }
     }
     let (old_clashes, new_clashes) = (views[0].split_clashes(), views[1].split_clashes());
+    // Where a principal that is both subjects is denied: the inner scopes of their clashes. A
+    // clash is news only where the other policy denies no scope enclosing it, whatever the
+    // roles are called (renaming a role of the set, or dropping an assignment a wider one
+    // covers, leaves the denial where it was).
+    let covered = |clashes: &BTreeSet<(Vec<String>, (String, String), ScopeKey)>, who: &(String, String), at: &ScopeKey| {
+        clashes.iter().any(|(_, w, scope)| w == who && at.starts_with(scope))
+    };
     let mut notes = Vec::new();
     for (clashes, other, now) in [(&new_clashes, &old_clashes, true), (&old_clashes, &new_clashes, false)] {
-        for (roles, (a, b), scope) in clashes.difference(other) {
+        let news = clashes.iter().filter(|(_, who, scope)| !covered(other, who, scope));
+        // One note a subject pair and scope, naming the first set's roles.
+        let mut seen = BTreeSet::new();
+        for (roles, (a, b), scope) in news.filter(|(_, who, scope)| seen.insert((who.clone(), scope.clone()))) {
             // A user or service first: "`user:bob` and in `group:sec`".
             let (a, b) = if a.starts_with("group:") && !b.starts_with("group:") { (b, a) } else { (a, b) };
             let who = |s: &str| if s.starts_with("group:") { format!("in `{s}`") } else { format!("`{s}`") };
@@ -279,6 +290,7 @@ pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> PolicyDiff {
             });
         }
     }
+    notes.extend(principal_notes(&old_facts, &new_facts));
     PolicyDiff {
         old_digest: crate::audit::digest_of(&old_facts),
         new_digest: crate::audit::digest_of(&new_facts),
@@ -605,11 +617,67 @@ fn schema_edits(old: &Facts, new: &Facts) -> Vec<Edit> {
         match (old.identities.get(name), new.identities.get(name)) {
             (Some(_), None) => out.push(edit(format!("identity `{name}` removed"), Vec::new())),
             (None, Some(_)) => out.push(edit(format!("identity `{name}` added"), Vec::new())),
-            (Some(a), Some(b)) if a != b => out.push(edit(format!("identity `{name}` changed"), Vec::new())),
+            (Some(a), Some(b)) if a != b => {
+                let what = identity_changes(a, b).join(", ");
+                out.push(edit(format!("identity `{name}` changed: {what}"), Vec::new()));
+            }
             _ => {}
         }
     }
     out
+}
+
+/// What differs between two versions of an identity, in words.
+fn identity_changes(a: &super::facts::IdentityFacts, b: &super::facts::IdentityFacts) -> Vec<String> {
+    let shown = |v: &Option<String>| v.as_ref().map_or("none".to_string(), |v| format!("\"{v}\""));
+    let mut out = Vec::new();
+    for (what, x, y) in [
+        ("issuer", &a.issuer, &b.issuer),
+        ("audience", &a.audience, &b.audience),
+        ("user claim", &a.user_claim, &b.user_claim),
+        ("groups claim", &a.groups_claim, &b.groups_claim),
+    ] {
+        if x != y {
+            out.push(format!("{what} {} -> {}", shown(x), shown(y)));
+        }
+    }
+    if a.aliases != b.aliases {
+        out.push("group aliases".to_string());
+    }
+    out
+}
+
+/// Changes no subject's access shows, for the principals they concern: identities (the tokens
+/// and claims they accept, the groups claims give) and types moved in the resource tree (a
+/// path through the old place becomes invalid, one through the new place valid).
+fn principal_notes(old: &Facts, new: &Facts) -> Vec<String> {
+    let mut notes = Vec::new();
+    let names: BTreeSet<&String> = old.identities.keys().chain(new.identities.keys()).collect();
+    for name in names {
+        let says = match (old.identities.get(name), new.identities.get(name)) {
+            (Some(_), None) => "is removed: its tokens and claims are refused".to_string(),
+            (None, Some(_)) => "is added: its tokens and claims are accepted".to_string(),
+            (Some(a), Some(b)) if a != b => format!("changed ({})", identity_changes(a, b).join(", ")),
+            _ => continue,
+        };
+        notes.push(format!(
+            "identity `{name}` {says}: principals given by its tokens or claims may be decided differently"
+        ));
+    }
+    for (name, t) in &old.types {
+        if let Some(n) = new.types.get(name)
+            && n.parent != t.parent
+        {
+            let place = |p: &Option<String>| p.as_ref().map_or("a root type".to_string(), |p| format!("inside `{p}`"));
+            notes.push(format!(
+                "type `{name}` moved from {} to {}: requests on paths through its old place are invalid now \
+                 (denied), those through its new place are decided",
+                place(&t.parent),
+                place(&n.parent)
+            ));
+        }
+    }
+    notes
 }
 
 /// The edits that bear on one change: assignments to the subject or `everyone` at the scope

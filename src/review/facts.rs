@@ -20,10 +20,13 @@ pub(crate) struct TypeFacts {
     pub attrs: BTreeMap<String, String>,
 }
 
-/// An identity block as decisions use it (issuer and audience are checked by the token
-/// verifier, before a request exists, so they are not part of the decision tables).
+/// An identity block: the issuer and audience its tokens must have (checked by the token
+/// verifier, before a request exists, they decide as much as the rules: a dropped audience
+/// accepts another application's tokens), and how its claims become a principal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct IdentityFacts {
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
     pub user_claim: Option<String>,
     pub groups_claim: Option<String>,
     /// Claim value -> the groups it selects.
@@ -78,8 +81,13 @@ impl Facts {
                         (value.clone(), names)
                     })
                     .collect();
-                let facts =
-                    IdentityFacts { user_claim: i.user_claim.clone(), groups_claim: i.groups_claim.clone(), aliases };
+                let facts = IdentityFacts {
+                    issuer: i.issuer.clone(),
+                    audience: i.audience.clone(),
+                    user_claim: i.user_claim.clone(),
+                    groups_claim: i.groups_claim.clone(),
+                    aliases,
+                };
                 (i.name.clone(), facts)
             })
             .collect();
