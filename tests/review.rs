@@ -472,3 +472,22 @@ fn digest_ignores_order_and_locations() {
     assert_ne!(digest(a), digest(&c));
     assert_eq!(rbac::compile_str("other-name.rbac", a).policy.map(|p| p.digest()), digest(a));
 }
+
+/// who-can notes roles of one `exclusive` set held by subjects one principal can be at once
+/// (a user and a group), never by two users, which no principal can both be.
+#[test]
+fn who_can_notes_exclusive_roles_only_across_subjects_one_principal_can_be() {
+    let note = |deployer_holder: &str| {
+        let src = format!(
+            "resource model {{ actions promote, run; }}\ngroup sec;\nrole approver {{ allow promote on model; }}\n\
+             role deployer {{ allow run on model; }}\nexclusive approver, deployer;\n\
+             assign approver to user:bob;\nassign deployer to {deployer_holder};\n"
+        );
+        let policy = rbac::compile_str("x.rbac", &src).policy.expect("compiles");
+        let answer = AccessIndex::new(policy.compiled()).who_can("run", "model:m").expect("who-can");
+        answer.notes
+    };
+    assert_eq!(note("user:carol"), Vec::<String>::new());
+    let notes = note("group:sec");
+    assert!(notes.len() == 1 && notes[0].contains("`group:sec`") && notes[0].contains("`user:bob`"), "{notes:?}");
+}

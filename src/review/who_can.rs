@@ -87,9 +87,15 @@ impl AccessIndex<'_> {
             }
         }
         let mut notes = Vec::new();
+        // One principal can be a user or service, any groups, and everyone; never two users.
+        let principal = |s: &str| s.starts_with("user:") || s.starts_with("service:");
         for members in sets.values() {
-            let holders: BTreeSet<&String> = members.values().flatten().collect();
-            if members.len() >= 2 && holders.len() >= 2 {
+            let held: Vec<(&String, &String)> =
+                members.iter().flat_map(|(role, subjects)| subjects.iter().map(move |s| (role, s))).collect();
+            let one_principal_can_clash = held.iter().any(|(r1, s1)| {
+                held.iter().any(|(r2, s2)| r1 != r2 && s1 != s2 && !(principal(s1) && principal(s2)))
+            });
+            if one_principal_can_clash {
                 let parts: Vec<String> = members
                     .iter()
                     .map(|(role, subjects)| {
