@@ -364,10 +364,17 @@ fn build_writes_to_standard_output_and_never_over_its_policy() {
     let copy = scratch("own.rbac");
     std::fs::copy(ex, &copy).expect("copy the example");
     let copy = copy.to_str().expect("utf-8 path");
+    // The same file by another name too: a hard link.
+    let hard = scratch("own-hard-link.rbac");
+    let _ = std::fs::remove_file(&hard);
+    std::fs::hard_link(copy, &hard).expect("hard link");
+    let hard = hard.to_str().expect("utf-8 path");
     for target in ["bundle", "wasm"] {
-        let (status, _, stderr) = rbac_cmd(&["build", copy, "--target", target, "-o", copy], None);
-        assert_eq!(status, 2, "{stderr}");
-        assert!(stderr.contains("is the policy being built"), "{stderr}");
-        assert_eq!(std::fs::read_to_string(copy).expect("read"), std::fs::read_to_string(ex).expect("read"));
+        for output in [copy, hard] {
+            let (status, _, stderr) = rbac_cmd(&["build", copy, "--target", target, "-o", output], None);
+            assert_eq!(status, 2, "{stderr}");
+            assert!(stderr.contains("is the policy being built"), "{stderr}");
+            assert_eq!(std::fs::read_to_string(copy).expect("read"), std::fs::read_to_string(ex).expect("read"));
+        }
     }
 }

@@ -422,8 +422,17 @@ fn write_built(policy: &str, output: &str, bytes: &[u8]) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let same = |a: &str, b: &str| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
+    // One file, by any name: a symbolic link, `./`, or a hard link (another name, one inode).
+    let same = |a: &str, b: &str| match (std::fs::metadata(a), std::fs::metadata(b)) {
+        #[cfg(unix)]
+        (Ok(a), Ok(b)) => {
+            use std::os::unix::fs::MetadataExt;
+            (a.dev(), a.ino()) == (b.dev(), b.ino())
+        }
+        #[cfg(not(unix))]
+        (Ok(_), Ok(_)) => {
+            std::fs::canonicalize(a).ok().zip(std::fs::canonicalize(b).ok()).is_some_and(|(a, b)| a == b)
+        }
         _ => false,
     };
     if same(policy, output) {
