@@ -56,7 +56,7 @@ impl std::fmt::Display for Ty {
 }
 
 /// A constant value in a condition or a request.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Val {
     Str(String),
     Int(i64),
@@ -65,7 +65,7 @@ pub enum Val {
 }
 
 /// A type-checked condition.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub enum Cond {
     Lit(Val),
     /// `principal.x`, `resource.x`, `context.x` for a declared attribute `x`.
@@ -82,6 +82,102 @@ pub enum Cond {
     Or(Vec<Cond>),
     /// Comparison; `In` is element-in-set.
     Cmp(CmpOp, Box<Cond>, Box<Cond>),
+}
+
+/// Reading conditions and values back (bundles): they are recursive, and the bytes of a
+/// bundle are not trusted to nest them as the grammar does (E0104 stops at 200 levels), so
+/// reading counts the levels and refuses more than [`MAX_READ_DEPTH`] rather than run out of
+/// stack. The readers are the derived ones of mirror enums with the same variants in the
+/// same order, so the encoding is the one `Serialize` writes.
+pub const MAX_READ_DEPTH: usize = 256;
+
+mod read {
+    use super::{Cond, Val};
+    use crate::syntax::ast::{CmpOp, Entity};
+    use serde::{Deserialize, Deserializer, de::Error};
+    use std::cell::Cell;
+    use std::collections::BTreeSet;
+
+    thread_local! {
+        static DEPTH: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// One level of nesting while it lives.
+    struct Level;
+
+    impl Level {
+        fn enter<E: Error>() -> Result<Level, E> {
+            let depth = DEPTH.with(|d| {
+                d.set(d.get() + 1);
+                d.get()
+            });
+            let level = Level;
+            if depth > super::MAX_READ_DEPTH {
+                return Err(E::custom(format!("conditions or values nested over {} levels", super::MAX_READ_DEPTH)));
+            }
+            Ok(level)
+        }
+    }
+
+    impl Drop for Level {
+        fn drop(&mut self) {
+            DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename = "Val")]
+    enum ValRead {
+        Str(String),
+        Int(i64),
+        Bool(bool),
+        Set(BTreeSet<Val>),
+    }
+
+    impl<'de> Deserialize<'de> for Val {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Val, D::Error> {
+            let _level = Level::enter()?;
+            Ok(match ValRead::deserialize(d)? {
+                ValRead::Str(s) => Val::Str(s),
+                ValRead::Int(i) => Val::Int(i),
+                ValRead::Bool(b) => Val::Bool(b),
+                ValRead::Set(s) => Val::Set(s),
+            })
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename = "Cond")]
+    enum CondRead {
+        Lit(Val),
+        Attr(Entity, String),
+        PrincipalId,
+        ResourceId,
+        Has(Entity, String),
+        InGroup(super::GroupId),
+        Not(Box<Cond>),
+        And(Vec<Cond>),
+        Or(Vec<Cond>),
+        Cmp(CmpOp, Box<Cond>, Box<Cond>),
+    }
+
+    impl<'de> Deserialize<'de> for Cond {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Cond, D::Error> {
+            let _level = Level::enter()?;
+            Ok(match CondRead::deserialize(d)? {
+                CondRead::Lit(v) => Cond::Lit(v),
+                CondRead::Attr(e, n) => Cond::Attr(e, n),
+                CondRead::PrincipalId => Cond::PrincipalId,
+                CondRead::ResourceId => Cond::ResourceId,
+                CondRead::Has(e, n) => Cond::Has(e, n),
+                CondRead::InGroup(g) => Cond::InGroup(g),
+                CondRead::Not(x) => Cond::Not(x),
+                CondRead::And(xs) => Cond::And(xs),
+                CondRead::Or(xs) => Cond::Or(xs),
+                CondRead::Cmp(op, a, b) => Cond::Cmp(op, a, b),
+            })
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
