@@ -494,3 +494,25 @@ fn a_header_without_a_length_or_without_end_ends_the_session() {
         assert!(err.contains("Content-Length") || err.contains("header line over"), "{err}");
     }
 }
+
+/// A document with no file (`untitled:`) is named as the editor named it, in related
+/// information too, and a file it `use`s (read from the server's working directory) by its
+/// whole `file:` URI.
+#[test]
+fn a_document_without_a_file_and_what_it_uses_are_named_by_usable_uris() {
+    let mut editor = Editor::start();
+    editor.request(1, "initialize", json!({}));
+    let uri = "untitled:Untitled-1";
+    let text = "use \"tests/ui/errors/E0201_unknown_role_did_you_mean.rbac\";\nrole a {}\nrole a {}\n";
+    editor.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "rbac", "version": 1, "text": text}}),
+    );
+    let published = editor.diagnostics_until(uri);
+    let used = std::path::absolute("tests/ui/errors/E0201_unknown_role_did_you_mean.rbac").expect("the used file");
+    let used_uri = format!("file://{}", used.display());
+    assert!(published.iter().any(|(u, list)| *u == used_uri && !list.is_empty()), "{published:?}");
+    let (_, own) = published.last().expect("the document's");
+    let twice = own.iter().find(|d| d["code"] == "E0207").expect("E0207");
+    assert_eq!(twice["relatedInformation"][0]["location"]["uri"], uri, "{twice}");
+}

@@ -469,9 +469,14 @@ impl Server {
         Value::Array(symbols)
     }
 
-    /// The URI of a file: as the editor named it when open.
+    /// The URI of a file: as the editor named it when open, else its `file:` URI (a relative
+    /// path, which a document without a file, `untitled:`, `use`s, is read from the server's
+    /// working directory, and named so).
     fn uri(&self, path: &str) -> String {
-        self.uris.get(path).cloned().unwrap_or_else(|| uri_of(path))
+        self.uris.get(path).cloned().unwrap_or_else(|| match std::path::absolute(path) {
+            Ok(full) => uri_of(&full.to_string_lossy()),
+            Err(_) => uri_of(path),
+        })
     }
 
     /// The edits that format an open document: none when it is formatted or has syntax errors

@@ -430,9 +430,7 @@ fn write_built(policy: &str, output: &str, bytes: &[u8]) -> ExitCode {
             (a.dev(), a.ino()) == (b.dev(), b.ino())
         }
         #[cfg(not(unix))]
-        (Ok(_), Ok(_)) => {
-            std::fs::canonicalize(a).ok().zip(std::fs::canonicalize(b).ok()).is_some_and(|(a, b)| a == b)
-        }
+        (Ok(_), Ok(_)) => std::fs::canonicalize(a).ok().zip(std::fs::canonicalize(b).ok()).is_some_and(|(a, b)| a == b),
         _ => false,
     };
     if same(policy, output) {

@@ -260,9 +260,10 @@ pub fn diff(old: &CompiledPolicy, new: &CompiledPolicy) -> PolicyDiff {
     // clash is news only where the other policy denies no scope enclosing it, whatever the
     // roles are called (renaming a role of the set, or dropping an assignment a wider one
     // covers, leaves the denial where it was).
-    let covered = |clashes: &BTreeSet<(Vec<String>, (String, String), ScopeKey)>, who: &(String, String), at: &ScopeKey| {
-        clashes.iter().any(|(_, w, scope)| w == who && at.starts_with(scope))
-    };
+    let covered =
+        |clashes: &BTreeSet<(Vec<String>, (String, String), ScopeKey)>, who: &(String, String), at: &ScopeKey| {
+            clashes.iter().any(|(_, w, scope)| w == who && at.starts_with(scope))
+        };
     let mut notes = Vec::new();
     for (clashes, other, now) in [(&new_clashes, &old_clashes, true), (&old_clashes, &new_clashes, false)] {
         let news = clashes.iter().filter(|(_, who, scope)| !covered(other, who, scope));

@@ -92,9 +92,9 @@ impl AccessIndex<'_> {
         for members in sets.values() {
             let held: Vec<(&String, &String)> =
                 members.iter().flat_map(|(role, subjects)| subjects.iter().map(move |s| (role, s))).collect();
-            let one_principal_can_clash = held.iter().any(|(r1, s1)| {
-                held.iter().any(|(r2, s2)| r1 != r2 && s1 != s2 && !(principal(s1) && principal(s2)))
-            });
+            let one_principal_can_clash = held
+                .iter()
+                .any(|(r1, s1)| held.iter().any(|(r2, s2)| r1 != r2 && s1 != s2 && !(principal(s1) && principal(s2))));
             if one_principal_can_clash {
                 let parts: Vec<String> = members
                     .iter()
