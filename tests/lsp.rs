@@ -79,6 +79,14 @@ impl Editor {
         self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
     }
 
+    /// Opens a document (version 1) with `text`.
+    fn open(&mut self, uri: &str, text: &str) {
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "rbac", "version": 1, "text": text}}),
+        );
+    }
+
     /// The next `publishDiagnostics` messages, by URI, until one for `uri` has come.
     fn diagnostics_until(&self, uri: &str) -> Vec<(String, Vec<Value>)> {
         let mut out = Vec::new();
@@ -124,10 +132,7 @@ fn an_editor_sees_diagnostics_as_it_types_and_formats() {
     // An unknown role after a two-byte and a four-byte character on its line: columns count
     // UTF-16 units.
     let text = "resource workspace { actions read; }\ntest \"é🦀\" { expect allow user:a read nosuch:x; }\n";
-    editor.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": root_uri, "languageId": "rbac", "version": 1, "text": text}}),
-    );
+    editor.open(&root_uri, text);
     let published = editor.diagnostics_until(&root_uri);
     let (_, list) = published.last().expect("the document's diagnostics");
     assert_eq!(list.len(), 1, "{list:?}");
@@ -182,10 +187,7 @@ fn an_editor_sees_diagnostics_as_it_types_and_formats() {
     let warnings_only = |list: &Vec<Value>| list.iter().all(|d| d["code"] == "W0001" && d["severity"] == 2);
     let with_writer =
         "resource workspace { actions read; }\nrole viewer { allow read on *; }\nrole writer { allow read on *; }\n";
-    editor.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": module_uri, "languageId": "rbac", "version": 1, "text": with_writer}}),
-    );
+    editor.open(&module_uri, with_writer);
     let published = editor.diagnostics_until(&root_uri);
     assert_eq!(published.len(), 2, "{published:?}");
     assert!(published[0].0 == module_uri && warnings_only(&published[0].1), "{published:?}");
@@ -287,10 +289,7 @@ fn the_standard_library_is_not_a_file_to_go_to() {
     editor.request(1, "initialize", json!({}));
     let uri = "file:///nowhere/policy.rbac";
     let text = "use std::crud;\nresource w { actions crud; }\nrole r { allow read on w; }\nassign r to user:a;\n";
-    editor.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": uri, "languageId": "rbac", "version": 1, "text": text}}),
-    );
+    editor.open(uri, text);
     assert_eq!(editor.diagnostics_until(uri), vec![(uri.to_string(), Vec::new())]);
     let at = json!({"textDocument": {"uri": uri}, "position": {"line": 1, "character": 23}});
     // The outline: the resource type and the role, in file order.
@@ -345,10 +344,7 @@ fn files_changed_or_created_on_disk_are_read_again_when_the_editor_says_so() {
 
     // `viewer` is in neither file yet, and `later.rbac` does not exist.
     let text = "use \"roles.rbac\";\nuse \"later.rbac\";\nassign viewer to user:a on workspace:w;\n";
-    editor.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": root_uri, "languageId": "rbac", "version": 1, "text": text}}),
-    );
+    editor.open(&root_uri, text);
     let codes = |published: Vec<(String, Vec<Value>)>| -> Vec<String> {
         let (_, list) = published.last().expect("the document's diagnostics");
         list.iter().map(|d| d["code"].as_str().expect("a code").to_string()).collect()
@@ -406,19 +402,13 @@ fn a_file_used_by_several_documents_shows_what_any_of_them_finds() {
     let (a, b, lib_uri) = (uri(&dir.join("a.rbac")), uri(&dir.join("b.rbac")), uri(&lib));
     let mut editor = Editor::start();
     editor.request(1, "initialize", json!({}));
-    let open = |editor: &mut Editor, uri: &str, text: &str| {
-        editor.notify(
-            "textDocument/didOpen",
-            json!({"textDocument": {"uri": uri, "languageId": "rbac", "version": 1, "text": text}}),
-        );
-    };
     let codes_in = |published: &[(String, Vec<Value>)], file: &str| -> Option<Vec<String>> {
         let (_, list) = published.iter().rev().find(|(u, _)| u == file)?;
         Some(list.iter().map(|d| d["code"].as_str().expect("a code").to_string()).collect())
     };
-    open(&mut editor, &a, "use \"lib.rbac\";\n");
+    editor.open(&a, "use \"lib.rbac\";\n");
     assert_eq!(codes_in(&editor.diagnostics_until(&a), &lib_uri), Some(vec!["E0203".to_string()]));
-    open(&mut editor, &b, "use \"lib.rbac\";\n");
+    editor.open(&b, "use \"lib.rbac\";\n");
     // lib's list is unchanged by b's check: not published again.
     assert_eq!(codes_in(&editor.diagnostics_until(&b), &lib_uri), None);
     // a no longer uses lib, then closes: b still does, so lib keeps its error.
@@ -437,10 +427,10 @@ fn a_file_used_by_several_documents_shows_what_any_of_them_finds() {
     // says) shows in lib, though lib's own check has only a warning.
     std::fs::write(dir.join("lib2.rbac"), "").expect("write");
     let lib2 = uri(&dir.join("lib2.rbac"));
-    open(&mut editor, &lib2, "role dup {}\n");
+    editor.open(&lib2, "role dup {}\n");
     let own = editor.diagnostics_until(&lib2);
     assert_eq!(codes_in(&own, &lib2), Some(vec!["W0001".to_string()]));
-    open(&mut editor, &a, "use \"lib2.rbac\";\nrole dup {}\n");
+    editor.open(&a, "use \"lib2.rbac\";\nrole dup {}\n");
     let published = editor.diagnostics_until(&a);
     let all: Vec<String> = published.iter().flat_map(|(_, l)| l.iter().map(|d| d["code"].to_string())).collect();
     assert!(all.iter().any(|c| c.contains("E0207")), "{published:?}");
@@ -458,10 +448,7 @@ fn hover_shows_the_declaration_not_the_first_item_of_its_line() {
     editor.request(1, "initialize", json!({}));
     let uri = "file:///nowhere/one-line.rbac";
     let text = "resource doc { actions read; } role a { allow read on doc; } role b extends a { allow read on doc; }\nassign b to user:x;\n";
-    editor.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": uri, "languageId": "rbac", "version": 1, "text": text}}),
-    );
+    editor.open(uri, text);
     editor.diagnostics_until(uri);
     let hover = |editor: &mut Editor, id: u64, line: u64, character: u64| {
         let at = json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character}});
@@ -504,10 +491,7 @@ fn a_document_without_a_file_and_what_it_uses_are_named_by_usable_uris() {
     editor.request(1, "initialize", json!({}));
     let uri = "untitled:Untitled-1";
     let text = "use \"tests/ui/errors/E0201_unknown_role_did_you_mean.rbac\";\nrole a {}\nrole a {}\n";
-    editor.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": uri, "languageId": "rbac", "version": 1, "text": text}}),
-    );
+    editor.open(uri, text);
     let published = editor.diagnostics_until(uri);
     let used = std::path::absolute("tests/ui/errors/E0201_unknown_role_did_you_mean.rbac").expect("the used file");
     let used_uri = format!("file://{}", used.display());
