@@ -649,8 +649,9 @@ fn identity_changes(a: &super::facts::IdentityFacts, b: &super::facts::IdentityF
 }
 
 /// Changes no subject's access shows, for the principals they concern: identities (the tokens
-/// and claims they accept, the groups claims give) and types moved in the resource tree (a
-/// path through the old place becomes invalid, one through the new place valid).
+/// and claims they accept, the groups claims give), attribute declarations (which requests are
+/// valid) and types moved in the resource tree (a path through the old place becomes invalid,
+/// one through the new place valid).
 fn principal_notes(old: &Facts, new: &Facts) -> Vec<String> {
     let mut notes = Vec::new();
     let names: BTreeSet<&String> = old.identities.keys().chain(new.identities.keys()).collect();
@@ -664,6 +665,26 @@ fn principal_notes(old: &Facts, new: &Facts) -> Vec<String> {
         notes.push(format!(
             "identity `{name}` {says}: principals given by its tokens or claims may be decided differently"
         ));
+    }
+    // A request's attributes are checked against the declarations: a request valid under the
+    // old ones may be invalid (denied) under the new, or the other way round.
+    let attrs_note = |what: String| {
+        format!(
+            "{what} changed: requests that give them may be valid under one policy and invalid (denied) under the other"
+        )
+    };
+    if old.principal_attrs != new.principal_attrs {
+        notes.push(attrs_note("principal attributes".to_string()));
+    }
+    if old.context_attrs != new.context_attrs {
+        notes.push(attrs_note("context attributes".to_string()));
+    }
+    for (name, t) in &old.types {
+        if let Some(n) = new.types.get(name)
+            && n.attrs != t.attrs
+        {
+            notes.push(attrs_note(format!("attributes of type `{name}`")));
+        }
     }
     for (name, t) in &old.types {
         if let Some(n) = new.types.get(name)
