@@ -247,30 +247,42 @@ fn rechecksummed_damage_never_panics() {
     assert_eq!(codes, BTreeSet::from(["E0805"]), "a payload with a right checksum fails only as malformed");
 }
 
-/// A condition nested deeper than any source can write (a run of `!` lengthened in the bytes,
-/// with the length and checksum made right again) is refused as malformed: reading it ran
-/// out of stack and aborted the process.
+/// `bytes` (a bundle) with the first `run` in its payload replaced by `with`, and its length
+/// and checksum made right again: what a deliberate writer makes.
+fn rewritten(bytes: &[u8], run: &[u8], with: &[u8]) -> Vec<u8> {
+    let at = (52..bytes.len() - run.len()).find(|&i| bytes.get(i..i + run.len()) == Some(run)).expect("the run");
+    let mut bad = bytes.get(..at).expect("head").to_vec();
+    bad.extend_from_slice(with);
+    bad.extend_from_slice(bytes.get(at + run.len()..).expect("tail"));
+    let body_len = (bad.len() - 52) as u64;
+    bad.get_mut(12..20).expect("length").copy_from_slice(&body_len.to_le_bytes());
+    let sum = sha256(bad.get(52..).unwrap_or(&[]));
+    bad.get_mut(20..52).expect("checksum").copy_from_slice(&sum);
+    bad
+}
+
+/// A condition or a type nested deeper than any source can write (a run of `!`, or of
+/// `set<`, lengthened in the bytes, with the length and checksum made right again) is refused
+/// as malformed: reading it ran out of stack and aborted the process.
 #[test]
 fn rechecksummed_deep_nesting_is_refused_not_a_stack_overflow() {
     let bangs = "!".repeat(32);
     let src = format!(
-        "resource doc {{ actions read; }}\ncontext {{ attributes {{ x: bool }} }}\n\
+        "resource doc {{ actions read; }}\ncontext {{ attributes {{ x: bool, zq: set<set<string>> }} }}\n\
          role r {{ allow read on doc when {bangs}context.x; }}\nassign r to everyone;\n"
     );
     let bytes = rbac::compile_str("deep.rbac", &src).policy.expect("compiles").to_bundle();
-    // `Not` is variant 6 of a condition: 32 of them in a row.
-    let run = [6u8; 32];
-    let at = (52..bytes.len() - 32).find(|&i| bytes.get(i..i + 32) == Some(&run[..])).expect("the run of `!`");
     for levels in [rbac::check::ir::MAX_READ_DEPTH + 1, 100_000] {
-        let mut bad = bytes.get(..at).expect("head").to_vec();
-        bad.extend(std::iter::repeat_n(6u8, levels));
-        bad.extend_from_slice(bytes.get(at + 32..).expect("tail"));
-        let body_len = (bad.len() - 52) as u64;
-        bad.get_mut(12..20).expect("length").copy_from_slice(&body_len.to_le_bytes());
-        let sum = sha256(bad.get(52..).unwrap_or(&[]));
-        bad.get_mut(20..52).expect("checksum").copy_from_slice(&sum);
-        let err = Policy::from_bundle(&bad).expect_err("refused");
-        assert_eq!(err.code, "E0805", "{levels} levels: {err}");
+        // `Not` is variant 6 of a condition: 32 of them in a row.
+        let deep_condition = rewritten(&bytes, &[6u8; 32], &vec![6u8; levels]);
+        // `zq`'s type: `Set` (3) twice, then `String` (0).
+        let mut deeper = vec![3u8; levels];
+        deeper.push(0);
+        let deep_type = rewritten(&bytes, b"\x02zq\x03\x03\x00", &[b"\x02zq".as_slice(), &deeper].concat());
+        for bad in [deep_condition, deep_type] {
+            let err = Policy::from_bundle(&bad).expect_err("refused");
+            assert_eq!(err.code, "E0805", "{levels} levels: {err}");
+        }
     }
 }
 

@@ -21,7 +21,7 @@ macro_rules! id_type {
 id_type!(TypeId, ActionId, RoleId, GroupId, IdentityId);
 
 /// The type of an attribute or a condition expression.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum Ty {
     String,
     Int,
@@ -84,7 +84,7 @@ pub enum Cond {
     Cmp(CmpOp, Box<Cond>, Box<Cond>),
 }
 
-/// Reading conditions and values back (bundles): they are recursive, and the bytes of a
+/// Reading types, conditions and values back (bundles): they are recursive, and the bytes of a
 /// bundle are not trusted to nest them as the grammar does (E0104 stops at 200 levels), so
 /// reading counts the levels and refuses more than [`MAX_READ_DEPTH`] rather than run out of
 /// stack. The readers are the derived ones of mirror enums with the same variants in the
@@ -92,7 +92,7 @@ pub enum Cond {
 pub const MAX_READ_DEPTH: usize = 256;
 
 mod read {
-    use super::{Cond, Val};
+    use super::{Cond, Ty, Val};
     use crate::syntax::ast::{CmpOp, Entity};
     use serde::{Deserialize, Deserializer, de::Error};
     use std::cell::Cell;
@@ -122,6 +122,29 @@ mod read {
     impl Drop for Level {
         fn drop(&mut self) {
             DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename = "Ty")]
+    enum TyRead {
+        String,
+        Int,
+        Bool,
+        Set(Box<Ty>),
+        Unknown,
+    }
+
+    impl<'de> Deserialize<'de> for Ty {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Ty, D::Error> {
+            let _level = Level::enter()?;
+            Ok(match TyRead::deserialize(d)? {
+                TyRead::String => Ty::String,
+                TyRead::Int => Ty::Int,
+                TyRead::Bool => Ty::Bool,
+                TyRead::Set(t) => Ty::Set(t),
+                TyRead::Unknown => Ty::Unknown,
+            })
         }
     }
 
