@@ -79,11 +79,15 @@ impl Mask {
         let raw_id = request.pointer("/principal/id").and_then(Value::as_str).map(str::to_string);
         // Each masked value as error messages quote it (`` `VALUE` ``) and its mask, so that an
         // error about a masked attribute (E0741 repeats the value) does not undo the mask.
+        // Only a decision with errors can quote a value.
+        let has_errors = decision.get("errors").and_then(Value::as_array).is_some_and(|e| !e.is_empty());
         let mut quoted: Vec<(String, String)> = Vec::new();
         let mut hide = |v: &mut Value| {
             if !is_masked(v) {
                 let m = masked(v);
-                quoted.push((format!("`{v}`"), format!("`{}`", m.as_str().unwrap_or_default())));
+                if has_errors {
+                    quoted.push((format!("`{v}`"), format!("`{}`", m.as_str().unwrap_or_default())));
+                }
                 *v = m;
             }
         };
@@ -128,7 +132,7 @@ impl Mask {
                 let from_masked = r
                     .get("claim")
                     .and_then(Value::as_str)
-                    .is_some_and(|c| masked_claims.iter().any(|m| *m == "*" || *m == c));
+                    .is_some_and(|c| masked_claims.iter().any(|m| *m == "*" || *m == c || claim_within(c, m)));
                 if from_masked && let Some(v) = r.get_mut("value") {
                     hide(v);
                 }
@@ -163,12 +167,19 @@ impl Mask {
 
     /// Learns from `policy` which claim each identity's user ids come from (`user from
     /// claim`), so that masking `principal.id` also masks that claim of a principal given by
-    /// claims or by a verified token (which is logged as the claims it proved).
+    /// claims or by a verified token (which is logged as the claims it proved). Without it, a
+    /// masked `principal.id` hides only a request's `principal.id` field.
     pub fn for_policy(mut self, policy: &crate::Policy) -> Mask {
         let identities = &policy.compiled().identities;
         self.user_claims = identities.iter().filter_map(|i| Some((i.name.clone(), i.user_claim.clone()?))).collect();
         self
     }
+}
+
+/// Whether the dotted claim name `claim` (`realm_access.roles`) is inside the claim `masked`
+/// (`realm_access`), which masking hides whole.
+fn claim_within(claim: &str, masked: &str) -> bool {
+    claim.strip_prefix(masked).is_some_and(|rest| rest.starts_with('.'))
 }
 
 /// The claim `name` of `claims`: the top-level claim of that name, else, for a dotted name,
@@ -242,7 +253,9 @@ fn looks_like_jwt(run: &str) -> bool {
     use base64::Engine;
     let mut parts = run.split('.');
     let Some(header) = parts.next() else { return false };
-    if parts.count() < 2 || header.len() < 8 {
+    // A JSON object's `{`, or the whitespace before it, starts the header's base64 with `e`
+    // (`{`), `I` (space), `C` (tab, line feed) or `D` (carriage return).
+    if parts.count() < 2 || header.len() < 8 || !header.starts_with(['e', 'I', 'C', 'D']) {
         return false;
     }
     let header: String = header
@@ -312,6 +325,14 @@ mod tests {
             dec.pointer("/errors/0/message"),
             Some(&json!(format!("principal id `{hidden_text}` must start with `user:`")))
         );
+        // A nested groups claim masked by its outer claim: the reasons' value too.
+        let mask = Mask::parse(&["claims.realm_access"]).unwrap_or_default();
+        let mut req = json!({"principal": {"identity": "kc", "claims": {"realm_access": {"roles": ["admin"]}}}});
+        let mut dec = json!({"decision": "allow", "errors": [], "reasons": [{"kind": "allow", "subject": "group:admins",
+            "identity": "kc", "claim": "realm_access.roles", "value": "admin"}]});
+        mask.apply(&mut req, &mut dec);
+        assert_eq!(dec.pointer("/reasons/0/value"), Some(&masked(&json!("admin"))));
+        assert!(!claim_within("realm_accessible", "realm_access"));
         // Re-encoded tokens: the standard base64 alphabet, padding, whitespace in the header.
         let standard = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOi+hbm4ifQ==.c2l/n";
         let spaced = "IHsiYWxnIjoiUlMyNTYifQ.eyJzdWIiOiJhbm4ifQ.c2ln"; // ` {"alg":"RS256"}`
