@@ -79,7 +79,8 @@ impl Loader for FsLoader {
         let bytes = std::fs::read(path).map_err(failed)?;
         let text = match String::from_utf8(bytes) {
             Ok(text) => text,
-            Err(e) if crate::Policy::is_bundle(e.as_bytes()) => {
+            // A bundle, or one cut inside its magic.
+            Err(e) if crate::Policy::is_bundle(e.as_bytes()) || crate::compile::bundle::cut_magic(e.as_bytes()) => {
                 return Err(format!(
                     "`{path}` is a compiled bundle, not policy source: `check` and `fmt` read sources, while `can`, \
                      `eval`, `test`, `who-can`, `list`, `diff` and `build` also read bundles"

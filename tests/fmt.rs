@@ -292,6 +292,12 @@ fn check_names_crlf_lines_and_directory_links_are_not_followed() {
     assert_eq!(out.status.code(), Some(1));
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("crlf.rbac:1: not formatted") && said.contains("rather than `\\r\\n`"), "{said}");
+    // A last line without its line break is no CRLF line.
+    let unended = dir.join("unended.rbac");
+    std::fs::write(&unended, "resource doc { actions read; }").expect("write");
+    let out = rbac().args(["fmt", "--check"]).arg(&unended).output().expect("run rbac fmt");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("unended.rbac:1:") && said.contains("the line break the file's last line lacks"), "{said}");
 
     let tree = dir.join("tree");
     std::fs::create_dir_all(tree.join("sub")).expect("mkdir");

@@ -139,8 +139,13 @@ fn first_difference<'a>(text: &str, formatted: &'a str) -> (usize, &'a str) {
     for (n, new) in formatted.split_inclusive('\n').enumerate() {
         match old.next() {
             Some(line) if line == new => {}
-            Some(line) if line.trim_end_matches(['\r', '\n']) == new.trim_end_matches('\n') => {
+            Some(line)
+                if line.ends_with("\r\n") && line.trim_end_matches(['\r', '\n']) == new.trim_end_matches('\n') =>
+            {
                 return (n + 1, "(the same, ending in `\\n` rather than `\\r\\n`)");
+            }
+            Some(line) if !line.ends_with('\n') && line == new.trim_end_matches('\n') => {
+                return (n + 1, "(the same, with the line break the file's last line lacks)");
             }
             _ => return (n + 1, new.trim_end_matches('\n')),
         }

@@ -339,14 +339,16 @@ impl Server {
     fn merged(&self, file: &str) -> Vec<Value> {
         let open = self.open.contains_key(file);
         let mut list: Vec<Value> = Vec::new();
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         let own = self.found.get(file).and_then(|f| f.get(file)).filter(|_| open);
         let others = self.found.iter().filter(|(root, _)| *root != file).filter_map(|(_, f)| f.get(file));
         for d in own.into_iter().flatten() {
+            seen.insert(d.to_string());
             list.push(d.clone());
         }
         for d in others.flatten() {
             let shown = !open || d.get("severity") == Some(&json!(1));
-            if shown && !list.contains(d) {
+            if shown && seen.insert(d.to_string()) {
                 list.push(d.clone());
             }
         }

@@ -113,6 +113,11 @@ pub fn is_bundle(bytes: &[u8]) -> bool {
     bytes.starts_with(&MAGIC)
 }
 
+/// Whether `bytes` are a bundle cut inside its magic (1 to 7 bytes of it).
+pub(crate) fn cut_magic(bytes: &[u8]) -> bool {
+    !bytes.is_empty() && bytes.len() < MAGIC.len() && MAGIC.starts_with(bytes)
+}
+
 /// Writes a bundle. `digest` is the policy's digest, stored so that loading need not
 /// compute it again (at a million assignments that takes longer than loading).
 pub(crate) fn write(p: &CompiledPolicy, tests: &[PolicyTest], digest: String) -> Vec<u8> {

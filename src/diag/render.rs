@@ -112,7 +112,9 @@ impl Shortened {
     /// `text` with every line over [`LONG_LINE`] bytes cut to the text within [`AROUND`]
     /// bytes of the offsets in `ends` (the labels' ends), or its start when none is in it.
     fn new(text: String, mut ends: Vec<usize>) -> Shortened {
-        if !text.split('\n').any(|l| l.len() > LONG_LINE) {
+        // A line's length is its text's, without its line break (`\n` or `\r\n`).
+        let content = |line: &str| line.trim_end_matches('\n').trim_end_matches('\r').len();
+        if !text.split('\n').any(|l| content(l) > LONG_LINE) {
             return Shortened { text, pieces: Vec::new(), cut_lines: Vec::new() };
         }
         ends.sort_unstable();
@@ -128,18 +130,19 @@ impl Shortened {
         let mut line_start = 0;
         for line in text.split_inclusive('\n') {
             let line_end = line_start + line.len();
-            if line.len() <= LONG_LINE {
+            let text_end = line_start + content(line);
+            if text_end - line_start <= LONG_LINE {
                 pieces.push((line_start, out.len()));
                 out.push_str(line);
                 line_start = line_end;
                 continue;
             }
             cut_lines.push((line_start, line_end));
-            // The pieces of this line to keep, merged.
+            // The pieces of this line's text to keep, merged; its line break is kept after them.
             let mut keep: Vec<(usize, usize)> = Vec::new();
-            let near = ends.iter().filter(|&&e| e >= line_start && e <= line_end);
+            let near = ends.iter().filter(|&&e| e >= line_start && e <= text_end);
             let wanted: Vec<(usize, usize)> =
-                near.map(|&e| (e.saturating_sub(AROUND).max(line_start), (e + AROUND).min(line_end))).collect();
+                near.map(|&e| (e.saturating_sub(AROUND).max(line_start), (e + AROUND).min(text_end))).collect();
             let wanted = if wanted.is_empty() { vec![(line_start, line_start + AROUND)] } else { wanted };
             for (a, b) in wanted {
                 let (a, b) = (floor(a), floor(b));
@@ -157,14 +160,12 @@ impl Shortened {
                 out.push_str(text.get(a..b).unwrap_or_default());
                 at = b;
             }
-            let newline = line.ends_with('\n');
-            let rest_end = line_end - usize::from(newline);
-            if at < rest_end {
+            if at < text_end {
                 out.push('…');
             }
-            if newline {
-                pieces.push((line_end - 1, out.len()));
-                out.push('\n');
+            if text_end < line_end {
+                pieces.push((text_end, out.len()));
+                out.push_str(text.get(text_end..line_end).unwrap_or_default());
             }
             line_start = line_end;
         }
@@ -294,6 +295,25 @@ mod tests {
         assert_eq!(s.text.get(s.map(last)..), Some("last\n"));
         assert_eq!(s.cut_line_at(here, &long), Some(8000), "characters, not bytes");
         assert_eq!(s.cut_line_at(last, &long), None);
+    }
+
+    #[test]
+    fn cut_lines_keep_one_line_break_and_lines_at_the_limit_are_whole() {
+        use super::{LONG_LINE, Shortened};
+        for newline in ["\n", "\r\n"] {
+            // A label at the very end of a long line: the text after the cut has as many lines.
+            let long = format!("{}X", "y".repeat(400));
+            let exact = "z".repeat(LONG_LINE);
+            let text = format!("first{newline}{long}{newline}{exact}{newline}last{newline}");
+            let x = text.find('X').unwrap_or(0);
+            let s = Shortened::new(text.clone(), vec![x, x + 1]);
+            assert_eq!(s.text.matches('\n').count(), text.matches('\n').count(), "{newline:?}: {:?}", s.text);
+            assert!(s.text.contains(&format!("{exact}{newline}")), "a line of exactly {LONG_LINE} bytes is whole");
+            assert_eq!(s.text.get(s.map(x)..s.map(x) + 1), Some("X"));
+            let last = text.find("last").unwrap_or(0);
+            assert_eq!(s.text.get(s.map(last)..), Some(format!("last{newline}").as_str()));
+            assert!(s.cut_line_at(text.find(&exact).unwrap_or(0), &text).is_none());
+        }
     }
 
     #[test]
