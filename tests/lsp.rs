@@ -54,6 +54,20 @@ impl Editor {
         Editor { child, input, replies }
     }
 
+    /// A server started and initialized (no capabilities).
+    fn initialized() -> Editor {
+        let mut editor = Editor::start();
+        editor.request(1, "initialize", json!({}));
+        editor
+    }
+
+    /// `shutdown`, then `exit`: the server's exit code.
+    fn shut_down(mut self, id: u64) -> Option<i32> {
+        assert_eq!(self.request(id, "shutdown", Value::Null)["result"], Value::Null);
+        self.notify("exit", Value::Null);
+        self.child.wait().expect("exit").code()
+    }
+
     fn send_raw(&mut self, body: &[u8]) {
         write!(self.input, "Content-Length: {}\r\n\r\n", body.len()).expect("write");
         self.input.write_all(body).expect("write");
@@ -277,16 +291,12 @@ fn an_editor_sees_diagnostics_as_it_types_and_formats() {
     let reply = editor.request(4, "workspace/symbol", json!({}));
     assert_eq!(reply["error"]["code"], -32601, "{reply}");
 
-    let reply = editor.request(5, "shutdown", Value::Null);
-    assert_eq!(reply["result"], Value::Null);
-    editor.notify("exit", Value::Null);
-    assert_eq!(editor.child.wait().expect("exit").code(), Some(0));
+    assert_eq!(editor.shut_down(5), Some(0));
 }
 
 #[test]
 fn the_standard_library_is_not_a_file_to_go_to() {
-    let mut editor = Editor::start();
-    editor.request(1, "initialize", json!({}));
+    let mut editor = Editor::initialized();
     let uri = "file:///nowhere/policy.rbac";
     let text = "use std::crud;\nresource w { actions crud; }\nrole r { allow read on w; }\nassign r to user:a;\n";
     editor.open(uri, text);
@@ -316,8 +326,7 @@ fn the_standard_library_is_not_a_file_to_go_to() {
 
 #[test]
 fn exit_without_shutdown_is_an_error_exit() {
-    let mut editor = Editor::start();
-    editor.request(1, "initialize", json!({}));
+    let mut editor = Editor::initialized();
     editor.notify("exit", Value::Null);
     assert_eq!(editor.child.wait().expect("exit").code(), Some(1));
 }
@@ -400,8 +409,7 @@ fn a_file_used_by_several_documents_shows_what_any_of_them_finds() {
     let lib = dir.join("lib.rbac");
     std::fs::write(&lib, "resource doc { actions read; }\nrole bad { allow nope on doc; }\n").expect("write");
     let (a, b, lib_uri) = (uri(&dir.join("a.rbac")), uri(&dir.join("b.rbac")), uri(&lib));
-    let mut editor = Editor::start();
-    editor.request(1, "initialize", json!({}));
+    let mut editor = Editor::initialized();
     let codes_in = |published: &[(String, Vec<Value>)], file: &str| -> Option<Vec<String>> {
         let (_, list) = published.iter().rev().find(|(u, _)| u == file)?;
         Some(list.iter().map(|d| d["code"].as_str().expect("a code").to_string()).collect())
@@ -444,8 +452,7 @@ fn a_file_used_by_several_documents_shows_what_any_of_them_finds() {
 /// Hover shows the declaration the name belongs to, though others share its line.
 #[test]
 fn hover_shows_the_declaration_not_the_first_item_of_its_line() {
-    let mut editor = Editor::start();
-    editor.request(1, "initialize", json!({}));
+    let mut editor = Editor::initialized();
     let uri = "file:///nowhere/one-line.rbac";
     let text = "resource doc { actions read; } role a { allow read on doc; } role b extends a { allow read on doc; }\nassign b to user:x;\n";
     editor.open(uri, text);
@@ -487,8 +494,7 @@ fn a_header_without_a_length_or_without_end_ends_the_session() {
 /// whole `file:` URI.
 #[test]
 fn a_document_without_a_file_and_what_it_uses_are_named_by_usable_uris() {
-    let mut editor = Editor::start();
-    editor.request(1, "initialize", json!({}));
+    let mut editor = Editor::initialized();
     let uri = "untitled:Untitled-1";
     let text = "use \"tests/ui/errors/E0201_unknown_role_did_you_mean.rbac\";\nrole a {}\nrole a {}\n";
     editor.open(uri, text);
