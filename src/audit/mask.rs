@@ -182,16 +182,12 @@ fn claim_within(claim: &str, masked: &str) -> bool {
     claim.strip_prefix(masked).is_some_and(|rest| rest.starts_with('.'))
 }
 
-/// The claim `name` of `claims`: the top-level claim of that name, else, for a dotted name,
-/// the nested one (as identities read claims).
+/// The claim `name` of `claims`, found as identities find it (`eval::claim`).
 fn claim_mut<'a>(claims: &'a mut serde_json::Map<String, Value>, name: &str) -> Option<&'a mut Value> {
-    if claims.contains_key(name) {
-        return claims.get_mut(name);
-    }
-    let mut parts = name.split('.');
-    let mut at = claims.get_mut(parts.next()?)?;
-    for part in parts {
-        at = at.as_object_mut()?.get_mut(part)?;
+    let mut keys = crate::eval::claim_keys(claims, name);
+    let mut at = claims.get_mut(keys.next()?)?;
+    for k in keys {
+        at = at.as_object_mut()?.get_mut(k)?;
     }
     Some(at)
 }

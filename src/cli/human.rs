@@ -29,11 +29,8 @@ fn rule_line(kind: &str, r: &RuleReason) -> String {
 /// logs: shown raw, they could act on the terminal or print a line that reads like another
 /// answer.
 pub fn shown(line: &str) -> std::borrow::Cow<'_, str> {
-    let hidden = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{061C}' | '\u{200E}' | '\u{200F}')
-            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-    };
+    // The characters E0105 refuses in sources, and the line feed and tab besides.
+    let hidden = |c: char| c == '\n' || c == '\t' || rbac::syntax::shows_otherwise(c);
     if !line.chars().any(hidden) {
         return line.into();
     }

@@ -13,7 +13,7 @@ mod validate;
 pub use prepared::{Subject, Target};
 pub(crate) use prepared::{check, subject, target};
 
-pub(crate) use validate::{claim, principal_id_ok};
+pub(crate) use validate::{claim, claim_keys, principal_id_ok};
 
 use crate::check::ir::RoleId;
 use crate::compile::{CompiledPolicy, NodeId, SubjectId, held};

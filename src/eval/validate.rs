@@ -448,15 +448,20 @@ fn map_identity(
 /// A claim by name; a dotted name that is not a key itself walks nested objects
 /// (`realm_access.roles`).
 pub(crate) fn claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    if let Some(v) = claims.get(name) {
-        return Some(v);
-    }
-    let mut parts = name.split('.');
-    let mut cur = claims.get(parts.next()?)?;
-    for p in parts {
-        cur = cur.as_object()?.get(p)?;
+    let mut keys = claim_keys(claims, name);
+    let mut cur = claims.get(keys.next()?)?;
+    for k in keys {
+        cur = cur.as_object()?.get(k)?;
     }
     Some(cur)
+}
+
+/// The keys that lead to the claim `name` ([`claim`]): the name itself when it is a key,
+/// else its dotted parts.
+pub(crate) fn claim_keys<'n>(claims: &Map<String, Value>, name: &'n str) -> impl Iterator<Item = &'n str> + use<'n> {
+    let whole = claims.contains_key(name);
+    let (mut first, mut parts) = (Some(name), name.split('.'));
+    std::iter::from_fn(move || if whole { first.take() } else { parts.next() })
 }
 
 /// Checks that every declared attribute the request gives has its declared type (a JSON

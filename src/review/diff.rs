@@ -680,16 +680,11 @@ fn principal_notes(old: &Facts, new: &Facts) -> Vec<String> {
         notes.push(attrs_note("context attributes".to_string()));
     }
     for (name, t) in &old.types {
-        if let Some(n) = new.types.get(name)
-            && n.attrs != t.attrs
-        {
+        let Some(n) = new.types.get(name) else { continue };
+        if n.attrs != t.attrs {
             notes.push(attrs_note(format!("attributes of type `{name}`")));
         }
-    }
-    for (name, t) in &old.types {
-        if let Some(n) = new.types.get(name)
-            && n.parent != t.parent
-        {
+        if n.parent != t.parent {
             let place = |p: &Option<String>| p.as_ref().map_or("a root type".to_string(), |p| format!("inside `{p}`"));
             notes.push(format!(
                 "type `{name}` moved from {} to {}: requests on paths through its old place are invalid now \

@@ -189,6 +189,13 @@ fn misleading(c: char, next: Option<u8>) -> Option<(&'static str, &'static str)>
     }
 }
 
+/// Whether `c` shows otherwise than it reads wherever it stands ([`misleading`]'s list, a
+/// carriage return counted as a lone one): what a line shown on a terminal must escape, with
+/// its line breaks and tabs if it is to stay one line.
+pub fn shows_otherwise(c: char) -> bool {
+    misleading(c, None).is_some()
+}
+
 /// Each [`misleading`] character of `text` with its offset, from a fast scan for the bytes
 /// that may start one ([`next_unplain`]).
 pub(crate) fn misleading_chars(text: &str) -> impl Iterator<Item = (usize, char, (&'static str, &'static str))> + '_ {
