@@ -189,9 +189,9 @@ fn misleading(c: char, next: Option<u8>) -> Option<(&'static str, &'static str)>
     }
 }
 
-/// Whether `c` shows otherwise than it reads wherever it stands ([`misleading`]'s list, a
-/// carriage return counted as a lone one): what a line shown on a terminal must escape, with
-/// its line breaks and tabs if it is to stay one line.
+/// Whether `c` shows otherwise than it reads wherever it stands (the characters E0105 refuses
+/// in sources, a carriage return counted as a lone one): what a line shown on a terminal must
+/// escape, with its line breaks and tabs if it is to stay one line.
 pub fn shows_otherwise(c: char) -> bool {
     misleading(c, None).is_some()
 }
