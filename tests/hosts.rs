@@ -189,6 +189,13 @@ fn identity_edge_cases() -> Vec<String> {
     ]
     .iter()
     .map(|c| claims(c))
+    // Claims the module does not read, nested 120 deep (20 KB): all sent, they overflowed
+    // its input (E0706) where natively the request decides.
+    .chain([claims(&format!(
+        r#"{{"email": "bo@acme.com", "groups": ["Engineering"], "deep": {}1{}}}"#,
+        format!(r#"{{"{}": "#, "k".repeat(150)).repeat(120),
+        "}".repeat(120)
+    ))])
     .chain([
         // Token principals are verified before any engine decides; `Policy::decide` and the
         // hosts (which verify no tokens) deny them.
@@ -341,7 +348,7 @@ fn write_lines(path: &Path, lines: &[String]) {
 }
 
 /// Every host decides every request line as the native evaluator does, and encodes every
-/// request the JSON checks accept exactly as `rbac::wasm::encode`.
+/// request the JSON checks accept exactly as `rbac::wasm::encode_for` does for its module.
 fn decides_like_native(host: Host) {
     let tmp = TempDir::new(&format!("hosts-{host:?}-decide"));
     let mut failures = Vec::new();
@@ -349,7 +356,9 @@ fn decides_like_native(host: Host) {
     for (i, suite) in suites().iter().enumerate() {
         let wasm = tmp.0.join(format!("{i}.wasm"));
         let input = tmp.0.join(format!("{i}.jsonl"));
-        std::fs::write(&wasm, rbac::wasm::emit(&suite.policy).expect("emit")).expect("write");
+        let bytes = rbac::wasm::emit(&suite.policy).expect("emit");
+        let module = rbac::wasm::WasmPolicy::new(&bytes).expect("load");
+        std::fs::write(&wasm, &bytes).expect("write");
         write_lines(&input, &suite.lines);
         let decisions = host.run(&[], &wasm, &input);
         let encodings = host.run(&["--encode"], &wasm, &input);
@@ -369,7 +378,9 @@ fn decides_like_native(host: Host) {
             // must be verified before any engine decides).
             let expected_encoding = match rbac::Request::from_json(line) {
                 Ok(req) if serde_json::to_value(&req.principal).ok().is_some_and(|p| p.get("token").is_none()) => {
-                    Value::String(rbac::wasm::encode(&req).iter().map(|b| format!("{b:02x}")).collect())
+                    Value::String(
+                        rbac::wasm::encode_for(&req, module.meta()).iter().map(|b| format!("{b:02x}")).collect(),
+                    )
                 }
                 _ => Value::Null,
             };

@@ -163,6 +163,58 @@ fn deeply_nested_sets_decide_as_natively() {
     }
 }
 
+/// A token's claims the module does not read do not count against its input: every nested
+/// claim was sent under its full dotted name, so a chain of nested objects grew with the
+/// square of its depth and a 20 KB request was refused (E0706) where natively it decides.
+/// The claims it does read are found as natively: the exact key first, else the dotted path.
+#[test]
+fn claims_the_module_does_not_read_are_not_sent() {
+    let src = "resource r { actions read; }\n\
+               identity kc { issuer \"https://sso.example.com\"; user from claim \"preferred_username\"; \
+               groups from claim \"realm_access.roles\"; }\n\
+               group eng from kc \"eng\";\nrole v { allow read on r; }\nassign v to group:eng;\n";
+    let policy = rbac::compile_str("kc.rbac", src).policy.expect("compiles");
+    let bytes = rbac::wasm::emit(&policy).expect("emit");
+    let mut wasm = rbac::wasm::WasmPolicy::new(&bytes).expect("load");
+    let key = "k".repeat(150);
+    let deep = format!("{}1{}", format!(r#"{{"{key}": "#).repeat(120), "}".repeat(120));
+    let cases = [
+        (format!(r#""preferred_username": "ann", "realm_access": {{"roles": ["eng"]}}, "x": {deep}"#), true),
+        (
+            format!(
+                r#""preferred_username": "ann", "realm_access.roles": ["eng"], "realm_access": {{"roles": []}}, "x": {deep}"#
+            ),
+            true,
+        ),
+        (
+            r#""preferred_username": "ann", "realm_access.roles": [], "realm_access": {"roles": ["eng"]}"#.to_string(),
+            false,
+        ),
+        (format!(r#""preferred_username": "ann", "realm_access": {{"roles": "eng"}}, "x": {deep}"#), false),
+        (format!(r#""preferred_username": {deep}, "realm_access": {{"roles": ["eng"]}}"#), false),
+    ];
+    for (claims, allows) in cases {
+        let line = format!(
+            r#"{{"principal": {{"identity": "kc", "claims": {{{claims}}}}}, "action": "read", "resource": "r:x"}}"#
+        );
+        let req = rbac::Request::from_json(&line).expect("a request");
+        let native = policy.decide(&req).into_owned();
+        assert_eq!(native.is_allow(), allows, "{native:?}");
+        assert_eq!(wasm.decide(&req).into_owned(), native);
+        let sent = rbac::wasm::encode_for(&req, wasm.meta()).len();
+        assert!(
+            sent < 400 + if claims.starts_with(r#""preferred_username": {"#) { deep.len() } else { 0 },
+            "{sent} bytes sent"
+        );
+    }
+    // Every claim flattened, as `encode` sends them for any module: quadratic in the depth.
+    let req = rbac::Request::from_json(&format!(
+        r#"{{"principal": {{"identity": "kc", "claims": {{"x": {deep}}}}}, "action": "read", "resource": "r:x"}}"#
+    ))
+    .expect("a request");
+    assert!(rbac::wasm::encode(&req).len() > rbac::wasm::INPUT_CAP as usize, "the flattened claims overflow the input");
+}
+
 /// Records the decision does not report cannot crowd out those it does: 4,100 allow records
 /// (more than the output holds) before the one deny record still give the native reasons,
 /// as do 4,100 skipped allow rules before an allow. (A decision whose own reasons are more

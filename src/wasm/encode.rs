@@ -1,8 +1,10 @@
 //! The request encoding hosts write into a module's input buffer (docs/wasm-abi.md):
 //! little-endian, strings as u32 length + UTF-8 bytes, values tagged.
 
+use super::meta::Meta;
 use crate::request::{Principal, Request};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// `RBQ1`, the first four bytes of every encoded request.
 pub const MAGIC: u32 = 0x3151_4252;
@@ -88,18 +90,20 @@ fn put_value(out: &mut impl Out, v: &Value, depth: usize) {
 }
 
 /// Claims as (name, value) pairs: every top-level claim first, then the dotted names of
-/// nested claims (`realm_access.roles`), so an exact key wins over a nested path.
-fn flatten_claims<'a>(claims: &'a Map<String, Value>, out: &mut Vec<(String, &'a Value)>) {
+/// nested claims (`realm_access.roles`), so an exact key wins over a nested path. What a
+/// host sends when it does not know which claims the module reads ([`encode`]); a name is
+/// as long as its path, so deeply nested claims grow quadratically.
+fn flatten_claims<'a>(claims: &'a Map<String, Value>, out: &mut Vec<(Cow<'a, str>, &'a Value)>) {
     for (k, v) in claims {
-        out.push((k.clone(), v));
+        out.push((Cow::Borrowed(k), v));
     }
-    fn nested<'a>(prefix: &str, obj: &'a Map<String, Value>, out: &mut Vec<(String, &'a Value)>) {
+    fn nested<'a>(prefix: &str, obj: &'a Map<String, Value>, out: &mut Vec<(Cow<'a, str>, &'a Value)>) {
         for (k, v) in obj {
             if k.contains('.') {
                 continue;
             }
             let name = format!("{prefix}.{k}");
-            out.push((name.clone(), v));
+            out.push((Cow::Owned(name.clone()), v));
             if let Value::Object(inner) = v {
                 nested(&name, inner, out);
             }
@@ -112,6 +116,18 @@ fn flatten_claims<'a>(claims: &'a Map<String, Value>, out: &mut Vec<(String, &'a
     }
 }
 
+/// The claims the module reads for `identity` (its user claim and groups claim, from
+/// `rbac.meta`), each under its name with the value the native evaluator finds for it (the
+/// exact key, else the dotted path): what [`encode_for`] sends. None for an identity the
+/// module does not declare, which it refuses (E0712) whatever the claims.
+fn read_claims<'a>(meta: &'a Meta, identity: &str, claims: &'a Map<String, Value>) -> Vec<(Cow<'a, str>, &'a Value)> {
+    let Some(ident) = meta.identities.iter().find(|i| i.name == identity) else { return Vec::new() };
+    std::iter::once(ident.user_claim.as_str())
+        .chain(ident.groups_claim.as_deref())
+        .filter_map(|name| crate::eval::claim(claims, name).map(|v| (Cow::Borrowed(name), v)))
+        .collect()
+}
+
 fn put_attrs(out: &mut impl Out, entity: u8, attrs: &Map<String, Value>) {
     for (k, v) in attrs {
         out.push(entity);
@@ -120,15 +136,27 @@ fn put_attrs(out: &mut impl Out, entity: u8, attrs: &Map<String, Value>) {
     }
 }
 
-/// Encodes a request for a module.
+/// Encodes a request for any module. An identity principal's claims are all sent, nested
+/// ones under their dotted names (docs/wasm-abi.md); [`encode_for`] sends only those the
+/// module reads.
 pub fn encode(req: &Request) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
-    encode_to(req, &mut out);
+    encode_to(req, None, &mut out);
     out
 }
 
-/// Encodes a request into `out`.
-pub fn encode_to(req: &Request, out: &mut impl Out) {
+/// Encodes a request for the module whose `rbac.meta` is `meta`: an identity principal's
+/// claims are only those its identity reads, so the size of the rest of a token does not
+/// count against the module's input. As [`WasmPolicy`](super::WasmPolicy) sends them.
+pub fn encode_for(req: &Request, meta: &Meta) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    encode_to(req, Some(meta), &mut out);
+    out
+}
+
+/// Encodes a request into `out`: for the module of `meta` when given ([`encode_for`]), else
+/// for any ([`encode`]).
+pub(super) fn encode_to(req: &Request, meta: Option<&Meta>, out: &mut impl Out) {
     out.put(&MAGIC.to_le_bytes());
     let principal_attrs = match &req.principal {
         Principal::Direct(p) => {
@@ -143,8 +171,14 @@ pub fn encode_to(req: &Request, out: &mut impl Out) {
         Principal::Identity(p) => {
             out.push(1);
             put_str(out, &p.identity);
-            let mut claims = Vec::new();
-            flatten_claims(&p.claims, &mut claims);
+            let claims = match meta {
+                Some(meta) => read_claims(meta, &p.identity, &p.claims),
+                None => {
+                    let mut all = Vec::new();
+                    flatten_claims(&p.claims, &mut all);
+                    all
+                }
+            };
             put_u32(out, claims.len());
             for (k, v) in claims {
                 put_str(out, &k);

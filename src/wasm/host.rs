@@ -142,6 +142,12 @@ impl WasmPolicy {
         })
     }
 
+    /// What the module's `rbac.meta` section says: its names, identities and rules (for
+    /// [`encode_for`](super::encode_for), or a host of one's own).
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
     /// Decides a request through the module. The reasons borrow the names the module carries
     /// ([`Decision::into_owned`] keeps a decision past the next one).
     pub fn decide(&mut self, req: &Request) -> Decision<'_> {
@@ -203,7 +209,7 @@ impl WasmPolicy {
         let data = self.memory.data_mut(&mut self.store);
         let end = (self.input_ptr + INPUT_CAP as usize).min(data.len());
         let mut input = Window { buf: data.get_mut(self.input_ptr..end).unwrap_or_default(), len: 0 };
-        encode_to(req, &mut input);
+        encode_to(req, Some(&self.meta), &mut input);
         if input.len > INPUT_CAP as usize {
             return Ok(Err(Decision::invalid(vec![RequestError::new(
                 "E0706",

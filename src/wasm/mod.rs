@@ -10,7 +10,7 @@ pub mod meta;
 mod tables;
 
 pub use emit::{INPUT_CAP, MAX_COND_TERMS, OUTPUT_CAP, validate};
-pub use encode::{MAGIC, encode};
+pub use encode::{MAGIC, encode, encode_for};
 pub use host::{DEFAULT_FUEL, WasmPolicy};
 
 /// Emits the module for a policy.

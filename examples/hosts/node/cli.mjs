@@ -54,7 +54,7 @@ function answer(policy, mode, line) {
   }
   if (mode === "encode") {
     try {
-      return JSON.stringify(hex(encodeRequest(parseJson(text ?? "\u0000")).bytes));
+      return JSON.stringify(hex(encodeRequest(parseJson(text ?? "\u0000"), policy.meta).bytes));
     } catch (e) {
       if (e instanceof RequestError) return "null";
       throw e;

@@ -437,7 +437,7 @@ function claimValue(claims, name) {
 /**
  * Claims as [name, value] pairs: every top-level claim first, then the dotted names of
  * nested claims (`realm_access.roles`), descending only through keys without a dot, so an
- * exact key wins over a nested path.
+ * exact key wins over a nested path. What is sent when the module's meta is not known.
  */
 function flattenClaims(claims) {
   const out = sortedKeys(claims).map((k) => [k, claims[k]]);
@@ -456,12 +456,26 @@ function flattenClaims(claims) {
 }
 
 /**
+ * The claims a module reads for `identity` (its user claim and groups claim, from
+ * `rbac.meta`), as [name, value] pairs with the value `claimValue` finds; none for an identity
+ * the module does not declare (it refuses the request, E0712, whatever the claims).
+ */
+function readClaims(meta, identity, claims) {
+  const ident = meta.identities.find((i) => i.name === identity);
+  if (!ident) return [];
+  const names = ident.groups_claim == null ? [ident.user_claim] : [ident.user_claim, ident.groups_claim];
+  return names.map((n) => [n, claimValue(claims, n)]).filter(([, v]) => v !== undefined);
+}
+
+/**
  * Encodes a request for a module. Returns `{bytes, attrs}`: the encoding, and the attributes
  * in the order they were sent (`[entity, name, value]`; error records count in this order).
  * Throws a `RequestError` for a request the JSON checks refuse, or a token principal (E0763:
- * tokens must be verified into an identity's claims before a module sees them).
+ * tokens must be verified into an identity's claims before a module sees them). With the
+ * module's `meta` (`policy.meta`), an identity principal's claims are only those the module
+ * reads; without, every claim is sent, nested ones under their dotted names.
  */
-export function encodeRequest(request) {
+export function encodeRequest(request, meta) {
   const req = checkRequest(request);
   const p = req.principal;
   if (p.kind === "token") {
@@ -477,7 +491,7 @@ export function encodeRequest(request) {
   } else {
     w.u8(1);
     w.str(p.identity);
-    const claims = flattenClaims(p.claims);
+    const claims = meta ? readClaims(meta, p.identity, p.claims) : flattenClaims(p.claims);
     w.u32(claims.length);
     for (const [k, v] of claims) {
       w.str(k);
@@ -603,7 +617,7 @@ export class Policy {
   decide(request) {
     let encoded;
     try {
-      encoded = encodeRequest(request);
+      encoded = encodeRequest(request, this.meta);
     } catch (e) {
       if (e instanceof RequestError) return invalid([e]);
       throw e;

@@ -33,7 +33,7 @@ def answer(policy: Policy, mode: str, line: bytes) -> str:
             return json.dumps("trap")
     if mode == "encode":
         try:
-            return json.dumps(encode_request(parse_json(text if text is not None else "\0"))[0].hex())
+            return json.dumps(encode_request(parse_json(text if text is not None else "\0"), policy.meta)[0].hex())
         except RequestError:
             return "null"
     if text is None:

@@ -279,7 +279,7 @@ def _claim(claims: dict, name: str) -> Any:
 def _flatten_claims(claims: dict) -> list[tuple[str, Any]]:
     """Every top-level claim first, then the dotted names of nested claims
     (``realm_access.roles``), descending only through keys without a dot, so an exact key wins
-    over a nested path."""
+    over a nested path. What is sent when the module's meta is not known."""
     out = [(k, claims[k]) for k in sorted(claims)]
 
     def nested(prefix: str, obj: dict) -> None:
@@ -297,13 +297,39 @@ def _flatten_claims(claims: dict) -> list[tuple[str, Any]]:
     return out
 
 
-def encode_request(value: Any) -> tuple[bytes, list[tuple[str, str, Any]], dict]:
+def _read_claims(meta: dict, identity: str, claims: dict) -> list[tuple[str, Any]]:
+    """The claims a module reads for ``identity`` (its user claim and groups claim, from
+    ``rbac.meta``), each with the value :func:`_claim` finds (a claim that is JSON ``null`` is
+    sent, a missing one is not); none for an identity the module does not declare (it refuses
+    the request, E0712, whatever the claims)."""
+    ident = next((i for i in meta["identities"] if i["name"] == identity), None)
+    if ident is None:
+        return []
+    names = [ident["user_claim"]] + ([] if ident.get("groups_claim") is None else [ident["groups_claim"]])
+    out = []
+    for name in names:
+        if name in claims:
+            out.append((name, claims[name]))
+            continue
+        cur: Any = claims
+        for part in name.split("."):
+            if not isinstance(cur, dict) or part not in cur:
+                break
+            cur = cur[part]
+        else:
+            out.append((name, cur))
+    return out
+
+
+def encode_request(value: Any, meta: dict | None = None) -> tuple[bytes, list[tuple[str, str, Any]], dict]:
     """Encodes a request for a module.
 
     Returns the encoding, the attributes in the order they were sent (``(entity, name,
     value)``; error records count in this order) and the checked request. Raises
     :class:`RequestError` for a request the JSON checks refuse, or for a token principal
     (E0763: tokens must be verified into an identity's claims before a module sees them).
+    With the module's ``meta`` (``policy.meta``), an identity principal's claims are only those
+    the module reads; without, every claim is sent, nested ones under their dotted names.
     """
     req = check_request(value)
     p = req["principal"]
@@ -320,7 +346,7 @@ def encode_request(value: Any) -> tuple[bytes, list[tuple[str, str, Any]], dict]
     else:
         w.u8(1)
         w.str(p["identity"])
-        claims = _flatten_claims(p["claims"])
+        claims = _flatten_claims(p["claims"]) if meta is None else _read_claims(meta, p["identity"], p["claims"])
         w.u32(len(claims))
         for k, v in claims:
             w.str(k)
@@ -480,7 +506,7 @@ class Policy:
         ``list``s, ``str``, ``int``, ``bool``, ``None``; floats are never ``int``s). Returns the
         decision JSON object; never raises for a bad request or a failing module."""
         try:
-            data, attrs, req = encode_request(request)
+            data, attrs, req = encode_request(request, self.meta)
         except RequestError as e:
             return invalid([e])
         if len(data) > self.input_cap:
