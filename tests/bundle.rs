@@ -358,6 +358,30 @@ fn cli_reads_a_bundle_in_place_of_the_sources() {
     assert_eq!(can("examples/zenml.rbac"), can(zenml));
 }
 
+/// A bundle's coverage report names rules by location only: the file of that name may have
+/// changed since the build (or be another file), and its lines were shown as the rules'.
+#[test]
+fn coverage_of_a_bundle_shows_no_source_text() {
+    let source = scratch("covered.rbac");
+    let bundle = scratch("covered.bundle");
+    let (source, bundle) = (source.to_str().expect("utf-8 path"), bundle.to_str().expect("utf-8 path"));
+    let text = "resource doc { actions read, write; }\nrole v { allow read on doc; allow write on doc; }\n\
+                assign v to everyone;\ntest \"t\" { expect allow user:a read doc:x; }\n";
+    std::fs::write(source, text).expect("write source");
+    let (status, _, stderr) = rbac_cmd(&["build", source, "--target", "bundle", "-o", bundle], None);
+    assert_eq!(status, 0, "{stderr}");
+    let (_, from_source, _) = rbac_cmd(&["test", "--coverage", source], None);
+    assert!(
+        from_source.contains(":2:29 allow (role `v`): role v { allow read on doc; allow write on doc; }"),
+        "{from_source}"
+    );
+    std::fs::write(source, format!("// moved\n{text}")).expect("edit source");
+    let (status, from_bundle, _) = rbac_cmd(&["test", "--coverage", bundle], None);
+    assert_eq!(status, 0);
+    assert!(from_bundle.contains(":2:29 allow (role `v`)\n"), "{from_bundle}");
+    assert!(!from_bundle.contains("role v {"), "a source line shown for a bundle: {from_bundle}");
+}
+
 #[test]
 fn cli_refuses_a_damaged_bundle_with_its_code() {
     let good = compile("examples/zenml.rbac").to_bundle();

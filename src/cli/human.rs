@@ -100,9 +100,10 @@ pub fn failure(r: &ExpectationResult<'_>) -> String {
 /// rarely all named by tests); the count says how many more there are.
 const LISTED_ASSIGNMENTS: usize = 50;
 
-/// What a policy's tests leave unexercised: the counts, then each rule (with its source line,
-/// where the file can be read), assignment and `exclusive` set that decided no expectation.
-pub fn coverage(file: &str, c: &rbac::review::Coverage) -> String {
+/// What a policy's tests leave unexercised: the counts, then each rule (with its source line
+/// when `show_source` and the file can be read: not for a bundle, whose sources may have
+/// changed since), assignment and `exclusive` set that decided no expectation.
+pub fn coverage(file: &str, c: &rbac::review::Coverage, show_source: bool) -> String {
     let covered = |all: usize, missed: usize| format!("{} of {all}", all - missed);
     let (rules, assignments, sets) =
         (c.rules_missed().count(), c.assignments_missed().count(), c.exclusive_missed().count());
@@ -119,7 +120,7 @@ pub fn coverage(file: &str, c: &rbac::review::Coverage) -> String {
     }
     for r in c.rules_missed() {
         let _ = write!(s, "    {} {} (role `{}`)", r.at, r.effect.as_str(), r.role);
-        if let Some(line) = source_line(&mut sources, &r.at) {
+        if let Some(line) = source_line(&mut sources, &r.at).filter(|_| show_source) {
             let _ = write!(s, ": {line}");
         }
         s.push('\n');

@@ -199,9 +199,15 @@ fn load(file: &str) -> Compilation {
 /// Compiles a policy, or loads it when `file` is a bundle (told by its first bytes, not its
 /// name); `None` (after printing why, and that nothing was `done`) on errors.
 pub(crate) fn load_policy(file: &str, done: &str) -> Option<Policy> {
+    load_policy_from(file, done).map(|(policy, _)| policy)
+}
+
+/// [`load_policy`], and whether the policy came from a bundle (whose sources may have changed
+/// since, or be other files of the same name: their text is not to be shown as the policy's).
+fn load_policy_from(file: &str, done: &str) -> Option<(Policy, bool)> {
     if let Some(loaded) = load_bundle(file) {
         return match loaded {
-            Ok(policy) => Some(policy),
+            Ok(policy) => Some((policy, true)),
             Err(e) => {
                 eprintln!("error[{}]: {}\nerror: `{file}` is not a loadable bundle; {done}", e.code, e.message);
                 None
@@ -213,7 +219,7 @@ pub(crate) fn load_policy(file: &str, done: &str) -> Option<Policy> {
         let n = c.diagnostics.error_count();
         eprintln!("error: `{file}` has {n} error{}; {done}", plural(n));
     }
-    c.policy
+    c.policy.map(|policy| (policy, false))
 }
 
 /// Loads `file` when it starts with the bundle magic; `None` for anything else (sources, or a
@@ -381,7 +387,7 @@ fn test(files: &[String], coverage: bool) -> ExitCode {
     let (mut passed, mut failed, mut broken) = (0usize, 0usize, 0usize);
     let mut out = std::io::stdout().lock();
     for f in files {
-        let Some(policy) = load_policy(f, "its tests were not run") else {
+        let Some((policy, from_bundle)) = load_policy_from(f, "its tests were not run") else {
             broken += 1;
             continue;
         };
@@ -391,7 +397,8 @@ fn test(files: &[String], coverage: bool) -> ExitCode {
         for r in &results {
             if r.test.name != current {
                 current = &r.test.name;
-                let _ = writeln!(out, "test \"{}\" ({})", r.test.name, r.test.at);
+                // A name may hold any character through its escapes: shown escaped.
+                let _ = writeln!(out, "{}", human::shown(&format!("test \"{}\" ({})", r.test.name, r.test.at)));
             }
             if r.passed() {
                 passed += 1;
@@ -401,12 +408,14 @@ fn test(files: &[String], coverage: bool) -> ExitCode {
             }
         }
         if coverage {
-            let _ = write!(out, "{}", human::coverage(f, &policy.coverage()));
+            for line in human::coverage(f, &policy.coverage(), !from_bundle).lines() {
+                let _ = writeln!(out, "{}", human::shown(line));
+            }
         }
     }
     let _ = writeln!(out, "{passed} passed, {failed} failed");
     if broken > 0 {
-        let _ = writeln!(out, "{broken} polic{} did not compile", if broken == 1 { "y" } else { "ies" });
+        let _ = writeln!(out, "{broken} polic{} did not compile or load", if broken == 1 { "y" } else { "ies" });
     }
     ExitCode::from(u8::from(failed > 0 || broken > 0))
 }
