@@ -168,8 +168,11 @@ fn misleading_characters(file: FileId, text: &str) -> Vec<Diagnostic> {
 /// the parser reads on (the rest of a `//` comment's line would hide a rule); other line and
 /// page breaks (vertical tab, form feed, U+0085, U+2028, U+2029); bidirectional-text
 /// controls, which reorder what is shown (U+061C, U+200E, U+200F, U+202A-U+202E,
-/// U+2066-U+2069); and every other control character but tab, line feed and the carriage
-/// return of a CRLF (escape sequences would act on a terminal that shows the line). The one
+/// U+2066-U+2069); invisible characters (zero-width spaces and joiners, the soft hyphen,
+/// fillers, U+FEFF but as a file's first character: `user:"bob\u{200B}"` shows as
+/// `user:"bob"` and is another user); and every other control character but tab, line feed
+/// and the carriage return of a CRLF (escape sequences would act on a terminal that shows the
+/// line). The one
 /// list both E0105 and diagnostics' display of source lines (which shows these as `?`) use.
 fn misleading(c: char, next: Option<u8>) -> Option<(&'static str, &'static str)> {
     match c {
@@ -181,6 +184,21 @@ fn misleading(c: char, next: Option<u8>) -> Option<(&'static str, &'static str)>
         '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => Some((
             "a bidirectional-text control, which changes the order the text is shown in",
             "remove it; inside a string, write it as an escape (`\\u{202E}`)",
+        )),
+        '\u{AD}'
+        | '\u{34F}'
+        | '\u{115F}'
+        | '\u{1160}'
+        | '\u{17B4}'
+        | '\u{17B5}'
+        | '\u{180E}'
+        | '\u{200B}'..='\u{200D}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{3164}'
+        | '\u{FEFF}'
+        | '\u{FFA0}' => Some((
+            "an invisible character, which shows as nothing (or as a blank) but is part of the text",
+            "remove it; inside a string, write it as an escape (`\\u{200B}`)",
         )),
         c if c.is_control() && c != '\t' && c != '\n' => {
             Some(("a control character", "remove it; inside a string, write it as an escape (`\\u{1B}`)"))
@@ -206,6 +224,10 @@ pub(crate) fn misleading_chars(text: &str) -> impl Iterator<Item = (usize, char,
             let c = text.get(at..).and_then(|t| t.chars().next())?;
             let next = at + c.len_utf8();
             from = Some(next);
+            // A byte order mark may open the file (it is no token).
+            if at == 0 && c == '\u{FEFF}' {
+                continue;
+            }
             if let Some(what) = misleading(c, bytes.get(next).copied()) {
                 return Some((at, c, what));
             }
@@ -1150,8 +1172,15 @@ mod tests {
         // CRLF line endings, tabs and escapes in strings are fine, and so is any other character.
         assert_eq!(parse_ok("role r { }\r\n\trole s { }\r\ntest \"\\u{202E} é 🦀\" { }\r\n").items.len(), 3);
         assert_eq!(parse_ok("\u{FEFF}resource w { actions read; }\nrole r { allow read on w; }\n").items.len(), 2);
-        // A byte order mark anywhere else is not whitespace.
-        assert_eq!(errors_of("role r { }\u{FEFF}\n").first().map(|e| e.0), Some("E0101"));
+        // A byte order mark anywhere else is an invisible character, as are zero-width spaces
+        // and joiners: `user:"bob\u{200B}"` typed raw shows as `user:"bob"`, another user.
+        assert_eq!(errors_of("role r { }\u{FEFF}\n"), [("E0105", 1, 11)]);
+        assert_eq!(errors_of("assign r to user:\"bob\u{200B}\";\n"), [("E0105", 1, 22)]);
+        assert_eq!(
+            errors_of("assign r to user:\"a\u{AD}b\u{2060}\u{200D}\";\n"),
+            [("E0105", 1, 20), ("E0105", 1, 23), ("E0105", 1, 26)]
+        );
+        assert_eq!(parse_ok("assign r to user:\"bob\\u{200B}\";\n").items.len(), 1);
     }
 
     #[test]
