@@ -440,4 +440,16 @@ fn build_writes_to_standard_output_and_never_over_its_policy() {
             assert_eq!(std::fs::read_to_string(copy).expect("read"), std::fs::read_to_string(ex).expect("read"));
         }
     }
+    // A file the policy `use`s is as much the policy: it was overwritten.
+    let dir = scratch("uses");
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let root = dir.join("root.rbac");
+    std::fs::write(&root, "use \"../own.rbac\";\n").expect("write root");
+    let root = root.to_str().expect("utf-8 path");
+    for target in ["bundle", "wasm"] {
+        let (status, _, stderr) = rbac_cmd(&["build", root, "--target", target, "-o", copy], None);
+        assert_eq!(status, 2, "{stderr}");
+        assert!(stderr.contains("a source of the policy being built"), "{stderr}");
+        assert_eq!(std::fs::read_to_string(copy).expect("read"), std::fs::read_to_string(ex).expect("read"));
+    }
 }

@@ -202,12 +202,13 @@ pub(crate) fn load_policy(file: &str, done: &str) -> Option<Policy> {
     load_policy_from(file, done).map(|(policy, _)| policy)
 }
 
-/// [`load_policy`], and whether the policy came from a bundle (whose sources may have changed
-/// since, or be other files of the same name: their text is not to be shown as the policy's).
-fn load_policy_from(file: &str, done: &str) -> Option<(Policy, bool)> {
+/// [`load_policy`], and the source files it was compiled from; `None` for a bundle (whose
+/// sources may have changed since, or be other files of the same name: their text is not to
+/// be shown as the policy's).
+fn load_policy_from(file: &str, done: &str) -> Option<(Policy, Option<Vec<String>>)> {
     if let Some(loaded) = load_bundle(file) {
         return match loaded {
-            Ok(policy) => Some((policy, true)),
+            Ok(policy) => Some((policy, None)),
             Err(e) => {
                 eprintln!("error[{}]: {}\nerror: `{file}` is not a loadable bundle; {done}", e.code, e.message);
                 None
@@ -219,7 +220,8 @@ fn load_policy_from(file: &str, done: &str) -> Option<(Policy, bool)> {
         let n = c.diagnostics.error_count();
         eprintln!("error: `{file}` has {n} error{}; {done}", plural(n));
     }
-    c.policy.map(|policy| (policy, false))
+    let files = c.sources.files().iter().map(|f| f.name.clone()).collect();
+    c.policy.map(|policy| (policy, Some(files)))
 }
 
 /// Loads `file` when it starts with the bundle magic; `None` for anything else (sources, or a
@@ -387,7 +389,7 @@ fn test(files: &[String], coverage: bool) -> ExitCode {
     let (mut passed, mut failed, mut broken) = (0usize, 0usize, 0usize);
     let mut out = std::io::stdout().lock();
     for f in files {
-        let Some((policy, from_bundle)) = load_policy_from(f, "its tests were not run") else {
+        let Some((policy, sources)) = load_policy_from(f, "its tests were not run") else {
             broken += 1;
             continue;
         };
@@ -408,7 +410,7 @@ fn test(files: &[String], coverage: bool) -> ExitCode {
             }
         }
         if coverage {
-            for line in human::coverage(f, &policy.coverage(), !from_bundle).lines() {
+            for line in human::coverage(f, &policy.coverage(), sources.is_some()).lines() {
                 let _ = writeln!(out, "{}", human::shown(line));
             }
         }
@@ -421,8 +423,9 @@ fn test(files: &[String], coverage: bool) -> ExitCode {
 }
 
 /// Writes a built artifact to `output` (`-`: standard output), refusing to overwrite the
-/// policy it was built from.
-fn write_built(policy: &str, output: &str, bytes: &[u8]) -> ExitCode {
+/// policy it was built from: the bundle, or any source file it compiled (`policy` is the
+/// root; a file it `use`s is as much the policy).
+fn write_built(policy: &str, sources: Option<&[String]>, output: &str, bytes: &[u8]) -> ExitCode {
     if output == "-" {
         let mut out = std::io::stdout().lock();
         if out.write_all(bytes).and_then(|()| out.flush()).is_err() {
@@ -446,6 +449,10 @@ fn write_built(policy: &str, output: &str, bytes: &[u8]) -> ExitCode {
         eprintln!("error: `-o {output}` is the policy being built; it was left as it is");
         return ExitCode::from(2);
     }
+    if let Some(used) = sources.unwrap_or_default().iter().find(|f| same(f, output)) {
+        eprintln!("error: `-o {output}` is `{used}`, a source of the policy being built; it was left as it is");
+        return ExitCode::from(2);
+    }
     if let Err(e) = std::fs::write(output, bytes) {
         eprintln!("error: cannot write `{output}`: {e}");
         return ExitCode::from(2);
@@ -456,7 +463,7 @@ fn write_built(policy: &str, output: &str, bytes: &[u8]) -> ExitCode {
 
 fn build_wasm(policy: &str, output: &str) -> ExitCode {
     let path = policy;
-    let Some(policy) = load_policy(policy, "nothing was built") else { return ExitCode::from(2) };
+    let Some((policy, sources)) = load_policy_from(policy, "nothing was built") else { return ExitCode::from(2) };
     let bytes = match rbac::wasm::emit(&policy) {
         Ok(b) => b,
         Err(e) => {
@@ -464,13 +471,13 @@ fn build_wasm(policy: &str, output: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    write_built(path, output, &bytes)
+    write_built(path, sources.as_deref(), output, &bytes)
 }
 
 fn build_bundle(policy: &str, output: &str) -> ExitCode {
     let path = policy;
-    let Some(policy) = load_policy(policy, "nothing was built") else { return ExitCode::from(2) };
-    write_built(path, output, &policy.to_bundle())
+    let Some((policy, sources)) = load_policy_from(policy, "nothing was built") else { return ExitCode::from(2) };
+    write_built(path, sources.as_deref(), output, &policy.to_bundle())
 }
 
 fn explain(code: &str) -> ExitCode {
