@@ -641,7 +641,9 @@ impl Checker<'_, '_> {
             }
         }
         for (i, ident) in self.ir.identities.iter().enumerate() {
-            if unused_checks && !self.identity_used.get(i).copied().unwrap_or(true) {
+            // An identity without a groups claim maps users only (a workload's `repository`):
+            // no alias is expected of it.
+            if unused_checks && ident.groups_claim.is_some() && !self.identity_used.get(i).copied().unwrap_or(true) {
                 let span = self.identity_spans.get(i).copied().unwrap_or_default();
                 self.diags.push(
                     Diagnostic::warning(

@@ -437,9 +437,10 @@ or one of its ancestors, and deny always wins.
 
     role r { deny delete on doc; allow delete on doc; }   // warning on the allow";
 "W0004", "identity never referenced",
-"No group maps a claim value of this identity, so its tokens can give no groups.
+"The identity reads a groups claim, but no group maps a value of it, so its tokens can give no
+groups. (An identity without `groups from claim` maps users only and is not warned about.)
 
-    identity okta { user from claim \"email\"; }   // warning without `group g from okta \"...\"`";
+    identity okta { user from claim \"email\"; groups from claim \"groups\"; }   // warning without `group g from okta \"...\"`";
 "W0005", "identity checks no audience",
 "The identity has an `issuer` but no `audience`: tokens of that issuer are accepted whatever
 their `aud`, including tokens the issuer minted for other applications. Name the client id the
