@@ -25,6 +25,11 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+/// docs/identity.md's library example, compiled as a doctest (not run: it reads files).
+#[doc = include_str!("../docs/identity.md")]
+#[cfg(doctest)]
+pub struct IdentityDoctests;
+
 pub mod audit;
 pub mod check;
 mod compile;

@@ -241,6 +241,8 @@ impl std::fmt::Display for RequestError {
     }
 }
 
+impl std::error::Error for RequestError {}
+
 /// A decision with its reasons (design section 5.3).
 ///
 /// Its names (roles, chains, scopes, locations, group subjects) are borrowed from the
