@@ -73,23 +73,38 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
         // label really is.
         let primary_file = sources.get(d.primary.span.file);
         let cut_line = primary_file.and_then(|f| Some((cut.get(f.name.as_str())?, f)));
+        let mut true_at = None;
         if let Some(chars) = cut_line.and_then(|(s, f)| s.cut_line_at(d.primary.span.range().start, &f.text)) {
             let (line, col) = sources.line_col(d.primary.span);
+            let name = sources.name(d.primary.span.file);
             report = report.with_note(format!(
-                "line {line} has {chars} characters and is shown cut around its labels; this one is at {}:{line}:{col}",
-                sources.name(d.primary.span.file)
+                "line {line} has {chars} characters and is shown cut around its labels; this one is at {name}:{line}:{col}"
             ));
+            true_at = Some((format!("{name}:{line}:"), col));
         }
         // Writing into a Vec cannot fail for I/O reasons; a failure here would be a bug in
         // the span bookkeeping, so fall back to a plain line rather than lose the diagnostic.
-        if report.finish().write(&mut cache, &mut out).is_err() {
-            out.extend_from_slice(
-                format!("{}[{}]: {} ({})\n", d.severity_word(), d.code, d.message, sources.location(d.primary.span))
-                    .as_bytes(),
-            );
+        let mut one = Vec::new();
+        if report.finish().write(&mut cache, &mut one).is_err() {
+            one = format!("{}[{}]: {} ({})\n", d.severity_word(), d.code, d.message, sources.location(d.primary.span))
+                .into_bytes();
         }
+        // The header's `file:line:col` too (editors and terminals follow it).
+        if let Some((prefix, col)) = true_at {
+            one = true_column(&String::from_utf8_lossy(&one), &prefix, col).into_bytes();
+        }
+        out.extend_from_slice(&one);
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `report` with the column after the first `prefix` (`file:line:`, the header's location)
+/// replaced by `col`: ariadne counts columns in the cut line it shows.
+fn true_column(report: &str, prefix: &str, col: usize) -> String {
+    let Some(at) = report.find(prefix).map(|at| at + prefix.len()) else { return report.to_string() };
+    let rest = report.get(at..).unwrap_or_default();
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    format!("{}{col}{}", report.get(..at).unwrap_or_default(), rest.get(digits..).unwrap_or_default())
 }
 
 /// Source lines longer than this many bytes are shown cut: only the text around each label's
@@ -325,5 +340,7 @@ mod tests {
         let col = line.find("projct").unwrap_or(0) + 1;
         assert!(shown.contains(&format!("this one is at long.rbac:2:{col}")), "{shown}");
         assert!(shown.contains("read on projct; }"), "{shown}");
+        // The header's location too: editors and terminals follow it.
+        assert!(shown.contains(&format!("╭─[ long.rbac:2:{col} ]")), "{shown}");
     }
 }
