@@ -426,7 +426,11 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
     if expected.iter().any(|x| x == "`role`") {
         expected.retain(|x| x != "an item");
     }
-    let found = found_token(text, pos);
+    // A comparison right after a whole comparison (`a == b == c`): comparisons do not chain.
+    let after_condition = expected.iter().any(|x| x == "`&&`");
+    let chained =
+        ["==", "!="].into_iter().find(|op| after_condition && text.get(pos..).is_some_and(|rest| rest.starts_with(op)));
+    let found = chained.unwrap_or_else(|| found_token(text, pos));
     let found_text = match found.char_indices().nth(40) {
         _ if found.is_empty() => "end of file".to_string(),
         // A long word (generated text) is named by its start: the label shows where it is.
@@ -441,7 +445,9 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
     let mut d = Diagnostic::error("E0101", message, Span::new(file, pos, pos + found.len()), "unexpected here");
     // What may help, most likely first: the first is given as help; each may add a label.
     let mut helps: Vec<String> = Vec::new();
-    if found == "=" {
+    if let Some(op) = chained {
+        helps.push(format!("comparisons do not chain: join two with `&&` (`a {op} b && b {op} c`)"));
+    } else if found == "=" {
         helps.push("compare with `==`".to_string());
     }
     // A `;` left off at the end of a line shows as the next line's first token: say where
