@@ -155,8 +155,12 @@ fn source_line(sources: &mut std::collections::BTreeMap<String, Option<String>>,
     let line: usize = line.parse().ok()?;
     let text = sources.entry(file.to_string()).or_insert_with(|| std::fs::read_to_string(file).ok()).as_deref()?;
     let line = text.lines().nth(line.checked_sub(1)?)?.trim();
-    Some(match line.char_indices().nth(100) {
-        Some((cut, _)) => format!("{}...", line.get(..cut).unwrap_or(line)),
-        None => line.to_string(),
-    })
+    // Tabs as spaces: the report's lines are shown escaped, where a tab would read `\u{9}`.
+    Some(
+        match line.char_indices().nth(100) {
+            Some((cut, _)) => format!("{}...", line.get(..cut).unwrap_or(line)),
+            None => line.to_string(),
+        }
+        .replace('\t', " "),
+    )
 }

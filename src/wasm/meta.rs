@@ -30,7 +30,7 @@ pub fn check_seal(module: &[u8]) -> Result<(), String> {
     let digest = body_len.and_then(|n| module.get(n + DIGEST_TRAILER.len()..));
     match (body, trailer, digest) {
         (Some(body), Some(t), Some(d)) if t == DIGEST_TRAILER => {
-            if sha2::Sha256::digest(body).as_slice() == d {
+            if sha2::Sha256::digest(body)[..] == *d {
                 Ok(())
             } else {
                 Err("the module is damaged: its bytes do not match its `rbac.sha256` digest".to_string())
