@@ -297,6 +297,20 @@ fn parse_attr(spec: &str) -> Result<(String, String, serde_json::Value), String>
 }
 
 // One parameter per command-line option of `rbac can`.
+/// A principal as `can` takes it: spelt as in a policy's tests, so `user:"Ann Lee"` (quoted,
+/// with the policy's escapes) is `user:Ann Lee`, as the same test would decide it. Anything
+/// else is the id as written.
+fn unquoted_principal(principal: &str) -> std::borrow::Cow<'_, str> {
+    let quoted = ["user:\"", "service:\""].iter().any(|pre| principal.starts_with(pre));
+    match rbac::path::parse(principal) {
+        Ok(parts) if quoted && parts.bare.is_none() => match parts.segments.as_slice() {
+            [(kind, id)] => format!("{kind}:{id}").into(),
+            _ => principal.into(),
+        },
+        _ => principal.into(),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn can(
     policy: &str,
@@ -322,7 +336,8 @@ fn can(
     };
     let Some(policy) = load_policy(policy, "nothing was decided") else { return ExitCode::from(2) };
     let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
-    let mut request = rbac::Request::new(principal, &groups, action, path);
+    let principal = unquoted_principal(principal);
+    let mut request = rbac::Request::new(&principal, &groups, action, path);
     if let Some(file) = token_file {
         match token::read_token(file) {
             Ok(t) => {
