@@ -84,7 +84,7 @@ fn check(dir: &Path) -> Result<(), String> {
     }
     let (_, human) = run(dir, "human");
     let snapshot = dir.join("expected.stdout");
-    if std::env::var_os("BLESS").is_some() {
+    if std::env::var("BLESS").is_ok_and(|v| v == "1") {
         std::fs::write(&snapshot, &human).map_err(|e| e.to_string())?;
     } else if std::fs::read_to_string(&snapshot).unwrap_or_default() != human {
         problems.push(format!("human output differs from {}:\n{human}", snapshot.display()));
