@@ -20,7 +20,7 @@ fn bench(c: &mut Criterion) {
     let deny = rbac::Request::new("user:dave@acme.com", &[], "read", "workspace:prod/project:churn/pipeline:train");
     let cond =
         rbac::Request::new("user:carol@acme.com", &["ml_platform"], "delete", "workspace:prod/project:churn/model:m")
-            .with_attr("resource", "owner", serde_json::json!("user:carol@acme.com"));
+            .with_attr(rbac::Entity::Resource, "owner", serde_json::json!("user:carol@acme.com"));
     c.bench_function("native/zenml/allow", |b| b.iter(|| policy.decide(black_box(&allow))));
     c.bench_function("native/zenml/deny", |b| b.iter(|| policy.decide(black_box(&deny))));
     c.bench_function("native/zenml/condition", |b| b.iter(|| policy.decide(black_box(&cond))));

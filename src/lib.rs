@@ -49,7 +49,7 @@ pub use compile::bundle::BundleError;
 pub use diag::{Diagnostic, Diagnostics, Severity, Sources};
 pub use eval::{Subject, Target, Verdict};
 pub use request::{
-    Decision, DirectPrincipal, Effect, GroupSource, IdentityPrincipal, Principal, Reason, Reasons, Request,
+    Decision, DirectPrincipal, Effect, Entity, GroupSource, IdentityPrincipal, Principal, Reason, Reasons, Request,
     RequestError, ResourceRef, RuleReason, TokenPrincipal,
 };
 pub use source::{FsLoader, Loader, MemoryLoader};

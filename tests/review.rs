@@ -214,16 +214,14 @@ const VARIANTS: usize = 3;
 fn with_attrs(r: rbac::Request, id: &str, v: usize) -> rbac::Request {
     match v {
         0 => r,
-        1 => r.with_attr("resource", "owner", json!(id)).with_attr("resource", "level", json!(5)).with_attr(
-            "context",
-            "flag",
-            json!(true),
-        ),
-        _ => r.with_attr("resource", "owner", json!("user:zz")).with_attr("resource", "level", json!(1)).with_attr(
-            "context",
-            "flag",
-            json!(false),
-        ),
+        1 => r
+            .with_attr(rbac::Entity::Resource, "owner", json!(id))
+            .with_attr(rbac::Entity::Resource, "level", json!(5))
+            .with_attr(rbac::Entity::Context, "flag", json!(true)),
+        _ => r
+            .with_attr(rbac::Entity::Resource, "owner", json!("user:zz"))
+            .with_attr(rbac::Entity::Resource, "level", json!(1))
+            .with_attr(rbac::Entity::Context, "flag", json!(false)),
     }
 }
 

@@ -656,7 +656,7 @@ impl Workload {
         let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
         let req = rbac::Request::new(&format!("user:u{}", r.user), &groups, r.action, &self.target_path(&r.target));
         match r.owner {
-            Some(o) => req.with_attr("resource", "owner", serde_json::Value::String(format!("user:u{o}"))),
+            Some(o) => req.with_attr(rbac::Entity::Resource, "owner", serde_json::Value::String(format!("user:u{o}"))),
             None => req,
         }
     }

@@ -579,7 +579,7 @@ impl Checker<'_, '_> {
             };
             match value_val(&kv.value) {
                 Ok((val, vty)) if vty.fits(&ty) => {
-                    request = request.with_attr(kv.entity.as_str(), &kv.attr.name, val_to_json(&val));
+                    request = request.with_attr(kv.entity, &kv.attr.name, val_to_json(&val));
                 }
                 Ok((_, vty)) => {
                     self.diags.push(Diagnostic::error(

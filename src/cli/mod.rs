@@ -286,17 +286,16 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// Reads `--attr entity.name=value`.
-fn parse_attr(spec: &str) -> Result<(String, String, serde_json::Value), String> {
+fn parse_attr(spec: &str) -> Result<(rbac::Entity, String, serde_json::Value), String> {
     let (key, value) = spec.split_once('=').ok_or_else(|| format!("`--attr {spec}`: expected ENTITY.NAME=VALUE"))?;
     let (entity, name) = key.split_once('.').ok_or_else(|| format!("`--attr {spec}`: expected ENTITY.NAME=VALUE"))?;
-    if !matches!(entity, "principal" | "resource" | "context") {
+    let Some(entity) = rbac::Entity::parse(entity) else {
         return Err(format!("`--attr {spec}`: the entity must be `principal`, `resource` or `context`"));
-    }
+    };
     let value = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
-    Ok((entity.to_string(), name.to_string(), value))
+    Ok((entity, name.to_string(), value))
 }
 
-// One parameter per command-line option of `rbac can`.
 /// A principal as `can` takes it: spelt as in a policy's tests, so `user:"Ann Lee"` (quoted,
 /// with the policy's escapes) is `user:Ann Lee`, as the same test would decide it. Anything
 /// else is the id as written.
@@ -311,6 +310,7 @@ fn unquoted_principal(principal: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+// One parameter per command-line option of `rbac can`.
 #[allow(clippy::too_many_arguments)]
 fn can(
     policy: &str,
@@ -352,11 +352,11 @@ fn can(
     let mut given = std::collections::BTreeSet::new();
     for a in attrs {
         match parse_attr(a) {
-            Ok((entity, name, _)) if !given.insert((entity.clone(), name.clone())) => {
-                eprintln!("error: `--attr {a}`: `{entity}.{name}` is given twice");
+            Ok((entity, name, _)) if !given.insert((entity, name.clone())) => {
+                eprintln!("error: `--attr {a}`: `{}.{name}` is given twice", entity.as_str());
                 return ExitCode::from(2);
             }
-            Ok((entity, name, value)) => request = request.with_attr(&entity, &name, value),
+            Ok((entity, name, value)) => request = request.with_attr(entity, &name, value),
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(2);

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 mod read;
 
-pub use crate::syntax::ast::Effect;
+pub use crate::syntax::ast::{Effect, Entity};
 
 /// An authorization request: who, what action, on which resource, with which attributes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,16 +98,17 @@ impl Request {
         }
     }
 
-    /// Sets an attribute: `entity` is `principal`, `resource` or `context`.
-    pub fn with_attr(mut self, entity: &str, name: &str, value: Value) -> Request {
+    /// Sets an attribute of the principal, the resource or the context (a word from input:
+    /// [`Entity::parse`]; a misspelt one cannot land in another entity's attributes).
+    pub fn with_attr(mut self, entity: Entity, name: &str, value: Value) -> Request {
         let map = match entity {
-            "principal" => match &mut self.principal {
+            Entity::Principal => match &mut self.principal {
                 Principal::Direct(p) => &mut p.attrs,
                 Principal::Identity(p) => &mut p.attrs,
                 Principal::Token(p) => &mut p.attrs,
             },
-            "resource" => &mut self.resource.attrs,
-            _ => &mut self.context,
+            Entity::Resource => &mut self.resource.attrs,
+            Entity::Context => &mut self.context,
         };
         map.insert(name.to_string(), value);
         self
@@ -359,8 +360,10 @@ impl<'p> Decision<'p> {
         Decision { decision: Effect::Deny, errors, reasons: Reasons::default() }
     }
 
+    /// Whether the request is allowed: the decision is allow and no error came with it (a
+    /// decision read from elsewhere, whose fields are public, may say both: that is a deny).
     pub fn is_allow(&self) -> bool {
-        self.decision == Effect::Allow
+        self.decision == Effect::Allow && self.errors.is_empty()
     }
 
     /// The same decision, owning its names.
@@ -505,6 +508,24 @@ pub(crate) mod invalid {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_decision_that_says_allow_with_errors_is_no_allow() {
+        let read = |text: &str| serde_json::from_str::<Decision<'static>>(text).ok().map(|d| d.is_allow());
+        assert_eq!(read(r#"{"decision": "allow", "errors": [], "reasons": []}"#), Some(true));
+        let with_error = r#"{"decision": "allow", "errors": [{"code": "E0711", "message": "x"}], "reasons": []}"#;
+        assert_eq!(read(with_error), Some(false));
+    }
+
+    #[test]
+    fn entities_are_read_from_their_words_only() {
+        let r =
+            Request::new("user:a", &[], "read", "doc:x").with_attr(Entity::Resource, "owner", Value::from("user:a"));
+        assert_eq!(r.resource.attrs.get("owner"), Some(&Value::from("user:a")));
+        assert!(r.context.is_empty());
+        assert_eq!(Entity::parse("context"), Some(Entity::Context));
+        assert_eq!(Entity::parse("resouce"), None);
+    }
 
     #[test]
     fn a_shared_no_rule_reads_writes_and_compares_as_the_list_it_stands_for() {

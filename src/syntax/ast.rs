@@ -69,6 +69,7 @@ pub struct Resource {
     pub attrs: Vec<Attr>,
 }
 
+/// Whose attribute: the principal's, the resource's or the request context's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Entity {
     Principal,
@@ -77,6 +78,17 @@ pub enum Entity {
 }
 
 impl Entity {
+    /// `principal`, `resource` or `context`; `None` for any other word.
+    pub fn parse(word: &str) -> Option<Entity> {
+        match word {
+            "principal" => Some(Entity::Principal),
+            "resource" => Some(Entity::Resource),
+            "context" => Some(Entity::Context),
+            _ => None,
+        }
+    }
+
+    /// The word for the entity, as conditions and requests spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Entity::Principal => "principal",

@@ -518,13 +518,13 @@ impl Req {
             });
         }
         for (k, v) in &self.principal_attrs {
-            r = r.with_attr("principal", k, v.clone());
+            r = r.with_attr(rbac::Entity::Principal, k, v.clone());
         }
         for (k, v) in &self.resource_attrs {
-            r = r.with_attr("resource", k, v.clone());
+            r = r.with_attr(rbac::Entity::Resource, k, v.clone());
         }
         for (k, v) in &self.context {
-            r = r.with_attr("context", k, v.clone());
+            r = r.with_attr(rbac::Entity::Context, k, v.clone());
         }
         r
     }
