@@ -31,16 +31,21 @@ pub struct ReadmeDoctests;
 pub struct IdentityDoctests;
 
 pub mod audit;
+// The checker's IR, the parser and the path reader are the compiler's own: public for the
+// `rbac` binary (lsp, fmt) and the tests, not part of the library's documented surface.
+#[doc(hidden)]
 pub mod check;
 mod compile;
 pub mod diag;
 mod eval;
 mod graph;
 pub mod identity;
+#[doc(hidden)]
 pub mod path;
 mod request;
 pub mod review;
 pub mod source;
+#[doc(hidden)]
 pub mod syntax;
 pub mod wasm;
 
@@ -222,15 +227,16 @@ impl ExpectationResult<'_> {
 }
 
 impl Policy {
-    /// Decides a request (design section 5). Invalid requests are denied with errors.
+    /// Decides a request (docs/language.md §8). Invalid requests are denied with errors.
     pub fn decide(&self, request: &Request) -> Decision<'_> {
         eval::decide(&self.compiled, request)
     }
 
     /// Decides a request like [`Policy::decide`], leaving the reasons as indexes into the
-    /// compiled policy until [`Verdict::decision`] writes them out. For a valid request it
-    /// does not allocate; use it where only the effect is needed at once (a gateway that
-    /// logs reasons later, or only for denials).
+    /// compiled policy until [`Verdict::decision`] writes them out. For a valid request with
+    /// up to four groups, a path of up to eight segments without quoted ids and up to two
+    /// rules firing it does not allocate; use it where only the effect is needed at once (a
+    /// gateway that logs reasons later, or only for denials).
     ///
     /// ```
     /// let policy = rbac::compile_str("p.rbac", r#"
@@ -299,7 +305,7 @@ impl Policy {
 
     /// Decides a request whose principal may be a signed token: the verifier checks the
     /// token and turns it into the identity principal it proves, which is then decided like
-    /// any other (design section 5). A token that fails verification is denied with the
+    /// any other (docs/language.md §8). A token that fails verification is denied with the
     /// error that names why (`E075x`). Other requests are decided as by [`Policy::decide`].
     pub fn decide_with(&self, request: &Request, verifier: &identity::TokenVerifier) -> Decision<'_> {
         match verifier.resolve(self, request) {
@@ -317,7 +323,10 @@ impl Policy {
     }
 
     /// The policy digest (`sha256:...`): stable across runs, independent of declaration
-    /// order and source locations; see [`audit::policy_digest`].
+    /// order and source locations; see [`audit::policy_digest`]. A policy loaded from a bundle
+    /// gives the digest the bundle stores, not one computed again: the bundle's checksum
+    /// catches damage, not forgery, so load only bundles you built (`review::diff` computes
+    /// digests from the tables).
     pub fn digest(&self) -> String {
         self.digest.get_or_init(|| audit::policy_digest(&self.compiled)).clone()
     }

@@ -65,6 +65,8 @@ impl std::fmt::Display for OpenError {
     }
 }
 
+impl std::error::Error for OpenError {}
+
 impl From<io::Error> for OpenError {
     fn from(e: io::Error) -> OpenError {
         OpenError::Io(e)
@@ -114,6 +116,8 @@ impl std::fmt::Display for RecoverError {
         }
     }
 }
+
+impl std::error::Error for RecoverError {}
 
 impl From<io::Error> for RecoverError {
     fn from(e: io::Error) -> RecoverError {

@@ -9,6 +9,7 @@ mod entry;
 mod file;
 mod log;
 mod mask;
+#[doc(hidden)]
 pub mod time;
 mod verify;
 

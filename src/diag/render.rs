@@ -12,7 +12,8 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
     let shown: std::collections::BTreeSet<&str> = diags
         .iter()
         .flat_map(|d| std::iter::once(&d.primary).chain(&d.secondary))
-        .map(|l| sources.name(l.span.file))
+        .filter_map(|l| sources.get(l.span.file))
+        .map(|f| f.name.as_str())
         .collect();
     // Long lines (a generated policy on one line) are shown cut around the labels.
     let mut cut: std::collections::BTreeMap<&str, Shortened> = std::collections::BTreeMap::new();
@@ -21,14 +22,17 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
             .iter()
             .flat_map(|d| std::iter::once(&d.primary).chain(&d.secondary))
             .filter(|l| sources.name(l.span.file) == f.name)
-            .flat_map(|l| [l.span.range().start, l.span.range().end])
+            .flat_map(|l| {
+                let r = within(&f.text, l.span.range());
+                [r.start, r.end]
+            })
             .collect();
         cut.insert(f.name.as_str(), Shortened::new(printable(&f.text), ends));
     }
     let mut cache = ariadne::sources(cut.iter().map(|(name, s)| (name.to_string(), s.text.clone())));
     // A span as it falls in the shown (shortened) text of its file.
     let range = |span: super::Span| {
-        let r = span.range();
+        let r = sources.get(span.file).map_or(0..0, |f| within(&f.text, span.range()));
         match cut.get(sources.name(span.file)) {
             Some(s) => s.map(r.start)..s.map(r.end),
             None => r,
@@ -36,6 +40,12 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
     };
     let mut out = Vec::new();
     for d in diags {
+        // A diagnostic built by hand may point into no file given: said plainly (ariadne
+        // would print to the terminal that it cannot find the source).
+        if sources.get(d.primary.span.file).is_none() {
+            out.extend_from_slice(format!("{}[{}]: {}\n", d.severity_word(), d.code, d.message).as_bytes());
+            continue;
+        }
         let kind = match d.severity {
             Severity::Error => ReportKind::Error,
             Severity::Warning => ReportKind::Warning,
@@ -55,7 +65,7 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
                     .with_color(primary_color)
                     .with_order(order(d.primary.span)),
             );
-        for l in &d.secondary {
+        for l in d.secondary.iter().filter(|l| sources.get(l.span.file).is_some()) {
             report = report.with_label(
                 Label::new((file(l.span), range(l.span)))
                     .with_message(&l.message)
@@ -96,6 +106,20 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
         out.extend_from_slice(&one);
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A span's range made one ariadne can show: inside the text, start before end, both on
+/// character boundaries (the compiler's spans are; a diagnostic built by hand may not be).
+fn within(text: &str, r: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let floor = |mut i: usize| {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let start = floor(r.start);
+    start..floor(r.end).max(start)
 }
 
 /// `report` with the column after the first `prefix` (`file:line:`, the header's location)
@@ -328,6 +352,24 @@ mod tests {
             let last = text.find("last").unwrap_or(0);
             assert_eq!(s.text.get(s.map(last)..), Some(format!("last{newline}").as_str()));
             assert!(s.cut_line_at(text.find(&exact).unwrap_or(0), &text).is_none());
+        }
+    }
+
+    #[test]
+    fn spans_built_by_hand_are_shown_without_a_panic() {
+        use crate::diag::{Diagnostic, Sources, Span};
+        let mut sources = Sources::default();
+        let f = sources.add("a.rbac".into(), "role é { }\n".into());
+        for span in [
+            Span::new(f, 9, 2),
+            Span::new(f, 6, 7),
+            Span::new(f, 5, 500),
+            Span::new(f, usize::MAX, 1),
+            Span::new(7, 0, 1),
+        ] {
+            let d = Diagnostic::error("E0101", "odd span", span, "here");
+            let shown = super::render_human(&sources, [&d], false);
+            assert!(shown.contains("odd span"), "{shown}");
         }
     }
 

@@ -4,7 +4,7 @@
 //! checks the token against the keys of the issuer it names, which selects the policy's
 //! `identity` block with that `issuer`, and hands on the verified claims as an identity
 //! principal; the policy's `identity` block then maps them to `user:VALUE` and groups
-//! (design section 5.1). Keys come from a [`KeySource`]: [`StaticKeys`] for keys the caller
+//! (docs/language.md §11). Keys come from a [`KeySource`]: [`StaticKeys`] for keys the caller
 //! has (a JWKS file, keys in memory), or [`OidcDiscovery`] (feature `discovery`, on by
 //! default), which fetches them from the issuer. Deciding itself never does I/O.
 //!

@@ -1,4 +1,4 @@
-//! Requests and decisions: the JSON forms of design section 5.4, shared by the library, the
+//! Requests and decisions: the JSON forms of docs/language.md §10, shared by the library, the
 //! CLI, policy tests and (later) the audit log and the WASM hosts.
 
 use serde::{Deserialize, Serialize};
@@ -244,7 +244,7 @@ impl std::fmt::Display for RequestError {
 
 impl std::error::Error for RequestError {}
 
-/// A decision with its reasons (design section 5.3).
+/// A decision with its reasons (docs/language.md §9).
 ///
 /// Its names (roles, chains, scopes, locations, group subjects) are borrowed from the
 /// [`crate::Policy`] that decided, so writing reasons out does not copy them;

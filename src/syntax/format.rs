@@ -29,6 +29,17 @@ pub enum FormatError {
     Changed(String),
 }
 
+impl std::fmt::Display for FormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FormatError::Syntax => write!(f, "the text has syntax errors"),
+            FormatError::Changed(why) => write!(f, "formatting would change what the text means: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for FormatError {}
+
 /// The text of a policy file (`file` names it in the diagnostics) in its formatted layout.
 /// Syntax errors go to `diags`.
 pub fn format(file: FileId, text: &str, diags: &mut Diagnostics) -> Result<String, FormatError> {

@@ -21,6 +21,20 @@ pub const DEFAULT_FUEL: u64 = 4_000_000_000;
 const MEMORY_LIMIT: usize = 64 << 20;
 
 /// A loaded policy module, ready to decide. Not `Sync`: give each thread its own.
+///
+/// ```
+/// let policy = rbac::compile_str("p.rbac", "resource doc { actions read; }\nrole v { allow read on doc; }\nassign v to everyone;\n")
+///     .policy
+///     .expect("compiles");
+/// let bytes = rbac::wasm::emit(&policy)?;
+/// let mut host = rbac::wasm::WasmPolicy::new(&bytes)?;
+/// let request = rbac::Request::new("user:ann", &[], "read", "doc:x");
+/// // A decision borrows the module's names until the next one; `into_owned` keeps it.
+/// let decision = host.decide(&request).into_owned();
+/// assert!(decision.is_allow());
+/// assert_eq!(decision, policy.decide(&request));
+/// # Ok::<(), String>(())
+/// ```
 pub struct WasmPolicy {
     store: Store<StoreLimits>,
     memory: Memory,
@@ -187,6 +201,7 @@ impl WasmPolicy {
 
     /// Runs the module on raw input bytes (already encoded, or arbitrary: for testing that
     /// malformed input is always denied). Returns what `rbac_decide` returned, or the trap.
+    #[doc(hidden)]
     pub fn decide_raw(&mut self, input: &[u8]) -> Result<i32, String> {
         let cap = INPUT_CAP as usize;
         let len = i32::try_from(input.len()).map_err(err)?;

@@ -13,6 +13,7 @@ pub const SECTION: &str = "rbac.meta";
 pub const DIGEST_TRAILER: &[u8; 14] = b"\x00\x2c\x0brbac.sha256";
 
 /// The module with its digest section appended.
+#[doc(hidden)]
 pub fn seal(mut module: Vec<u8>) -> Vec<u8> {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(&module);

@@ -1,5 +1,5 @@
 //! The WebAssembly backend: [`emit`](fn@emit) turns a compiled policy into a standalone
-//! module with no imports (design section 7, ABI in docs/wasm-abi.md); [`WasmPolicy`] runs
+//! module with no imports (ABI in docs/wasm-abi.md); [`WasmPolicy`] runs
 //! one with wasmtime and decides the same [`crate::Request`]s as the native evaluator, with
 //! the same JSON decision.
 
