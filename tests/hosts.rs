@@ -586,11 +586,14 @@ impl Decoder<'_> {
 
 /// Raw inputs for a suite: each valid encoding whole, cut at every length, and with random
 /// bytes changed; random bytes with and without the magic number; one oversize input.
-fn raw_inputs(suite: &Suite, rng: &mut Rng) -> Vec<(Kind, Vec<u8>)> {
+fn raw_inputs(suite: &Suite, meta: &rbac::wasm::meta::Meta, rng: &mut Rng) -> Vec<(Kind, Vec<u8>)> {
     let mut out = Vec::new();
     for line in &suite.lines {
         let Ok(req) = rbac::Request::from_json(line) else { continue };
-        let encoded = rbac::wasm::encode(&req);
+        // As the hosts encode it for this module (only the claims it reads).
+        let encoded = rbac::wasm::encode_for(&req, meta);
+        // Cut at every length below: a large encoding would make that quadratic.
+        assert!(encoded.len() < 4096, "{}: a {} byte encoding: {line}", suite.name, encoded.len());
         out.push((Kind::Whole { allows: suite.policy.decide(&req).is_allow() }, encoded.clone()));
         for cut in 0..encoded.len() {
             out.push((Kind::Broken, encoded[..cut].to_vec()));
@@ -626,7 +629,7 @@ fn raw_input_never_allows_in_any_host() {
         let mut module = rbac::wasm::WasmPolicy::new(&bytes).expect("load");
         let wasm = tmp.0.join(format!("{i}.wasm"));
         std::fs::write(&wasm, &bytes).expect("write");
-        let inputs = raw_inputs(suite, &mut rng);
+        let inputs = raw_inputs(suite, module.meta(), &mut rng);
         // One input per line, in hex; an empty input is a blank line.
         let hex: Vec<String> = inputs.iter().map(|(_, b)| b.iter().map(|x| format!("{x:02x}")).collect()).collect();
         let input = tmp.0.join(format!("{i}.hex"));
