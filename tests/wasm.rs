@@ -289,3 +289,22 @@ fn a_condition_longer_than_the_target_takes_is_refused_naming_its_rule() {
     let err = rbac::wasm::emit(&policy(rbac::wasm::MAX_COND_TERMS)).expect_err("one term too many");
     assert!(err.contains("long.rbac:3:") && err.contains("4097 terms"), "{err}");
 }
+
+/// Input that is no encoded request is refused with E0705 (`-705`): no magic, a magic and
+/// nothing after it, a principal of an unknown kind, a request cut inside a string. Larger
+/// than the input buffer: E0706.
+#[test]
+fn malformed_input_is_refused_with_its_code() {
+    let policy = policy("examples/zenml.rbac");
+    let mut module = rbac::wasm::WasmPolicy::new(&rbac::wasm::emit(&policy).expect("emit")).expect("load");
+    let magic = rbac::wasm::MAGIC.to_le_bytes();
+    let request = rbac::Request::new("user:alice@acme.com", &[], "read", "workspace:prod/project:churn");
+    let whole = rbac::wasm::encode(&request);
+    assert_eq!(module.decide_raw(&whole), Ok(1), "the whole encoding decides");
+    let cut = &whole[..whole.len() - 3];
+    for input in [&b"xxxx"[..], &magic[..], &[magic.as_slice(), &[9]].concat(), cut] {
+        assert_eq!(module.decide_raw(input), Ok(-705), "{input:?}");
+    }
+    let oversize = vec![0u8; rbac::wasm::INPUT_CAP as usize + 1];
+    assert_eq!(module.decide_raw(&oversize), Ok(-706));
+}
