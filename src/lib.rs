@@ -84,7 +84,8 @@ impl Compilation {
     }
 }
 
-/// Compiles the given root files, and every file they `use`, into a policy.
+/// Compiles the given root files, and every file they `use`, into a policy. No roots give
+/// an empty policy (it denies every request: no rule allows anything).
 pub fn compile(loader: &dyn Loader, roots: &[&str]) -> Compilation {
     let mut sources = Sources::default();
     let mut diagnostics = Diagnostics::default();
@@ -188,12 +189,23 @@ pub fn compile_str(name: &str, text: &str) -> Compilation {
 }
 
 /// A compiled policy, ready to decide requests. Cheap to share across threads.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Policy {
     compiled: CompiledPolicy,
     tests: Vec<PolicyTest>,
     /// [`Policy::digest`], computed once (it walks every assignment); a bundle brings it.
     digest: std::sync::OnceLock<String>,
+}
+
+/// A summary: a large policy's tables printed whole would be hundreds of megabytes.
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("roles", &self.compiled.role_names.len())
+            .field("rules", &self.compiled.rules.len())
+            .field("tests", &self.tests.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A `test` block of the policy.
