@@ -20,6 +20,8 @@
 //! assert!(!d.is_allow());
 //! ```
 
+#![warn(missing_docs)]
+
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
@@ -67,8 +69,11 @@ use syntax::ast::{Item, UseTarget};
 /// and warnings), and the sources they point into.
 #[derive(Debug)]
 pub struct Compilation {
+    /// The policy, or `None` when any diagnostic is an error.
     pub policy: Option<Policy>,
+    /// Every error and warning, sorted by file and position.
     pub diagnostics: Diagnostics,
+    /// The files read, which the diagnostics' spans point into.
     pub sources: Sources,
 }
 
@@ -211,28 +216,38 @@ impl std::fmt::Debug for Policy {
 /// A `test` block of the policy.
 #[derive(Debug, Clone)]
 pub struct PolicyTest {
+    /// The test's name: `NAME` of `test "NAME"`.
     pub name: String,
+    /// `file:line:col` of the test.
     pub at: String,
+    /// Its `expect` lines, in source order.
     pub expects: Vec<Expectation>,
 }
 
 /// One `expect` line: the request it makes and the decision it expects.
 #[derive(Debug, Clone)]
 pub struct Expectation {
+    /// The decision expected.
     pub effect: Effect,
+    /// The request the line makes.
     pub request: Request,
+    /// `file:line:col` of the `expect`.
     pub at: String,
 }
 
 /// The outcome of one `expect`.
 #[derive(Debug, Clone)]
 pub struct ExpectationResult<'p> {
+    /// The test the `expect` is in.
     pub test: &'p PolicyTest,
+    /// The `expect` run.
     pub expectation: &'p Expectation,
+    /// The decision the policy gave.
     pub actual: Decision<'p>,
 }
 
 impl ExpectationResult<'_> {
+    /// Whether the decision is the expected one, with no request errors.
     pub fn passed(&self) -> bool {
         self.actual.decision == self.expectation.effect && self.actual.errors.is_empty()
     }

@@ -12,6 +12,7 @@ pub struct Loaded {
     pub key: String,
     /// Name shown in diagnostics and reasons (`examples/zenml.rbac`).
     pub name: String,
+    /// The file's text.
     pub text: String,
 }
 
@@ -104,6 +105,7 @@ pub struct MemoryLoader {
 }
 
 impl MemoryLoader {
+    /// An empty loader.
     pub fn new() -> MemoryLoader {
         MemoryLoader::default()
     }
@@ -128,6 +130,8 @@ impl Loader for MemoryLoader {
 /// The embedded standard library: `use std::NAME;`.
 pub const STDLIB: &[(&str, &str)] = &[("crud", include_str!("../stdlib/crud.rbac"))];
 
+/// The standard library module `NAME` of `use std::NAME;`, shown as `std/NAME.rbac`, or `None`
+/// for a name [`STDLIB`] lacks.
 pub fn stdlib(name: &str) -> Option<Loaded> {
     STDLIB.iter().find(|(n, _)| *n == name).map(|(n, text)| Loaded {
         key: format!("std::{n}"),

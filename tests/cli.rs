@@ -3,6 +3,8 @@
 //! `explain`, `who-can` and `list`, `build --target wasm`, and the exit code 2 of each command
 //! for a policy with errors or a file it cannot read.
 
+#![allow(clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -17,7 +17,9 @@ pub const FORMAT_VERSION: u64 = 1;
 /// to keep elsewhere), [`GENESIS`] for an empty log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Head {
+    /// How many entries the log has.
     pub entries: u64,
+    /// The last entry's hash (64 lowercase hex digits), [`GENESIS`] for an empty log.
     pub hash: String,
 }
 

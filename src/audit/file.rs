@@ -36,15 +36,20 @@ impl Sink for FileSink {
 /// Why a log file cannot be appended to.
 #[derive(Debug)]
 pub enum OpenError {
+    /// An I/O error opening, locking or reading the file.
     Io(io::Error),
     /// The last line has no newline: an interrupted write.
     Torn {
+        /// The torn line's number (1-based).
         line: u64,
+        /// How many bytes the torn line has.
         bytes: u64,
     },
     /// The last line is not an intact entry.
     Invalid {
+        /// The last entry's line number (1-based).
         line: u64,
+        /// What is wrong with it, worded to follow "the last entry": `is ...` or `was altered: ...`.
         why: String,
     },
 }
@@ -89,6 +94,7 @@ pub fn open_file(path: &Path, options: AuditOptions) -> Result<AuditLog<FileSink
 /// Why a log cannot be recovered.
 #[derive(Debug)]
 pub enum RecoverError {
+    /// An I/O error on the log or on the evidence file.
     Io(io::Error),
     /// The log's last line is not torn: there is nothing to cut.
     NotTorn,

@@ -76,7 +76,9 @@ impl std::str::FromStr for SyncPolicy {
 /// How a log writes: durability and masking.
 #[derive(Debug, Clone, Default)]
 pub struct AuditOptions {
+    /// When entries are flushed and made durable (default `batch`).
     pub sync: SyncPolicy,
+    /// The request fields to mask (default: none; tokens are always masked).
     pub mask: Mask,
 }
 
@@ -85,16 +87,22 @@ pub struct AuditOptions {
 pub struct Recorded {
     /// The entry's id (the decision id for a decision).
     pub id: String,
+    /// The entry's place in the log, from 0 (its `seq`).
     pub seq: u64,
+    /// The entry's hash (64 lowercase hex digits): the next entry's `prev`.
     pub hash: String,
 }
 
 /// A policy change, as `rbac diff --audit-log` records it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyChange {
+    /// The old policy's digest (`sha256:...`).
     pub old_policy: String,
+    /// The new policy's digest (`sha256:...`).
     pub new_policy: String,
+    /// The file the old policy was read from.
     pub old_file: String,
+    /// The file the new policy was read from.
     pub new_file: String,
     /// Counts and the edits, in words.
     pub summary: Value,

@@ -53,6 +53,7 @@ impl Mask {
         Ok(Mask { fields, user_claims: Vec::new() })
     }
 
+    /// Whether no field is to be masked (tokens are masked all the same).
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }

@@ -30,21 +30,27 @@ pub enum ProblemKind {
 /// One problem, on one line (1-based; for `truncated`, the line after the last).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
+    /// The line's number (1-based).
     pub line: u64,
+    /// What kind of damage it is.
     pub kind: ProblemKind,
+    /// The problem in words, naming the line (`line 3 is not a log entry: ...`).
     pub message: String,
 }
 
 /// The result of verifying a log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
+    /// How many lines the log has (a torn last line included).
     pub lines: u64,
+    /// How many lines read as entries (altered ones included).
     pub entries: u64,
     /// The chain's head: entries and last hash, when the log has entries.
     pub head: Option<Head>,
     /// The line the anchor was found on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anchor_line: Option<u64>,
+    /// Every problem found; empty when the log is intact.
     pub problems: Vec<Problem>,
 }
 

@@ -40,7 +40,9 @@ const HEADER_LEN: usize = 8 + 4 + 8 + 32;
 /// one-line message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleError {
+    /// The stable code, `E0801` to `E0805` (`rbac explain E0804`).
     pub code: &'static str,
+    /// The one-line message.
     pub message: String,
 }
 

@@ -4,8 +4,11 @@
 /// One code: its short title and its long explanation with an example.
 #[derive(Debug, Clone, Copy)]
 pub struct CodeInfo {
+    /// The code: `E` (error) or `W` (warning) and four digits, such as `E0101`.
     pub code: &'static str,
+    /// The short title, such as `syntax error`.
     pub title: &'static str,
+    /// The long explanation with an example, as `rbac explain CODE` prints it.
     pub explanation: &'static str,
 }
 

@@ -15,16 +15,21 @@ pub type FileId = u32;
 /// A byte range in one source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Span {
+    /// The file the span is in.
     pub file: FileId,
+    /// Byte offset of the first byte.
     pub start: u32,
+    /// Byte offset just past the last byte.
     pub end: u32,
 }
 
 impl Span {
+    /// The span of bytes `start..end` of `file`.
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
         Span { file, start: to_u32(start), end: to_u32(end) }
     }
 
+    /// The span as a byte range into its file's text.
     pub fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
     }
@@ -37,7 +42,9 @@ fn to_u32(n: usize) -> u32 {
 /// One loaded source file: the name it is shown under and its text.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
+    /// The name the file is shown under in diagnostics and reasons (`examples/zenml.rbac`).
     pub name: String,
+    /// The file's text (empty for a root file that could not be read).
     pub text: String,
 }
 
@@ -48,19 +55,23 @@ pub struct Sources {
 }
 
 impl Sources {
+    /// Adds a file and returns its id.
     pub fn add(&mut self, name: String, text: String) -> FileId {
         self.files.push(SourceFile { name, text });
         to_u32(self.files.len() - 1)
     }
 
+    /// The file with this id, if there is one.
     pub fn get(&self, id: FileId) -> Option<&SourceFile> {
         self.files.get(id as usize)
     }
 
+    /// Every file, in the order they were added (index = [`FileId`]).
     pub fn files(&self) -> &[SourceFile] {
         &self.files
     }
 
+    /// The file's name, or `<unknown>` for an id with no file.
     pub fn name(&self, id: FileId) -> &str {
         self.get(id).map_or("<unknown>", |f| f.name.as_str())
     }
@@ -81,16 +92,22 @@ impl Sources {
     }
 }
 
+/// How bad a diagnostic is; serialized in lowercase (`"error"`, `"warning"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// The policy is rejected.
     Error,
+    /// The policy compiles, but something in it is likely a mistake.
     Warning,
 }
 
+/// A message attached to a span of source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Label {
+    /// The span of source the label points at.
     pub span: Span,
+    /// What the label says about it.
     pub message: String,
 }
 
@@ -98,12 +115,19 @@ pub struct Label {
 /// on the exact span, and optional secondary labels, help and notes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The stable code, `E` (error) or `W` (warning) and four digits: `E0101`.
     pub code: &'static str,
+    /// Whether the diagnostic is an error or a warning.
     pub severity: Severity,
+    /// The one-line lowercase message.
     pub message: String,
+    /// The label on the exact span at fault.
     pub primary: Label,
+    /// Further labels on related spans.
     pub secondary: Vec<Label>,
+    /// A suggestion for fixing the problem, if any.
     pub help: Option<String>,
+    /// Further notes on the problem.
     pub notes: Vec<String>,
 }
 
@@ -126,29 +150,35 @@ impl Diagnostic {
         }
     }
 
+    /// An error with `code`, `message` and a primary label `label` on `span`.
     pub fn error(code: &'static str, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
         Self::new(code, Severity::Error, message, span, label)
     }
 
+    /// A warning with `code`, `message` and a primary label `label` on `span`.
     pub fn warning(code: &'static str, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
         Self::new(code, Severity::Warning, message, span, label)
     }
 
+    /// Adds a secondary label.
     pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Self {
         self.secondary.push(Label { span, message: message.into() });
         self
     }
 
+    /// Sets the help.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 
+    /// Sets the help, or clears it with `None`.
     pub fn with_help_opt(mut self, help: Option<String>) -> Self {
         self.help = help;
         self
     }
 
+    /// Adds a note.
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
         self.notes.push(note.into());
         self
@@ -162,30 +192,37 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
+    /// Adds a diagnostic.
     pub fn push(&mut self, d: Diagnostic) {
         self.items.push(d);
     }
 
+    /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity == Severity::Error)
     }
 
+    /// How many diagnostics are errors.
     pub fn error_count(&self) -> usize {
         self.items.iter().filter(|d| d.severity == Severity::Error).count()
     }
 
+    /// How many diagnostics are warnings.
     pub fn warning_count(&self) -> usize {
         self.items.iter().filter(|d| d.severity == Severity::Warning).count()
     }
 
+    /// The diagnostics, in the order pushed (or sorted, after [`sort`](Self::sort)).
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
         self.items.iter()
     }
 
+    /// Whether there are no diagnostics.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
+    /// How many diagnostics there are.
     pub fn len(&self) -> usize {
         self.items.len()
     }

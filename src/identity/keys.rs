@@ -101,6 +101,7 @@ impl Jwks {
         self.keys.len()
     }
 
+    /// Whether the set has no usable signing key.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

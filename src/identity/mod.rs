@@ -49,8 +49,12 @@ use crate::request::RequestError;
 /// An `identity` block that accepts tokens: its name, `issuer` and `audience`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustedIssuer {
+    /// The identity's name.
     pub identity: String,
+    /// Its `issuer`: the `iss` of the tokens it accepts.
     pub issuer: String,
+    /// Its `audience`: the `aud` its tokens must be for; `None` accepts tokens for any audience
+    /// (W0005).
     pub audience: Option<String>,
 }
 

@@ -76,6 +76,7 @@ impl TokenVerifier {
         self
     }
 
+    /// The clock skew allowed when checking `exp` and `nbf`, in seconds.
     pub fn leeway(&self) -> u64 {
         self.leeway
     }

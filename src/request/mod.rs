@@ -13,8 +13,11 @@ pub use crate::syntax::ast::{Effect, Entity};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
+    /// Who asks.
     pub principal: Principal,
+    /// The action asked for (`update`); it must be declared on the target type (E0731).
     pub action: String,
+    /// The resource acted on.
     pub resource: ResourceRef,
     /// Values for declared `context` attributes.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
@@ -26,8 +29,11 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Principal {
+    /// A principal id with its groups: `{"id", "groups"?, "attrs"?}`.
     Direct(DirectPrincipal),
+    /// An identity's claims, already verified by the caller: `{"identity", "claims", "attrs"?}`.
     Identity(IdentityPrincipal),
+    /// A signed token to verify first: `{"token", "attrs"?}`.
     Token(TokenPrincipal),
 }
 
@@ -40,6 +46,7 @@ pub struct DirectPrincipal {
     /// Group names; names the policy does not declare are ignored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<String>,
+    /// Values for declared principal attributes.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub attrs: Map<String, Value>,
 }
@@ -48,8 +55,12 @@ pub struct DirectPrincipal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityPrincipal {
+    /// The name of an `identity` the policy declares (`okta`).
     pub identity: String,
+    /// The verified claims: the identity's user claim gives the principal id (`user:VALUE`), its
+    /// groups claim the groups.
     pub claims: Map<String, Value>,
+    /// Values for declared principal attributes.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub attrs: Map<String, Value>,
 }
@@ -60,7 +71,9 @@ pub struct IdentityPrincipal {
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenPrincipal {
+    /// The signed token (a JWT in compact form), a bearer credential.
     pub token: String,
+    /// Values for declared principal attributes.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub attrs: Map<String, Value>,
 }
@@ -78,7 +91,10 @@ impl std::fmt::Debug for TokenPrincipal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceRef {
+    /// The resource path in policy syntax: `type:id` segments joined by `/`, ids quoted where
+    /// needed.
     pub path: String,
+    /// Values for the target type's declared attributes.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub attrs: Map<String, Value>,
 }
@@ -219,11 +235,14 @@ fn known_keys(obj: &Map<String, Value>, what: &str, keys: &[&str]) -> Result<(),
 /// Why a request is invalid: a stable code and a one-line message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestError {
+    /// The stable code, `E07NN` (`E0731`).
     pub code: String,
+    /// The one-line message.
     pub message: String,
 }
 
 impl RequestError {
+    /// An error with `code` and `message`.
     pub fn new(code: &str, message: impl Into<String>) -> RequestError {
         RequestError { code: code.to_string(), message: message.into() }
     }
@@ -253,9 +272,12 @@ impl std::error::Error for RequestError {}
 /// most common decision) are a borrowed `[Reason::NoRule]`: deciding it allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision<'p> {
+    /// Allow or deny; an invalid request is denied.
     pub decision: Effect,
     /// Non-empty exactly when the request is invalid.
     pub errors: Vec<RequestError>,
+    /// Why: the rules that decided, `exclusive`, or `no_rule` (docs/language.md §9); empty for an
+    /// invalid request.
     pub reasons: Reasons<'p>,
 }
 
@@ -385,7 +407,11 @@ pub enum Reason<'p> {
     /// A deny rule that fired (on deny).
     Deny(RuleReason<'p>),
     /// Two roles of one `exclusive` set were held (separation of duty).
-    Exclusive { roles: Vec<String> },
+    Exclusive {
+        /// The roles of every `exclusive` set of which two or more are held, sorted, without
+        /// repeats.
+        roles: Vec<String>,
+    },
     /// No rule allows it.
     NoRule,
     /// An allow rule whose condition could not be evaluated (listed with `no_rule`).
@@ -409,11 +435,19 @@ impl Reason<'_> {
 /// matched subject and the assignment's scope (`None` for everywhere), and its location.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RuleReason<'p> {
+    /// The role that holds the rule.
     pub role: Cow<'p, str>,
+    /// The `extends` chain from the assigned role to `role` (`["developer", "contributor"]`;
+    /// just `[role]` when it was assigned itself).
     pub via: Cow<'p, [String]>,
+    /// The matched subject: the principal id, `group:NAME` or `everyone`.
     pub subject: Cow<'p, str>,
+    /// The assignment's path (`workspace:prod`), `None` for everywhere.
     pub scope: Option<Cow<'p, str>>,
+    /// The rule's `file:line:col` (1-based, column in characters).
     pub at: Cow<'p, str>,
+    /// For a condition that could not be evaluated: the attribute whose absence stopped it
+    /// (`["resource.owner"]`); empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unevaluable: Vec<String>,
     /// When `subject` is a group an identity principal's claims gave: which identity, claim
@@ -441,8 +475,12 @@ impl RuleReason<'_> {
 /// identity's groups claim that is the group's alias (`group g from okta "VALUE";`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct GroupSource {
+    /// The identity's name (`okta`).
     pub identity: String,
+    /// The identity's groups claim (`groups`, `realm_access.roles`).
     pub claim: String,
+    /// The claim value whose alias selected the group (the first in the claim's order when
+    /// several do).
     pub value: String,
 }
 

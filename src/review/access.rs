@@ -40,6 +40,7 @@ pub enum Status {
 /// The access, without where it comes from: what two policies are compared on.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct State {
+    /// What a request can be decided: allowed, denied, or depending on conditions.
     pub status: Status,
     /// For `conditional`: the conditions of the applicable allow rules, any of which allows;
     /// empty when one of them is unconditional.
@@ -94,6 +95,7 @@ impl State {
 /// A rule that applies, and how the principal reached it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RuleHit {
+    /// Allow or deny.
     pub effect: Effect,
     /// The role that holds the rule.
     pub role: String,
@@ -113,8 +115,10 @@ pub struct RuleHit {
 /// The access on one (type, action) and the rules it comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Access {
+    /// The access (its fields flattened into this object in JSON).
     #[serde(flatten)]
     pub state: State,
+    /// Every rule that applies, once per way it is reached, sorted, without repeats.
     pub rules: Vec<RuleHit>,
 }
 

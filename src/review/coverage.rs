@@ -27,6 +27,7 @@ pub struct Coverage {
 pub struct RuleCoverage {
     /// The role that declares it.
     pub role: String,
+    /// Allow or deny.
     pub effect: Effect,
     /// `file:line:col` of the rule.
     pub at: String,
@@ -37,6 +38,7 @@ pub struct RuleCoverage {
 /// A role assignment and how many expectations were decided through it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AssignmentCoverage {
+    /// The role assigned.
     pub role: String,
     /// `everyone`, `group:NAME` or the principal id.
     pub subject: String,
@@ -51,6 +53,7 @@ pub struct AssignmentCoverage {
 pub struct ExclusiveCoverage {
     /// Its roles, sorted by name.
     pub roles: Vec<String>,
+    /// Expectations it denied (two or more of its roles held together).
     pub decided: usize,
 }
 

@@ -31,7 +31,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// What changed between two policies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyDiff {
+    /// The old policy's digest (`sha256:...`, [`crate::audit::policy_digest`]).
     pub old_digest: String,
+    /// The new policy's digest (`sha256:...`).
     pub new_digest: String,
     /// The policy edits, in a stable order; changes refer to them by index.
     pub edits: Vec<Edit>,
@@ -74,14 +76,20 @@ pub enum ChangeKind {
 /// One change in effective permissions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
+    /// The subject: `everyone`, `group:NAME`, or a principal id (`user:ann`).
     pub subject: String,
     /// `None` for everywhere.
     pub scope: Option<String>,
+    /// The resource type (`"type"` in JSON).
     #[serde(rename = "type")]
     pub type_name: String,
+    /// The action.
     pub action: String,
+    /// How the access changed.
     pub kind: ChangeKind,
+    /// The access in the old policy.
     pub old: State,
+    /// The access in the new policy.
     pub new: State,
     /// Indexes into [`PolicyDiff::edits`] of the edits that bear on this change.
     pub causes: Vec<usize>,
@@ -92,53 +100,91 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "edit", rename_all = "snake_case")]
 pub enum Edit {
+    /// A role only the new policy has.
     RoleAdded {
+        /// The role's name.
         role: String,
     },
+    /// A role only the old policy has.
     RoleRemoved {
+        /// The role's name.
         role: String,
     },
+    /// A role now `extends` a parent.
     ExtendsAdded {
+        /// The extending role.
         role: String,
+        /// The role it extends.
         parent: String,
     },
+    /// A role no longer `extends` a parent.
     ExtendsRemoved {
+        /// The extending role.
         role: String,
+        /// The role it extended.
         parent: String,
     },
+    /// A role got rules: `allow`/`deny` of `actions` on `types`.
     RuleAdded {
+        /// The role holding the rules.
         role: String,
+        /// Allow or deny.
         effect: Effect,
+        /// The actions, sorted.
         actions: Vec<String>,
+        /// The types on which exactly these actions were added, sorted.
         types: Vec<String>,
+        /// The condition as policy text (`resource.owner == principal.id`), `None` for an
+        /// unconditional rule.
         when: Option<String>,
     },
+    /// A role lost rules: `allow`/`deny` of `actions` on `types`.
     RuleRemoved {
+        /// The role holding the rules.
         role: String,
+        /// Allow or deny.
         effect: Effect,
+        /// The actions, sorted.
         actions: Vec<String>,
+        /// The types on which exactly these actions were removed, sorted.
         types: Vec<String>,
+        /// The condition as policy text, `None` for an unconditional rule.
         when: Option<String>,
     },
+    /// An assignment only the new policy has.
     AssignmentAdded {
+        /// The role assigned.
         role: String,
+        /// The subject: `everyone`, `group:NAME`, or a principal id.
         subject: String,
+        /// The scope's path, `None` for everywhere.
         scope: Option<String>,
     },
+    /// An assignment only the old policy has.
     AssignmentRemoved {
+        /// The role assigned.
         role: String,
+        /// The subject: `everyone`, `group:NAME`, or a principal id.
         subject: String,
+        /// The scope's path, `None` for everywhere.
         scope: Option<String>,
     },
+    /// An `exclusive` set only the new policy has.
     ExclusiveAdded {
+        /// The set's roles, sorted.
         roles: Vec<String>,
     },
+    /// An `exclusive` set only the old policy has.
     ExclusiveRemoved {
+        /// The set's roles, sorted.
         roles: Vec<String>,
     },
     /// A change of types, actions, attributes, groups or identities.
     Schema {
+        /// The change in words (``type `pipeline` removed``).
         change: String,
+        /// The types whose changes it is a cause of: the type named, every type for principal or
+        /// context attributes, none for groups and identities.
         types: Vec<String>,
     },
 }

@@ -19,6 +19,7 @@ use std::collections::{BTreeSet, HashMap};
 /// Everything a principal may do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Listing {
+    /// The principal id asked about (`user:ann`).
     pub principal: String,
     /// The declared groups it was asked with (undeclared ones are ignored, as in decisions).
     pub groups: Vec<String>,
@@ -34,15 +35,20 @@ pub struct Listing {
 pub struct ScopeAccess {
     /// `None` for everywhere.
     pub scope: Option<String>,
+    /// The (type, action) pairs whose access differs here from the enclosing listed scope (for
+    /// the outermost: every pair that is not the default deny).
     pub permissions: Vec<Permission>,
 }
 
 /// The access on one (type, action).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Permission {
+    /// The resource type (`"type"` in JSON).
     #[serde(rename = "type")]
     pub type_name: String,
+    /// The action.
     pub action: String,
+    /// The access and the rules behind it (its fields flattened into this object in JSON).
     #[serde(flatten)]
     pub access: Access,
 }

@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The answer to "who may do ACTION on PATH".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WhoCan {
+    /// The action asked about.
     pub action: String,
+    /// The resource path asked about, as given (it may end in a bare type).
     pub path: String,
     /// Sorted by status (allowed, conditional, denied, exclusive, none), then subject.
     pub subjects: Vec<SubjectAccess>,
@@ -25,7 +27,9 @@ pub struct WhoCan {
 /// One subject's access: its own roles on the path's scopes together with `everyone`'s.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubjectAccess {
+    /// The subject: `everyone`, `group:NAME`, or a principal id (`user:ann`).
     pub subject: String,
+    /// The access and the rules behind it (its fields flattened into this object in JSON).
     #[serde(flatten)]
     pub access: Access,
 }

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The name of the custom section holding a module's [`Meta`] as JSON.
 pub const SECTION: &str = "rbac.meta";
 
 /// The last section of every module: a custom section named `rbac.sha256` holding the
@@ -42,15 +43,24 @@ pub fn check_seal(module: &[u8]) -> Result<(), String> {
     }
 }
 
+/// The content of a module's `rbac.meta` section: the names behind the ids in the module's
+/// output records, by id (docs/wasm-abi.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
+    /// The module's ABI version (`1`), as `rbac_abi_version` returns it.
     pub abi: u32,
     /// Resource types by id: name, parent id, declared attributes (name, type).
     pub types: Vec<MetaType>,
+    /// The principal's declared attributes: (name, type) such as `("department", "string")`,
+    /// sorted by name.
     pub principal_attrs: Vec<(String, String)>,
+    /// The context's declared attributes: (name, type) such as `("mfa", "bool")`, sorted by name.
     pub context_attrs: Vec<(String, String)>,
+    /// Role names by role id.
     pub roles: Vec<String>,
+    /// Group names by group id; record subject `2 + g` is group `g`.
     pub groups: Vec<String>,
+    /// The policy's identities, with the claims the module reads for each.
     pub identities: Vec<MetaIdentity>,
     /// Rules by id: holding role, effect, `file:line:col` and its sort key.
     pub rules: Vec<MetaRule>,
@@ -64,17 +74,28 @@ pub struct Meta {
     pub exclusive: Vec<Vec<u32>>,
 }
 
+/// A resource type in [`Meta::types`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetaType {
+    /// The type's name, as in resource paths (`workspace`).
     pub name: String,
+    /// The parent type's id, or `None` for a root type.
     pub parent: Option<u32>,
+    /// The type's declared attributes: (name, type) such as `("owner", "string")`, sorted by
+    /// name.
     pub attrs: Vec<(String, String)>,
 }
 
+/// An identity in [`Meta::identities`]: which claims name the user and its groups.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetaIdentity {
+    /// The identity's name, as requests name it (`{"identity": ...}`).
     pub name: String,
+    /// The claim that holds the user's name (`user from claim`): the principal id is `user:` + its
+    /// value.
     pub user_claim: String,
+    /// The claim that holds the user's groups (`groups from claim`), or `None` when the identity
+    /// gives its principals no groups.
     pub groups_claim: Option<String>,
     /// Each value of the groups claim that is some group's alias, with those groups (ids),
     /// sorted by value: what a host needs to say which claim value gave a group.
@@ -82,10 +103,16 @@ pub struct MetaIdentity {
     pub aliases: Vec<(String, Vec<u32>)>,
 }
 
+/// A rule in [`Meta::rules`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetaRule {
+    /// The id of the role the rule belongs to (an index into [`Meta::roles`]).
     pub role: u32,
+    /// The rule's effect: `"allow"` or `"deny"`.
     pub effect: String,
+    /// Where the rule is, `file:line:col`.
     pub at: String,
+    /// (file load order, line, column) of the rule: hosts sort reasons on it, as the native
+    /// evaluator does.
     pub at_key: (u32, u32, u32),
 }
