@@ -90,7 +90,9 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
             report = report.with_note(format!(
                 "line {line} has {chars} characters and is shown cut around its labels; this one is at {name}:{line}:{col}"
             ));
-            true_at = Some((format!("{name}:{line}:"), col));
+            // As the header writes the location (`╭─[ name:line:col ]`): the same text may
+            // stand in the message.
+            true_at = Some((format!("─[ {name}:{line}:"), col));
         }
         // Writing into a Vec cannot fail for I/O reasons; a failure here would be a bug in
         // the span bookkeeping, so fall back to a plain line rather than lose the diagnostic.
@@ -122,8 +124,8 @@ fn within(text: &str, r: std::ops::Range<usize>) -> std::ops::Range<usize> {
     start..floor(r.end).max(start)
 }
 
-/// `report` with the column after the first `prefix` (`file:line:`, the header's location)
-/// replaced by `col`: ariadne counts columns in the cut line it shows.
+/// `report` with the column after the first `prefix` (`─[ file:line:`, the header's
+/// location) replaced by `col`: ariadne counts columns in the cut line it shows.
 fn true_column(report: &str, prefix: &str, col: usize) -> String {
     let Some(at) = report.find(prefix).map(|at| at + prefix.len()) else { return report.to_string() };
     let rest = report.get(at..).unwrap_or_default();
@@ -236,7 +238,8 @@ impl Shortened {
 
 /// The text as a terminal may show it: each character that shows otherwise than it reads
 /// (`syntax::misleading`: control characters but tab, line feed and a CRLF's carriage return,
-/// line separators, bidirectional-text controls) becomes one `?` per byte, so that offsets
+/// line separators, bidirectional-text controls, invisible characters) becomes one `?` per
+/// byte, so that offsets
 /// stay where the spans point, and a source line shown in a diagnostic can neither act on the
 /// terminal (escape sequences) nor reorder or break itself (E0105 names those characters).
 fn printable(text: &str) -> String {
@@ -384,5 +387,11 @@ mod tests {
         assert!(shown.contains("read on projct; }"), "{shown}");
         // The header's location too: editors and terminals follow it.
         assert!(shown.contains(&format!("╭─[ long.rbac:2:{col} ]")), "{shown}");
+        // Not a message that happens to hold the same text.
+        let line = format!("group eng from okta \"long.rbac:2:7\", okta \"long.rbac:2:7\"; // {}", "x".repeat(300));
+        let src = format!("identity okta {{ user from claim \"e\"; groups from claim \"g\"; }}\n{line}\n");
+        let shown = crate::compile_str("long.rbac", &src).render(false);
+        assert!(shown.contains("\"long.rbac:2:7\""), "the message was rewritten: {shown}");
+        assert!(shown.contains("╭─[ long.rbac:2:"), "{shown}");
     }
 }
