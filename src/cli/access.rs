@@ -97,7 +97,9 @@ pub fn list(args: &ListArgs) -> ExitCode {
     let Some(policy) = super::load_policy(&args.policy, "nothing was listed") else { return ExitCode::from(2) };
     let index = AccessIndex::new(policy.compiled());
     let groups: Vec<&str> = args.groups.iter().map(String::as_str).collect();
-    let listing = match index.list(&args.principal, &groups, args.on.as_deref()) {
+    // Spelt as `can` and the policy's tests spell it (`user:"Ann Lee"`).
+    let principal = super::unquoted_principal(&args.principal);
+    let listing = match index.list(&principal, &groups, args.on.as_deref()) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: {e}");

@@ -296,9 +296,9 @@ fn parse_attr(spec: &str) -> Result<(rbac::Entity, String, serde_json::Value), S
     Ok((entity, name.to_string(), value))
 }
 
-/// A principal as `can` takes it: spelt as in a policy's tests, so `user:"Ann Lee"` (quoted,
-/// with the policy's escapes) is `user:Ann Lee`, as the same test would decide it. Anything
-/// else is the id as written.
+/// A principal as `can` and `list` take it: spelt as in a policy's tests, so `user:"Ann Lee"`
+/// (quoted, with the policy's escapes) is `user:Ann Lee`, as the same test would decide it.
+/// Anything else is the id as written.
 fn unquoted_principal(principal: &str) -> std::borrow::Cow<'_, str> {
     let quoted = ["user:\"", "service:\""].iter().any(|pre| principal.starts_with(pre));
     match rbac::path::parse(principal) {
