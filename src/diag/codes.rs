@@ -51,12 +51,16 @@ the stack.
 a line feed (terminals and editors show a line break, while the parser reads on: the rest of a
 `//` comment's line would hide a rule), a vertical tab, form feed, U+0085, U+2028 or U+2029
 (line and page breaks the parser does not count), a bidirectional-text control (U+061C,
-U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), which reorders what is shown, or any other
-control character but tab (an escape sequence would act on the terminal that shows the line).
-A file with one is not parsed. Use `\\n` or `\\r\\n` line endings; inside a string, write such a
+U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), which reorders what is shown, an invisible
+character outside comments (U+00AD, U+034F, U+115F, U+1160, U+17B4, U+17B5, U+180E,
+U+200B-U+200D, U+2060-U+2064, U+3164, U+FEFF but as the file's first character, U+FFA0;
+`user:\"bob<U+200B>\"` shows as `user:\"bob\"` and is another user), or any other control
+character but tab (an escape sequence would act on the terminal that shows the line). A file
+with one is not parsed. Use `\\n` or `\\r\\n` line endings; inside a string, write such a
 character as an escape.
 
     // shared stacks<CR>deny read_value on secret;   // error: one comment line to the parser
+    assign blocked to user:\"bob<U+200B>\";        // error: shows as user:\"bob\"
     test \"\\u{202E}\" { }                          // fine: an escape";
 "E0201", "unknown role",
 "A role named in `extends`, `assign` or `exclusive` is not declared. The help suggests the

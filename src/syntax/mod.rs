@@ -185,18 +185,7 @@ fn misleading(c: char, next: Option<u8>) -> Option<(&'static str, &'static str)>
             "a bidirectional-text control, which changes the order the text is shown in",
             "remove it; inside a string, write it as an escape (`\\u{202E}`)",
         )),
-        '\u{AD}'
-        | '\u{34F}'
-        | '\u{115F}'
-        | '\u{1160}'
-        | '\u{17B4}'
-        | '\u{17B5}'
-        | '\u{180E}'
-        | '\u{200B}'..='\u{200D}'
-        | '\u{2060}'..='\u{2064}'
-        | '\u{3164}'
-        | '\u{FEFF}'
-        | '\u{FFA0}' => Some((
+        c if invisible(c) => Some((
             "an invisible character, which shows as nothing (or as a blank) but is part of the text",
             "remove it; inside a string, write it as an escape (`\\u{200B}`)",
         )),
@@ -204,6 +193,65 @@ fn misleading(c: char, next: Option<u8>) -> Option<(&'static str, &'static str)>
             Some(("a control character", "remove it; inside a string, write it as an escape (`\\u{1B}`)"))
         }
         _ => None,
+    }
+}
+
+/// Zero-width spaces and joiners, the soft hyphen, fillers, U+FEFF: characters that show as
+/// nothing (or a blank). Refused in code and strings (`user:"bob\u{200B}"` typed raw shows as
+/// `user:"bob"`), not in comments, where they change nothing and emoji sequences and some
+/// scripts (Persian, Indic, Mongolian) need them.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{AD}'
+            | '\u{34F}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200D}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+    )
+}
+
+/// Whether offsets of a text lie inside comments, read forward once (offsets asked for in
+/// increasing order): code, `//` to the line's end, `/* */`, and strings with their escapes.
+#[derive(Default)]
+struct Comments {
+    pos: usize,
+    state: Lex,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum Lex {
+    #[default]
+    Code,
+    Line,
+    Block,
+    Str,
+}
+
+impl Comments {
+    fn inside(&mut self, bytes: &[u8], at: usize) -> bool {
+        while self.pos < at {
+            let (b, next) = (bytes.get(self.pos).copied(), bytes.get(self.pos + 1).copied());
+            let (state, step) = match (self.state, b, next) {
+                (Lex::Code, Some(b'/'), Some(b'/')) => (Lex::Line, 2),
+                (Lex::Code, Some(b'/'), Some(b'*')) => (Lex::Block, 2),
+                (Lex::Code, Some(b'"'), _) => (Lex::Str, 1),
+                (Lex::Line, Some(b'\n'), _) => (Lex::Code, 1),
+                (Lex::Block, Some(b'*'), Some(b'/')) => (Lex::Code, 2),
+                (Lex::Str, Some(b'\\'), _) => (Lex::Str, 2),
+                (Lex::Str, Some(b'"'), _) => (Lex::Code, 1),
+                (state, _, _) => (state, 1),
+            };
+            (self.state, self.pos) = (state, self.pos + step);
+        }
+        matches!(self.state, Lex::Line | Lex::Block)
     }
 }
 
@@ -219,6 +267,7 @@ pub fn shows_otherwise(c: char) -> bool {
 pub(crate) fn misleading_chars(text: &str) -> impl Iterator<Item = (usize, char, (&'static str, &'static str))> + '_ {
     let bytes = text.as_bytes();
     let mut from = Some(0);
+    let mut comments = Comments::default();
     std::iter::from_fn(move || {
         while let Some(at) = from.and_then(|f| next_unplain(bytes, f)) {
             let c = text.get(at..).and_then(|t| t.chars().next())?;
@@ -229,6 +278,9 @@ pub(crate) fn misleading_chars(text: &str) -> impl Iterator<Item = (usize, char,
                 continue;
             }
             if let Some(what) = misleading(c, bytes.get(next).copied()) {
+                if invisible(c) && comments.inside(bytes, at) {
+                    continue;
+                }
                 return Some((at, c, what));
             }
         }
@@ -1187,6 +1239,14 @@ mod tests {
             [("E0105", 1, 20), ("E0105", 1, 23), ("E0105", 1, 26)]
         );
         assert_eq!(parse_ok("assign r to user:\"bob\\u{200B}\";\n").items.len(), 1);
+        // In comments they change nothing, and emoji sequences and some scripts need them; a
+        // comment's end, or a string's, is found past escapes and `//` inside strings.
+        let comments =
+            "// team \u{1F469}\u{200D}\u{1F4BB}; \u{645}\u{6CC}\u{200C}\u{62E}\n/* \u{200B}\n\u{180E} */ role r { }\n";
+        assert_eq!(parse_ok(comments).items.len(), 1);
+        assert_eq!(errors_of("test \"a\\\"// \u{200D}\" { }\n"), [("E0105", 1, 13)]);
+        assert_eq!(errors_of("/* x */ test \"\u{200C}\" { }\n"), [("E0105", 1, 15)]);
+        assert_eq!(errors_of("// x\ntest \"\u{200C}\" { } // \u{200C}\n"), [("E0105", 2, 7)]);
     }
 
     #[test]
