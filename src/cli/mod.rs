@@ -421,7 +421,11 @@ fn test(files: &[String], coverage: bool) -> ExitCode {
                 passed += 1;
             } else {
                 failed += 1;
-                let _ = write!(out, "{}", human::failure(r));
+                // The request line is JSON, which leaves bidirectional and invisible
+                // characters as they are: every line shown escaped.
+                for line in human::failure(r).lines() {
+                    let _ = writeln!(out, "{}", human::shown(line));
+                }
             }
         }
         if coverage {
