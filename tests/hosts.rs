@@ -171,6 +171,11 @@ fn condition_edge_cases() -> Vec<String> {
 
 /// JSON edge cases for `tests/decisions/requests.rbac`: identity claims.
 fn identity_edge_cases() -> Vec<String> {
+    let kc = |c: &str| {
+        format!(
+            r#"{{"principal": {{"identity": "kc", "claims": {c}}}, "action": "read", "resource": "org:kc/team:t"}}"#
+        )
+    };
     let claims = |c: &str| {
         format!(
             r#"{{"principal": {{"identity": "okta", "claims": {c}}}, "action": "read", "resource": "org:acme/team:b/doc:d"}}"#
@@ -210,6 +215,19 @@ fn identity_edge_cases() -> Vec<String> {
         r#"{"principal": {"identity": 5, "claims": {}}, "action": "read", "resource": "org:acme/team:b/doc:d"}"#
             .to_string(),
         r#"{"principal": {"identity": "gh", "claims": {"login": "octo", "teams": ["eng-team"]}, "attrs": {"level": 2}}, "action": "read", "resource": "org:acme/team:b/doc:d"}"#.to_string(),
+        // The module reads a dotted claim and the user claim only; the hosts send only those,
+        // found as natively (the exact key first, else the path), or none for an identity
+        // the module does not know.
+        kc(r#"{"preferred_username": "kim", "realm_access": {"roles": ["ops"]}}"#),
+        kc(r#"{"preferred_username": "kim", "realm_access.roles": ["ops"], "realm_access": {"roles": []}}"#),
+        kc(r#"{"preferred_username": "kim", "realm_access.roles": [], "realm_access": {"roles": ["ops"]}}"#),
+        kc(r#"{"preferred_username": "kim", "realm_access": {"roles": null}}"#),
+        kc(r#"{"preferred_username": "kim", "realm_access": {"roles": "ops"}}"#),
+        kc(r#"{"preferred_username": "kim", "realm_access": ["ops"]}"#),
+        kc(r#"{"preferred_username": null, "realm_access": {"roles": ["ops"]}}"#),
+        kc(r#"{"realm_access": {"roles": ["ops"]}}"#),
+        kc(r#"{"preferred_username": {"x": 1}, "__proto__": {"roles": ["ops"]}}"#),
+        r#"{"principal": {"identity": "nobody", "claims": {"preferred_username": "kim"}}, "action": "read", "resource": "org:kc/team:t"}"#.to_string(),
     ])
     .collect()
 }

@@ -264,14 +264,18 @@ class _Writer:
             self.u8(5)
 
 
-def _claim(claims: dict, name: str) -> Any:
-    """A claim by name: the exact key, else a dotted path through nested objects."""
+_MISSING = object()
+
+
+def _claim(claims: dict, name: str, missing: Any = None) -> Any:
+    """A claim by name: the exact key, else a dotted path through nested objects; ``missing``
+    when there is none (a claim that is JSON ``null`` is ``None``)."""
     if name in claims:
         return claims[name]
     cur: Any = claims
     for part in name.split("."):
         if not isinstance(cur, dict) or part not in cur:
-            return None
+            return missing
         cur = cur[part]
     return cur
 
@@ -306,19 +310,8 @@ def _read_claims(meta: dict, identity: str, claims: dict) -> list[tuple[str, Any
     if ident is None:
         return []
     names = [ident["user_claim"]] + ([] if ident.get("groups_claim") is None else [ident["groups_claim"]])
-    out = []
-    for name in names:
-        if name in claims:
-            out.append((name, claims[name]))
-            continue
-        cur: Any = claims
-        for part in name.split("."):
-            if not isinstance(cur, dict) or part not in cur:
-                break
-            cur = cur[part]
-        else:
-            out.append((name, cur))
-    return out
+    found = [(name, _claim(claims, name, _MISSING)) for name in names]
+    return [(name, value) for name, value in found if value is not _MISSING]
 
 
 def encode_request(value: Any, meta: dict | None = None) -> tuple[bytes, list[tuple[str, str, Any]], dict]:
