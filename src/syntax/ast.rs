@@ -72,8 +72,11 @@ pub struct Resource {
 /// Whose attribute: the principal's, the resource's or the request context's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Entity {
+    /// The principal's attributes (`principal.NAME`).
     Principal,
+    /// The resource's attributes (`resource.NAME`).
     Resource,
+    /// The request context's attributes (`context.NAME`).
     Context,
 }
 
@@ -163,12 +166,16 @@ pub struct Role {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+/// What a rule or a decision says: allow or deny (`"allow"`, `"deny"` in JSON).
 pub enum Effect {
+    /// The action is allowed.
     Allow,
+    /// The action is denied.
     Deny,
 }
 
 impl Effect {
+    /// `allow` or `deny`.
     pub fn as_str(self) -> &'static str {
         match self {
             Effect::Allow => "allow",
