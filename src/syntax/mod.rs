@@ -170,10 +170,10 @@ fn misleading_characters(file: FileId, text: &str) -> Vec<Diagnostic> {
 /// controls, which reorder what is shown (U+061C, U+200E, U+200F, U+202A-U+202E,
 /// U+2066-U+2069); invisible characters (zero-width spaces and joiners, the soft hyphen,
 /// fillers, U+FEFF but as a file's first character: `user:"bob\u{200B}"` shows as
-/// `user:"bob"` and is another user); and every other control character but tab, line feed
-/// and the carriage return of a CRLF (escape sequences would act on a terminal that shows the
-/// line). The one
-/// list both E0105 and diagnostics' display of source lines (which shows these as `?`) use.
+/// `user:"bob"` and is another user; [`misleading_chars`] passes them over in comments); and
+/// every other control character but tab, line feed and the carriage return of a CRLF
+/// (escape sequences would act on a terminal that shows the line). The one list both E0105
+/// and diagnostics' display of source lines (which shows these as `?`) use.
 fn misleading(c: char, next: Option<u8>) -> Option<(&'static str, &'static str)> {
     match c {
         '\r' if next == Some(b'\n') => None,
