@@ -374,6 +374,9 @@ mod tests {
             let shown = super::render_human(&sources, [&d], false);
             assert!(shown.contains("odd span"), "{shown}");
         }
+        // An offset inside `é` is the column of `é`, not the end of the file.
+        assert_eq!(sources.line_col(Span::new(f, 6, 7)), (1, 6));
+        assert_eq!(sources.line_col(Span::new(f, 500, 501)), (2, 1));
     }
 
     #[test]
