@@ -45,6 +45,11 @@ pub fn shown(line: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// Lines of text, each [`shown`] and ended with a line break.
+pub fn shown_lines(text: &str) -> String {
+    text.lines().map(|line| format!("{}\n", shown(line))).collect()
+}
+
 /// Appends `text` as one line ([`shown`]).
 fn push_line(s: &mut String, text: &str) {
     s.push_str(&shown(text));

@@ -423,15 +423,11 @@ fn test(files: &[String], coverage: bool) -> ExitCode {
                 failed += 1;
                 // The request line is JSON, which leaves bidirectional and invisible
                 // characters as they are: every line shown escaped.
-                for line in human::failure(r).lines() {
-                    let _ = writeln!(out, "{}", human::shown(line));
-                }
+                let _ = write!(out, "{}", human::shown_lines(&human::failure(r)));
             }
         }
         if coverage {
-            for line in human::coverage(f, &policy.coverage(), sources.is_some()).lines() {
-                let _ = writeln!(out, "{}", human::shown(line));
-            }
+            let _ = write!(out, "{}", human::shown_lines(&human::coverage(f, &policy.coverage(), sources.is_some())));
         }
     }
     let _ = writeln!(out, "{passed} passed, {failed} failed");

@@ -81,11 +81,7 @@ impl Sources {
         let Some(file) = self.get(span.file) else { return (0, 0) };
         // An offset past the end or inside a character (a span built by hand) counts from the
         // character it falls in.
-        let mut start = (span.start as usize).min(file.text.len());
-        while !file.text.is_char_boundary(start) {
-            start -= 1;
-        }
-        let upto = file.text.get(..start).unwrap_or_default();
+        let upto = file.text.get(..file.text.floor_char_boundary(span.start as usize)).unwrap_or_default();
         let line = upto.matches('\n').count() + 1;
         let col = upto.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         (line, col)

@@ -113,15 +113,8 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
 /// A span's range made one ariadne can show: inside the text, start before end, both on
 /// character boundaries (the compiler's spans are; a diagnostic built by hand may not be).
 fn within(text: &str, r: std::ops::Range<usize>) -> std::ops::Range<usize> {
-    let floor = |mut i: usize| {
-        i = i.min(text.len());
-        while !text.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    };
-    let start = floor(r.start);
-    start..floor(r.end).max(start)
+    let start = text.floor_char_boundary(r.start);
+    start..text.floor_char_boundary(r.end).max(start)
 }
 
 /// `report` with the column after the first `prefix` (`─[ file:line:`, the header's
