@@ -102,7 +102,13 @@ pub fn parse(s: &str) -> Result<PathParts<'_>, String> {
                 i += 1;
             }
             if i == id_start {
-                return Err(format!("segment `{ty}:` has an empty id"));
+                // `workspace:é`, `workspace: x`: an id is there, in characters that need quotes.
+                return Err(match bytes.get(i) {
+                    None | Some(b'/') => format!("segment `{ty}:` has an empty id"),
+                    Some(_) => format!(
+                        "unexpected character at offset {i} in the id of `{ty}:`; ids with other characters must be quoted"
+                    ),
+                });
             }
             Cow::Borrowed(s.get(id_start..i).unwrap_or(""))
         };
@@ -197,6 +203,12 @@ mod tests {
         assert!(parse("workspace/project:x").is_err());
         assert!(parse("workspace:").is_err());
         assert!(parse("workspace:a b").is_err());
+        // An id in characters that need quotes is not an empty id.
+        let quote = |p: &str| parse(p).err().map(|e| e.to_string());
+        assert!(quote("workspace:é").is_some_and(|e| e.contains("must be quoted")), "{:?}", quote("workspace:é"));
+        assert!(quote("workspace: x").is_some_and(|e| e.contains("must be quoted")));
+        assert!(quote("workspace:/project:x").is_some_and(|e| e.contains("empty id")));
+        assert!(quote("workspace:").is_some_and(|e| e.contains("empty id")));
         assert!(parse("").is_err());
     }
 

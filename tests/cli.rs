@@ -195,7 +195,14 @@ fn every_command_exits_2_on_a_policy_with_errors_or_a_file_it_cannot_read() {
         }
     }
     // A request file that cannot be read; an output that cannot be written.
-    assert_eq!(rbac(&["eval", ZENML, "--request", missing], "").0, 2);
+    for input in [missing, "tests"] {
+        let (code, out, err) = rbac(&["eval", ZENML, "--request", input], "");
+        assert_eq!((code, out.as_str()), (2, ""), "{input}");
+        assert!(err.starts_with("error[E0209]: ") && err.contains(input), "{input}: {err}");
+    }
+    let (code, _, err) = rbac(&["audit", "verify", missing], "");
+    assert_eq!(code, 2);
+    assert!(err.starts_with("error[E0209]: cannot read"), "{err}");
     let (code, _, err) = rbac(&["build", ZENML, "--target", "wasm", "-o", &unwritable], "");
     assert_eq!(code, 2);
     assert!(err.contains("cannot write"), "{err}");

@@ -459,13 +459,16 @@ fn every_host_refuses_a_damaged_module() {
     for host in [Host::Node, Host::Python] {
         assert_eq!(host.run(&[], &whole, &input).len(), 1, "{host:?}: the whole module loads");
         for (what, bytes) in &damaged {
-            assert!(rbac::wasm::WasmPolicy::new(bytes).is_err(), "Rust host: {what}");
+            let code = if what.contains("cut") || what.contains("no digest") { "E0902" } else { "E0904" };
+            let refused = rbac::wasm::WasmPolicy::new(bytes).err();
+            assert_eq!(refused.as_ref().map(|e| e.code), Some(code), "Rust host: {what}: {refused:?}");
             let wasm = tmp.0.join("damaged.wasm");
             std::fs::write(&wasm, bytes).expect("write");
             let out = host.command(&[], &wasm, &input).output().expect("run the host");
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(!out.status.success() && out.stdout.is_empty(), "{host:?} host decided with {what}");
             assert!(err.contains("rbac.sha256"), "{host:?} host, {what}: {err}");
+            assert!(err.starts_with(&format!("error[{code}]: cannot load")), "{host:?} host, {what}: {err}");
         }
     }
 }

@@ -177,7 +177,7 @@ fn survives(text: &str) -> Result<(), String> {
             let _ = policy.decide(&request);
         }
         let _ = policy.run_tests();
-        rbac::wasm::emit(policy).map(|_| ())?;
+        rbac::wasm::emit(policy).map(|_| ()).map_err(|e| e.to_string())?;
         rbac::Policy::from_bundle(&policy.to_bundle()).map(|_| ()).map_err(|e| e.to_string())
     })
     .map_err(|_| format!("deciding, testing, emitting or bundling panicked on:\n{text}"))?

@@ -78,7 +78,8 @@ fn ui() {
 }
 
 /// Every error code of the compiler (E01xx-E06xx) has at least one ui test that shows it.
-/// Request codes (E07xx) are tested with requests, bundle codes (E08xx) in `tests/bundle.rs`.
+/// Request codes (E07xx) are tested with requests, bundle codes (E08xx) in `tests/bundle.rs`,
+/// module codes (E09xx) in `tests/wasm.rs` and `tests/hosts.rs`.
 #[test]
 fn every_compile_error_code_has_a_ui_test() {
     let mut files = Vec::new();
@@ -93,6 +94,8 @@ fn every_compile_error_code_has_a_ui_test() {
         .filter(|c| !c.starts_with("E07"))
         // Bundle codes: `tests/bundle.rs` (a ui test is `.rbac` text; a bundle is binary).
         .filter(|c| !c.starts_with("E08"))
+        // Module codes: `tests/wasm.rs`, `tests/hosts.rs` (emitting and loading modules).
+        .filter(|c| !c.starts_with("E09"))
         .filter(|c| !outputs.contains(&format!("[{c}]")))
         .collect();
     assert!(missing.is_empty(), "codes without a ui test: {missing:?}");
@@ -190,7 +193,7 @@ fn eval_decides_the_lines_before_one_it_cannot_read() {
             .expect("run rbac");
         assert_eq!(out.status.code(), Some(2), "{jobs}");
         assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 10, "{jobs}: the lines before it");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("error: reading"), "{jobs}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("error[E0209]: reading"), "{jobs}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -271,7 +271,8 @@ fn more_attributes_than_a_module_can_number_are_refused() {
     assert!(!wasm.decide(&last).is_allow());
     assert!(!fits.decide(&last).is_allow());
     let err = rbac::wasm::emit(&policy(65_536)).expect_err("one attribute too many");
-    assert!(err.contains("65536 attribute names") && err.contains("(65535)"), "{err}");
+    assert_eq!(err.code, "E0901", "{err}");
+    assert!(err.message.contains("65536 attribute names") && err.message.contains("(65535)"), "{err}");
 }
 
 #[test]
@@ -287,7 +288,8 @@ fn a_condition_longer_than_the_target_takes_is_refused_naming_its_rule() {
     let fits = rbac::wasm::emit(&policy(rbac::wasm::MAX_COND_TERMS - 1));
     assert!(fits.is_ok(), "{fits:?}");
     let err = rbac::wasm::emit(&policy(rbac::wasm::MAX_COND_TERMS)).expect_err("one term too many");
-    assert!(err.contains("long.rbac:3:") && err.contains("4097 terms"), "{err}");
+    assert_eq!(err.code, "E0901", "{err}");
+    assert!(err.message.contains("long.rbac:3:") && err.message.contains("4097 terms"), "{err}");
 }
 
 /// Input that is no encoded request is refused with E0705 (`-705`): no magic, a magic and
@@ -307,4 +309,57 @@ fn malformed_input_is_refused_with_its_code() {
     }
     let oversize = vec![0u8; rbac::wasm::INPUT_CAP as usize + 1];
     assert_eq!(module.decide_raw(&oversize), Ok(-706));
+}
+
+/// Appends a custom section (id 0, size, name, data) to a module.
+fn with_custom(mut module: Vec<u8>, name: &str, data: &[u8]) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            out.push(if n == 0 { byte } else { byte | 0x80 });
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    let mut body = Vec::new();
+    leb(name.len(), &mut body);
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(data);
+    module.push(0);
+    leb(body.len(), &mut module);
+    module.extend_from_slice(&body);
+    module
+}
+
+/// A host loads only a module `rbac` emitted for its ABI, and says why it does not with a
+/// code: E0902 for bytes with a right digest that are not a policy module (not WebAssembly,
+/// no `rbac.meta`, an export missing), E0903 for another ABI version, E0904 for a damaged one.
+#[test]
+fn modules_that_are_not_policy_modules_are_refused_with_their_code() {
+    let bytes = rbac::wasm::emit(&policy("examples/zenml.rbac")).expect("emit");
+    let meta = serde_json::to_vec(rbac::wasm::WasmPolicy::new(&bytes).expect("load").meta()).expect("meta JSON");
+    let seal = rbac::wasm::meta::seal;
+    let refused = |bytes: &[u8]| rbac::wasm::WasmPolicy::new(bytes).err().map(|e| e.code);
+    let module = |abi: i32| {
+        wat::parse_str(format!(
+            "(module (memory (export \"memory\") 1) (func (export \"rbac_abi_version\") (result i32) i32.const {abi}))"
+        ))
+        .expect("assembles")
+    };
+    assert_eq!(refused(&seal(b"not a module at all".to_vec())), Some("E0902"), "not WebAssembly");
+    assert_eq!(refused(&seal(module(1))), Some("E0902"), "no rbac.meta");
+    assert_eq!(refused(&seal(with_custom(module(1), "rbac.meta", b"{"))), Some("E0902"), "bad rbac.meta");
+    let err = rbac::wasm::WasmPolicy::new(&seal(with_custom(module(1), "rbac.meta", &meta))).err();
+    assert_eq!(err.as_ref().map(|e| e.code), Some("E0902"), "no rbac_decide: {err:?}");
+    assert!(err.is_some_and(|e| e.message.contains("rbac_input_ptr")), "names the export");
+    let err = rbac::wasm::WasmPolicy::new(&seal(with_custom(module(2), "rbac.meta", &meta))).err();
+    assert_eq!(err.as_ref().map(|e| e.code), Some("E0903"), "ABI 2: {err:?}");
+    assert!(err.is_some_and(|e| e.to_string() == "[E0903] the module speaks ABI version 2; this host speaks 1"));
+    assert_eq!(refused(&bytes[..bytes.len() - 1]), Some("E0902"), "no whole digest");
+    let mut flipped = bytes.clone();
+    flipped[bytes.len() / 2] ^= 1;
+    assert_eq!(refused(&flipped), Some("E0904"), "damaged");
+    assert_eq!(refused(&bytes), None, "the module itself loads");
 }

@@ -150,7 +150,7 @@ pub fn run(cmd: AuditCommand) -> ExitCode {
 /// Reads a file line by line: `(bytes without newline, ended by a newline)`.
 fn each_line(file: &str, mut f: impl FnMut(&[u8], bool)) -> Result<(), ExitCode> {
     let opened = std::fs::File::open(file).map_err(|e| {
-        eprintln!("error: cannot read `{file}`: {e}");
+        eprintln!("error[E0209]: cannot read `{file}`: {e}");
         ExitCode::from(2)
     })?;
     let mut reader = BufReader::new(opened);
@@ -167,7 +167,7 @@ fn each_line(file: &str, mut f: impl FnMut(&[u8], bool)) -> Result<(), ExitCode>
                 f(&buf, complete);
             }
             Err(e) => {
-                eprintln!("error: reading `{file}`: {e}");
+                eprintln!("error[E0209]: reading `{file}`: {e}");
                 return Err(ExitCode::from(2));
             }
         }

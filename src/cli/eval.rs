@@ -51,7 +51,7 @@ pub fn run(
         super::Engine::Wasm => match rbac::wasm::emit(&policy).and_then(|b| rbac::wasm::WasmPolicy::new(&b)) {
             Ok(w) => Decider::Wasm(Box::new(w)),
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error[{}]: {}", e.code, e.message);
                 return ExitCode::from(2);
             }
         },
@@ -62,7 +62,7 @@ pub fn run(
         match std::fs::File::open(input) {
             Ok(f) => Box::new(f),
             Err(e) => {
-                eprintln!("error: cannot read `{input}`: {e}");
+                eprintln!("error[E0209]: cannot read `{input}`: {e}");
                 return ExitCode::from(2);
             }
         }
@@ -244,7 +244,7 @@ pub fn run(
             }
             match stop {
                 Some(Stop::Failed(e)) => {
-                    eprintln!("error: reading `{input}`: {e}");
+                    eprintln!("error[E0209]: reading `{input}`: {e}");
                     return ExitCode::from(2);
                 }
                 Some(Stop::Cut(dropped)) => {
@@ -267,7 +267,7 @@ pub fn run(
             Ok(Line::Read) => None,
             Ok(Line::Cut(dropped)) => Some(dropped),
             Err(e) => {
-                eprintln!("error: reading `{input}`: {e}");
+                eprintln!("error[E0209]: reading `{input}`: {e}");
                 return ExitCode::from(2);
             }
         };

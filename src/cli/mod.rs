@@ -246,7 +246,7 @@ fn load_bundle(file: &str) -> Option<Result<Policy, rbac::BundleError>> {
     let mut bytes = Vec::with_capacity(f.metadata().map_or(0, |m| usize::try_from(m.len()).unwrap_or(0)));
     bytes.extend_from_slice(&magic);
     if let Err(e) = f.read_to_end(&mut bytes) {
-        eprintln!("error: cannot read `{file}`: {e}");
+        eprintln!("error[E0209]: cannot read `{file}`: {e}");
         return None;
     }
     Some(Policy::from_bundle(&bytes))
@@ -482,7 +482,7 @@ fn build_wasm(policy: &str, output: &str) -> ExitCode {
     let bytes = match rbac::wasm::emit(&policy) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error[{}]: {}\nerror: nothing was built", e.code, e.message);
             return ExitCode::from(2);
         }
     };

@@ -108,7 +108,8 @@ has `std::crud` (`actions crud = create, read, update, delete;` and `actions cru
     use std::crudd;   // error";
 "E0209", "file cannot be read",
 "A policy file, or a file named by `use \"file.rbac\";`, cannot be read. `use` paths are
-relative to the file that says them.
+relative to the file that says them. Commands give the same code for another file they read
+that cannot be read: `eval`'s requests, `audit`'s log, a bundle.
 
     use \"roles/common.rbac\";   // error when that file does not exist";
 "E0210", "attribute named `id`",
@@ -430,6 +431,31 @@ write a bundle can write a valid one, so keep bundles where only trusted writers
 "The bundle's checksum is right but its payload does not decode, or a table in it is not whole
 (an id that points outside its table, an index out of order). Such a bundle was not written by
 `rbac build --target bundle` of this version. Build it again from the sources.";
+"E0901", "too large for the WebAssembly target",
+"The policy compiles, but a module cannot hold it: the module packs an attribute's slot in 16
+bits (at most 65,535 attribute names over the principal, resource types and context), and a
+condition is one function of the module, refused past 4,096 terms (engines compile a function
+in time that grows faster than its length). `rbac build --target wasm` and `rbac eval --engine
+wasm` report it; the native engine and bundles take such a policy. A long chain of `||` over
+values is one `in` over a set literal; an `||` of unrelated parts can be split over several rules
+(each allow rule allows on its own):
+
+    role r { allow read on doc when resource.kind == \"a\" || resource.kind == \"b\" || ...; }  // 5,000 terms
+    role r { allow read on doc when resource.kind in [\"a\", \"b\", ...]; }                      // fixed";
+"E0902", "not a policy module",
+"A host was given bytes that are not a module `rbac build --target wasm` emitted: they do not end
+with the `rbac.sha256` digest section, have no `rbac.meta` section, lack one of the exports the
+ABI names, or are not WebAssembly (docs/wasm-abi.md). Build the module again.";
+"E0903", "policy module of another ABI version",
+"The module's `rbac_abi_version` is not the version this host speaks (1). Rebuild the module
+with the `rbac` whose host you run.";
+"E0904", "policy module digest mismatch",
+"The module's bytes do not match the SHA-256 in its `rbac.sha256` section: a byte changed after
+`rbac` wrote it (one flipped bit of a rule's effect turns a deny rule into an allow rule, so the
+module is refused). Build it again from the sources, or fetch it again.";
+"E0905", "internal error of the WebAssembly emitter",
+"The module emitted for a policy did not assemble or validate. This is a bug of `rbac`, not of
+the policy: please report it with the policy. The native engine and bundles are not affected.";
 "W0001", "role never assigned nor extended",
 "A role no assignment gives and no role extends has no effect.
 

@@ -3,6 +3,7 @@
 //! `wasmparser` against the WebAssembly 1.0 feature set. Deterministic: every table is
 //! sorted, so one policy always gives the same bytes.
 
+use super::WasmError;
 use super::meta::{Meta, MetaIdentity, MetaRule, MetaType, SECTION};
 use super::tables::{HashTable, child_hash, hash_bytes, role_hash};
 use crate::check::ir::{Cond, Ty, Val};
@@ -120,7 +121,7 @@ fn ty_code(t: &Ty) -> u32 {
 }
 
 /// Emits the module for a compiled policy.
-pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
+pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, WasmError> {
     let mut d = Data { bytes: Vec::new(), strings: HashMap::new() };
     let mut g: Vec<(&str, u32)> = Vec::new();
 
@@ -174,10 +175,13 @@ pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
     // The attribute tables pack a slot in 16 bits beside its type: one more would wrap onto
     // slot 0 (another attribute's value, even with another type, would be read for it).
     if slot_names.len() > MAX_ATTR_SLOTS {
-        return Err(format!(
-            "the policy declares {} attribute names, more than the WebAssembly target takes ({})",
-            slot_names.len() - 1,
-            MAX_ATTR_SLOTS - 1
+        return Err(WasmError::new(
+            "E0901",
+            format!(
+                "the policy declares {} attribute names, more than the WebAssembly target takes ({})",
+                slot_names.len() - 1,
+                MAX_ATTR_SLOTS - 1
+            ),
         ));
     }
     let attr_entries = |entity: Entity, attrs: &BTreeMap<String, Ty>| -> Vec<(Vec<u8>, u32)> {
@@ -375,10 +379,13 @@ pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
     // wasmtime), so a longer one is refused here rather than there.
     if let Some(r) = p.rules.iter().find(|r| r.cond.as_ref().is_some_and(|c| cond_size(c) > MAX_COND_TERMS)) {
         let terms = r.cond.as_ref().map_or(0, cond_size);
-        return Err(format!(
-            "the condition of the rule at {} has {terms} terms, more than the WebAssembly target takes \
+        return Err(WasmError::new(
+            "E0901",
+            format!(
+                "the condition of the rule at {} has {terms} terms, more than the WebAssembly target takes \
              ({MAX_COND_TERMS}); split it over several rules",
-            r.at
+                r.at
+            ),
         ));
     }
     let mut conds = String::new();
@@ -460,11 +467,12 @@ pub fn emit(p: &CompiledPolicy) -> Result<Vec<u8>, String> {
     text.push_str(&conds);
     text.push_str(")\n");
 
-    let mut bytes =
-        wat::parse_str(&text).map_err(|e| format!("internal error: the emitted module does not assemble: {e}"))?;
-    insert_data_section(&mut bytes, DATA_BASE, &d.bytes)?;
-    validate(&bytes)?;
-    let meta = serde_json::to_vec(&meta(p, slot_names)).map_err(|e| e.to_string())?;
+    // None of these fail for a compiled policy: a failure is a bug of the emitter.
+    let internal = |e: String| WasmError::new("E0905", format!("internal error of the WebAssembly emitter: {e}"));
+    let mut bytes = wat::parse_str(&text).map_err(|e| internal(format!("the module does not assemble: {e}")))?;
+    insert_data_section(&mut bytes, DATA_BASE, &d.bytes).map_err(internal)?;
+    validate(&bytes).map_err(internal)?;
+    let meta = serde_json::to_vec(&meta(p, slot_names)).map_err(|e| internal(e.to_string()))?;
     append_custom_section(&mut bytes, SECTION, &meta);
     Ok(super::meta::seal(bytes))
 }

@@ -3,6 +3,7 @@
 //! gives. Per decision it encodes the request straight into the module's memory, makes two
 //! calls, and reads the records in place.
 
+use super::WasmError;
 use super::emit::INPUT_CAP;
 use super::encode::{Window, encode_to};
 use super::meta::{Meta, SECTION};
@@ -33,7 +34,7 @@ const MEMORY_LIMIT: usize = 64 << 20;
 /// let decision = host.decide(&request).into_owned();
 /// assert!(decision.is_allow());
 /// assert_eq!(decision, policy.decide(&request));
-/// # Ok::<(), String>(())
+/// # Ok::<(), rbac::wasm::WasmError>(())
 /// ```
 pub struct WasmPolicy {
     store: Store<StoreLimits>,
@@ -80,15 +81,18 @@ fn record(bytes: &[u8]) -> [u32; 6] {
 }
 
 /// Reads the `rbac.meta` custom section.
-fn read_meta(bytes: &[u8]) -> Result<Meta, String> {
+fn read_meta(bytes: &[u8]) -> Result<Meta, WasmError> {
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        if let wasmparser::Payload::CustomSection(c) = payload.map_err(err)?
+        if let wasmparser::Payload::CustomSection(c) = payload.map_err(WasmError::not_module)?
             && c.name() == SECTION
         {
-            return serde_json::from_slice(c.data()).map_err(|e| format!("bad `{SECTION}` section: {e}"));
+            return serde_json::from_slice(c.data())
+                .map_err(|e| WasmError::not_module(format!("bad `{SECTION}` section: {e}")));
         }
     }
-    Err(format!("the module has no `{SECTION}` section; build it with `rbac build --target wasm`"))
+    Err(WasmError::not_module(format!(
+        "the module has no `{SECTION}` section; build it with `rbac build --target wasm`"
+    )))
 }
 
 impl WasmPolicy {
@@ -98,18 +102,18 @@ impl WasmPolicy {
     /// cost each decision about 40% more; ask for it with [`WasmPolicy::with_fuel`] for
     /// modules you do not trust to stop. A module whose bytes do not match the `rbac.sha256`
     /// digest it ends with (docs/wasm-abi.md) is refused.
-    pub fn new(bytes: &[u8]) -> Result<WasmPolicy, String> {
+    pub fn new(bytes: &[u8]) -> Result<WasmPolicy, WasmError> {
         WasmPolicy::load(bytes, None)
     }
 
     /// Loads a module and gives each decision `fuel` units of wasmtime fuel (about one per
     /// WebAssembly instruction; [`DEFAULT_FUEL`] is above what any valid request needs).
     /// A decision that runs out traps, and a trap denies.
-    pub fn with_fuel(bytes: &[u8], fuel: u64) -> Result<WasmPolicy, String> {
+    pub fn with_fuel(bytes: &[u8], fuel: u64) -> Result<WasmPolicy, WasmError> {
         WasmPolicy::load(bytes, Some(fuel))
     }
 
-    fn load(bytes: &[u8], fuel: Option<u64>) -> Result<WasmPolicy, String> {
+    fn load(bytes: &[u8], fuel: Option<u64>) -> Result<WasmPolicy, WasmError> {
         super::meta::check_seal(bytes)?;
         let meta = read_meta(bytes)?;
         let mut config = Config::new();
@@ -118,37 +122,42 @@ impl WasmPolicy {
         // makes a decision about a third cheaper.
         config.compiler_inlining(Inlining::Yes);
         config.consume_fuel(fuel.is_some());
-        let engine = Engine::new(&config).map_err(err)?;
-        let module = Module::from_binary(&engine, bytes).map_err(err)?;
+        let engine = Engine::new(&config).map_err(WasmError::not_module)?;
+        let module = Module::from_binary(&engine, bytes).map_err(WasmError::not_module)?;
         let limits = StoreLimitsBuilder::new().memory_size(MEMORY_LIMIT).instances(1).build();
         let mut store = Store::new(&engine, limits);
         store.limiter(|l| l);
         if let Some(f) = fuel {
-            store.set_fuel(f).map_err(err)?;
+            store.set_fuel(f).map_err(WasmError::not_module)?;
         }
-        let instance = Instance::new(&mut store, &module, &[]).map_err(err)?;
-        let memory = instance.get_memory(&mut store, "memory").ok_or("the module exports no `memory`")?;
-        let get = |store: &mut Store<StoreLimits>, name: &str| -> Result<TypedFunc<(), i32>, String> {
-            instance.get_typed_func::<(), i32>(store, name).map_err(|e| format!("`{name}`: {e}"))
+        let instance = Instance::new(&mut store, &module, &[]).map_err(WasmError::not_module)?;
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .ok_or_else(|| WasmError::not_module("the module exports no `memory`"))?;
+        let get = |store: &mut Store<StoreLimits>, name: &str| -> Result<TypedFunc<(), i32>, WasmError> {
+            instance.get_typed_func::<(), i32>(store, name).map_err(|e| WasmError::not_module(format!("`{name}`: {e}")))
         };
-        let version = get(&mut store, "rbac_abi_version")?.call(&mut store, ()).map_err(err)?;
+        let version = get(&mut store, "rbac_abi_version")?.call(&mut store, ()).map_err(WasmError::not_module)?;
         if version != 1 {
-            return Err(format!("the module speaks ABI version {version}; this host speaks 1"));
+            return Err(WasmError::new(
+                "E0903",
+                format!("the module speaks ABI version {version}; this host speaks 1"),
+            ));
         }
-        let input_ptr = get(&mut store, "rbac_input_ptr")?.call(&mut store, ()).map_err(err)?;
-        let output_ptr = get(&mut store, "rbac_output_ptr")?.call(&mut store, ()).map_err(err)?;
+        let input_ptr = get(&mut store, "rbac_input_ptr")?.call(&mut store, ()).map_err(WasmError::not_module)?;
+        let output_ptr = get(&mut store, "rbac_output_ptr")?.call(&mut store, ()).map_err(WasmError::not_module)?;
         let role = |r: &u32| meta.roles.get(*r as usize).cloned().unwrap_or_default();
         let chain_names = meta.chains.iter().map(|c| c.iter().map(role).collect()).collect();
         let group_subjects = meta.groups.iter().map(|g| format!("group:{g}")).collect();
         Ok(WasmPolicy {
             chain_names,
             group_subjects,
-            decide: instance.get_typed_func::<i32, i32>(&mut store, "rbac_decide").map_err(err)?,
+            decide: instance.get_typed_func::<i32, i32>(&mut store, "rbac_decide").map_err(WasmError::not_module)?,
             output_len: get(&mut store, "rbac_output_len")?,
             principal_ptr: get(&mut store, "rbac_principal_ptr")?,
             principal_len: get(&mut store, "rbac_principal_len")?,
-            input_ptr: usize::try_from(input_ptr).map_err(err)?,
-            output_ptr: usize::try_from(output_ptr).map_err(err)?,
+            input_ptr: usize::try_from(input_ptr).map_err(WasmError::not_module)?,
+            output_ptr: usize::try_from(output_ptr).map_err(WasmError::not_module)?,
             store,
             memory,
             meta,

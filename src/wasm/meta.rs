@@ -2,6 +2,7 @@
 //! turn the module's numeric output (rule, chain, node, slot and error records) back into
 //! reasons and messages. JSON, written deterministically.
 
+use super::WasmError;
 use serde::{Deserialize, Serialize};
 
 /// The name of the custom section holding a module's [`Meta`] as JSON.
@@ -23,8 +24,9 @@ pub fn seal(mut module: Vec<u8>) -> Vec<u8> {
     module
 }
 
-/// Checks that `module` ends with the digest of the rest ([`seal`]).
-pub fn check_seal(module: &[u8]) -> Result<(), String> {
+/// Checks that `module` ends with the digest of the rest ([`seal`]): `E0904` when it does not
+/// match, `E0902` when the module has none.
+pub fn check_seal(module: &[u8]) -> Result<(), WasmError> {
     use sha2::Digest;
     let body_len = module.len().checked_sub(DIGEST_TRAILER.len() + 32);
     let body = body_len.and_then(|n| module.get(..n));
@@ -35,11 +37,12 @@ pub fn check_seal(module: &[u8]) -> Result<(), String> {
             if sha2::Sha256::digest(body)[..] == *d {
                 Ok(())
             } else {
-                Err("the module is damaged: its bytes do not match its `rbac.sha256` digest".to_string())
+                Err(WasmError::new("E0904", "the module is damaged: its bytes do not match its `rbac.sha256` digest"))
             }
         }
-        _ => Err("the module does not end with an `rbac.sha256` digest; build it with `rbac build --target wasm`"
-            .to_string()),
+        _ => Err(WasmError::not_module(
+            "the module does not end with an `rbac.sha256` digest; build it with `rbac build --target wasm`",
+        )),
     }
 }
 

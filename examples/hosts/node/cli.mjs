@@ -12,7 +12,7 @@
 //              `"trap"`
 
 import { readFileSync, createReadStream } from "node:fs";
-import { loadPolicy, encodeRequest, parseJson, RequestError } from "./rbac.mjs";
+import { loadPolicy, encodeRequest, parseJson, ModuleError, RequestError } from "./rbac.mjs";
 
 const USAGE = "usage: node cli.mjs [--encode | --raw] POLICY.wasm [REQUESTS.jsonl | -]";
 
@@ -89,7 +89,8 @@ async function main(argv) {
   try {
     policy = loadPolicy(readFileSync(args[0]));
   } catch (e) {
-    console.error(`error: cannot load \`${args[0]}\`: ${e.message}`);
+    const code = e instanceof ModuleError ? `[${e.code}]` : "";
+    console.error(`error${code}: cannot load \`${args[0]}\`: ${e.message}`);
     return 2;
   }
   const input = args[1] === undefined || args[1] === "-" ? process.stdin : createReadStream(args[1]);

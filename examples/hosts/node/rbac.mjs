@@ -40,6 +40,19 @@ export class RequestError extends Error {
 }
 
 /**
+ * Why a module was not loaded, with the code the Rust host gives (`rbac explain E0904`):
+ * `E0902` not a policy module `rbac` emitted, `E0903` another ABI version, `E0904` bytes that
+ * do not match the module's `rbac.sha256` digest.
+ */
+export class ModuleError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = "ModuleError";
+    this.code = code;
+  }
+}
+
+/**
  * A JSON number that is not a 64-bit integer (`1.5`, `1e3`, `-0`, `2**64`): what
  * {@link parseJson} gives for them, so that they are sent as "anything else" (tag 5) exactly as
  * the native parser sends them, even where a JS number would look like an integer (`1.0`).
@@ -519,7 +532,7 @@ export function encodeRequest(request, meta) {
 function readMeta(module) {
   const sections = WebAssembly.Module.customSections(module, "rbac.meta");
   if (sections.length !== 1) {
-    throw new Error("the module has no `rbac.meta` section; build it with `rbac build --target wasm`");
+    throw new ModuleError("E0902", "the module has no `rbac.meta` section; build it with `rbac build --target wasm`");
   }
   return JSON.parse(new TextDecoder().decode(sections[0]));
 }
@@ -573,7 +586,7 @@ export class Policy {
     this.exports = instance.exports;
     const version = this.exports.rbac_abi_version();
     if (version !== ABI_VERSION) {
-      throw new Error(`the module speaks ABI version ${version}; this host speaks ${ABI_VERSION}`);
+      throw new ModuleError("E0903", `the module speaks ABI version ${version}; this host speaks ${ABI_VERSION}`);
     }
     this.inputPtr = this.exports.rbac_input_ptr() >>> 0;
     this.inputCap = this.exports.rbac_input_cap() >>> 0;
@@ -754,7 +767,10 @@ function sealed(bytes) {
   const view = new Uint8Array(bytes.buffer ?? bytes, bytes.byteOffset ?? 0, bytes.byteLength);
   const body = view.length - TRAILER.length - 32;
   if (body < 0 || !TRAILER.every((b, i) => view[body + i] === b)) {
-    throw new Error("the module does not end with an `rbac.sha256` digest; build it with `rbac build --target wasm`");
+    throw new ModuleError(
+      "E0902",
+      "the module does not end with an `rbac.sha256` digest; build it with `rbac build --target wasm`",
+    );
   }
   return { body: view.subarray(0, body), digest: view.subarray(body + TRAILER.length) };
 }
@@ -762,7 +778,7 @@ function sealed(bytes) {
 function checkDigest(actual, digest) {
   const a = new Uint8Array(actual);
   if (a.length !== digest.length || !a.every((b, i) => b === digest[i])) {
-    throw new Error("the module is damaged: its bytes do not match its `rbac.sha256` digest");
+    throw new ModuleError("E0904", "the module is damaged: its bytes do not match its `rbac.sha256` digest");
   }
 }
 

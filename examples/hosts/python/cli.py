@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 
-from rbac_host import Policy, RequestError, encode_request, parse_json
+from rbac_host import ModuleError, Policy, RequestError, encode_request, parse_json
 
 USAGE = "usage: python cli.py [--encode | --raw] POLICY.wasm [REQUESTS.jsonl | -]"
 
@@ -66,7 +66,8 @@ def main(argv: list[str]) -> int:
     try:
         policy = Policy.from_file(args[0])
     except Exception as e:
-        print(f"error: cannot load `{args[0]}`: {e}", file=sys.stderr)
+        code = f"[{e.code}]" if isinstance(e, ModuleError) else ""
+        print(f"error{code}: cannot load `{args[0]}`: {e}", file=sys.stderr)
         return 2
     source = args[1] if len(args) == 2 else "-"
     try:

@@ -52,6 +52,17 @@ class RequestError(Exception):
         self.message = message
 
 
+class ModuleError(ValueError):
+    """A module that was not loaded, with the code the Rust host gives (``rbac explain E0904``):
+    ``E0902`` not a policy module ``rbac`` emitted, ``E0903`` another ABI version, ``E0904``
+    bytes that do not match the module's ``rbac.sha256`` digest."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 class JsonFloat:
     """A JSON number that is not a 64-bit integer (``1.5``, ``1e3``, ``-0``, ``2**64``).
 
@@ -382,9 +393,11 @@ def check_digest(wasm: bytes) -> None:
     """Refuses a module that does not end with the SHA-256 of the rest (a damaged module)."""
     body = len(wasm) - len(_TRAILER) - 32
     if body < 0 or wasm[body : body + len(_TRAILER)] != _TRAILER:
-        raise ValueError("the module does not end with an `rbac.sha256` digest; build it with `rbac build --target wasm`")
+        raise ModuleError(
+            "E0902", "the module does not end with an `rbac.sha256` digest; build it with `rbac build --target wasm`"
+        )
     if hashlib.sha256(wasm[:body]).digest() != wasm[body + len(_TRAILER) :]:
-        raise ValueError("the module is damaged: its bytes do not match its `rbac.sha256` digest")
+        raise ModuleError("E0904", "the module is damaged: its bytes do not match its `rbac.sha256` digest")
 
 
 def read_meta(wasm: bytes) -> dict:
@@ -401,8 +414,8 @@ def read_meta(wasm: bytes) -> dict:
                     return json.loads(wasm[at + name_len : end])
             pos = end
     except (IndexError, ValueError) as e:
-        raise ValueError(f"not a policy module: {e}") from None
-    raise ValueError("the module has no `rbac.meta` section; build it with `rbac build --target wasm`")
+        raise ModuleError("E0902", f"not a policy module: {e}") from None
+    raise ModuleError("E0902", "the module has no `rbac.meta` section; build it with `rbac build --target wasm`")
 
 
 def invalid(errors: list[RequestError]) -> dict:
@@ -459,7 +472,7 @@ class Policy:
         }
         version = self._call("rbac_abi_version")
         if version != ABI_VERSION:
-            raise ValueError(f"the module speaks ABI version {version}; this host speaks {ABI_VERSION}")
+            raise ModuleError("E0903", f"the module speaks ABI version {version}; this host speaks {ABI_VERSION}")
         self.input_ptr = self._call("rbac_input_ptr")
         self.input_cap = self._call("rbac_input_cap")
         self.output_ptr = self._call("rbac_output_ptr")

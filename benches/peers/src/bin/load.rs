@@ -58,8 +58,8 @@ fn main() -> Result<(), String> {
             let base = rss_kib().1;
             cpu.set(thread_cpu());
             let t = Instant::now();
-            let bytes = rbac::wasm::emit(&policy)?;
-            let module = rbac::wasm::WasmPolicy::new(&bytes)?;
+            let bytes = rbac::wasm::emit(&policy).map_err(|e| e.to_string())?;
+            let module = rbac::wasm::WasmPolicy::new(&bytes).map_err(|e| e.to_string())?;
             let s = stop(t);
             std::hint::black_box(&module);
             (base, s, format!(" module_bytes={}", bytes.len()))

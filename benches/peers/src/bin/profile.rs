@@ -40,7 +40,9 @@ fn main() -> Result<(), String> {
     }
     let mode = args.get(2).map_or("native", String::as_str);
     let mut module = match mode {
-        "wasm" | "wasm-raw" => Some(rbac::wasm::WasmPolicy::new(&rbac::wasm::emit(&policy)?)?),
+        "wasm" | "wasm-raw" => {
+            Some(rbac::wasm::emit(&policy).and_then(|b| rbac::wasm::WasmPolicy::new(&b)).map_err(|e| e.to_string())?)
+        }
         _ => None,
     };
     if let (Some(m), "wasm-raw") = (module.as_mut(), mode) {
