@@ -324,6 +324,34 @@ fn the_standard_library_is_not_a_file_to_go_to() {
     );
 }
 
+/// While a document has a syntax error (an item being typed), the outline and go to
+/// definition read the items that parse, before the error and after it.
+#[test]
+fn the_outline_and_definitions_hold_while_an_item_is_being_typed() {
+    let mut editor = Editor::initialized();
+    let uri = "file:///nowhere/typing.rbac";
+    let text =
+        "resource w { actions read; }\nrole half { allow read on w\nrole r { allow read on w; }\nassign r to user:a;\n";
+    editor.open(uri, text);
+    let published = editor.diagnostics_until(uri);
+    assert_eq!(published.last().expect("published").1[0]["code"], "E0101", "{published:?}");
+    let outline = editor.request(2, "textDocument/documentSymbol", json!({"textDocument": {"uri": uri}}));
+    let names: Vec<(&str, u64)> = outline["result"]
+        .as_array()
+        .expect("symbols")
+        .iter()
+        .map(|s| (s["name"].as_str().expect("a name"), s["range"]["start"]["line"].as_u64().expect("a line")))
+        .collect();
+    assert_eq!(names, vec![("w", 0), ("r", 2)], "{outline}");
+    // `r` in the assignment goes to the role declared after the broken one.
+    let at = json!({"textDocument": {"uri": uri}, "position": {"line": 3, "character": 7}});
+    assert_eq!(
+        editor.request(3, "textDocument/definition", at)["result"],
+        json!([{"uri": uri, "range": {"start": {"line": 2, "character": 5}, "end": {"line": 2, "character": 6}}}])
+    );
+    assert_eq!(editor.shut_down(4), Some(0));
+}
+
 #[test]
 fn exit_without_shutdown_is_an_error_exit() {
     let mut editor = Editor::initialized();

@@ -396,7 +396,7 @@ impl Server {
                 continue;
             }
             let Ok(id) = u32::try_from(id) else { continue };
-            let ast = rbac::syntax::parse(id, &file.text, &mut Diagnostics::default());
+            let ast = rbac::syntax::parse_partial(id, &file.text, &mut Diagnostics::default());
             let at = |span: rbac::diag::Span| json!({"uri": self.uri(&file.name), "range": range(&compiled.sources, &Label { span, message: String::new() })});
             for item in &ast.items {
                 let names: Vec<&rbac::syntax::ast::Ident> = match item {
@@ -443,12 +443,13 @@ impl Server {
     }
 
     /// The document's outline: its resource types, action sets, groups, identities, roles and
-    /// tests, in file order. Nothing while it has a syntax error.
+    /// tests, in file order; while it has a syntax error, the items that parse (the outline
+    /// does not vanish while an item is being typed).
     fn symbols(&self, uri: &str) -> Value {
         let Some(text) = self.open.get(&path_of(uri)) else { return Value::Null };
         let mut sources = Sources::default();
         let id = sources.add(String::new(), text.clone());
-        let ast = rbac::syntax::parse(id, text, &mut Diagnostics::default());
+        let ast = rbac::syntax::parse_partial(id, text, &mut Diagnostics::default());
         // The protocol's symbol kinds: module 2, class 5, enum 10, interface 11, function 12,
         // struct 23.
         let symbols: Vec<Value> = ast

@@ -33,7 +33,15 @@ struct RbacParser;
 /// resumes at the next line that starts an item (see `resync`), so one run reports each
 /// broken item's error; a file with any syntax error gives no items.
 pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
-    parse_items(file, text, diags, None)
+    parse_items(file, text, diags, None, false)
+}
+
+/// [`parse`], but a file with syntax errors gives the items that did parse (those before the
+/// first error and those read after each resumption), for editors: an outline and "go to
+/// definition" while a document is being typed. Not for checking: a broken item's neighbours
+/// may be missing or misread.
+pub fn parse_partial(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
+    parse_items(file, text, diags, None, true)
 }
 
 /// [`parse`] for compiling: an `assign` item that the hand-written reader takes is checked
@@ -43,7 +51,7 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> File {
 /// 500 bytes each), only as their offsets. `deferred` is left empty when the file has a syntax
 /// error, as its items are.
 pub(crate) fn parse_deferring(file: FileId, text: &str, diags: &mut Diagnostics, deferred: &mut Vec<u32>) -> File {
-    parse_items(file, text, diags, Some(deferred))
+    parse_items(file, text, diags, Some(deferred), false)
 }
 
 /// The `assign` item at `at` of a file that [`parse_deferring`] read, built this time.
@@ -51,7 +59,13 @@ pub(crate) fn reread_assign(file: FileId, text: &str, at: u32) -> Option<Assign>
     fast::assign(file, text, at as usize).map(|(item, _)| item)
 }
 
-fn parse_items(file: FileId, text: &str, diags: &mut Diagnostics, mut deferred: Option<&mut Vec<u32>>) -> File {
+fn parse_items(
+    file: FileId,
+    text: &str,
+    diags: &mut Diagnostics,
+    mut deferred: Option<&mut Vec<u32>>,
+    partial: bool,
+) -> File {
     let hidden = misleading_characters(file, text);
     if !hidden.is_empty() {
         for d in hidden {
@@ -131,7 +145,7 @@ fn parse_items(file: FileId, text: &str, diags: &mut Diagnostics, mut deferred: 
         }
     }
     // A file with a syntax error contributes no items (nor what building them found).
-    if errors > 0 {
+    if errors > 0 && !partial {
         if let Some(offsets) = deferred {
             offsets.clear();
         }
