@@ -479,7 +479,22 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
             }
         }
     }
-    let pos = pos + from;
+    let mut pos = pos + from;
+    // A keyword matched the start of a longer word (`resources`, `boolean`, `allowed`): pest
+    // failed after the keyword, inside the word. The whole word is what was found, and the
+    // keyword it starts with is likely what was meant.
+    let word_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut keyword_prefix = None;
+    if text.get(pos..).is_some_and(|r| r.starts_with(word_char)) {
+        let before = text.get(..pos).unwrap_or("");
+        let start = before.trim_end_matches(word_char).len();
+        let prefix = before.get(start..).unwrap_or("");
+        if start < pos && token::KEYWORDS.contains(&prefix) {
+            keyword_prefix = Some(prefix);
+            pos = start;
+            expected.clear();
+        }
+    }
     // Characters that start a name, string or integer say less than the rule names do.
     expected.retain(|x| !matches!(x.as_str(), "`_`" | "`\"`" | "`-`"));
     // A rule described by its keywords (`allow` or `deny`) is listed as those keywords, which
@@ -497,11 +512,17 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
     let chained =
         ["==", "!="].into_iter().find(|op| after_condition && text.get(pos..).is_some_and(|rest| rest.starts_with(op)));
     let found = chained.unwrap_or_else(|| found_token(text, pos));
+    // Quotes show as themselves; what would not (a control or invisible character) escaped.
+    let shown = |t: &str| -> String {
+        t.chars()
+            .map(|c| if c.is_control() || shows_otherwise(c) { c.escape_debug().to_string() } else { c.to_string() })
+            .collect()
+    };
     let found_text = match found.char_indices().nth(40) {
         _ if found.is_empty() => "end of file".to_string(),
         // A long word (generated text) is named by its start: the label shows where it is.
-        Some((cut, _)) => format!("`{}…`", found.get(..cut).unwrap_or_default().escape_debug()),
-        None => format!("`{}`", found.escape_debug()),
+        Some((cut, _)) => format!("`{}…`", shown(found.get(..cut).unwrap_or_default())),
+        None => format!("`{}`", shown(found)),
     };
     let message = if expected.is_empty() {
         format!("unexpected {found_text}")
@@ -511,15 +532,60 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
     let mut d = Diagnostic::error("E0101", message, Span::new(file, pos, pos + found.len()), "unexpected here");
     // What may help, most likely first: the first is given as help; each may add a label.
     let mut helps: Vec<String> = Vec::new();
-    if let Some(op) = chained {
+    let expects = |x: &str| expected.iter().any(|e| e == x);
+    // What follows the found token, blanks skipped.
+    let after = text.get(pos + found.len()..).unwrap_or("").trim_start();
+    if let Some(prefix) = keyword_prefix {
+        helps.push(format!("did you mean `{prefix}`?"));
+    } else if let Some(op) = chained {
         helps.push(format!("comparisons do not chain: join two with `&&` (`a {op} b && b {op} c`)"));
     } else if found == "=" {
-        helps.push("compare with `==`".to_string());
+        let next = text.get(pos + 1..).unwrap_or("");
+        if next.starts_with('>') {
+            helps.push("did you mean `>=`?".to_string());
+        } else if next.starts_with('<') {
+            helps.push("did you mean `<=`?".to_string());
+        } else if expects("`==`") {
+            helps.push("compare with `==`".to_string());
+        } else if expects("`:`") {
+            helps.push("write `:` here, not `=`".to_string());
+        } else if (after.starts_with('{') && expects("`{`"))
+            || (after.starts_with('"') && expects("a string"))
+            || (after.starts_with(word_char) && expects("a name"))
+        {
+            helps.push("leave out the `=`".to_string());
+        }
+    } else if matches!(found, "and" | "&") && expects("`&&`") {
+        helps.push("did you mean `&&`?".to_string());
+    } else if matches!(found, "or" | "|") && expects("`||`") {
+        helps.push("did you mean `||`?".to_string());
+    } else if found == "not" && expects("`!`") {
+        helps.push("did you mean `!`?".to_string());
+    } else if found == "'" {
+        helps.push("strings are written in double quotes: `\"...\"`".to_string());
+    } else if found == "\"" && expects("a name") {
+        helps.push("a name is written without quotes here".to_string());
+    } else if found == "#" {
+        helps.push("comments are written `// ...` or `/* ... */`".to_string());
+    } else if found.chars().next().is_some_and(|c| c.is_alphabetic() && !c.is_ascii()) {
+        let c = found.chars().next().unwrap_or_default();
+        helps.push(format!(
+            "`{c}` (U+{:04X}) is not an ASCII letter, though it may look like one: names are ASCII letters, digits and `_`",
+            u32::from(c)
+        ));
+    } else if found.starts_with([' ', '\t']) && (expects("an id") || expects("`:`")) {
+        helps.push("no blank inside a subject or path: `user:ann`, `workspace:prod`".to_string());
     }
     // A `;` left off at the end of a line shows as the next line's first token: say where
     // it goes.
+    let at_end = found.is_empty() && text.get(pos..).is_some_and(|r| r.trim().is_empty());
+    let code_end = if at_end {
+        Some(text.get(..pos).unwrap_or("").trim_end().len()).filter(|&e| e > 0)
+    } else {
+        code_end_on_lines_before(text, pos)
+    };
     if expected.iter().any(|x| x == "`;`")
-        && let Some(end) = code_end_on_lines_before(text, pos)
+        && let Some(end) = code_end
     {
         let last = text.get(..end).and_then(|t| t.chars().next_back()).map_or(1, char::len_utf8);
         let line = text.get(..end).map_or(0, |t| t.matches('\n').count()) + 1;
@@ -560,23 +626,49 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
         helps.extend(meant.or_else(|| crate::diag::did_you_mean(found, keywords.iter().copied())));
     }
     // Common slips, by what was expected and found.
-    let expects = |x: &str| expected.iter().any(|e| e == x);
     let word = found.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    // The whole token around the found word as written (`ann@acme.com`, `user:bob`).
+    let token_at = |at: usize| {
+        let rest = text.get(at..).unwrap_or("");
+        rest.get(..rest.find(|c: char| c.is_whitespace() || ",;{}()[]".contains(c)).unwrap_or(rest.len())).unwrap_or("")
+    };
     if word && expects("a subject") {
-        helps.push(format!(
-            "a subject is `user:ID`, `service:ID`, `group:NAME` or `everyone`: `user:{found}` or `group:{found}`?"
-        ));
+        let id = token_at(pos);
+        helps.push(if matches!(found, "all" | "anyone" | "everybody" | "public" | "any") {
+            "every principal is `everyone`".to_string()
+        } else {
+            format!("a subject is `user:ID`, `service:ID`, `group:NAME` or `everyone`: `user:{id}` or `group:{id}`?")
+        });
     } else if found == "}" && expects("`;`") {
         helps.push("add `;` before the `}`".to_string());
     } else if found == ";" && expects("`,`") && !expects("`;`") {
         helps.push("separate the items of this list with `,`".to_string());
+    } else if found == "when" && expects("`on`") {
+        helps.push("a rule names its types before its condition: `allow ACTIONS on TYPES when CONDITION;`".to_string());
     } else if word && expects("`,`") {
+        // Another item of the list (a comma left out), or the keyword that ends the list left
+        // out: the keyword is missing when it does not come later in the statement.
+        let statement = text.get(pos..).unwrap_or("");
+        let statement = statement.get(..statement.find([';', '{', '\n']).unwrap_or(statement.len())).unwrap_or("");
         let before = text.get(..pos).unwrap_or("").trim_end();
-        let prev = before.get(before.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_').len()..);
-        helps.push(match prev.filter(|p| !p.is_empty()) {
-            Some(prev) => format!("separate the items of a list with `,`: `{prev}, {found}`"),
-            None => "separate the items of a list with `,`".to_string(),
+        let prev = before.get(before.trim_end_matches(|c: char| !c.is_whitespace() && c != ',').len()..);
+        // Two subjects side by side (`user:ann user:bob`) are a list missing its comma.
+        let subjects = prev.is_some_and(|p| p.contains(':')) && token_at(pos).contains(':');
+        let missing = expected
+            .iter()
+            .filter_map(|x| x.strip_prefix('`')?.strip_suffix('`'))
+            .filter(|k| *k == "{" || k.chars().all(|c| c.is_ascii_alphabetic()))
+            .find(|k| !subjects && !statement.split(|c: char| !word_char(c) && c != '{').any(|w| w == *k));
+        helps.push(match (missing, prev.filter(|p| !p.is_empty())) {
+            (Some(k), _) if k.chars().all(|c| c.is_ascii_alphabetic()) => {
+                format!("add `{k}` before `{}`", token_at(pos))
+            }
+            (Some("{"), _) => format!("add `{{` before `{found}`"),
+            (_, Some(prev)) => format!("separate the items of a list with `,`: `{prev}, {}`", token_at(pos)),
+            (_, None) => "separate the items of a list with `,`".to_string(),
         });
+    } else if word && expects("`role`") && matches!(found, "allow" | "deny" | "permit" | "forbid" | "grant") {
+        helps.push("rules go inside a role: `role NAME { allow ACTIONS on TYPES; }`".to_string());
     }
     if let Some(help) = helps.into_iter().next() {
         d = d.with_help(help);
@@ -675,6 +767,15 @@ const KEYWORDS_ELSEWHERE: &[(&str, &str)] = &[
     ("extend", "extends"),
     ("if", "when"),
     ("where", "when"),
+    ("str", "string"),
+    ("text", "string"),
+    ("number", "int"),
+    ("integer", "int"),
+    ("long", "int"),
+    ("boolean", "bool"),
+    ("list", "set"),
+    ("array", "set"),
+    ("vec", "set"),
 ];
 
 /// The keywords of a description made of them alone ("`allow` or `deny`", "`principal`,
@@ -1318,6 +1419,78 @@ mod tests {
         let mut d = Diagnostics::default();
         parse(0, text, &mut d);
         d.iter().next().map(|d| d.message.clone()).unwrap_or_default()
+    }
+
+    /// The first syntax error's message, help and the text its primary span covers.
+    fn slip(text: &str) -> (String, String, String) {
+        let mut d = Diagnostics::default();
+        parse(0, text, &mut d);
+        let first = d.iter().next();
+        let span =
+            first.map(|d| d.primary.span).map_or("", |s| text.get(s.start as usize..s.end as usize).unwrap_or(""));
+        let (message, help) =
+            first.map(|d| (d.message.clone(), d.help.clone().unwrap_or_default())).unwrap_or_default();
+        (message, help, span.to_string())
+    }
+
+    /// Slips authors make, each with the help that fixes it (a review of 140 mistaken policies).
+    #[test]
+    fn common_slips_get_the_help_that_fixes_them() {
+        const P: &str = "resource doc { actions read, write; }\nresource project { actions update; }\n";
+        let help = |text: &str| slip(&format!("{P}{text}")).1;
+        // A keyword that starts a longer word: the whole word is found, the keyword suggested.
+        assert_eq!(
+            slip("resources doc { actions read; }\n"),
+            ("unexpected `resources`".into(), "did you mean `resource`?".into(), "resources".into())
+        );
+        assert_eq!(help("principal { attributes { public: boolean } }\n"), "did you mean `bool`?");
+        assert_eq!(help("resource p inside doc;\n"), "did you mean `in`?");
+        // `=` is `==` only in a condition.
+        assert_eq!(help("role r { allow read on doc when context.l = 3; }\n"), "compare with `==`");
+        assert_eq!(help("role r { allow read on doc when context.l => 3; }\n"), "did you mean `>=`?");
+        assert_eq!(help("role r { allow read on doc when context.l =< 3; }\n"), "did you mean `<=`?");
+        assert_eq!(help("principal { attributes { dept = string } }\n"), "write `:` here, not `=`");
+        assert_eq!(help("resource w { actions = read; }\n"), "leave out the `=`");
+        assert_eq!(help("role r = { }\n"), "leave out the `=`");
+        // A keyword left out is not a comma left out.
+        assert_eq!(help("role r { allow update project; }\n"), "add `on` before `project`");
+        assert_eq!(help("role r { allow read on doc resource.x == 1; }\n"), "add `when` before `resource.x`");
+        assert_eq!(help("role r { }\nassign r group:admins;\n"), "add `to` before `group:admins`");
+        assert_eq!(help("role v { }\nrole e extends v\n  allow read on doc;\n}\n"), "add `{` before `allow`");
+        assert_eq!(
+            help("role r { allow read write on doc; }\n"),
+            "separate the items of a list with `,`: `read, write`"
+        );
+        assert_eq!(
+            help("role r { }\nassign r to user:ann user:bob;\n"),
+            "separate the items of a list with `,`: `user:ann, user:bob`"
+        );
+        assert!(help("role r { allow read when context.x on doc; }\n").starts_with("a rule names its types before"));
+        // Other languages' operators, quotes and comments.
+        assert_eq!(help("role r { allow read on doc when context.a and context.b; }\n"), "did you mean `&&`?");
+        assert_eq!(help("role r { allow read on doc when context.a or context.b; }\n"), "did you mean `||`?");
+        assert_eq!(help("role r { allow read on doc when not context.a; }\n"), "did you mean `!`?");
+        let (message, help_text, _) = slip(&format!("{P}role r {{ allow read on doc when context.a == 'x'; }}\n"));
+        assert!(message.ends_with("found `'`"), "{message}");
+        assert_eq!(help_text, "strings are written in double quotes: `\"...\"`");
+        assert_eq!(
+            help("role r { allow read on doc when resource has \"owner\"; }\n"),
+            "a name is written without quotes here"
+        );
+        assert_eq!(help("# a comment\n"), "comments are written `// ...` or `/* ... */`");
+        assert_eq!(help("allow read on doc;\n"), "rules go inside a role: `role NAME { allow ACTIONS on TYPES; }`");
+        assert!(help("role \u{430}dmin { }\n").starts_with("`\u{430}` (U+0430) is not an ASCII letter"));
+        // Subjects.
+        assert!(help("role r { }\nassign r to user: ann;\n").starts_with("no blank inside a subject"));
+        assert!(
+            help("role r { }\nassign r to ann@acme.com;\n").ends_with("`user:ann@acme.com` or `group:ann@acme.com`?")
+        );
+        assert_eq!(help("role r { }\nassign r to all;\n"), "every principal is `everyone`");
+        // A type of another language.
+        assert_eq!(help("principal { attributes { n: number } }\n"), "did you mean `int`?");
+        assert_eq!(help("principal { attributes { n: list<string> } }\n"), "did you mean `set`?");
+        // The `;` left off at the very end of a file without a last newline.
+        assert_eq!(help("role r { }\nassign r to everyone"), "add `;` at the end of line 4");
     }
 
     #[test]

@@ -123,7 +123,7 @@ pub struct Highlight {
 /// The words the grammar gives a meaning (keywords, types, subject kinds). They are not
 /// reserved, so one used as a name is coloured as a keyword too, except where only a name can
 /// stand (after `.`, `/`, or the `:` of `user:alice`).
-const KEYWORDS: &[&str] = &[
+pub(crate) const KEYWORDS: &[&str] = &[
     "actions",
     "allow",
     "assign",
