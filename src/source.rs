@@ -44,6 +44,10 @@ fn normalize(p: &Path) -> String {
     if out.len() == 1 && out.first().is_some_and(String::is_empty) {
         return "/".into();
     }
+    // `.`, `sub/..`: the directory itself, named so (an empty name read as no file at all).
+    if out.is_empty() {
+        return ".".into();
+    }
     out.join("/")
 }
 
@@ -148,6 +152,8 @@ mod tests {
     fn relative_paths_normalize() {
         assert_eq!(normalize(Path::new("a/./b/../c.rbac")), "a/c.rbac");
         assert_eq!(normalize(Path::new("../x.rbac")), "../x.rbac");
+        assert_eq!(normalize(Path::new("sub/..")), ".");
+        assert_eq!(normalize(Path::new("./")), ".");
         let m = MemoryLoader::new().with("lib/roles.rbac", "").with("main.rbac", "");
         assert!(m.load_relative("main.rbac", "lib/roles.rbac").is_ok());
         assert!(m.load_relative("lib/roles.rbac", "../main.rbac").is_ok());

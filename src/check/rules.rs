@@ -281,9 +281,18 @@ impl Checker<'_, '_> {
         }
     }
 
-    pub(super) fn resolve_exclusive(&mut self, items: &[&Item], graph: &RoleGraph) {
-        let closures: Vec<BTreeSet<RoleId>> =
-            (0..self.ir.roles.len()).map(|r| graph.closure(RoleId::from_idx(r))).collect();
+    /// `resolvable`: whether the roles' ancestor sets may be made (not E0402); when not, each
+    /// role counts as its own only ancestor (the policy is rejected anyway).
+    pub(super) fn resolve_exclusive(&mut self, items: &[&Item], graph: &RoleGraph, resolvable: bool) {
+        if !items.iter().any(|i| matches!(i, Item::Exclusive(_))) {
+            return;
+        }
+        let closures: Vec<BTreeSet<RoleId>> = (0..self.ir.roles.len())
+            .map(
+                |r| if resolvable { graph.closure(RoleId::from_idx(r)) } else { BTreeSet::from([RoleId::from_idx(r)]) },
+            )
+            .collect();
+        let mut sets: Vec<Vec<(RoleId, Span)>> = Vec::new();
         for item in items {
             let Item::Exclusive(x) = item else { continue };
             let mut set: Vec<(RoleId, Span)> = Vec::new();
@@ -327,13 +336,39 @@ impl Checker<'_, '_> {
                     }
                 }
             }
-            // A role inheriting two roles of the set.
-            for (ri, closure) in closures.iter().enumerate() {
-                let rid = RoleId::from_idx(ri);
-                let held: Vec<&(RoleId, Span)> = set.iter().filter(|(m, _)| *m != rid && closure.contains(m)).collect();
+            sets.push(set);
+        }
+        // Each role's closure members that are in some set, by set: one pass over the roles
+        // for every set (per set, it was sets x roles).
+        let mut member_of: BTreeMap<RoleId, Vec<(usize, usize)>> = BTreeMap::new();
+        for (si, set) in sets.iter().enumerate() {
+            for (pos, (m, _)) in set.iter().enumerate() {
+                member_of.entry(*m).or_default().push((si, pos));
+            }
+        }
+        // reach[r]: (set, position in it, member) for each member in r's closure.
+        let reach: Vec<Vec<(usize, usize, RoleId)>> = closures
+            .iter()
+            .map(|closure| {
+                let mut r: Vec<(usize, usize, RoleId)> = closure
+                    .iter()
+                    .flat_map(|m| member_of.get(m).into_iter().flatten().map(move |&(si, pos)| (si, pos, *m)))
+                    .collect();
+                r.sort_unstable();
+                r
+            })
+            .collect();
+        // A role inheriting two roles of one set.
+        for (ri, reached) in reach.iter().enumerate() {
+            let rid = RoleId::from_idx(ri);
+            for per_set in reached.chunk_by(|a, b| a.0 == b.0) {
+                let Some(&(si, _, _)) = per_set.first() else { continue };
+                let Some(set) = sets.get(si) else { continue };
+                let held: Vec<&(usize, usize, RoleId)> = per_set.iter().filter(|(_, _, m)| *m != rid).collect();
                 if held.len() >= 2 && !set.iter().any(|(m, _)| *m == rid) {
-                    let names: Vec<String> = held.iter().map(|(m, _)| format!("`{}`", self.ir.role_name(*m))).collect();
-                    let span = self.ir.roles.get(ri).map(|r| r.span).unwrap_or(x.span);
+                    let names: Vec<String> =
+                        held.iter().map(|(_, _, m)| format!("`{}`", self.ir.role_name(*m))).collect();
+                    let span = self.ir.roles.get(ri).map(|r| r.span).unwrap_or_default();
                     let mut d = Diagnostic::error(
                         "E0505",
                         format!(
@@ -344,74 +379,87 @@ impl Checker<'_, '_> {
                         span,
                         "inherits roles that exclude each other",
                     );
-                    for (_, s) in held {
-                        d = d.with_label(*s, "in this `exclusive` set");
+                    for (_, pos, _) in held {
+                        if let Some((_, s)) = set.get(*pos) {
+                            d = d.with_label(*s, "in this `exclusive` set");
+                        }
                     }
                     self.diags.push(d);
                 }
             }
-            let members: Vec<RoleId> = set.iter().map(|(r, _)| *r).collect();
-            self.check_static_exclusive(&members, &closures);
-            self.ir.exclusive.push(members);
         }
+        self.check_static_exclusive(&sets, &reach);
+        self.ir.exclusive.extend(sets.into_iter().map(|set| set.into_iter().map(|(r, _)| r).collect()));
     }
 
     /// No literal subject may hold two roles of one set on overlapping scopes (assignments to
-    /// `everyone` count for every subject). Assignments are bucketed by subject, so the cost
-    /// is quadratic only within one subject's assignments of the set's roles. A single
-    /// assigned role that reaches two members is E0504/E0505, not repeated here.
-    fn check_static_exclusive(&mut self, set: &[RoleId], closures: &[BTreeSet<RoleId>]) {
+    /// `everyone` count for every subject). One pass over the assignments buckets what they
+    /// give by (set, subject); each assignment that clashes with an earlier one of its bucket
+    /// is one error, naming the first it clashes with (n roles of a set assigned one by one to
+    /// one user gave n^2/2 errors). A single assigned role that reaches two members is
+    /// E0504/E0505, not repeated here. `reach[r]`: (set, position, member) for each member
+    /// in r's closure.
+    fn check_static_exclusive(&mut self, sets: &[Vec<(RoleId, Span)>], reach: &[Vec<(usize, usize, RoleId)>]) {
         struct Held<'s> {
             scope: &'s ScopePath,
             assigned: RoleId,
             member: RoleId,
             span: Span,
+            everyone: bool,
         }
-        let mut by_subject: BTreeMap<&SubjectRef, Vec<Held<'_>>> = BTreeMap::new();
-        let mut everyone: Vec<Held<'_>> = Vec::new();
+        if sets.is_empty() {
+            return;
+        }
+        let mut by_subject: BTreeMap<(usize, &SubjectRef), Vec<Held<'_>>> = BTreeMap::new();
+        let mut everyone: BTreeMap<usize, Vec<Held<'_>>> = BTreeMap::new();
         for a in &self.ir.assignments {
             for r in &a.roles {
-                let Some(closure) = closures.get(r.idx()) else { continue };
-                for m in set.iter().filter(|m| closure.contains(m)) {
+                for &(si, _, m) in reach.get(r.idx()).into_iter().flatten() {
                     for s in &a.subjects {
-                        let held = Held { scope: &a.scope, assigned: *r, member: *m, span: a.span };
-                        if *s == SubjectRef::Everyone {
-                            everyone.push(held);
+                        let all = *s == SubjectRef::Everyone;
+                        let held = Held { scope: &a.scope, assigned: *r, member: m, span: a.span, everyone: all };
+                        if all {
+                            everyone.entry(si).or_default().push(held);
                         } else {
-                            by_subject.entry(s).or_default().push(held);
+                            by_subject.entry((si, s)).or_default().push(held);
                         }
                     }
                 }
             }
         }
         let overlap = |a: &ScopePath, b: &ScopePath| a.starts_with(b) || b.starts_with(a);
-        // (later span, earlier span) -> (subject, role given by the later, role by the earlier)
-        let mut found: BTreeMap<(Span, Span), (String, RoleId, RoleId)> = BTreeMap::new();
-        let mut consider = |subject: &str, x: &Held<'_>, y: &Held<'_>| {
-            let same_role = x.assigned == y.assigned;
-            if x.member != y.member && !same_role && overlap(x.scope, y.scope) {
-                let (first, second) = if x.span <= y.span { (x, y) } else { (y, x) };
-                found.entry((second.span, first.span)).or_insert((subject.to_string(), second.member, first.member));
+        let clash =
+            |x: &Held<'_>, y: &Held<'_>| x.member != y.member && x.assigned != y.assigned && overlap(x.scope, y.scope);
+        // (set, later span) -> (earlier span, subject, role given by the later, by the earlier)
+        let mut found: BTreeMap<(usize, Span), (Span, String, RoleId, RoleId)> = BTreeMap::new();
+        // `among_everyone`: whether two of `everyone`'s assignments count (only in its own list:
+        // in a subject's, they were reported for `everyone`).
+        let mut report = |si: usize, subject: &str, mut list: Vec<&Held<'_>>, among_everyone: bool| {
+            list.sort_by_key(|h| h.span);
+            for (j, later) in list.iter().enumerate() {
+                if found.contains_key(&(si, later.span)) {
+                    continue;
+                }
+                let counts = |earlier: &Held<'_>| among_everyone || !(earlier.everyone && later.everyone);
+                if let Some(first) = list.iter().take(j).find(|earlier| counts(earlier) && clash(earlier, later)) {
+                    found.insert((si, later.span), (first.span, subject.to_string(), later.member, first.member));
+                }
             }
         };
-        for (subject, list) in &by_subject {
+        // `everyone`'s own clashes first, so that they are named for `everyone`.
+        for (si, list) in &everyone {
+            report(*si, "everyone", list.iter().collect(), true);
+        }
+        for ((si, subject), list) in &by_subject {
             let name = match subject {
                 SubjectRef::Principal(p) => p.to_string(),
                 SubjectRef::Group(g) => format!("group:{}", self.ir.group_name(*g)),
                 SubjectRef::Everyone => "everyone".to_string(),
             };
-            for (i, x) in list.iter().enumerate() {
-                for y in list.iter().skip(i + 1).chain(everyone.iter()) {
-                    consider(&name, x, y);
-                }
-            }
+            let all = everyone.get(si).map_or(&[][..], Vec::as_slice);
+            report(*si, &name, list.iter().chain(all).collect(), false);
         }
-        for (i, x) in everyone.iter().enumerate() {
-            for y in everyone.iter().skip(i + 1) {
-                consider("everyone", x, y);
-            }
-        }
-        for ((span, other), (subject, later, earlier)) in found {
+        for ((_, span), (other, subject, later, earlier)) in found {
             self.diags.push(
                 Diagnostic::error(
                     "E0506",
@@ -604,7 +652,7 @@ impl Checker<'_, '_> {
         ok.then_some(ExpectInfo { effect: e.effect, request, span: e.span })
     }
 
-    pub(super) fn warnings(&mut self, graph: &RoleGraph) {
+    pub(super) fn warnings(&mut self, graph: &RoleGraph, resolvable: bool) {
         // Uses hidden behind errors (a misspelt group, a broken `extends`) would make the
         // "never used" warnings wrong, so those wait until the policy has no errors.
         let unused_checks = !self.diags.has_errors();
@@ -655,6 +703,11 @@ impl Checker<'_, '_> {
                     .with_help(format!("map its groups with `group NAME from {} \"claim value\";`", ident.name)),
                 );
             }
+        }
+        // The warnings below take each role's ancestors: not for an inheritance too large to
+        // resolve (E0402).
+        if !resolvable {
+            return;
         }
         // A parent that another parent of the same role already inherits adds nothing.
         for (ri, role) in self.ir.roles.iter().enumerate() {

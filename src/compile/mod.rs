@@ -220,6 +220,13 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
     let mut role_table = HashMap::default();
     let mut effective = Vec::new();
     let mut role_exclusive = Vec::with_capacity(ir.roles.len());
+    // The sets each role is a member of (looked up per ancestor: per set, it was roles x sets).
+    let mut member_of: HashMap<RoleId, Vec<u32>> = HashMap::default();
+    for (si, set) in ir.exclusive.iter().enumerate() {
+        for m in set {
+            member_of.entry(*m).or_default().push(u32::try_from(si).unwrap_or(u32::MAX));
+        }
+    }
     for ri in 0..ir.roles.len() {
         let rid = RoleId::from_idx(ri);
         let mut table: BTreeMap<(TypeId, ActionId), Vec<EffRule>> = BTreeMap::new();
@@ -241,14 +248,10 @@ pub fn compile(ir: &Ir, sources: &Sources, file_order: &dyn Fn(u32) -> u32) -> C
             let end = u32::try_from(effective.len()).unwrap_or(u32::MAX);
             role_table.insert((rid, t, a), (start, end));
         }
-        let mut memberships = Vec::new();
-        for (si, set) in ir.exclusive.iter().enumerate() {
-            for (anc, _) in &reach {
-                if set.contains(anc) {
-                    memberships.push((u32::try_from(si).unwrap_or(u32::MAX), *anc));
-                }
-            }
-        }
+        // By set, then in the order the ancestors were reached.
+        let mut memberships: Vec<(u32, RoleId)> =
+            reach.iter().flat_map(|(anc, _)| member_of.get(anc).into_iter().flatten().map(|&si| (si, *anc))).collect();
+        memberships.sort_by_key(|(si, _)| *si);
         role_exclusive.push(memberships);
     }
 

@@ -256,6 +256,7 @@ allowed only as the target of a request (a resource not yet created).
 "A literal subject of the assignments (a user, service or group; `everyone` counts for all)
 holds two roles of one `exclusive` set on overlapping scopes (one equal to or inside the
 other), counting inheritance. Group membership is dynamic and is checked at decision time.
+Each assignment that clashes with an earlier one is one error, naming the first it clashes with.
 
     exclusive approver, deployer;
     assign approver to user:bob on workspace:prod;

@@ -4,7 +4,7 @@
 use crate::check::ir::RoleId;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 /// `child extends parent` edges over roles `0..n`.
 pub struct RoleGraph {
@@ -77,19 +77,17 @@ impl RoleGraph {
     /// parents wins, so the result never depends on declaration order of edges.
     /// INVARIANT: the graph has no cycles (call `break_cycles` first).
     pub fn chains_from(&self, r: RoleId, order: &dyn Fn(RoleId) -> String) -> Vec<(RoleId, Vec<RoleId>)> {
-        let n = self.graph.node_count();
-        let mut prev: Vec<Option<RoleId>> = vec![None; n];
-        let mut seen = vec![false; n];
+        // Sized by the ancestors, not by every role: this runs for each role, and two tables
+        // of all roles each time made compiling quadratic in the number of roles.
+        let mut prev: HashMap<RoleId, Option<RoleId>> = HashMap::new();
         let mut queue = VecDeque::new();
         let mut out = Vec::new();
-        if let Some(s) = seen.get_mut(r.idx()) {
-            *s = true;
-        }
+        prev.insert(r, None);
         queue.push_back(r);
         while let Some(cur) = queue.pop_front() {
             let mut chain = vec![cur];
             let mut at = cur;
-            while let Some(Some(p)) = prev.get(at.idx()) {
+            while let Some(Some(p)) = prev.get(&at) {
                 chain.push(*p);
                 at = *p;
             }
@@ -98,13 +96,8 @@ impl RoleGraph {
             let mut parents = self.parents(cur);
             parents.sort_by_key(|p| order(*p));
             for p in parents {
-                if let Some(s) = seen.get_mut(p.idx())
-                    && !*s
-                {
-                    *s = true;
-                    if let Some(slot) = prev.get_mut(p.idx()) {
-                        *slot = Some(cur);
-                    }
+                if let std::collections::hash_map::Entry::Vacant(slot) = prev.entry(p) {
+                    slot.insert(Some(cur));
                     queue.push_back(p);
                 }
             }
@@ -123,11 +116,19 @@ impl RoleGraph {
         let mut depth: Vec<usize> = vec![usize::MAX; n];
         let mut queue = VecDeque::new();
         let mut total: u64 = 0;
+        // The roles one walk reached, to reset only those for the next (resetting every role
+        // for each made it quadratic in the number of roles).
+        let mut reached: Vec<usize> = Vec::new();
         for r in 0..n {
-            depth.iter_mut().for_each(|d| *d = usize::MAX);
+            for i in reached.drain(..) {
+                if let Some(d) = depth.get_mut(i) {
+                    *d = usize::MAX;
+                }
+            }
             if let Some(d) = depth.get_mut(r) {
                 *d = 0;
             }
+            reached.push(r);
             queue.clear();
             queue.push_back(r);
             let mut deepest = 0;
@@ -141,6 +142,7 @@ impl RoleGraph {
                         if let Some(dp) = depth.get_mut(p) {
                             *dp = d + 1;
                         }
+                        reached.push(p);
                         queue.push_back(p);
                     }
                 }
