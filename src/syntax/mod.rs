@@ -9,7 +9,7 @@ mod token;
 pub use format::{FormatError, format};
 pub use token::{Highlight, TokenClass, highlight};
 
-use crate::diag::{Diagnostic, Diagnostics, FileId, Span};
+use crate::diag::{Diagnostic, Diagnostics, FileId, Label, Span};
 use ast::*;
 use pest::Parser;
 use pest::iterators::Pair;
@@ -326,19 +326,25 @@ const ITEM_KEYWORDS: [&str; 11] =
 
 /// Where parsing resumes after a syntax error at `at`: the first line from the error's on
 /// whose first word is an item keyword (the error's own token when it is one, as when the
-/// `;` before an item is missing), outside strings and comments (read from `at` on). `None`
-/// when no line does.
+/// `;` before an item is missing), outside strings and comments (read from `at` on). An
+/// indented keyword inside a bracket opened from the error on (`resource p (` with its
+/// `actions` line below, Cedar's `permit (` with `principal` and `resource` lines) is a
+/// member, not an item; a keyword at the start of a line always starts one. `None` when no
+/// line does.
 fn resync(text: &str, at: usize) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut i = at;
     let line = text.get(..at)?.rfind('\n').map_or(0, |n| n + 1);
     let mut line_start = text.get(line..at)?.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r'));
+    // Brackets opened from the error on and not yet closed.
+    let mut depth: i64 = 0;
     while let Some(&c) = bytes.get(i) {
         if line_start {
             let word_end = i + bytes.get(i..)?.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
             let word = text.get(i..word_end)?;
+            let first_column = i == 0 || bytes.get(i - 1) == Some(&b'\n');
             // `context.x` or `principal.x` starting a condition's line is no item.
-            if ITEM_KEYWORDS.contains(&word) && bytes.get(word_end) != Some(&b'.') {
+            if ITEM_KEYWORDS.contains(&word) && bytes.get(word_end) != Some(&b'.') && (depth <= 0 || first_column) {
                 return Some(i);
             }
             if !matches!(c, b' ' | b'\t' | b'\r') {
@@ -358,6 +364,8 @@ fn resync(text: &str, at: usize) -> Option<usize> {
                 }
             }
             (b'/', Some(b'*')) => i += 2 + text.get(i + 2..)?.find("*/")? + 1,
+            (b'(' | b'[' | b'{', _) => depth += 1,
+            (b')' | b']' | b'}', _) => depth -= 1,
             _ => {}
         }
         i += 1;
@@ -512,6 +520,11 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
     let chained =
         ["==", "!="].into_iter().find(|op| after_condition && text.get(pos..).is_some_and(|rest| rest.starts_with(op)));
     let found = chained.unwrap_or_else(|| found_token(text, pos));
+    // The end of the file is shown right after its last code: a last newline ends a line and
+    // starts none, and the human header and JSON then name the same place.
+    if found.is_empty() {
+        pos = text.trim_end().len();
+    }
     // Quotes show as themselves; what would not (a control or invisible character) escaped.
     let shown = |t: &str| -> String {
         t.chars()
@@ -608,7 +621,15 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
             Open::Comment => ("this comment is never closed", "close it with `*/`"),
             Open::Brace => ("this `{` is not closed", "close it with `}`"),
         };
-        d = d.with_label(Span::new(file, at, at + 1), label);
+        if what == Open::Brace {
+            d = d.with_label(Span::new(file, at, at + 1), label);
+        } else {
+            // The string or comment runs to the end: where it opens is the mistake.
+            let end =
+                std::mem::replace(&mut d.primary, Label { span: Span::new(file, at, at + 1), message: label.into() });
+            d.message = if what == Open::String { "string never closed" } else { "block comment never closed" }.into();
+            d = d.with_label(end.span, "the file ends inside it");
+        }
         helps.push(help.to_string());
     }
     // A misspelt keyword, or one of another policy language: the expected keyword meant.
@@ -1489,6 +1510,14 @@ mod tests {
         // A type of another language.
         assert_eq!(help("principal { attributes { n: number } }\n"), "did you mean `int`?");
         assert_eq!(help("principal { attributes { n: list<string> } }\n"), "did you mean `set`?");
+        // A string or block comment left open: where it opens is the error.
+        let (message, help_text, span) = slip(&format!("{P}role r {{ allow read on doc when context.s == \"abc; }}\n"));
+        assert_eq!(
+            (message.as_str(), help_text.as_str(), span.as_str()),
+            ("string never closed", "close it with `\"`", "\"")
+        );
+        let (message, _, span) = slip("/* a comment\nrole r { }\n");
+        assert_eq!((message.as_str(), span.as_str()), ("block comment never closed", "/"));
         // The `;` left off at the very end of a file without a last newline.
         assert_eq!(help("role r { }\nassign r to everyone"), "add `;` at the end of line 4");
     }
@@ -1657,7 +1686,15 @@ mod tests {
         // A file stops at 20 errors; an error with no item line after it ends the file.
         let many = "role r {\n".repeat(30);
         assert_eq!(errors_of(&many).len(), MAX_SYNTAX_ERRORS);
-        assert_eq!(errors_of("role r {\n  allow read on t\n"), [("E0101", 3, 1)]);
+        // The end of the file is shown right after its last code.
+        assert_eq!(errors_of("role r {\n  allow read on t\n"), [("E0101", 2, 18)]);
+
+        // An indented keyword inside a bracket opened at the error is a member, not an item:
+        // no second error for `actions read, update;` read as an action set.
+        let text = "resource w;\nresource p in w (\n    actions read, update;\n)\nrole s { allow x on }\n";
+        assert_eq!(errors_of(text), [("E0101", 2, 17), ("E0101", 5, 21)]);
+        let cedar = "permit (\n  principal in Group::\"a\",\n  action,\n  resource\n);\nrole s { allow x on }\n";
+        assert_eq!(errors_of(cedar), [("E0101", 1, 1), ("E0101", 6, 21)]);
     }
 
     #[test]
