@@ -118,12 +118,22 @@ impl Checker<'_, '_> {
             }
             ExprKind::Ref(entity, None) => {
                 self.diags.push(
-                    Diagnostic::error("E0316", format!("`{}` is not a value", entity.as_str()), e.span, "an entity, not a value")
-                        .with_help(format!(
-                            "read one of its attributes (`{}.x`), test one with `{} has x`, or write `principal in group:g`",
-                            entity.as_str(),
+                    Diagnostic::error(
+                        "E0316",
+                        format!("`{}` is not a value", entity.as_str()),
+                        e.span,
+                        "an entity, not a value",
+                    )
+                    .with_help(match entity {
+                        // Principals and resources have an id; "is the owner" compares ids.
+                        Entity::Principal | Entity::Resource => format!(
+                            "did you mean `{0}.id`? (or read another attribute, `{0}.x`, or test one with `{0} has x`)",
                             entity.as_str()
-                        )),
+                        ),
+                        Entity::Context => {
+                            "read one of its attributes (`context.x`), or test one with `context has x`".to_string()
+                        }
+                    }),
                 );
                 None
             }
@@ -181,6 +191,7 @@ impl Checker<'_, '_> {
                             );
                             false
                         } else {
+                            self.never_an_id(*op, lhs, rhs);
                             true
                         }
                     }
@@ -209,7 +220,11 @@ impl Checker<'_, '_> {
                                     "not an element and a set of its type".to_string(),
                                 )
                                 .with_label(lhs.span, format!("this has type `{lt}`"))
-                                .with_label(rhs.span, format!("this has type `{rt}`")),
+                                .with_label(rhs.span, format!("this has type `{rt}`"))
+                                .with_help_opt(
+                                    matches!(&lt, Ty::Set(elem) if rt.fits(elem))
+                                        .then(|| "the element comes first: `ELEMENT in SET`".to_string()),
+                                ),
                             );
                             false
                         }
@@ -218,6 +233,40 @@ impl Checker<'_, '_> {
                 ok.then(|| (Cond::Cmp(*op, Box::new(lc), Box::new(rc)), Ty::Bool))
             }
         }
+    }
+
+    /// W0008: `principal.id` compared with a string that no principal id can be (ids start
+    /// with `user:` or `service:`): `==` never holds, `!=` always does.
+    fn never_an_id(&mut self, op: CmpOp, lhs: &Expr, rhs: &Expr) {
+        let is_id = |e: &Expr| matches!(&e.kind, ExprKind::Ref(Entity::Principal, Some(a)) if a.name == "id");
+        let text = |e: &Expr| match &e.kind {
+            ExprKind::Value(Value::Lit(Literal::Str(s), span)) => Some((s.clone(), *span)),
+            _ => None,
+        };
+        let literal = if is_id(lhs) {
+            text(rhs)
+        } else if is_id(rhs) {
+            text(lhs)
+        } else {
+            None
+        };
+        let Some((id, span)) = literal else { return };
+        if crate::eval::principal_id_ok(&id) {
+            return;
+        }
+        let always = if op == CmpOp::Eq { "never holds" } else { "always holds" };
+        self.diags.push(
+            Diagnostic::warning(
+                "W0008",
+                format!("this comparison {always}: principal ids start with `user:` or `service:`"),
+                span,
+                "no principal has this id",
+            )
+            .with_help(format!(
+                "did you mean `\"user:{}\"`? (a group is tested with `principal in group:NAME`)",
+                id.strip_prefix("group:").unwrap_or(&id)
+            )),
+        );
     }
 
     fn unknown_attr(
@@ -235,7 +284,17 @@ impl Checker<'_, '_> {
                 attr.span,
                 format!("not declared on {where_}"),
             )
-            .with_help_opt(help.or_else(|| Some(format!("declare it in the `attributes` of {where_}")))),
+            .with_help_opt(help.or_else(|| {
+                Some(
+                    if entity == Entity::Principal && ["groups", "group", "roles", "role"].contains(&attr.name.as_str())
+                    {
+                        // A declared attribute is filled from the request's attributes, not its groups.
+                        "group membership is written `principal in group:NAME`".to_string()
+                    } else {
+                        format!("declare it in the `attributes` of {where_}")
+                    },
+                )
+            })),
         );
     }
 

@@ -780,6 +780,41 @@ assign viewer to user:h;
         assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
     }
 
+    /// Mistakes authors make whose fix the help names (a review of diagnostics).
+    #[test]
+    fn checker_helps_name_the_fix() {
+        let first = |text: &str, code: &str| {
+            let mut diags = Diagnostics::default();
+            let files = vec![parse(0, text, &mut diags)];
+            check(files, &mut diags);
+            let d = diags.iter().find(|d| d.code == code).cloned();
+            d.map(|d| (d.message, d.help.unwrap_or_default())).unwrap_or_default()
+        };
+        // `actions crud` without `use std::crud;` declares one action named `crud`.
+        let (_, help) = first("resource doc { actions crud; }\nrole v { allow read on doc; }\n", "E0203");
+        assert!(help.starts_with("`read` is in the standard action set `crud`: add `use std::crud;`"), "{help}");
+        let (_, help) = first("resource doc { actions cruds; }\nrole v { allow share on doc; }\n", "E0203");
+        assert!(help.contains("`cruds`: add `use std::crud;`"), "{help}");
+        // Group membership is no attribute.
+        let (_, help) = first(
+            "resource doc { actions read; }\nrole v { allow read on doc when \"a\" in principal.groups; }\n",
+            "E0206",
+        );
+        assert_eq!(help, "group membership is written `principal in group:NAME`");
+        // An entity where its id is meant; a set and its element swapped.
+        let owner = "resource doc { actions read; attributes { owner: string, tags: set<string> } }\n";
+        let (_, help) =
+            first(&format!("{owner}role v {{ allow read on doc when resource.owner == principal; }}\n"), "E0316");
+        assert!(help.starts_with("did you mean `principal.id`?"), "{help}");
+        let (_, help) =
+            first(&format!("{owner}role v {{ allow read on doc when resource.tags in \"x\"; }}\n"), "E0306");
+        assert_eq!(help, "the element comes first: `ELEMENT in SET`");
+        // A type's article.
+        let test = "resource doc { actions read; attributes { n: int } }\nrole v { allow read on doc; }\nassign v to everyone;\n\
+                    test \"t\" { expect allow user:a read doc:x with { resource.n: \"1\" }; }\n";
+        assert_eq!(first(test, "E0314").0, "`resource.n` is an `int`, but the test gives a `string`");
+    }
+
     #[test]
     fn an_assignment_that_cannot_be_read_again_is_an_error() {
         let sources = sources();

@@ -29,7 +29,16 @@ impl Checker<'_, '_> {
 
     fn unknown_action(&mut self, name: &str, span: Span) {
         let known = self.known_action_names();
-        let help = did_you_mean(name, known.iter().map(String::as_str));
+        // `actions crud;` without `use std::crud;` declares one action named `crud`: the
+        // standard set's members are then unknown.
+        let std_set = std_set_of(name).filter(|(set, _)| self.ir.actions.iter().any(|a| a == set));
+        let help = match std_set {
+            Some((set, module)) => Some(format!(
+                "`{name}` is in the standard action set `{set}`: add `use std::{module};` (without it, \
+                 `actions {set}` declares one action named `{set}`)"
+            )),
+            None => did_you_mean(name, known.iter().map(String::as_str)),
+        };
         self.diags.push(
             Diagnostic::error("E0203", format!("unknown action `{name}`"), span, "no type declares this action")
                 .with_help_opt(help),
@@ -632,7 +641,13 @@ impl Checker<'_, '_> {
                 Ok((_, vty)) => {
                     self.diags.push(Diagnostic::error(
                         "E0314",
-                        format!("`{}.{}` is a `{ty}`, but the test gives a `{vty}`", kv.entity.as_str(), kv.attr.name),
+                        format!(
+                            "`{}.{}` is {}, but the test gives {}",
+                            kv.entity.as_str(),
+                            kv.attr.name,
+                            a_type(&ty),
+                            a_type(&vty)
+                        ),
                         kv.value.span(),
                         format!("this has type `{vty}`"),
                     ));
@@ -763,4 +778,34 @@ pub(crate) fn val_to_json(v: &Val) -> Json {
         Val::Bool(b) => Json::Bool(*b),
         Val::Set(items) => Json::Array(items.iter().map(val_to_json).collect()),
     }
+}
+
+/// A type with its article: "an `int`", "a `string`".
+fn a_type(ty: &impl std::fmt::Display) -> String {
+    let name = ty.to_string();
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} `{name}`")
+}
+
+/// The standard library's action set that has `action` as a member (directly or through
+/// another of its sets), and its module: `("crud", "crud")` for `read`.
+fn std_set_of(action: &str) -> Option<(String, &'static str)> {
+    for (module, text) in crate::source::STDLIB {
+        // `actions NAME = a, b, c;` lines.
+        let sets: Vec<(&str, Vec<&str>)> = text
+            .lines()
+            .filter_map(|l| {
+                let (name, members) = l.strip_prefix("actions ")?.split_once('=')?;
+                Some((name.trim(), members.trim().trim_end_matches(';').split(',').map(str::trim).collect()))
+            })
+            .collect();
+        let direct = |set: &[&str]| set.contains(&action);
+        for (name, members) in &sets {
+            let through = members.iter().any(|m| sets.iter().any(|(n, inner)| n == m && direct(inner)));
+            if direct(members) || through {
+                return Some((name.to_string(), module));
+            }
+        }
+    }
+    None
 }

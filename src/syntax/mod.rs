@@ -688,6 +688,8 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
             (_, Some(prev)) => format!("separate the items of a list with `,`: `{prev}, {}`", token_at(pos)),
             (_, None) => "separate the items of a list with `,`".to_string(),
         });
+    } else if word && expects("`group`") && text.get(..pos).is_some_and(|t| t.trim_end().ends_with(" in")) {
+        helps.push(format!("a group is written `group:{found}`: `principal in group:{found}`"));
     } else if word && expects("`role`") && matches!(found, "allow" | "deny" | "permit" | "forbid" | "grant") {
         helps.push("rules go inside a role: `role NAME { allow ACTIONS on TYPES; }`".to_string());
     }
@@ -1507,6 +1509,10 @@ mod tests {
             help("role r { }\nassign r to ann@acme.com;\n").ends_with("`user:ann@acme.com` or `group:ann@acme.com`?")
         );
         assert_eq!(help("role r { }\nassign r to all;\n"), "every principal is `everyone`");
+        assert_eq!(
+            help("group admins;\nrole r { allow read on doc when principal in admins; }\n"),
+            "a group is written `group:admins`: `principal in group:admins`"
+        );
         // A type of another language.
         assert_eq!(help("principal { attributes { n: number } }\n"), "did you mean `int`?");
         assert_eq!(help("principal { attributes { n: list<string> } }\n"), "did you mean `set`?");
