@@ -352,6 +352,28 @@ fn the_outline_and_definitions_hold_while_an_item_is_being_typed() {
     assert_eq!(editor.shut_down(4), Some(0));
 }
 
+/// The outline of a large document is answered in time linear in it: each item's position
+/// was found by counting lines from the document's start (quadratic in the document).
+#[test]
+fn the_outline_of_a_large_document_is_answered_in_linear_time() {
+    let mut editor = Editor::initialized();
+    let uri = "file:///nowhere/large.rbac";
+    let mut text = String::from("resource w { actions read; }\n");
+    (0..20_000).for_each(|i| text.push_str(&format!("role r{i} {{ allow read on w; }}\n")));
+    // All assigned: no warning each to publish.
+    let all: Vec<String> = (0..20_000).map(|i| format!("r{i}")).collect();
+    text.push_str(&format!("assign {} to everyone;\n", all.join(", ")));
+    editor.open(uri, &text);
+    editor.diagnostics_until(uri);
+    let started = std::time::Instant::now();
+    let outline = editor.request(2, "textDocument/documentSymbol", json!({"textDocument": {"uri": uri}}));
+    let symbols = outline["result"].as_array().expect("symbols");
+    assert_eq!(symbols.len(), 20_001);
+    assert_eq!(symbols[20_000]["range"]["start"], json!({"line": 20_000, "character": 5}));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert_eq!(editor.shut_down(3), Some(0));
+}
+
 #[test]
 fn exit_without_shutdown_is_an_error_exit() {
     let mut editor = Editor::initialized();

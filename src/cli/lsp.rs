@@ -607,8 +607,14 @@ fn to_lsp(sources: &Sources, d: &Diagnostic, uri: impl Fn(&str) -> String) -> Va
 }
 
 fn range(sources: &Sources, label: &Label) -> Value {
-    let text = sources.get(label.span.file).map_or("", |f| f.text.as_str());
-    json!({"start": position(text, label.span.start as usize), "end": position(text, label.span.end as usize)})
+    // From the sources' table of line starts: an outline of many items asks for many ranges.
+    let at = |offset: u32| match sources.line_of(label.span.file, offset as usize) {
+        Some((file, at, line, start)) => {
+            json!({"line": line, "character": file.text.get(start..at).map_or(0, |l| l.encode_utf16().count())})
+        }
+        None => json!({"line": 0, "character": 0}),
+    };
+    json!({"start": at(label.span.start), "end": at(label.span.end)})
 }
 
 /// Where the item declaring the name at `name` starts: at the keyword right before the name

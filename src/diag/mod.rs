@@ -53,8 +53,7 @@ pub struct SourceFile {
 pub struct Sources {
     files: Vec<SourceFile>,
     /// Each file's line starts (byte offsets), made the first time a position in it is asked
-    /// for: every rule and test records its `file:line:col`, and counting lines from the start
-    /// each time made checking quadratic in the file (80,000 rules: over a minute).
+    /// for ([`Sources::line_of`]).
     line_starts: Vec<std::sync::OnceLock<Vec<usize>>>,
 }
 
@@ -83,22 +82,28 @@ impl Sources {
 
     /// 1-based line and column (in characters) of a span's start.
     pub fn line_col(&self, span: Span) -> (usize, usize) {
-        let Some(file) = self.get(span.file) else { return (0, 0) };
-        // An offset past the end or inside a character (a span built by hand) counts from the
-        // character it falls in.
-        let at = file.text.floor_char_boundary(span.start as usize);
-        let starts = self.line_starts.get(span.file as usize).map(|once| {
-            once.get_or_init(|| {
-                std::iter::once(0)
-                    .chain(file.text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1))
-                    .collect()
-            })
-        });
-        // The last line start at or before `at`.
-        let line = starts.map_or(0, |s| s.partition_point(|&start| start <= at).saturating_sub(1));
-        let start = starts.and_then(|s| s.get(line)).copied().unwrap_or(0);
+        let Some((file, at, line, start)) = self.line_of(span.file, span.start as usize) else { return (0, 0) };
         let col = file.text.get(start..at).map_or(0, |l| l.chars().count()) + 1;
         (line + 1, col)
+    }
+
+    /// For an offset of a file: the file, the offset (an offset past the end or inside a
+    /// character, as a span built by hand may have, counts from the character it falls in),
+    /// its line from 0, and where that line starts. From a table of line starts made once per
+    /// file: every rule and test asks for its position, and counting lines from the start each
+    /// time made checking quadratic in the file (80,000 rules: over a minute).
+    #[doc(hidden)]
+    pub fn line_of(&self, id: FileId, offset: usize) -> Option<(&SourceFile, usize, usize, usize)> {
+        let file = self.get(id)?;
+        let at = file.text.floor_char_boundary(offset);
+        let starts = self.line_starts.get(id as usize)?.get_or_init(|| {
+            std::iter::once(0)
+                .chain(file.text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        // The last line start at or before `at`.
+        let line = starts.partition_point(|&start| start <= at).saturating_sub(1);
+        Some((file, at, line, starts.get(line).copied().unwrap_or(0)))
     }
 
     /// `file:line:col` of a span's start.

@@ -688,6 +688,12 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
             (_, Some(prev)) => format!("separate the items of a list with `,`: `{prev}, {}`", token_at(pos)),
             (_, None) => "separate the items of a list with `,`".to_string(),
         });
+    } else if found == "group" && (expects("`user`") || expects("`user:`")) {
+        helps.push(
+            "a test's principal is a user or a service; give its groups as `user:ID groups [NAME, ...]`".to_string(),
+        );
+    } else if word && expects("`with`") && text.get(..pos).is_some_and(|t| t.trim_end().ends_with(" on")) {
+        helps.push("an `expect` names the path right after the action, without `on`: `read doc:x`".to_string());
     } else if word && expects("`group`") && text.get(..pos).is_some_and(|t| t.trim_end().ends_with(" in")) {
         helps.push(format!("a group is written `group:{found}`: `principal in group:{found}`"));
     } else if word && expects("`role`") && matches!(found, "allow" | "deny" | "permit" | "forbid" | "grant") {
@@ -1509,6 +1515,12 @@ mod tests {
             help("role r { }\nassign r to ann@acme.com;\n").ends_with("`user:ann@acme.com` or `group:ann@acme.com`?")
         );
         assert_eq!(help("role r { }\nassign r to all;\n"), "every principal is `everyone`");
+        // Rule habits in tests.
+        assert_eq!(
+            help("test \"t\" { expect allow user:a read on doc:x; }\n"),
+            "an `expect` names the path right after the action, without `on`: `read doc:x`"
+        );
+        assert!(help("test \"t\" { expect allow group:g read doc:x; }\n").starts_with("a test's principal is a user"));
         assert_eq!(
             help("group admins;\nrole r { allow read on doc when principal in admins; }\n"),
             "a group is written `group:admins`: `principal in group:admins`"
