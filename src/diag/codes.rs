@@ -27,7 +27,10 @@ line that starts an item (`role`, `assign`, `resource`, ...) to report later err
 20 per file. A file with a syntax error is not checked further. A `;` left off at the end of a
 line shows as the next line's first token; the error then also marks the end of the line it
 belongs to. A string, block comment or `{` left open is shown where it opens, and a misspelt
-keyword (or one of another policy language, such as Cedar's `permit`) gets a suggestion.
+keyword (or one of another policy language, such as Cedar's `permit`, `and`, `or`, `boolean`)
+gets a suggestion; a keyword matches only as a whole word, so `resources` is found whole and
+`resource` suggested. Where a keyword such as `on`, `to` or `when` is left out, the help says
+which, rather than asking for a comma.
 
     role viewer { allow read on }      // error: expected a name, found `}`
     role viewer { allow read on *; }   // fixed";
