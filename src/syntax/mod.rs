@@ -505,6 +505,10 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
     }
     // Characters that start a name, string or integer say less than the rule names do.
     expected.retain(|x| !matches!(x.as_str(), "`_`" | "`\"`" | "`-`"));
+    // Where an id may start, the characters it may start with are "an id".
+    if expected.iter().any(|x| x == "an id") {
+        expected.retain(|x| !matches!(x.as_str(), "`+`" | "`.`" | "`@`"));
+    }
     // A rule described by its keywords (`allow` or `deny`) is listed as those keywords, which
     // pest often also gives as tokens: each is then said once.
     expected = expected.iter().flat_map(|x| keywords_of(x).unwrap_or_else(|| vec![x.clone()])).collect();
@@ -578,6 +582,11 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
         helps.push("strings are written in double quotes: `\"...\"`".to_string());
     } else if found == "\"" && expects("a name") {
         helps.push("a name is written without quotes here".to_string());
+    } else if found == "*" && expects("an id") {
+        helps.push(
+            "an id is one name, not a pattern: for every one, leave out `on PATH` (everywhere) or name the scope above"
+                .to_string(),
+        );
     } else if found == "#" {
         helps.push("comments are written `// ...` or `/* ... */`".to_string());
     } else if found.chars().next().is_some_and(|c| c.is_alphabetic() && !c.is_ascii()) {
@@ -1515,6 +1524,9 @@ mod tests {
             help("role r { }\nassign r to ann@acme.com;\n").ends_with("`user:ann@acme.com` or `group:ann@acme.com`?")
         );
         assert_eq!(help("role r { }\nassign r to all;\n"), "every principal is `everyone`");
+        let (message, help_text, _) = slip(&format!("{P}role r {{ }}\nassign r to everyone on project:*;\n"));
+        assert_eq!(message, "expected an id, found `*`");
+        assert!(help_text.starts_with("an id is one name, not a pattern"), "{help_text}");
         // Rule habits in tests.
         assert_eq!(
             help("test \"t\" { expect allow user:a read on doc:x; }\n"),
