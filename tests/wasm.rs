@@ -4,6 +4,8 @@
 
 #![allow(clippy::panic)]
 
+mod common;
+
 use wasmparser::{Parser, Payload};
 
 fn policy(path: &str) -> rbac::Policy {
@@ -311,28 +313,6 @@ fn malformed_input_is_refused_with_its_code() {
     assert_eq!(module.decide_raw(&oversize), Ok(-706));
 }
 
-/// Appends a custom section (id 0, size, name, data) to a module.
-fn with_custom(mut module: Vec<u8>, name: &str, data: &[u8]) -> Vec<u8> {
-    fn leb(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            out.push(if n == 0 { byte } else { byte | 0x80 });
-            if n == 0 {
-                break;
-            }
-        }
-    }
-    let mut body = Vec::new();
-    leb(name.len(), &mut body);
-    body.extend_from_slice(name.as_bytes());
-    body.extend_from_slice(data);
-    module.push(0);
-    leb(body.len(), &mut module);
-    module.extend_from_slice(&body);
-    module
-}
-
 /// A host loads only a module `rbac` emitted for its ABI, and says why it does not with a
 /// code: E0902 for bytes with a right digest that are not a policy module (not WebAssembly,
 /// no `rbac.meta`, an export missing), E0903 for another ABI version, E0904 for a damaged one.
@@ -350,11 +330,11 @@ fn modules_that_are_not_policy_modules_are_refused_with_their_code() {
     };
     assert_eq!(refused(&seal(b"not a module at all".to_vec())), Some("E0902"), "not WebAssembly");
     assert_eq!(refused(&seal(module(1))), Some("E0902"), "no rbac.meta");
-    assert_eq!(refused(&seal(with_custom(module(1), "rbac.meta", b"{"))), Some("E0902"), "bad rbac.meta");
-    let err = rbac::wasm::WasmPolicy::new(&seal(with_custom(module(1), "rbac.meta", &meta))).err();
+    assert_eq!(refused(&seal(common::with_custom(module(1), "rbac.meta", b"{"))), Some("E0902"), "bad rbac.meta");
+    let err = rbac::wasm::WasmPolicy::new(&seal(common::with_custom(module(1), "rbac.meta", &meta))).err();
     assert_eq!(err.as_ref().map(|e| e.code), Some("E0902"), "no rbac_decide: {err:?}");
     assert!(err.is_some_and(|e| e.message.contains("rbac_input_ptr")), "names the export");
-    let err = rbac::wasm::WasmPolicy::new(&seal(with_custom(module(2), "rbac.meta", &meta))).err();
+    let err = rbac::wasm::WasmPolicy::new(&seal(common::with_custom(module(2), "rbac.meta", &meta))).err();
     assert_eq!(err.as_ref().map(|e| e.code), Some("E0903"), "ABI 2: {err:?}");
     assert!(err.is_some_and(|e| e.to_string() == "[E0903] the module speaks ABI version 2; this host speaks 1"));
     assert_eq!(refused(&bytes[..bytes.len() - 1]), Some("E0902"), "no whole digest");

@@ -255,6 +255,16 @@ impl Checker<'_, '_> {
             return;
         }
         let always = if op == CmpOp::Eq { "never holds" } else { "always holds" };
+        // What was likely meant: a group's membership, a prefix in other case, the user.
+        let lower = id.to_ascii_lowercase();
+        let help = if let Some(group) = id.strip_prefix("group:").filter(|g| !g.is_empty()) {
+            Some(format!("a group is tested with `principal in group:{group}`"))
+        } else if let Some(kind) = ["user:", "service:"].into_iter().find(|k| lower.starts_with(k)) {
+            let rest = id.get(kind.len()..).unwrap_or("");
+            (!rest.is_empty()).then(|| format!("did you mean `\"{kind}{rest}\"`? (the prefix is lower-case)"))
+        } else {
+            (!id.is_empty()).then(|| format!("did you mean `\"user:{id}\"`?"))
+        };
         self.diags.push(
             Diagnostic::warning(
                 "W0008",
@@ -262,10 +272,7 @@ impl Checker<'_, '_> {
                 span,
                 "no principal has this id",
             )
-            .with_help(format!(
-                "did you mean `\"user:{}\"`? (a group is tested with `principal in group:NAME`)",
-                id.strip_prefix("group:").unwrap_or(&id)
-            )),
+            .with_help_opt(help),
         );
     }
 

@@ -795,6 +795,22 @@ assign viewer to user:h;
         assert!(help.starts_with("`read` is in the standard action set `crud`: add `use std::crud;`"), "{help}");
         let (_, help) = first("resource doc { actions cruds; }\nrole v { allow share on doc; }\n", "E0203");
         assert!(help.contains("`cruds`: add `use std::crud;`"), "{help}");
+        let (_, help) = first("resource doc { actions cruds; }\nrole v { allow read on doc; }\n", "E0203");
+        assert!(help.contains("`cruds`: add `use std::crud;`"), "{help}");
+        // W0008's help: what was likely meant, never a second prefix.
+        let id = |literal: &str| {
+            first(
+                &format!(
+                    "resource doc {{ actions read; }}\nrole v {{ allow read on doc when principal.id == {literal}; }}\n"
+                ),
+                "W0008",
+            )
+            .1
+        };
+        assert_eq!(id("\"ann@acme.com\""), "did you mean `\"user:ann@acme.com\"`?");
+        assert_eq!(id("\"group:admins\""), "a group is tested with `principal in group:admins`");
+        assert_eq!(id("\"User:ann\""), "did you mean `\"user:ann\"`? (the prefix is lower-case)");
+        assert_eq!((id("\"\""), id("\"user:\"")), (String::new(), String::new()));
         // Group membership is no attribute.
         let (_, help) = first(
             "resource doc { actions read; }\nrole v { allow read on doc when \"a\" in principal.groups; }\n",

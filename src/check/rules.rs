@@ -31,7 +31,7 @@ impl Checker<'_, '_> {
         let known = self.known_action_names();
         // `actions crud;` without `use std::crud;` declares one action named `crud`: the
         // standard set's members are then unknown.
-        let std_set = std_set_of(name).filter(|(set, _)| self.ir.actions.iter().any(|a| a == set));
+        let std_set = std_sets_of(name).into_iter().find(|(set, _)| self.ir.actions.iter().any(|a| a == set));
         let help = match std_set {
             Some((set, module)) => Some(format!(
                 "`{name}` is in the standard action set `{set}`: add `use std::{module};` (without it, \
@@ -787,9 +787,11 @@ fn a_type(ty: &impl std::fmt::Display) -> String {
     format!("{article} `{name}`")
 }
 
-/// The standard library's action set that has `action` as a member (directly or through
-/// another of its sets), and its module: `("crud", "crud")` for `read`.
-fn std_set_of(action: &str) -> Option<(String, &'static str)> {
+/// The standard library's action sets that have `action` as a member (directly or through
+/// another of its sets), each with its module: `("crud", "crud")` and `("cruds", "crud")` for
+/// `read`.
+fn std_sets_of(action: &str) -> Vec<(String, &'static str)> {
+    let mut found = Vec::new();
     for (module, text) in crate::source::STDLIB {
         // `actions NAME = a, b, c;` lines.
         let sets: Vec<(&str, Vec<&str>)> = text
@@ -803,9 +805,9 @@ fn std_set_of(action: &str) -> Option<(String, &'static str)> {
         for (name, members) in &sets {
             let through = members.iter().any(|m| sets.iter().any(|(n, inner)| n == m && direct(inner)));
             if direct(members) || through {
-                return Some((name.to_string(), module));
+                found.push((name.to_string(), *module));
             }
         }
     }
-    None
+    found
 }

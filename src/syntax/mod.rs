@@ -497,7 +497,9 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
         let before = text.get(..pos).unwrap_or("");
         let start = before.trim_end_matches(word_char).len();
         let prefix = before.get(start..).unwrap_or("");
-        if start < pos && token::KEYWORDS.contains(&prefix) {
+        // `user_ann` for `user:ann`: the `:` expected there is the fix, said below.
+        let subject_kind = matches!(prefix, "user" | "service" | "group") && expected.iter().any(|x| x == "`:`");
+        if start < pos && token::KEYWORDS.contains(&prefix) && !subject_kind {
             keyword_prefix = Some(prefix);
             pos = start;
             expected.clear();
@@ -527,7 +529,7 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
     // The end of the file is shown right after its last code: a last newline ends a line and
     // starts none, and the human header and JSON then name the same place.
     if found.is_empty() {
-        pos = text.trim_end().len();
+        pos = last_code_end(text);
     }
     // Quotes show as themselves; what would not (a control or invisible character) escaped.
     let shown = |t: &str| -> String {
@@ -558,9 +560,9 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
         helps.push(format!("comparisons do not chain: join two with `&&` (`a {op} b && b {op} c`)"));
     } else if found == "=" {
         let next = text.get(pos + 1..).unwrap_or("");
-        if next.starts_with('>') {
+        if next.starts_with('>') && expects("`>=`") {
             helps.push("did you mean `>=`?".to_string());
-        } else if next.starts_with('<') {
+        } else if next.starts_with('<') && expects("`<=`") {
             helps.push("did you mean `<=`?".to_string());
         } else if expects("`==`") {
             helps.push("compare with `==`".to_string());
@@ -578,10 +580,16 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
         helps.push("did you mean `||`?".to_string());
     } else if found == "not" && expects("`!`") {
         helps.push("did you mean `!`?".to_string());
-    } else if found == "'" {
+    } else if found == "'" && !expects("a name") {
         helps.push("strings are written in double quotes: `\"...\"`".to_string());
-    } else if found == "\"" && expects("a name") {
+    } else if matches!(found, "\"" | "'") && expects("a name") {
         helps.push("a name is written without quotes here".to_string());
+    } else if expects("`:`")
+        && let Some(kind) =
+            ["user", "service", "group"].into_iter().find(|k| text.get(..pos).is_some_and(|t| t.ends_with(k)))
+        && let Some(rest) = found.strip_prefix(['_', '-', '.']).filter(|r| !r.is_empty())
+    {
+        helps.push(format!("a subject is written with `:`: `{kind}:{rest}`"));
     } else if found == "*" && expects("an id") {
         helps.push(
             "an id is one name, not a pattern: for every one, leave out `on PATH` (everywhere) or name the scope above"
@@ -600,12 +608,8 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
     }
     // A `;` left off at the end of a line shows as the next line's first token: say where
     // it goes.
-    let at_end = found.is_empty() && text.get(pos..).is_some_and(|r| r.trim().is_empty());
-    let code_end = if at_end {
-        Some(text.get(..pos).unwrap_or("").trim_end().len()).filter(|&e| e > 0)
-    } else {
-        code_end_on_lines_before(text, pos)
-    };
+    let at_end = found.is_empty();
+    let code_end = if at_end { Some(pos).filter(|&e| e > 0) } else { code_end_on_lines_before(text, pos) };
     if expected.iter().any(|x| x == "`;`")
         && let Some(end) = code_end
     {
@@ -678,17 +682,25 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
     } else if word && expects("`,`") {
         // Another item of the list (a comma left out), or the keyword that ends the list left
         // out: the keyword is missing when it does not come later in the statement.
+        // The rest of the statement, to its `;` (lists and their keyword may span lines).
         let statement = text.get(pos..).unwrap_or("");
-        let statement = statement.get(..statement.find([';', '{', '\n']).unwrap_or(statement.len())).unwrap_or("");
+        let statement = statement.get(..statement.find(';').unwrap_or(statement.len())).unwrap_or("");
         let before = text.get(..pos).unwrap_or("").trim_end();
         let prev = before.get(before.trim_end_matches(|c: char| !c.is_whitespace() && c != ',').len()..);
         // Two subjects side by side (`user:ann user:bob`) are a list missing its comma.
-        let subjects = prev.is_some_and(|p| p.contains(':')) && token_at(pos).contains(':');
+        let subject = |t: &str| ["user:", "service:", "group:"].iter().any(|k| t.starts_with(k));
+        let subjects = prev.is_some_and(subject) && subject(token_at(pos));
+        // A condition starts with an attribute: only then is `when` what is missing.
+        let condition = ["principal", "resource", "context"].contains(&found) || token_at(pos).contains('.');
+        let later = |k: &str| {
+            if k == "{" { statement.contains('{') } else { statement.split(|c: char| !word_char(c)).any(|w| w == k) }
+        };
         let missing = expected
             .iter()
             .filter_map(|x| x.strip_prefix('`')?.strip_suffix('`'))
             .filter(|k| *k == "{" || k.chars().all(|c| c.is_ascii_alphabetic()))
-            .find(|k| !subjects && !statement.split(|c: char| !word_char(c) && c != '{').any(|w| w == *k));
+            .filter(|k| *k != "when" || condition)
+            .find(|k| !subjects && !later(k));
         helps.push(match (missing, prev.filter(|p| !p.is_empty())) {
             (Some(k), _) if k.chars().all(|c| c.is_ascii_alphabetic()) => {
                 format!("add `{k}` before `{}`", token_at(pos))
@@ -712,6 +724,24 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
         d = d.with_help(help);
     }
     d
+}
+
+/// Where the last code of `text` ends: blanks and line comments after it left out (a block
+/// comment on the way: its end, as the text goes).
+fn last_code_end(text: &str) -> usize {
+    let mut end = text.len();
+    loop {
+        let start = text.get(..end).and_then(|t| t.rfind('\n')).map_or(0, |i| i + 1);
+        let line = text.get(start..end).unwrap_or("");
+        if line.contains("/*") || line.contains("*/") {
+            return start + line.trim_end().len();
+        }
+        let code = without_line_comment(line).trim_end();
+        if !code.trim_start().is_empty() || start == 0 {
+            return start + code.len();
+        }
+        end = start - 1;
+    }
 }
 
 /// Where the code ends on the nearest line before `pos` that has any, when `pos` starts its
@@ -1504,6 +1534,18 @@ mod tests {
             "separate the items of a list with `,`: `user:ann, user:bob`"
         );
         assert!(help("role r { allow read when context.x on doc; }\n").starts_with("a rule names its types before"));
+        // A comma left out where the keyword does come later (on another line, or `{`), or
+        // where what follows is no condition.
+        let comma = "separate the items of a list with `,`";
+        assert_eq!(help("role v { }\nrole e { }\nrole r extends v e { }\n"), format!("{comma}: `v, e`"));
+        assert_eq!(help("role r { allow read write\n    on doc; }\n"), format!("{comma}: `read, write`"));
+        assert_eq!(help("role v { }\nrole e { }\nassign v e\n  to user:a;\n"), format!("{comma}: `v, e`"));
+        assert_eq!(help("role r { allow read on doc project; }\n"), format!("{comma}: `doc, project`"));
+        assert_eq!(help("role r { }\nassign r to user:ann doc:x;\n"), "add `on` before `doc:x`");
+        // A subject's `:` written otherwise; a name in quotes; `=>` where nothing compares.
+        assert_eq!(help("role r { }\nassign r to user_ann;\n"), "a subject is written with `:`: `user:ann`");
+        assert_eq!(help("role 'admin' { }\n"), "a name is written without quotes here");
+        assert_eq!(help("role r { }\nassign r => user:a;\n"), "");
         // Other languages' operators, quotes and comments.
         assert_eq!(help("role r { allow read on doc when context.a and context.b; }\n"), "did you mean `&&`?");
         assert_eq!(help("role r { allow read on doc when context.a or context.b; }\n"), "did you mean `||`?");
@@ -1548,8 +1590,11 @@ mod tests {
         );
         let (message, _, span) = slip("/* a comment\nrole r { }\n");
         assert_eq!((message.as_str(), span.as_str()), ("block comment never closed", "/"));
-        // The `;` left off at the very end of a file without a last newline.
+        // The `;` left off at the very end of a file without a last newline, or before a last
+        // comment.
         assert_eq!(help("role r { }\nassign r to everyone"), "add `;` at the end of line 4");
+        assert_eq!(help("role r { }\nassign r to everyone // all\n"), "add `;` at the end of line 4");
+        assert_eq!(help("role r { }\nassign r to everyone\n// the end\n\n"), "add `;` at the end of line 4");
     }
 
     #[test]

@@ -71,3 +71,25 @@ pub fn policy_files(dirs: &[&str]) -> Vec<(PathBuf, String)> {
     }
     out
 }
+
+/// Appends a custom section (id 0, size, name, data) to a module.
+pub fn with_custom(mut module: Vec<u8>, name: &str, data: &[u8]) -> Vec<u8> {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            out.push(if n == 0 { byte } else { byte | 0x80 });
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    let mut body = Vec::new();
+    leb(name.len(), &mut body);
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(data);
+    module.push(0);
+    leb(body.len(), &mut module);
+    module.extend_from_slice(&body);
+    module
+}

@@ -791,12 +791,29 @@ export function loadPolicy(bytes) {
   const crypto = globalThis.process?.getBuiltinModule?.("node:crypto");
   if (!crypto) throw new Error("no synchronous SHA-256 here to check the module with: use loadPolicyAsync");
   checkDigest(crypto.createHash("sha256").update(body).digest(), digest);
-  return new Policy(new WebAssembly.Module(bytes));
+  return asPolicyModule(() => new Policy(new WebAssembly.Module(bytes)));
+}
+
+/** Runs `load`; a failure other than a `ModuleError` (not WebAssembly, an export missing) is
+ * E0902, as the Rust host says it. */
+function asPolicyModule(load) {
+  try {
+    return load();
+  } catch (e) {
+    if (e instanceof ModuleError) throw e;
+    throw new ModuleError("E0902", `not a policy module: ${e && e.message}`);
+  }
 }
 
 /** Loads a policy module from its bytes with an asynchronous compile and check (browsers too). */
 export async function loadPolicyAsync(bytes) {
   const { body, digest } = sealed(bytes);
   checkDigest(await globalThis.crypto.subtle.digest("SHA-256", body), digest);
-  return new Policy(await WebAssembly.compile(bytes));
+  let module;
+  try {
+    module = await WebAssembly.compile(bytes);
+  } catch (e) {
+    throw new ModuleError("E0902", `not a policy module: ${e && e.message}`);
+  }
+  return asPolicyModule(() => new Policy(module));
 }

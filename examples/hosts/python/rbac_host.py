@@ -453,24 +453,28 @@ class Policy:
         self._store = wasmtime.Store(engine)
         self._store.set_limits(memory_size=memory_limit, instances=1)
         self._store.set_fuel(fuel)
-        # No imports: a policy module needs nothing from its host.
-        instance = wasmtime.Instance(self._store, wasmtime.Module(engine, wasm), [])
-        exports = instance.exports(self._store)
-        self._memory = exports["memory"]
-        self._f = {
-            name: exports[name]
-            for name in (
-                "rbac_abi_version",
-                "rbac_input_ptr",
-                "rbac_input_cap",
-                "rbac_output_ptr",
-                "rbac_output_len",
-                "rbac_principal_ptr",
-                "rbac_principal_len",
-                "rbac_decide",
-            )
-        }
-        version = self._call("rbac_abi_version")
+        try:
+            # No imports: a policy module needs nothing from its host.
+            instance = wasmtime.Instance(self._store, wasmtime.Module(engine, wasm), [])
+            exports = instance.exports(self._store)
+            self._memory = exports["memory"]
+            self._f = {
+                name: exports[name]
+                for name in (
+                    "rbac_abi_version",
+                    "rbac_input_ptr",
+                    "rbac_input_cap",
+                    "rbac_output_ptr",
+                    "rbac_output_len",
+                    "rbac_principal_ptr",
+                    "rbac_principal_len",
+                    "rbac_decide",
+                )
+            }
+            version = self._call("rbac_abi_version")
+        except (wasmtime.WasmtimeError, wasmtime.Trap, KeyError, TypeError) as e:
+            # Not WebAssembly, an export missing or of another kind: as the Rust host says it.
+            raise ModuleError("E0902", f"not a policy module: {e}") from None
         if version != ABI_VERSION:
             raise ModuleError("E0903", f"the module speaks ABI version {version}; this host speaks {ABI_VERSION}")
         self.input_ptr = self._call("rbac_input_ptr")
