@@ -445,14 +445,34 @@ impl Checker<'_, '_> {
         // in a subject's, they were reported for `everyone`).
         let mut report = |si: usize, subject: &str, mut list: Vec<&Held<'_>>, among_everyone: bool| {
             list.sort_by_key(|h| h.span);
-            for (j, later) in list.iter().enumerate() {
-                if found.contains_key(&(si, later.span)) {
-                    continue;
+            // Two assignments overlap when one's scope is a prefix of the other's: each is
+            // compared only with those at its scope's prefixes (comparing every pair was
+            // quadratic for one subject with many assignments on disjoint scopes).
+            let mut at: std::collections::HashMap<&[_], Vec<usize>> = std::collections::HashMap::new();
+            for (i, h) in list.iter().enumerate() {
+                at.entry(h.scope.as_slice()).or_default().push(i);
+            }
+            // For each assignment, the first earlier one it clashes with.
+            let mut first: BTreeMap<usize, usize> = BTreeMap::new();
+            for (x, held) in list.iter().enumerate() {
+                for depth in 0..=held.scope.len() {
+                    let Some(prefix) = held.scope.get(..depth) else { continue };
+                    for &y in at.get(prefix).into_iter().flatten() {
+                        let (e, l) = if y < x { (y, x) } else { (x, y) };
+                        let (Some(earlier), Some(later)) = (list.get(e), list.get(l)) else { continue };
+                        let counts = among_everyone || !(earlier.everyone && later.everyone);
+                        if e != l && counts && clash(earlier, later) {
+                            let slot = first.entry(l).or_insert(e);
+                            *slot = (*slot).min(e);
+                        }
+                    }
                 }
-                let counts = |earlier: &Held<'_>| among_everyone || !(earlier.everyone && later.everyone);
-                if let Some(first) = list.iter().take(j).find(|earlier| counts(earlier) && clash(earlier, later)) {
-                    found.insert((si, later.span), (first.span, subject.to_string(), later.member, first.member));
-                }
+            }
+            for (l, e) in first {
+                let (Some(later), Some(earlier)) = (list.get(l), list.get(e)) else { continue };
+                found
+                    .entry((si, later.span))
+                    .or_insert_with(|| (earlier.span, subject.to_string(), later.member, earlier.member));
             }
         };
         // `everyone`'s own clashes first, so that they are named for `everyone`.
