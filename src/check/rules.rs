@@ -813,19 +813,16 @@ fn a_type(ty: &impl std::fmt::Display) -> String {
 fn std_sets_of(action: &str) -> Vec<(String, &'static str)> {
     let mut found = Vec::new();
     for (module, text) in crate::source::STDLIB {
-        // `actions NAME = a, b, c;` lines.
-        let sets: Vec<(&str, Vec<&str>)> = text
-            .lines()
-            .filter_map(|l| {
-                let (name, members) = l.strip_prefix("actions ")?.split_once('=')?;
-                Some((name.trim(), members.trim().trim_end_matches(';').split(',').map(str::trim).collect()))
-            })
-            .collect();
-        let direct = |set: &[&str]| set.contains(&action);
-        for (name, members) in &sets {
-            let through = members.iter().any(|m| sets.iter().any(|(n, inner)| n == m && direct(inner)));
-            if direct(members) || through {
-                found.push((name.to_string(), *module));
+        // Read with the parser, as `use std::NAME;` reads it.
+        let file = crate::syntax::parse(0, text, &mut crate::diag::Diagnostics::default());
+        let sets: Vec<&ast::ActionSet> =
+            file.items.iter().filter_map(|i| if let Item::ActionSet(a) = i { Some(a) } else { None }).collect();
+        let direct = |set: &ast::ActionSet| set.members.iter().any(|m| m.text == action);
+        for set in &sets {
+            let through =
+                set.members.iter().any(|m| sets.iter().any(|inner| inner.name.name == m.text && direct(inner)));
+            if direct(set) || through {
+                found.push((set.name.name.to_string(), *module));
             }
         }
     }

@@ -609,10 +609,8 @@ fn to_lsp(sources: &Sources, d: &Diagnostic, uri: impl Fn(&str) -> String) -> Va
 fn range(sources: &Sources, label: &Label) -> Value {
     // From the sources' table of line starts: an outline of many items asks for many ranges.
     let at = |offset: u32| match sources.line_of(label.span.file, offset as usize) {
-        Some((file, at, line, start)) => {
-            json!({"line": line, "character": file.text.get(start..at).map_or(0, |l| l.encode_utf16().count())})
-        }
-        None => json!({"line": 0, "character": 0}),
+        Some((file, at, line, start)) => line_character(line, file.text.get(start..at).unwrap_or("")),
+        None => line_character(0, ""),
     };
     json!({"start": at(label.span.start), "end": at(label.span.end)})
 }
@@ -689,9 +687,13 @@ fn offset_of(text: &str, line: u64, character: u64) -> Option<usize> {
 fn position(text: &str, offset: usize) -> Value {
     let before = text.get(..offset.min(text.len())).unwrap_or(text);
     let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-    let line = before.matches('\n').count();
-    let character = before.get(line_start..).map_or(0, |l| l.encode_utf16().count());
-    json!({"line": line, "character": character})
+    line_character(before.matches('\n').count(), before.get(line_start..).unwrap_or(""))
+}
+
+/// A protocol position: the line from 0, and the column in UTF-16 units of the line's text
+/// before it (`upto`).
+fn line_character(line: usize, upto: &str) -> Value {
+    json!({"line": line, "character": upto.encode_utf16().count()})
 }
 
 fn end_of(text: &str) -> Value {
