@@ -507,6 +507,28 @@ fn cli_can_and_eval_verify_tokens() {
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["decision"], "allow");
     assert_eq!(lines[1]["errors"][0]["code"], "E0751");
+
+    // A key set or token file that cannot be read, or a key set that is none: each stops the
+    // command with its code before anything is decided.
+    let not_keys = file("not-keys.json", r#"{"kty": "RSA"}"#);
+    let missing = dir.join("no-such.json").to_string_lossy().into_owned();
+    let okta = |f: &str| format!("okta={f}");
+    for (args, code) in [
+        (vec!["can", &policy_file, "--token", &fresh, "--jwks", &okta(&not_keys)], "E0764"),
+        (vec!["can", &policy_file, "--token", &fresh, "--jwks", &okta(&missing)], "E0209"),
+        (vec!["can", &policy_file, "--token", &missing, "--jwks", &jwks_okta], "E0209"),
+        (vec!["eval", &policy_file, "-r", &requests, "--jwks", &not_keys], "E0764"),
+    ] {
+        let mut args = args;
+        if args[0] == "can" {
+            args.extend_from_slice(&["write", "workspace:prod"]);
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rbac")).args(&args).output().expect("run rbac");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing decided");
+        assert!(err.starts_with(&format!("error[{code}]: ")), "{args:?}: {err}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

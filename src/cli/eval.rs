@@ -40,7 +40,7 @@ pub fn run(
     let verifier = match super::token::verifier(&policy, keys) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{e}");
             return ExitCode::from(2);
         }
     };

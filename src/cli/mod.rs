@@ -344,7 +344,7 @@ fn can(
                 request.principal = rbac::Principal::Token(rbac::TokenPrincipal { token: t, attrs: Default::default() })
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("{e}");
                 return ExitCode::from(2);
             }
         }
@@ -373,7 +373,7 @@ fn can(
         Some(_) => match token::verifier(&policy, keys) {
             Ok(v) => token::decide(&policy, &v, request),
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("{e}");
                 return ExitCode::from(2);
             }
         },

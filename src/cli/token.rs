@@ -20,8 +20,36 @@ pub struct KeyArgs {
     pub leeway: u64,
 }
 
+/// Why the token options cannot be used: a file that cannot be read (`E0209`), a key set
+/// that is none (`E0764`), or options that do not fit the policy (no code: a usage error).
+#[derive(Debug)]
+pub struct Failure {
+    code: Option<&'static str>,
+    message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Failure {
+        Failure { code: None, message: message.into() }
+    }
+
+    fn unreadable(what: &str, e: &std::io::Error) -> Failure {
+        Failure { code: Some("E0209"), message: format!("cannot read {what}: {e}") }
+    }
+}
+
+/// As the command line prints it: `error[CODE]: message`, or `error: message`.
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "error[{code}]: {}", self.message),
+            None => write!(f, "error: {}", self.message),
+        }
+    }
+}
+
 /// A verifier for the policy's identities: keys from the `--jwks` files, or by discovery.
-pub fn verifier(policy: &Policy, args: &KeyArgs) -> Result<TokenVerifier, String> {
+pub fn verifier(policy: &Policy, args: &KeyArgs) -> Result<TokenVerifier, Failure> {
     let verifier = if args.jwks.is_empty() {
         discovery()
     } else {
@@ -42,7 +70,7 @@ fn discovery() -> TokenVerifier {
     TokenVerifier::new(StaticKeys::new())
 }
 
-fn static_keys(trusted: &[TrustedIssuer], specs: &[String]) -> Result<StaticKeys, String> {
+fn static_keys(trusted: &[TrustedIssuer], specs: &[String]) -> Result<StaticKeys, Failure> {
     let mut any: Option<Jwks> = None;
     let mut by_issuer: Vec<(String, Jwks)> = Vec::new();
     for spec in specs {
@@ -50,17 +78,20 @@ fn static_keys(trusted: &[TrustedIssuer], specs: &[String]) -> Result<StaticKeys
         match named {
             Some((name, file)) => {
                 let Some(t) = trusted.iter().find(|t| t.identity == name) else {
-                    return Err(format!(
+                    return Err(Failure::usage(format!(
                         "`--jwks {spec}`: the policy has no identity `{name}` with an issuer{}",
                         list(trusted)
-                    ));
+                    )));
                 };
                 by_issuer.push((t.issuer.clone(), read_jwks(file)?));
             }
             None if any.is_some() => {
-                return Err("`--jwks FILE` may be given once; name the identity of each: `--jwks IDENTITY=FILE`".into());
+                return Err(Failure::usage(
+                    "`--jwks FILE` may be given once; name the identity of each: `--jwks IDENTITY=FILE`",
+                ));
             }
             None => {
+                let jwks = read_jwks(spec)?;
                 // One key set for several issuers lets each issuer's key speak for all of
                 // them: allowed (a JWKS file is the operator's own choice), but said.
                 if trusted.len() > 1 {
@@ -70,7 +101,7 @@ fn static_keys(trusted: &[TrustedIssuer], specs: &[String]) -> Result<StaticKeys
                         list(trusted)
                     );
                 }
-                any = Some(read_jwks(spec)?);
+                any = Some(jwks);
             }
         }
     }
@@ -95,9 +126,10 @@ fn is_ident(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn read_jwks(file: &str) -> Result<Jwks, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read `{file}`: {e}"))?;
-    let jwks = Jwks::from_json(&text).map_err(|e| format!("`{file}`: {e}"))?;
+fn read_jwks(file: &str) -> Result<Jwks, Failure> {
+    let text = std::fs::read_to_string(file).map_err(|e| Failure::unreadable(&format!("`{file}`"), &e))?;
+    let jwks = Jwks::from_json(&text)
+        .map_err(|e| Failure { code: Some("E0764"), message: format!("`{file}`: {}", e.message) })?;
     if jwks.is_empty() {
         eprintln!("warning: `{file}` has no key that can verify signatures ({} left out)", jwks.skipped());
     }
@@ -105,14 +137,14 @@ fn read_jwks(file: &str) -> Result<Jwks, String> {
 }
 
 /// The token in `file` (`-` for standard input), without surrounding whitespace.
-pub fn read_token(file: &str) -> Result<String, String> {
+pub fn read_token(file: &str) -> Result<String, Failure> {
     let mut text = String::new();
     let read = if file == "-" {
         std::io::stdin().read_to_string(&mut text).map(|_| ())
     } else {
         std::fs::read_to_string(file).map(|t| text = t)
     };
-    read.map_err(|e| format!("cannot read the token `{file}`: {e}"))?;
+    read.map_err(|e| Failure::unreadable(&format!("the token `{file}`"), &e))?;
     Ok(text.trim().to_string())
 }
 

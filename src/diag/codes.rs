@@ -112,7 +112,8 @@ has `std::crud` (`actions crud = create, read, update, delete;` and `actions cru
 "E0209", "file cannot be read",
 "A policy file, or a file named by `use \"file.rbac\";`, cannot be read. `use` paths are
 relative to the file that says them. Commands give the same code for another file they read
-that cannot be read: `eval`'s requests, `audit`'s log, a bundle.
+that cannot be read: `eval`'s requests, `audit`'s log, a bundle, a `--jwks` key set, a
+`--token` file.
 
     use \"roles/common.rbac\";   // error when that file does not exist";
 "E0210", "attribute named `id`",
@@ -409,6 +410,13 @@ numbers of seconds. Deny.";
 "E0763", "unverified token",
 "A request names its principal by a token but was decided without a verifier: library users
 call `Policy::decide_with` with an `identity::TokenVerifier`; the CLI always verifies. Deny.";
+"E0764", "not a JSON Web Key Set",
+"A key set given to `--jwks FILE` (or to `identity::Jwks::from_json`) is not JSON, or not an
+object with a `keys` list (RFC 7517). Nothing is decided with it: the command stops before
+reading requests. Keys in the list that cannot verify signatures (encryption keys, symmetric
+`oct` keys, unknown types) are left out with a warning, not this error.
+
+    {\"keys\": [{\"kty\": \"RSA\", \"kid\": \"k1\", \"n\": \"...\", \"e\": \"AQAB\"}]}";
 "E0801", "not a policy bundle",
 "The bytes given to `Policy::from_bundle` do not start with the bundle magic
 (`\\x89RBAC\\r\\n\\x1a`, docs/bundle.md). The command line reads a file that starts with the magic as

@@ -126,7 +126,7 @@ impl OidcDiscovery {
             return Err(format!("the discovery document `{config_url}` has no `jwks_uri`"));
         };
         check_url(jwks_uri)?;
-        Jwks::from_json(&self.get(jwks_uri)?).map_err(|e| format!("`{jwks_uri}`: {e}"))
+        Jwks::from_json(&self.get(jwks_uri)?).map_err(|e| format!("`{jwks_uri}`: {}", e.message))
     }
 
     fn get(&self, url: &str) -> Result<String, String> {

@@ -2,6 +2,7 @@
 //! [`KeySource`] trait the verifier asks for an issuer's keys, with [`StaticKeys`], the source
 //! for keys the caller already has (a JWKS file, keys in memory). No I/O happens here.
 
+use crate::request::RequestError;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -80,11 +81,12 @@ pub struct Jwks {
 }
 
 impl Jwks {
-    /// Reads a key set: `{"keys": [JWK, ...]}`.
-    pub fn from_json(text: &str) -> Result<Jwks, String> {
-        let value: Value = serde_json::from_str(text).map_err(|e| format!("not a JSON Web Key Set: {e}"))?;
+    /// Reads a key set: `{"keys": [JWK, ...]}`. Text that is no such object is `E0764`.
+    pub fn from_json(text: &str) -> Result<Jwks, RequestError> {
+        let not_a_set = |why: String| RequestError::new("E0764", format!("not a JSON Web Key Set: {why}"));
+        let value: Value = serde_json::from_str(text).map_err(|e| not_a_set(e.to_string()))?;
         let Some(Value::Array(items)) = value.get("keys") else {
-            return Err("not a JSON Web Key Set: it has no `keys` list".to_string());
+            return Err(not_a_set("it has no `keys` list".to_string()));
         };
         let mut jwks = Jwks::default();
         for item in items {
@@ -219,8 +221,8 @@ mod tests {
 
     #[test]
     fn a_document_without_keys_is_an_error() {
-        assert!(Jwks::from_json("{}").is_err());
-        assert!(Jwks::from_json("[").is_err());
+        assert_eq!(Jwks::from_json("{}").err().map(|e| e.code).as_deref(), Some("E0764"));
+        assert_eq!(Jwks::from_json("[").err().map(|e| e.code).as_deref(), Some("E0764"));
         assert!(Jwks::from_json(r#"{"keys": []}"#).is_ok_and(|k| k.is_empty()));
     }
 
