@@ -346,6 +346,17 @@ fn sync_policies_and_masks() {
         assert_eq!(verify(&log, None).0, 0, "{sync}");
         assert_eq!(lines(&log).len(), 5, "{sync}");
     }
+    // A log that cannot be written (a full disk): whatever the sync policy, no decision is
+    // printed without its entry, even those whose entries wait in `never`'s buffer.
+    if Path::new("/dev/full").exists() {
+        for sync in ["always", "batch", "never"] {
+            let out = eval(Path::new("/dev/full"), 500, &["--audit-sync", sync]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{sync}: {err}");
+            assert!(out.stdout.is_empty(), "{sync}: decisions printed without their entries");
+            assert!(err.contains("cannot write the audit log"), "{sync}: {err}");
+        }
+    }
     let out = eval(&d.join("x.log"), 1, &["--audit-sync", "sometimes"]);
     assert_eq!(out.status.code(), Some(2));
     let out = eval(&d.join("y.log"), 1, &["--mask", "owner"]);

@@ -216,6 +216,14 @@ impl<S: Sink> AuditLog<S> {
         Ok(Recorded { id, seq, hash: self.head.hash.clone() })
     }
 
+    /// Hands every entry recorded so far to the sink's destination (the operating system, for
+    /// a file), without making it durable. Under `never` entries wait in a buffer: a caller
+    /// that shows decisions in batches flushes before each, so that no decision is shown
+    /// whose entry could still be lost to a write error.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.sink.flush()
+    }
+
     /// Flushes, and makes durable unless the policy is `never`.
     pub fn close(mut self) -> io::Result<()> {
         self.finish()

@@ -73,6 +73,12 @@ impl Recorder {
         self.log.record_policy_change(change).map(|_| ()).map_err(|e| self.failed(&e))
     }
 
+    /// Hands the entries recorded so far to the operating system (under `never` they wait
+    /// in a buffer); `Err` (already reported) when they cannot be written.
+    pub fn flush(&mut self) -> Result<(), ExitCode> {
+        self.log.flush().map_err(|e| self.failed(&e))
+    }
+
     fn failed(&self, e: &std::io::Error) -> ExitCode {
         eprintln!("error: cannot write the audit log `{}`: {e}; stopping", self.path);
         ExitCode::from(2)

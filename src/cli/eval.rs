@@ -3,7 +3,7 @@
 
 use rbac::{Decision, Request};
 
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::ExitCode;
 
 /// The engine deciding the requests.
@@ -31,7 +31,7 @@ pub fn run(
 ) -> ExitCode {
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)).max(1);
     let Some(policy) = super::load_policy(policy, "nothing was decided") else { return ExitCode::from(2) };
-    let mut recorder = match audit.open(&policy) {
+    let recorder = match audit.open(&policy) {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -67,16 +67,16 @@ pub fn run(
             }
         }
     };
-    let mut out = BufWriter::new(std::io::stdout().lock());
-    let mut pending = String::new();
     // Without an audit log, a request is read straight from its text (`Request::from_json`);
     // the log keeps each request as it was given, so then it is read through a JSON value.
     let logging = recorder.is_some();
+    let mut out = Output { recorder, held: Vec::new(), stdout: std::io::stdout().lock() };
+    let mut pending = String::new();
     // A decision goes to the audit log (when asked for) before it is printed.
     let mut emit = |request: Result<Request, rbac::RequestError>,
                     mut logged: Option<serde_json::Value>,
                     text: &str,
-                    out: &mut BufWriter<std::io::StdoutLock<'_>>| {
+                    out: &mut Output<'_>| {
         let decision = match request {
             Ok(req) => match verifier.resolve(&identities, &req) {
                 Ok(resolved) => {
@@ -92,12 +92,7 @@ pub fn run(
             },
             Err(e) => Decision::invalid(vec![e]),
         };
-        if let Some(rec) = recorder.as_mut() {
-            let request = logged.unwrap_or_else(|| super::audit::malformed_request(text));
-            rec.decision(&request, &decision)?;
-        }
-        serde_json::to_writer(&mut *out, &decision).map_err(|_| ExitCode::from(2))?;
-        out.write_all(b"\n").map_err(|_| ExitCode::from(2))
+        out.decision(logged, text, &decision)
     };
     // The request in `text` through a JSON value, with the value to log; `None` when the
     // document ends early.
@@ -118,10 +113,7 @@ pub fn run(
     // The rest of a document too large to keep is passed over, line by line, until the
     // brackets it opened close (or a line is a request of its own): what it leaves open.
     let mut passing: Option<Depth> = None;
-    let mut feed = |mut start: usize,
-                    pending: &mut String,
-                    cut: Option<Dropped>,
-                    out: &mut BufWriter<std::io::StdoutLock<'_>>| {
+    let mut feed = |mut start: usize, pending: &mut String, cut: Option<Dropped>, out: &mut Output<'_>| {
         if let Some(mut depth) = passing.take() {
             // Nothing is kept while passing over: the line is all of `pending`.
             let own = cut.is_none() && request_of_its_own(pending);
@@ -223,8 +215,10 @@ pub fn run(
     loop {
         // Before a read that may wait for input, the decisions so far are printed: a program
         // that writes a request and waits for its decision (a pipe, a terminal) gets it.
-        if reader.buffer().is_empty() && out.flush().is_err() {
-            return ExitCode::from(2);
+        if reader.buffer().is_empty()
+            && let Err(code) = out.release()
+        {
+            return code;
         }
         if let Some(parallel) = &parallel
             && pending.is_empty()
@@ -232,8 +226,8 @@ pub fn run(
             // The lines before one that cannot be read are decided first, as they come.
             let stop = batch.read(&mut reader, BATCH, waits);
             let (decided, stopped) = parallel.run(&batch, &identities);
-            if out.write_all(decided.as_bytes()).is_err() {
-                return ExitCode::from(2);
+            if let Err(code) = out.text(decided.as_bytes()) {
+                return code;
             }
             for line in batch.lines().skip(stopped) {
                 let start = pending.len();
@@ -281,12 +275,68 @@ pub fn run(
     {
         return code;
     }
-    if out.flush().is_err() {
-        return ExitCode::from(2);
+    out.close()
+}
+
+/// Decisions on their way to standard output, held until the audit log (when there is one)
+/// has written their entries: whatever `--audit-sync` says, no decision is printed whose
+/// entry could still fail to be written (under `never` entries wait in the log's buffer).
+struct Output<'a> {
+    recorder: Option<super::audit::Recorder>,
+    held: Vec<u8>,
+    stdout: std::io::StdoutLock<'a>,
+}
+
+/// Bytes of decisions held before they are printed (and the log flushed first).
+const HELD: usize = 64 << 10;
+
+impl Output<'_> {
+    /// Records a decision (`logged`: the request as given, or `None` for `text` that was no
+    /// JSON) when there is a log, and holds its line.
+    fn decision(
+        &mut self,
+        logged: Option<serde_json::Value>,
+        text: &str,
+        decision: &Decision<'_>,
+    ) -> Result<(), ExitCode> {
+        if let Some(rec) = self.recorder.as_mut() {
+            let request = logged.unwrap_or_else(|| super::audit::malformed_request(text));
+            rec.decision(&request, decision)?;
+        }
+        serde_json::to_writer(&mut self.held, decision).map_err(|_| ExitCode::from(2))?;
+        self.held.push(b'\n');
+        self.release_when_full()
     }
-    match recorder.map(super::audit::Recorder::close) {
-        Some(Err(code)) => code,
-        _ => ExitCode::SUCCESS,
+
+    /// Holds lines decided elsewhere (without a log).
+    fn text(&mut self, bytes: &[u8]) -> Result<(), ExitCode> {
+        self.held.extend_from_slice(bytes);
+        self.release_when_full()
+    }
+
+    fn release_when_full(&mut self) -> Result<(), ExitCode> {
+        if self.held.len() >= HELD { self.release() } else { Ok(()) }
+    }
+
+    /// Prints the held decisions, once the log has written their entries.
+    fn release(&mut self) -> Result<(), ExitCode> {
+        if let Some(rec) = self.recorder.as_mut() {
+            rec.flush()?;
+        }
+        self.stdout.write_all(&self.held).and_then(|()| self.stdout.flush()).map_err(|_| ExitCode::from(2))?;
+        self.held.clear();
+        Ok(())
+    }
+
+    /// Prints what is held and closes the log (syncing it as `--audit-sync` says).
+    fn close(mut self) -> ExitCode {
+        if let Err(code) = self.release() {
+            return code;
+        }
+        match self.recorder.map(super::audit::Recorder::close) {
+            Some(Err(code)) => code,
+            _ => ExitCode::SUCCESS,
+        }
     }
 }
 
