@@ -345,11 +345,13 @@ fn keys_without_alg_must_still_fit_the_token() {
 #[cfg(feature = "discovery")]
 /// A minimal OpenID provider on loopback: the discovery document and a key set that the test
 /// can rotate; counts the requests it serves. Serves at most `limit` connections.
-fn serve_provider(jwks: Arc<Mutex<String>>, hits: Arc<AtomicUsize>, limit: usize) -> String {
+/// `jwks_path` is where the discovery document says the keys are: `/oidc/jwks` serves them,
+/// `/oidc/moved` redirects there, `/oidc/away` redirects to plain http on another host.
+fn serve_provider(jwks: Arc<Mutex<String>>, hits: Arc<AtomicUsize>, limit: usize, jwks_path: &str) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let issuer = format!("{base}/oidc");
-    let doc = json!({"issuer": issuer, "jwks_uri": format!("{base}/oidc/jwks")}).to_string();
+    let doc = json!({"issuer": issuer, "jwks_uri": format!("{base}{jwks_path}")}).to_string();
     std::thread::spawn(move || {
         for stream in listener.incoming().take(limit) {
             let Ok(mut stream) = stream else { continue };
@@ -363,16 +365,21 @@ fn serve_provider(jwks: Arc<Mutex<String>>, hits: Arc<AtomicUsize>, limit: usize
             }
             let line = String::from_utf8_lossy(&request).lines().next().unwrap_or("").to_string();
             hits.fetch_add(1, Ordering::SeqCst);
-            let (status, body) = if line.starts_with("GET /oidc/.well-known/openid-configuration ") {
-                ("200 OK", doc.clone())
+            let (status, body, location) = if line.starts_with("GET /oidc/.well-known/openid-configuration ") {
+                ("200 OK", doc.clone(), "")
             } else if line.starts_with("GET /oidc/jwks ") {
-                ("200 OK", jwks.lock().map(|j| j.clone()).unwrap_or_default())
+                ("200 OK", jwks.lock().map(|j| j.clone()).unwrap_or_default(), "")
+            } else if line.starts_with("GET /oidc/moved ") {
+                ("302 Found", String::new(), "/oidc/jwks")
+            } else if line.starts_with("GET /oidc/away ") {
+                ("302 Found", String::new(), "http://192.0.2.2/oidc/jwks")
             } else {
-                ("404 Not Found", "{}".to_string())
+                ("404 Not Found", "{}".to_string(), "")
             };
+            let location = if location.is_empty() { String::new() } else { format!("Location: {location}\r\n") };
             let _ = write!(
                 stream,
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status}\r\n{location}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
         }
@@ -385,7 +392,7 @@ fn serve_provider(jwks: Arc<Mutex<String>>, hits: Arc<AtomicUsize>, limit: usize
 fn discovery_fetches_caches_and_refreshes_keys_on_loopback() {
     let served = Arc::new(Mutex::new(read("keys/jwks.json")));
     let hits = Arc::new(AtomicUsize::new(0));
-    let issuer = serve_provider(Arc::clone(&served), Arc::clone(&hits), 20);
+    let issuer = serve_provider(Arc::clone(&served), Arc::clone(&hits), 20, "/oidc/jwks");
     let src = format!(
         r#"identity local {{ issuer "{issuer}"; audience "zenml"; user from claim "email"; groups from claim "groups"; }}
            group ml from local "ML Platform Engineers";
@@ -419,11 +426,40 @@ fn discovery_fetches_caches_and_refreshes_keys_on_loopback() {
 
 #[cfg(feature = "discovery")]
 #[test]
+fn discovery_follows_a_redirect_only_where_the_first_url_could_go() {
+    let served = Arc::new(Mutex::new(read("keys/jwks.json")));
+    for (path, allowed) in [("/oidc/moved", true), ("/oidc/away", false)] {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let issuer = serve_provider(Arc::clone(&served), Arc::clone(&hits), 20, path);
+        let src = format!(
+            r#"identity local {{ issuer "{issuer}"; audience "zenml"; user from claim "email"; }}
+               resource doc {{ actions read; }}
+               role r {{ allow read on doc; }}
+               assign r to user:carol@acme.com;"#
+        );
+        let policy = rbac::compile_str("moved.rbac", &src).policy.expect("checks");
+        let verifier = TokenVerifier::new(rbac::identity::OidcDiscovery::new());
+        let t = sign(Algorithm::RS256, "rsa-1", Some("rsa-1"), &with(carol(), "iss", json!(issuer)));
+        let d = policy.decide_with(&request(&t, "read", "doc:d"), &verifier);
+        if allowed {
+            assert!(d.is_allow(), "{d:?}");
+            assert_eq!(hits.load(Ordering::SeqCst), 3, "document, redirect, key set");
+        } else {
+            // Plain http to a host that is not loopback: refused before connecting.
+            assert_eq!(code(&d), "E0761", "{d:?}");
+            assert!(d.errors[0].message.contains("192.0.2.2"), "{d:?}");
+            assert_eq!(hits.load(Ordering::SeqCst), 2, "document, redirect");
+        }
+    }
+}
+
+#[cfg(feature = "discovery")]
+#[test]
 fn a_failed_discovery_is_not_tried_again_for_the_least_refresh_time() {
     let hits = Arc::new(AtomicUsize::new(0));
     let served = Arc::new(Mutex::new(read("keys/jwks.json")));
     // The provider serves `/oidc`; an issuer beside it has no discovery document (404).
-    let issuer = serve_provider(served, Arc::clone(&hits), 20).replace("/oidc", "/gone");
+    let issuer = serve_provider(served, Arc::clone(&hits), 20, "/oidc/jwks").replace("/oidc", "/gone");
     let src = format!(
         r#"identity local {{ issuer "{issuer}"; audience "zenml"; user from claim "email"; }}
            resource doc {{ actions read; }}"#

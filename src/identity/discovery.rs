@@ -56,6 +56,9 @@ impl OidcDiscovery {
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(10)))
             .user_agent(concat!("rbac/", env!("CARGO_PKG_VERSION")))
+            // Redirects are followed by `get`, which checks each target as it checked the
+            // first URL (the client's own would follow one to plain http anywhere).
+            .max_redirects(0)
             .build()
             .into();
         OidcDiscovery {
@@ -129,9 +132,27 @@ impl OidcDiscovery {
         Jwks::from_json(&self.get(jwks_uri)?).map_err(|e| format!("`{jwks_uri}`: {}", e.message))
     }
 
+    /// The body at `url`, following up to `MAX_REDIRECTS` redirects, each to a URL that
+    /// [`check_url`] accepts: a redirect cannot lead to plain http on another host.
     fn get(&self, url: &str) -> Result<String, String> {
-        let mut response = self.agent.get(url).call().map_err(|e| format!("fetching `{url}`: {e}"))?;
-        response.body_mut().with_config().limit(MAX_BODY).read_to_string().map_err(|e| format!("reading `{url}`: {e}"))
+        let mut at = url.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            check_url(&at)?;
+            let mut response = self.agent.get(&at).call().map_err(|e| format!("fetching `{at}`: {e}"))?;
+            if response.status().is_redirection() {
+                let location = response.headers().get("location").and_then(|v| v.to_str().ok());
+                let Some(location) = location else { return Err(format!("`{at}` redirects without a `Location`")) };
+                at = redirected(&at, location);
+                continue;
+            }
+            return response
+                .body_mut()
+                .with_config()
+                .limit(MAX_BODY)
+                .read_to_string()
+                .map_err(|e| format!("reading `{at}`: {e}"));
+        }
+        Err(format!("fetching `{url}`: more than {MAX_REDIRECTS} redirects"))
     }
 }
 
@@ -142,6 +163,33 @@ impl KeySource for OidcDiscovery {
 
     fn refresh(&self, issuer: &str) -> Result<Arc<Jwks>, String> {
         self.keys_younger_than(issuer, self.min_refresh)
+    }
+}
+
+/// Redirects followed at most when fetching a discovery document or a key set.
+const MAX_REDIRECTS: usize = 5;
+
+/// Where a redirect from `from` to `location` leads (RFC 9110 section 10.2.2: `location` may
+/// be relative): an absolute URL as it is, `//host/...` with `from`'s scheme, `/path` on
+/// `from`'s host, another relative path beside `from`'s last segment. The result is checked
+/// by [`check_url`] like any other.
+fn redirected(from: &str, location: &str) -> String {
+    let scheme_end = from.find("://").map_or(0, |i| i + 3);
+    let origin_end = from.get(scheme_end..).and_then(|rest| rest.find('/')).map_or(from.len(), |i| scheme_end + i);
+    let scheme = location.split_once(':').is_some_and(|(s, _)| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    if scheme {
+        location.to_string()
+    } else if let Some(rest) = location.strip_prefix("//") {
+        format!("{}{rest}", from.get(..scheme_end).unwrap_or(""))
+    } else if location.starts_with('/') {
+        format!("{}{location}", from.get(..origin_end).unwrap_or(from))
+    } else {
+        let path = from.get(origin_end..).unwrap_or("");
+        let dir = path.rfind('/').map_or("/", |i| path.get(..=i).unwrap_or("/"));
+        format!("{}{dir}{location}", from.get(..origin_end).unwrap_or(from))
     }
 }
 
@@ -172,7 +220,20 @@ fn check_url(url: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_url;
+    use super::{check_url, redirected};
+
+    #[test]
+    fn redirects_resolve_against_the_url_they_come_from() {
+        let from = "https://idp.example.com/oauth2/keys";
+        assert_eq!(redirected(from, "http://192.0.2.2/keys"), "http://192.0.2.2/keys");
+        assert_eq!(redirected(from, "//cdn.example.com/k"), "https://cdn.example.com/k");
+        assert_eq!(redirected(from, "/v2/keys"), "https://idp.example.com/v2/keys");
+        assert_eq!(redirected(from, "keys2?x=http://a"), "https://idp.example.com/oauth2/keys2?x=http://a");
+        assert_eq!(redirected("http://127.0.0.1:8080", "jwks"), "http://127.0.0.1:8080/jwks");
+        // Each target is then checked as the first URL was.
+        assert!(check_url(&redirected("http://127.0.0.1:8080/oidc", "http://192.0.2.2/keys")).is_err());
+        assert!(check_url(&redirected("http://127.0.0.1:8080/oidc", "/keys")).is_ok());
+    }
 
     #[test]
     fn https_everywhere_http_on_loopback_only() {
