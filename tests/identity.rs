@@ -565,6 +565,37 @@ fn cli_can_and_eval_verify_tokens() {
         assert!(out.stdout.is_empty(), "{args:?}: nothing decided");
         assert!(err.starts_with(&format!("error[{code}]: ")), "{args:?}: {err}");
     }
+
+    // Two identities of one issuer share its keys: two different key sets for them are
+    // refused whichever comes first (the last replaced the first for both); one set twice is
+    // fine.
+    let shared = file(
+        "shared.rbac",
+        r#"identity kc { issuer "https://acme.okta.example/oauth2/default"; audience "zenml"; user from claim "email"; groups from claim "groups"; }
+           identity kc_admin { issuer "https://acme.okta.example/oauth2/default"; audience "admin"; user from claim "email"; groups from claim "groups"; }
+           group admins from kc_admin "Admins";
+           group users from kc "ML Platform Engineers";
+           resource workspace { actions delete; }
+           role owner { allow delete on workspace; }
+           assign owner to group:admins, group:users;"#,
+    );
+    let empty = file("empty.json", r#"{"keys": []}"#);
+    let keys = format!("{DIR}/keys/jwks.json");
+    for pair in [["kc", "kc_admin"], ["kc_admin", "kc"]] {
+        let (first, second) = (format!("{}={keys}", pair[0]), format!("{}={empty}", pair[1]));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rbac"))
+            .args(["can", &shared, "--token", &fresh, "--jwks", &first, "--jwks", &second, "delete", "workspace:w"])
+            .output()
+            .expect("run rbac");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{pair:?}: {err}");
+        assert!(out.stdout.is_empty() && err.contains("an issuer has one key set"), "{pair:?}: {err}");
+    }
+    let twice = [format!("kc={keys}"), format!("kc_admin={keys}")];
+    let (status, out) =
+        rbac(&["can", &shared, "--token", &fresh, "--jwks", &twice[0], "--jwks", &twice[1], "delete", "workspace:w"]);
+    assert_eq!(status, 0, "the one key set verifies: {out}");
+    assert!(out.starts_with("allow") && out.contains("identity `kc`"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -72,7 +72,8 @@ fn discovery() -> TokenVerifier {
 
 fn static_keys(trusted: &[TrustedIssuer], specs: &[String]) -> Result<StaticKeys, Failure> {
     let mut any: Option<Jwks> = None;
-    let mut by_issuer: Vec<(String, Jwks)> = Vec::new();
+    // Each issuer's key set, with the identity and file it was given by.
+    let mut by_issuer: Vec<(String, Jwks, &str, &str)> = Vec::new();
     for spec in specs {
         let named = spec.split_once('=').filter(|(name, _)| is_ident(name) && !std::path::Path::new(spec).exists());
         match named {
@@ -83,7 +84,18 @@ fn static_keys(trusted: &[TrustedIssuer], specs: &[String]) -> Result<StaticKeys
                         list(trusted)
                     )));
                 };
-                by_issuer.push((t.issuer.clone(), read_jwks(file)?));
+                // Identities that share an issuer share its keys: one key set an issuer. A
+                // second set for it would replace the first for both identities.
+                match by_issuer.iter().find(|(issuer, ..)| *issuer == t.issuer) {
+                    Some((_, _, _, same)) if *same == file => {}
+                    Some((issuer, _, other, first)) => {
+                        return Err(Failure::usage(format!(
+                            "`--jwks {spec}`: `{name}` has the issuer of `{other}` (`{issuer}`), whose keys \
+                             `--jwks {other}={first}` gave; an issuer has one key set, for all its identities"
+                        )));
+                    }
+                    None => by_issuer.push((t.issuer.clone(), read_jwks(file)?, name, file)),
+                }
             }
             None if any.is_some() => {
                 return Err(Failure::usage(
@@ -106,7 +118,7 @@ fn static_keys(trusted: &[TrustedIssuer], specs: &[String]) -> Result<StaticKeys
         }
     }
     let mut keys = any.map_or_else(StaticKeys::new, StaticKeys::for_any_issuer);
-    for (issuer, jwks) in by_issuer {
+    for (issuer, jwks, ..) in by_issuer {
         keys = keys.with_issuer(&issuer, jwks);
     }
     Ok(keys)
