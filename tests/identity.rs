@@ -41,7 +41,7 @@ fn verifier() -> TokenVerifier {
 }
 
 /// Signs `claims` with the named test key.
-fn sign(alg: Algorithm, key: &str, kid: Option<&str>, claims: &Value) -> String {
+fn sign(alg: Algorithm, key: &str, kid: Option<&str>, claims: &impl serde::Serialize) -> String {
     let pem = read(&format!("keys/{key}.pem"));
     let encoding = match alg {
         Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()),
@@ -86,6 +86,42 @@ fn decide(token: &str) -> Decision<'static> {
 
 fn code<'a>(d: &'a Decision<'_>) -> &'a str {
     d.errors.first().map_or("", |e| e.code.as_str())
+}
+
+/// Claims written in this order, a key given twice kept twice (as a `Value` cannot hold).
+struct Pairs(Vec<(&'static str, Value)>);
+
+impl serde::Serialize for Pairs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+#[test]
+fn a_signed_token_that_gives_a_claim_twice_is_malformed() {
+    let carol = carol();
+    let claims = |extra: Option<(&'static str, Value)>| {
+        let mut pairs: Vec<(&'static str, Value)> = ["iss", "aud", "exp", "email", "groups"]
+            .into_iter()
+            .map(|k| (k, carol.get(k).cloned().unwrap_or(Value::Null)))
+            .collect();
+        pairs.extend(extra);
+        Pairs(pairs)
+    };
+    // Signed by the issuer, so the signature holds: the claims are what is refused.
+    let once = sign(Algorithm::RS256, "rsa-1", Some("rsa-1"), &claims(None));
+    assert!(decide(&once).is_allow(), "{:?}", decide(&once));
+    for (key, value) in [("email", json!("alice@acme.com")), ("groups", json!(["Admins"])), ("exp", json!(now() + 9))] {
+        let twice = sign(Algorithm::RS256, "rsa-1", Some("rsa-1"), &claims(Some((key, value))));
+        let d = decide(&twice);
+        assert_eq!(code(&d), "E0751", "{key}: {d:?}");
+        assert!(d.errors[0].message.contains(&format!("`{key}` is given twice")), "{key}: {d:?}");
+    }
 }
 
 fn b64(text: &str) -> String {

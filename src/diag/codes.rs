@@ -369,7 +369,8 @@ integers, `bool` booleans). Deny. Undeclared attributes are ignored; `null` coun
 them with the policy that decides (a clone of a policy is another policy).";
 "E0751", "malformed token",
 "A token principal's `token` is not a signed JWT: not three base64url parts, a header or
-payload that is not a JSON object, no `alg`, critical header extensions (`crit`), or an
+payload that is not a JSON object (or gives a key twice: a second `email` after the real
+one must not decide who the token is), no `alg`, critical header extensions (`crit`), or an
 encrypted token (JWE, five parts). Deny.";
 "E0752", "unsigned token",
 "The token's header says `\"alg\": \"none\"`: it carries no signature, so anyone could have

@@ -213,12 +213,17 @@ impl TokenVerifier {
     }
 }
 
-/// Decodes one base64url part of a token into a JSON object.
+/// Decodes one base64url part of a token into a JSON object. A key given twice in any object
+/// is refused, as in requests (E0701): JSON readers keep the last value, while the issuer's
+/// or a gateway's may have read the first (a claim mapper that copies a user-set attribute
+/// could otherwise put a second `email` after the real one).
 fn decode_part(part: &str, what: &str) -> Result<Map<String, Value>, RequestError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(part.trim_end_matches('='))
         .map_err(|e| error::malformed(format!("the token {what} is not base64url: {e}")))?;
-    match serde_json::from_slice(&bytes) {
+    let text =
+        std::str::from_utf8(&bytes).map_err(|e| error::malformed(format!("the token {what} is not UTF-8: {e}")))?;
+    match Request::json_value(text) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(error::malformed(format!("the token {what} is not a JSON object"))),
         Err(e) => Err(error::malformed(format!("the token {what} is not JSON: {e}"))),
