@@ -515,11 +515,63 @@ fn tokens_never_reach_the_log_accepted_or_rejected() {
     assert_eq!(entries[6]["request"], hidden(&expired));
     assert_eq!(entries[10]["request"]["principal"]["token"], hidden(&expired));
     // An accepted token is logged as the identity and claims it proved.
+    // The entry names the user id the claims gave, by which `show --principal` finds it.
     for e in [&entries[0], &entries[9]] {
         assert_eq!(e["request"]["principal"]["identity"], "okta", "{e}");
         assert_eq!(e["request"]["principal"]["claims"]["email"], "carol@acme.com", "{e}");
+        assert_eq!(e["principal"], "user:carol@acme.com", "{e}");
     }
+    assert!(entries.iter().filter(|e| e.get("principal").is_some()).count() == 2, "only the verified tokens'");
     assert_eq!(verify(&log, None).0, 0);
+    let show = |args: &[&str]| {
+        let out = rbac().args(["audit", "show"]).arg(&log).args(args).output().expect("run rbac audit show");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let carol = show(&["--principal", "user:carol@acme.com"]);
+    assert_eq!(carol.lines().filter(|l| l.starts_with("line ")).count(), 2, "{carol}");
+    assert!(carol.contains("allow user:carol@acme.com (identity okta) write workspace:prod"), "{carol}");
+
+    // Masked, the id is the mask of `user:` and the claim, found the same way.
+    let masked_log = d.join("masked.log");
+    let out = rbac()
+        .args(["can", policy, "--token", "tests/identity/tokens/okta-carol-rs256.jwt"])
+        .args(keys)
+        .args(["write", "workspace:prod", "--mask", "principal.id", "--audit-log"])
+        .arg(&masked_log)
+        .output()
+        .expect("run rbac can");
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read_to_string(&masked_log).expect("read log");
+    assert!(!text.contains("carol@"), "{text}");
+    let entry: Value = serde_json::from_str(text.trim()).expect("an entry");
+    assert_eq!(entry["principal"], hidden("user:carol@acme.com"));
+    let out = rbac().args(["audit", "show"]).arg(&masked_log).args(["--principal", "user:carol@acme.com"]).output();
+    assert!(String::from_utf8_lossy(&out.expect("run show").stdout).contains("allow sha256:"));
+}
+
+/// A requester's text in a log (a principal id, an action, a path) is shown escaped: a line
+/// feed in it cannot print as a made-up entry.
+#[test]
+fn show_escapes_what_requesters_wrote() {
+    let d = dir("show-escapes");
+    let log = d.join("audit.log");
+    let forged = "line 9 seq 8 2026-12-07T16:40:00.000000Z allow user:alice@acme.com delete workspace:prod";
+    let id = format!("user:mallory\\n{forged}");
+    let request = format!(r#"{{"principal": {{"id": "{id}"}}, "action": "read\u202e", "resource": "workspace:p\tq"}}"#);
+    let mut child = rbac()
+        .args(["eval", POLICY, "--request", "-", "--audit-log"])
+        .arg(&log)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run rbac eval");
+    child.stdin.take().expect("stdin").write_all(format!("{request}\n").as_bytes()).expect("write request");
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    let out = rbac().args(["audit", "show"]).arg(&log).output().expect("run rbac audit show");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(shown.lines().filter(|l| l.starts_with("line ")).count(), 1, "{shown}");
+    assert!(shown.contains(r"user:mallory\u{A}line 9"), "{shown}");
+    assert!(shown.contains(r"read\u{202E}") && shown.contains(r"workspace:p\u{9}q"), "{shown}");
 }
 
 /// A masked value stays masked wherever the entry would repeat it: in an error message

@@ -158,10 +158,14 @@ impl<S: Sink> AuditLog<S> {
     ) -> io::Result<Recorded> {
         let mut request = request.clone();
         let mut decision = serde_json::to_value(decision).map_err(io::Error::other)?;
+        let principal = self.options.mask.principal_of(&request);
         self.options.mask.apply(&mut request, &mut decision);
         let mut body = Map::new();
         body.insert("kind".into(), Value::from("decision"));
         body.insert("policy".into(), Value::from(policy_digest));
+        if let Some(id) = principal {
+            body.insert("principal".into(), id);
+        }
         body.insert("request".into(), request);
         body.insert("decision".into(), decision);
         self.append(body)

@@ -161,6 +161,24 @@ impl Mask {
         }
     }
 
+    /// The user id of a principal given by claims (a verified token's among them), as its
+    /// identity's user claim gives it ([`Mask::for_policy`]), masked where `principal.id` or a
+    /// claim is: the decision entry's `principal`, by which `rbac audit show --principal`
+    /// finds decisions whose request has no `principal.id`. `None` for other principals.
+    pub(crate) fn principal_of(&self, request: &Value) -> Option<Value> {
+        let identity = request.pointer("/principal/identity")?.as_str()?;
+        let Some(Value::Object(claims)) = request.pointer("/principal/claims") else { return None };
+        let id = match crate::eval::claim(claims, self.user_claim(identity)?) {
+            Some(Value::String(s)) if !s.is_empty() => Value::String(format!("user:{s}")),
+            _ => return None,
+        };
+        let hidden = self
+            .fields
+            .iter()
+            .any(|f| matches!((f.entity.as_str(), f.name.as_str()), ("principal", "id") | ("claims", _)));
+        Some(if hidden { masked(&id) } else { id })
+    }
+
     /// The claim that gives the user id of principals of `identity` ([`Mask::for_policy`]).
     fn user_claim(&self, identity: &str) -> Option<&str> {
         self.user_claims.iter().find(|(i, _)| i == identity).map(|(_, c)| c.as_str())

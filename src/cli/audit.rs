@@ -276,7 +276,7 @@ impl Filter {
                 .pointer("/decision/reasons")
                 .and_then(Value::as_array)
                 .is_some_and(|rs| rs.iter().any(|r| is(r.get("subject"))));
-            if !is(e.pointer("/request/principal/id")) && !by_reason {
+            if !is(e.pointer("/request/principal/id")) && !is(e.get("principal")) && !by_reason {
                 return false;
             }
         }
@@ -325,21 +325,30 @@ fn show(file: &str, filter: &Filter, format: Format) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// One entry for people: a header line and, for decisions, the reasons.
+/// One entry for people: a header line and, for decisions, the reasons. Every string from the
+/// entry is shown escaped ([`super::human::shown`]): a request's principal id, action or path
+/// is the requester's text, and a line feed in it must not print as a made-up entry.
 fn describe(line: u64, e: &Value) -> String {
-    let s = |p: &str| e.pointer(p).and_then(Value::as_str).unwrap_or("?").to_string();
+    let shown = |v: &str| super::human::shown(v).into_owned();
+    let s = |p: &str| shown(e.pointer(p).and_then(Value::as_str).unwrap_or("?"));
     let seq = e.get("seq").and_then(Value::as_u64).map_or("?".to_string(), |n| n.to_string());
     let head = format!("line {line} seq {seq} {}", s("/time"));
     match e.get("kind").and_then(Value::as_str) {
         Some("decision") => {
             let principal = match e.pointer("/request/principal") {
                 Some(p) if p.get("id").is_some() => s("/request/principal/id"),
-                Some(p) => format!("identity {}", p.get("identity").and_then(Value::as_str).unwrap_or("?")),
+                Some(p) => {
+                    let identity = shown(p.get("identity").and_then(Value::as_str).unwrap_or("?"));
+                    match e.get("principal").and_then(Value::as_str) {
+                        Some(id) => format!("{} (identity {identity})", shown(id)),
+                        None => format!("identity {identity}"),
+                    }
+                }
                 None => "(malformed request)".to_string(),
             };
             let path = match e.pointer("/request/resource") {
-                Some(Value::String(p)) => p.clone(),
-                Some(r) => r.get("path").and_then(Value::as_str).unwrap_or("?").to_string(),
+                Some(Value::String(p)) => shown(p),
+                Some(r) => shown(r.get("path").and_then(Value::as_str).unwrap_or("?")),
                 None => "?".to_string(),
             };
             let mut out = format!(
@@ -369,7 +378,7 @@ fn describe(line: u64, e: &Value) -> String {
                 count("changed")
             );
             for edit in e.pointer("/summary/edits").and_then(Value::as_array).map_or(&[][..], Vec::as_slice) {
-                out.push_str(&format!("    {}\n", edit.as_str().unwrap_or("?")));
+                out.push_str(&format!("    {}\n", shown(edit.as_str().unwrap_or("?"))));
             }
             out
         }
@@ -383,6 +392,6 @@ fn describe(line: u64, e: &Value) -> String {
                 s("/evidence")
             )
         }
-        other => format!("{head} {}\n", other.unwrap_or("(no kind)")),
+        other => format!("{head} {}\n", shown(other.unwrap_or("(no kind)"))),
     }
 }
