@@ -236,21 +236,30 @@ fn scrub_tokens(v: &mut Value) {
 }
 
 /// `s` with each JWT in it masked; `None` when it holds none.
+///
+/// A token is looked for in each run of characters that base64, URL query strings and URL
+/// escapes use, from the run's start and from after each `=`, `/`, `+` and `%XX` escape in it:
+/// `access_token=<JWT>`, `/callback/<JWT>`, `Bearer+<JWT>`, `Bearer%20<JWT>` (a token found
+/// is masked from there to the end of the run). Each place is judged in constant time from the
+/// run's dots, so a long string costs one pass.
 fn scrub_str(s: &str) -> Option<String> {
     // A JWT has two dots at least; most strings are passed over here, and the rest are only
     // copied once a token is found in them.
     s.bytes().filter(|&b| b == b'.').nth(1)?;
-    let is_run = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '/' | '=');
+    let is_run = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '/' | '=' | '%');
     let mut out: Option<String> = None;
     let mut done = 0;
     let mut at = 0;
     while let Some(start) = s.get(at..).and_then(|r| r.find(is_run)).map(|i| at + i) {
         let end = s.get(start..).and_then(|r| r.find(|c: char| !is_run(c))).map_or(s.len(), |i| start + i);
-        let run = s.get(start..end).unwrap_or_default();
-        if looks_like_jwt(run) {
+        let run = s.get(start..end).unwrap_or_default().as_bytes();
+        if let Some(from) = jwt_in(run) {
+            let from = start + from;
             let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
-            o.push_str(s.get(done..start).unwrap_or_default());
-            o.push_str(masked(&Value::String(run.to_string())).as_str().unwrap_or_default());
+            o.push_str(s.get(done..from).unwrap_or_default());
+            o.push_str(
+                masked(&Value::String(s.get(from..end).unwrap_or_default().to_string())).as_str().unwrap_or_default(),
+            );
             done = end;
         }
         at = end;
@@ -260,25 +269,38 @@ fn scrub_str(s: &str) -> Option<String> {
     Some(out)
 }
 
-/// Three or more base64 parts separated by `.` (JWS has three, JWE five), the first, when
-/// decoded, the start of a JSON object with a key (`{"`, maybe with whitespace before and
-/// between). Either base64 alphabet, padded or not, counts (a client may have re-encoded a
-/// token), and nothing else is checked, so a damaged token counts too.
-fn looks_like_jwt(run: &str) -> bool {
+/// Where in `run` (ASCII) a JWT starts that goes on to the run's end, if one does.
+fn jwt_in(run: &[u8]) -> Option<usize> {
+    let dots: Vec<usize> = run.iter().enumerate().filter(|&(_, &b)| b == b'.').map(|(i, _)| i).collect();
+    let after_separator = |p: usize| {
+        p == 0 || matches!(run.get(p - 1), Some(b'=' | b'/' | b'+')) || (p >= 3 && run.get(p - 3) == Some(&b'%'))
+    };
+    (0..run.len()).filter(|&p| after_separator(p)).find(|&p| {
+        // The dots after `p`: the header ends at the first, and two are needed.
+        let first = dots.partition_point(|&d| d < p);
+        let Some(&header_end) = dots.get(first) else { return false };
+        dots.len() - first >= 2 && run.get(p..header_end).is_some_and(looks_like_header)
+    })
+}
+
+/// Whether `header` (a JWT's first part) is base64 of a JSON object with a key (`{"`, maybe
+/// with whitespace before and between). Either base64 alphabet, padded or not, counts (a
+/// client may have re-encoded a token), and nothing else is checked, so a damaged token counts
+/// too. Only its first 16 characters are decoded.
+fn looks_like_header(header: &[u8]) -> bool {
     use base64::Engine;
-    let mut parts = run.split('.');
-    let Some(header) = parts.next() else { return false };
     // A JSON object's `{`, or the whitespace before it, starts the header's base64 with `e`
     // (`{`), `I` (space), `C` (tab, line feed) or `D` (carriage return).
-    if parts.count() < 2 || header.len() < 8 || !header.starts_with(['e', 'I', 'C', 'D']) {
+    if header.len() < 8 || !matches!(header.first(), Some(b'e' | b'I' | b'C' | b'D')) {
         return false;
     }
-    let header: String = header
-        .trim_end_matches('=')
-        .chars()
-        .map(|c| match c {
-            '+' => '-',
-            '/' => '_',
+    let header: Vec<u8> = header
+        .iter()
+        .take(16)
+        .take_while(|&&c| c != b'=')
+        .map(|&c| match c {
+            b'+' => b'-',
+            b'/' => b'_',
             c => c,
         })
         .collect();
@@ -356,6 +378,25 @@ mod tests {
             Mask::default().apply(&mut v, &mut json!({}));
             assert_eq!(v["auth"], json!(format!("Bearer {}", masked(&json!(t)).as_str().unwrap_or_default())), "{t}");
         }
+        // A token inside a URL or a form: after `=`, `/`, `+` or a `%XX` escape, masked from
+        // there on (the text before it kept).
+        for (before, after) in [
+            ("/cb?access_token=", "&state=x"),
+            ("/callback/", ""),
+            ("Bearer+", ""),
+            ("Bearer%20", ""),
+            ("id_token=", ""),
+        ] {
+            let mut v = json!(format!("{before}{jwt}{after}"));
+            Mask::default().apply(&mut v, &mut json!({}));
+            assert_eq!(v, json!(format!("{before}{hidden_text}{after}")), "{before}");
+        }
+        // Long strings of would-be starts are judged in one pass (no quadratic rescans).
+        let long = format!("{}.a.b", "=eyJhbGciOi".repeat(100_000));
+        let t = std::time::Instant::now();
+        let mut v = json!(long);
+        Mask::default().apply(&mut v, &mut json!({}));
+        assert!(t.elapsed() < std::time::Duration::from_secs(2), "{:?}", t.elapsed());
         // A bare token, a token as a key, a damaged one, and one masked as the principal id.
         let mut bare = json!(jwt);
         Mask::default().apply(&mut bare, &mut json!({}));
