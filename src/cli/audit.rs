@@ -29,6 +29,26 @@ pub struct LogArgs {
     pub mask: Vec<String>,
 }
 
+/// The `--audit-log` options of `diff`, which records a policy change (no request: nothing
+/// to mask).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ChangeLogArgs {
+    /// Also record the change (both digests and a summary of it) as an entry of this audit log
+    /// (created if missing; an existing log's chain is continued). See docs/audit.md.
+    #[arg(long = "audit-log", value_name = "FILE")]
+    pub audit_log: Option<String>,
+    /// When the entry is made durable: `always` or `batch` (fsync), `batch:N`, or `never`.
+    #[arg(long = "audit-sync", value_name = "POLICY", default_value = "batch", requires = "audit_log")]
+    pub audit_sync: SyncPolicy,
+}
+
+impl ChangeLogArgs {
+    /// As [`LogArgs`], masking nothing.
+    pub fn as_log_args(&self) -> LogArgs {
+        LogArgs { audit_log: self.audit_log.clone(), audit_sync: self.audit_sync, mask: Vec::new() }
+    }
+}
+
 /// An open log and the digest of the policy its decisions come from.
 pub struct Recorder {
     log: AuditLog<FileSink>,

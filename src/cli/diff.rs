@@ -2,7 +2,7 @@
 //! edits behind them; exit 0 when no permission changed, 1 when some did, 2 on errors.
 
 use super::Format;
-use super::audit::LogArgs;
+use super::audit::ChangeLogArgs;
 use rbac::review::{ChangeKind, PolicyDiff};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -17,9 +17,8 @@ pub struct DiffArgs {
     new: String,
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
-    /// Also record the change (digests and summary) in this audit log.
     #[command(flatten)]
-    audit: LogArgs,
+    audit: ChangeLogArgs,
 }
 
 pub fn run(args: &DiffArgs) -> ExitCode {
@@ -30,7 +29,7 @@ pub fn run(args: &DiffArgs) -> ExitCode {
     };
     let diff = rbac::review::diff(old.compiled(), new.compiled());
     if args.audit.audit_log.is_some() {
-        let recorded = args.audit.open(&new).and_then(|rec| {
+        let recorded = args.audit.as_log_args().open(&new).and_then(|rec| {
             let Some(mut rec) = rec else { return Ok(()) };
             let change = rbac::audit::PolicyChange {
                 old_policy: diff.old_digest.clone(),
