@@ -70,7 +70,7 @@ pub fn run(
     // Without an audit log, a request is read straight from its text (`Request::from_json`);
     // the log keeps each request as it was given, so then it is read through a JSON value.
     let logging = recorder.is_some();
-    let mut out = Output { recorder, held: Vec::new(), stdout: std::io::stdout().lock() };
+    let mut out = Output { recorder, held: Vec::new(), stdout: std::io::stdout().lock(), failed: false };
     let mut pending = String::new();
     // A decision goes to the audit log (when asked for) before it is printed.
     let mut emit = |request: Result<Request, rbac::RequestError>,
@@ -285,6 +285,18 @@ struct Output<'a> {
     recorder: Option<super::audit::Recorder>,
     held: Vec<u8>,
     stdout: std::io::StdoutLock<'a>,
+    /// The log or the output failed (and said so): nothing more is printed.
+    failed: bool,
+}
+
+/// A command stopped early (an input that cannot be read) still prints the decisions made
+/// before, their entries written first, as [`Output::release`] does.
+impl Drop for Output<'_> {
+    fn drop(&mut self) {
+        if !self.failed {
+            let _ = self.release();
+        }
+    }
 }
 
 /// Bytes of decisions held before they are printed (and the log flushed first).
@@ -301,7 +313,7 @@ impl Output<'_> {
     ) -> Result<(), ExitCode> {
         if let Some(rec) = self.recorder.as_mut() {
             let request = logged.unwrap_or_else(|| super::audit::malformed_request(text));
-            rec.decision(&request, decision)?;
+            rec.decision(&request, decision).inspect_err(|_| self.failed = true)?;
         }
         serde_json::to_writer(&mut self.held, decision).map_err(|_| ExitCode::from(2))?;
         self.held.push(b'\n');
@@ -321,11 +333,14 @@ impl Output<'_> {
     /// Prints the held decisions, once the log has written their entries.
     fn release(&mut self) -> Result<(), ExitCode> {
         if let Some(rec) = self.recorder.as_mut() {
-            rec.flush()?;
+            rec.flush().inspect_err(|_| self.failed = true)?;
         }
-        self.stdout.write_all(&self.held).and_then(|()| self.stdout.flush()).map_err(|_| ExitCode::from(2))?;
+        let printed = self.stdout.write_all(&self.held).and_then(|()| self.stdout.flush());
         self.held.clear();
-        Ok(())
+        printed.map_err(|_| {
+            self.failed = true;
+            ExitCode::from(2)
+        })
     }
 
     /// Prints what is held and closes the log (syncing it as `--audit-sync` says).
@@ -333,7 +348,7 @@ impl Output<'_> {
         if let Err(code) = self.release() {
             return code;
         }
-        match self.recorder.map(super::audit::Recorder::close) {
+        match self.recorder.take().map(super::audit::Recorder::close) {
             Some(Err(code)) => code,
             _ => ExitCode::SUCCESS,
         }
