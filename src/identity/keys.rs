@@ -72,8 +72,9 @@ impl std::fmt::Debug for Key {
 
 /// The public signing keys of a JSON Web Key Set (RFC 7517), as an issuer publishes them at
 /// its `jwks_uri`. Keys this verifier cannot use are left out rather than failing the whole
-/// set: encryption keys (`"use": "enc"`), symmetric (`oct`) keys, which a verifier must never
-/// trust, and key types or curves it does not know.
+/// set: encryption keys (`"use": "enc"`, `key_ops` without `verify`), symmetric (`oct`) keys,
+/// which a verifier must never trust, RSA keys under 2048 bits, key types or curves it does
+/// not know, and keys whose `kid`, `use` or `alg` is not a string.
 #[derive(Debug, Clone, Default)]
 pub struct Jwks {
     keys: Vec<Key>,
@@ -129,17 +130,35 @@ impl Jwks {
 
 /// One JWK, or `None` when it is no public signing key this verifier can use.
 fn read_key(jwk: &Value) -> Option<Key> {
+    // A member that is present must be a string (RFC 7517): a numeric `kid` or `alg` is no
+    // reason to read the key as having none.
+    let field = |name: &str| match jwk.get(name) {
+        None => Some(None),
+        Some(Value::String(s)) => Some(Some(s.as_str())),
+        Some(_) => None,
+    };
+    let (kid, use_, alg_name) = (field("kid")?, field("use")?, field("alg")?);
     let field = |name: &str| jwk.get(name).and_then(Value::as_str);
-    if field("use").is_some_and(|u| u != "sig") {
+    if use_.is_some_and(|u| u != "sig") {
         return None;
     }
-    let alg = match field("alg") {
+    // `key_ops` (RFC 7517 section 4.3), when given, must allow verifying.
+    if let Some(ops) = jwk.get("key_ops")
+        && !ops.as_array().is_some_and(|ops| ops.iter().any(|op| op.as_str() == Some("verify")))
+    {
+        return None;
+    }
+    let alg = match alg_name {
         None => None,
         // An `alg` this verifier does not know (or an encryption algorithm) rules the key out.
         Some(a) => Some(Algorithm::from_str(a).ok()?),
     };
     let (kind, decoding) = match field("kty")? {
-        "RSA" => (KeyKind::Rsa, DecodingKey::from_rsa_components(field("n")?, field("e")?).ok()?),
+        // An RSA modulus under 2048 bits is breakable (NIST SP 800-131A disallows it for
+        // signatures): such a key verifies nothing.
+        "RSA" if rsa_bits(field("n")?)? >= 2048 => {
+            (KeyKind::Rsa, DecodingKey::from_rsa_components(field("n")?, field("e")?).ok()?)
+        }
         "EC" => {
             let kind = match field("crv")? {
                 "P-256" => KeyKind::P256,
@@ -154,7 +173,16 @@ fn read_key(jwk: &Value) -> Option<Key> {
     if alg.is_some_and(|a| !kind.fits(a)) {
         return None;
     }
-    Some(Key { kid: field("kid").map(str::to_string), alg, kind, decoding })
+    Some(Key { kid: kid.map(str::to_string), alg, kind, decoding })
+}
+
+/// The bit length of an RSA modulus given as base64url (a JWK's `n`), leading zeros aside.
+fn rsa_bits(n: &str) -> Option<usize> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(n.trim_end_matches('=')).ok()?;
+    let first = bytes.iter().position(|&b| b != 0)?;
+    let top = bytes.get(first)?;
+    Some((bytes.len() - first - 1) * 8 + (8 - top.leading_zeros() as usize))
 }
 
 /// Keys the caller already has: one key set per issuer, and optionally one set trusted for
@@ -217,6 +245,29 @@ mod tests {
         let key = jwks.find("r1").expect("r1");
         assert_eq!(key.kind, KeyKind::Rsa);
         assert_eq!(key.alg, Some(Algorithm::RS256));
+    }
+
+    #[test]
+    fn weak_or_ill_formed_keys_are_left_out() {
+        use base64::Engine;
+        let n = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let (short, long) = (n(&[0xff; 128]), n(&[0x80; 256]));
+        assert_eq!((rsa_bits(&short), rsa_bits(&long), rsa_bits(&n(&[0, 0, 1]))), (Some(1024), Some(2048), Some(1)));
+        let with = |extra: &str| format!(r#"{{"kty":"RSA","n":"{long}","e":"AQAB"{extra}}}"#);
+        let weak = format!(r#"{{"kty":"RSA","kid":"weak","n":"{short}","e":"AQAB"}}"#);
+        let keys = [
+            weak,
+            with(r#","kid":7"#),
+            with(r#","kid":"k1","alg":256"#),
+            with(r#","kid":"k2","key_ops":["encrypt"]"#),
+            with(r#","kid":"k3","key_ops":"verify""#),
+            with(r#","kid":"ok1","key_ops":["sign","verify"]"#),
+            with(r#","kid":"ok2""#),
+        ];
+        let text = format!(r#"{{"keys": [{}]}}"#, keys.join(", "));
+        let jwks = Jwks::from_json(&text).expect("a key set");
+        assert_eq!(jwks.key_ids().collect::<Vec<_>>(), ["ok1", "ok2"]);
+        assert_eq!(jwks.skipped(), 5);
     }
 
     #[test]
