@@ -210,7 +210,10 @@ impl Checker<'_, '_> {
                         }
                     }
                     CmpOp::In => match &rt {
-                        Ty::Set(elem) if lt.fits(elem) => true,
+                        Ty::Set(elem) if lt.fits(elem) => {
+                            self.never_in_ids(lhs, rhs);
+                            true
+                        }
                         _ => {
                             self.diags.push(
                                 mismatch(
@@ -251,10 +254,30 @@ impl Checker<'_, '_> {
             None
         };
         let Some((id, span)) = literal else { return };
-        if crate::eval::principal_id_ok(&id) {
+        let always = if op == CmpOp::Eq { "never holds" } else { "always holds" };
+        self.not_an_id(&id, span, &format!("this comparison {always}"));
+    }
+
+    /// W0008 for each element of `principal.id in [...]` that no principal id can be (the
+    /// element never matches).
+    fn never_in_ids(&mut self, lhs: &Expr, rhs: &Expr) {
+        if !matches!(&lhs.kind, ExprKind::Ref(Entity::Principal, Some(a)) if a.name == "id") {
             return;
         }
-        let always = if op == CmpOp::Eq { "never holds" } else { "always holds" };
+        let ExprKind::Value(Value::List(items, _)) = &rhs.kind else { return };
+        for (item, span) in items {
+            if let Literal::Str(id) = item {
+                self.not_an_id(id, *span, "this element never matches");
+            }
+        }
+    }
+
+    /// W0008 at `span` for the string `id` when no principal id can be it, the message starting
+    /// with `what`, with a help saying what was likely meant.
+    fn not_an_id(&mut self, id: &str, span: Span, what: &str) {
+        if crate::eval::principal_id_ok(id) {
+            return;
+        }
         // What was likely meant: a group's membership, a prefix in other case, the user.
         let lower = id.to_ascii_lowercase();
         let help = if let Some(group) = id.strip_prefix("group:").filter(|g| !g.is_empty()) {
@@ -268,7 +291,7 @@ impl Checker<'_, '_> {
         self.diags.push(
             Diagnostic::warning(
                 "W0008",
-                format!("this comparison {always}: principal ids start with `user:` or `service:`"),
+                format!("{what}: principal ids start with `user:` or `service:`"),
                 span,
                 "no principal has this id",
             )

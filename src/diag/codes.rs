@@ -508,7 +508,8 @@ role holds the same permissions without it.
     role admin extends developer, viewer { allow * on *; }   // warning: through `developer`";
 "W0008", "comparison with a string no principal id can be",
 "`principal.id` is compared with a string that does not start with `user:` or `service:`. Every
-principal id does, so `==` never holds (the rule never applies) and `!=` always holds.
+principal id does, so `==` never holds (the rule never applies) and `!=` always holds; in
+`principal.id in [...]`, such an element never matches.
 
     role owner { allow update on doc when principal.id == \"ann@acme.com\"; }        // warning
     role owner { allow update on doc when principal.id == \"user:ann@acme.com\"; }   // fixed";
