@@ -80,9 +80,11 @@ impl Sources {
         self.get(id).map_or("<unknown>", |f| f.name.as_str())
     }
 
-    /// 1-based line and column (in characters) of a span's start.
+    /// 1-based line and column (in characters) of a span's start. A byte order mark that
+    /// starts the file is no column (editors do not show it).
     pub fn line_col(&self, span: Span) -> (usize, usize) {
         let Some((file, at, line, start)) = self.line_of(span.file, span.start as usize) else { return (0, 0) };
+        let start = if line == 0 { bom_len(&file.text).min(at) } else { start };
         let col = file.text.get(start..at).map_or(0, |l| l.chars().count()) + 1;
         (line + 1, col)
     }
@@ -111,6 +113,11 @@ impl Sources {
         let (line, col) = self.line_col(span);
         format!("{}:{line}:{col}", self.name(span.file))
     }
+}
+
+/// The bytes of the byte order mark that starts `text` (3), or 0.
+pub(crate) fn bom_len(text: &str) -> usize {
+    if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 }
 }
 
 /// How bad a diagnostic is; serialized in lowercase (`"error"`, `"warning"`).
@@ -327,6 +334,29 @@ mod tests {
         let f = s.add("a.rbac".into(), "ab\né x".into());
         assert_eq!(s.line_col(Span::new(f, 6, 7)), (2, 3));
         assert_eq!(s.location(Span::new(f, 0, 1)), "a.rbac:1:1");
+    }
+
+    /// A byte order mark that starts a file is no column, in the location and as rendered (it
+    /// is not drawn either, so the markers sit under what they mark).
+    #[test]
+    fn a_byte_order_mark_is_no_column() {
+        let mut s = Sources::default();
+        let f = s.add("b.rbac".into(), "\u{feff}role r extends nope { }\nx".into());
+        let nope = Span::new(f, 18, 22);
+        assert_eq!(s.location(nope), "b.rbac:1:16");
+        assert_eq!(s.location(Span::new(f, 0, 1)), "b.rbac:1:1");
+        assert_eq!(s.location(Span::new(f, 27, 28)), "b.rbac:2:1");
+        let d = Diagnostic::error("E0201", "unknown role `nope`", nope, "no role has this name");
+        let shown = render_human(&s, [&d], false);
+        assert!(shown.contains("b.rbac:1:16"), "{shown}");
+        assert!(!shown.contains('\u{feff}'), "{shown}");
+        let line = shown.lines().find(|l| l.contains("role r extends")).unwrap_or_default();
+        let marks = shown.lines().find(|l| l.contains("──┬─")).unwrap_or_default();
+        assert_eq!(
+            line.find("nope").map(|i| line[..i].chars().count()),
+            marks.find('─').map(|i| marks[..i].chars().count()),
+            "{shown}"
+        );
     }
 
     /// Every offset of a text, as counting lines and characters from the start gives it: at a

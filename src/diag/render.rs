@@ -15,7 +15,9 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
         .filter_map(|l| sources.get(l.span.file))
         .map(|f| f.name.as_str())
         .collect();
-    // Long lines (a generated policy on one line) are shown cut around the labels.
+    // Long lines (a generated policy on one line) are shown cut around the labels. A byte
+    // order mark that starts a file is left out of the text shown (terminals draw it as
+    // nothing, ariadne would count it as a column): offsets into the file are shifted by it.
     let mut cut: std::collections::BTreeMap<&str, Shortened> = std::collections::BTreeMap::new();
     for f in sources.files().iter().filter(|f| shown.contains(f.name.as_str())) {
         let ends: Vec<usize> = diags
@@ -23,16 +25,17 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
             .flat_map(|d| std::iter::once(&d.primary).chain(&d.secondary))
             .filter(|l| sources.name(l.span.file) == f.name)
             .flat_map(|l| {
-                let r = within(&f.text, l.span.range());
+                let r = without_bom(&f.text, l.span.range());
                 [r.start, r.end]
             })
             .collect();
-        cut.insert(f.name.as_str(), Shortened::new(printable(&f.text), ends));
+        let text = f.text.get(super::bom_len(&f.text)..).unwrap_or_default();
+        cut.insert(f.name.as_str(), Shortened::new(printable(text), ends));
     }
     let mut cache = ariadne::sources(cut.iter().map(|(name, s)| (name.to_string(), s.text.clone())));
     // A span as it falls in the shown (shortened) text of its file.
     let range = |span: super::Span| {
-        let r = sources.get(span.file).map_or(0..0, |f| within(&f.text, span.range()));
+        let r = sources.get(span.file).map_or(0..0, |f| without_bom(&f.text, span.range()));
         match cut.get(sources.name(span.file)) {
             Some(s) => s.map(r.start)..s.map(r.end),
             None => r,
@@ -84,7 +87,10 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
         let primary_file = sources.get(d.primary.span.file);
         let cut_line = primary_file.and_then(|f| Some((cut.get(f.name.as_str())?, f)));
         let mut true_at = None;
-        if let Some(chars) = cut_line.and_then(|(s, f)| s.cut_line_at(d.primary.span.range().start, &f.text)) {
+        if let Some(chars) = cut_line.and_then(|(s, f)| {
+            let text = f.text.get(super::bom_len(&f.text)..).unwrap_or_default();
+            s.cut_line_at(without_bom(&f.text, d.primary.span.range()).start, text)
+        }) {
             let (line, col) = sources.line_col(d.primary.span);
             let name = sources.name(d.primary.span.file);
             report = report.with_note(format!(
@@ -108,6 +114,13 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
         out.extend_from_slice(&one);
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`within`], in the text of the file without the byte order mark that may start it.
+fn without_bom(text: &str, r: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let bom = super::bom_len(text);
+    let r = within(text, r.start.max(bom)..r.end.max(bom));
+    r.start - bom..r.end - bom
 }
 
 /// A span's range made one ariadne can show: inside the text, start before end, both on
