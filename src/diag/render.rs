@@ -244,9 +244,8 @@ impl Shortened {
 
 /// The text as a terminal may show it: each character that shows otherwise than it reads
 /// (`syntax::misleading`: control characters but tab, line feed and a CRLF's carriage return,
-/// line separators, bidirectional-text controls, invisible characters) becomes one `?` per
-/// byte, so that offsets
-/// stay where the spans point, and a source line shown in a diagnostic can neither act on the
+/// line separators, bidirectional-text controls, invisible characters) becomes one visible
+/// character of its length in bytes, so that offsets stay where the spans point, and a source line shown in a diagnostic can neither act on the
 /// terminal (escape sequences) nor reorder or break itself (E0105 names those characters).
 fn printable(text: &str) -> String {
     let mut hidden = crate::syntax::misleading_chars(text).peekable();
@@ -257,7 +256,14 @@ fn printable(text: &str) -> String {
     let mut done = 0;
     for (at, c, _) in hidden {
         out.push_str(text.get(done..at).unwrap_or_default());
-        out.extend(std::iter::repeat_n('?', c.len_utf8()));
+        // One visible character of the same length in bytes (labels are byte offsets), so
+        // that it takes one column, as a marker under it does: `?` for one byte, `¿` for
+        // two, U+FFFD for three (most invisible characters are three bytes).
+        match c.len_utf8() {
+            2 => out.push('¿'),
+            3 => out.push('\u{FFFD}'),
+            n => out.extend(std::iter::repeat_n('?', n)),
+        }
         done = at + c.len_utf8();
     }
     out.push_str(text.get(done..).unwrap_or_default());
@@ -317,7 +323,7 @@ mod tests {
     fn a_shown_line_keeps_its_offsets_and_loses_what_would_act_on_a_terminal() {
         let text = "a\u{1b}[31mb\r\nc\rd\u{202E}e\u{2028}\tf\n";
         let shown = super::printable(text);
-        assert_eq!(shown, "a?[31mb\r\nc?d???e???\tf\n");
+        assert_eq!(shown, "a?[31mb\r\nc?d\u{FFFD}e\u{FFFD}\tf\n");
         assert_eq!(shown.len(), text.len());
         assert_eq!(super::printable("plain\r\n"), "plain\r\n");
     }
