@@ -713,6 +713,15 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
         helps.push(
             "a test's principal is a user or a service; give its groups as `user:ID groups [NAME, ...]`".to_string(),
         );
+    } else if let Some(group) =
+        text.get(..pos).filter(|_| word).map(|t| t.split_whitespace().rev().take(2).collect::<Vec<_>>()).and_then(
+            |last| match last.as_slice() {
+                [name, "groups"] if expects("`with`") && !name.starts_with('[') => Some(*name),
+                _ => None,
+            },
+        )
+    {
+        helps.push(format!("a test's groups are a list in brackets: `groups [{group}]`"));
     } else if word && expects("`with`") && text.get(..pos).is_some_and(|t| t.trim_end().ends_with(" on")) {
         helps.push("an `expect` names the path right after the action, without `on`: `read doc:x`".to_string());
     } else if word && expects("`group`") && text.get(..pos).is_some_and(|t| t.trim_end().ends_with(" in")) {
@@ -1575,6 +1584,10 @@ mod tests {
             "an `expect` names the path right after the action, without `on`: `read doc:x`"
         );
         assert!(help("test \"t\" { expect allow group:g read doc:x; }\n").starts_with("a test's principal is a user"));
+        assert_eq!(
+            help("test \"t\" { expect allow user:a groups admins read doc:x; }\n"),
+            "a test's groups are a list in brackets: `groups [admins]`"
+        );
         assert_eq!(
             help("group admins;\nrole r { allow read on doc when principal in admins; }\n"),
             "a group is written `group:admins`: `principal in group:admins`"
