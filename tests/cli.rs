@@ -207,3 +207,29 @@ fn every_command_exits_2_on_a_policy_with_errors_or_a_file_it_cannot_read() {
     assert_eq!(code, 2);
     assert!(err.contains("cannot write"), "{err}");
 }
+
+/// An id may hold any character, quoted: the reviews print it escaped, so a line feed in it
+/// cannot start a line that reads like another subject's answer, nor an escape act on the
+/// terminal (as `can` and `test` print them).
+#[test]
+fn reviews_print_ids_escaped() {
+    let old = scratch("escaped-old.rbac", "resource doc { actions delete; }\nrole admin { allow delete on doc; }\n");
+    let new = scratch(
+        "escaped-new.rbac",
+        "resource doc { actions delete; }\nrole admin { allow delete on doc; }\n\
+         assign admin to user:\"bot\\n  user:alice\\u{1b}[2K\\u{200b}\";\n",
+    );
+    let (code, who, _) = rbac(&["who-can", &new, "delete", "doc:d"], "");
+    assert_eq!(code, 0);
+    let (code, list, _) = rbac(&["list", &new, "user:\"bot\\n  user:alice\\u{1b}[2K\\u{200b}\""], "");
+    assert_eq!(code, 0);
+    let (code, diff, _) = rbac(&["diff", &old, &new], "");
+    assert_eq!(code, 1);
+    for out in [&who, &list, &diff] {
+        assert!(out.contains(r"user:bot\u{A}  user:alice\u{1B}[2K\u{200B}"), "{out}");
+        assert!(!out.lines().any(|l| l.trim_start().starts_with("user:alice")), "{out}");
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{200b}'), "{out}");
+    }
+    let (code, can, _) = rbac(&["can", &new, "user:alice", "delete", "doc:d"], "");
+    assert_eq!((code, can.lines().next()), (1, Some("deny")));
+}

@@ -2,8 +2,8 @@
 //! from the compiled policy. Exit 0, or 2 when the policy or the question is invalid.
 
 use super::Format;
+use super::human::push_line;
 use rbac::review::{Access, AccessIndex, RuleHit, Status};
-use std::fmt::Write as _;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -46,22 +46,23 @@ pub fn who_can(args: &WhoCanArgs) -> ExitCode {
     let _ = match args.format {
         Format::Json => writeln!(out, "{}", serde_json::to_string(&answer).unwrap_or_default()),
         Format::Human => {
-            let mut s = format!("who can `{}` on `{}`:\n", answer.action, answer.path);
+            let mut s = String::new();
+            push_line(&mut s, &format!("who can `{}` on `{}`:", answer.action, answer.path));
             let mut heading = None;
             for sa in &answer.subjects {
                 let h = heading_of(sa.access.state.status);
                 if heading != Some(h) {
                     heading = Some(h);
-                    let _ = writeln!(s, "{h}:");
+                    push_line(&mut s, &format!("{h}:"));
                 }
-                let _ = writeln!(s, "  {}: {}", sa.subject, sa.access.state.describe());
+                push_line(&mut s, &format!("  {}: {}", sa.subject, sa.access.state.describe()));
                 rules(&mut s, &sa.access, "    ");
             }
             if answer.subjects.is_empty() {
                 s.push_str("nobody: no role assigned on this resource's scopes has a rule for it\n");
             }
             for n in &answer.notes {
-                let _ = writeln!(s, "note: {n}");
+                push_line(&mut s, &format!("note: {n}"));
             }
             write!(out, "{s}")
         }
@@ -82,7 +83,7 @@ fn heading_of(s: Status) -> &'static str {
 /// The rules behind an answer, one per line.
 fn rules(s: &mut String, access: &Access, indent: &str) {
     for r in &access.rules {
-        let _ = writeln!(s, "{indent}{}", rule_line(r));
+        push_line(s, &format!("{indent}{}", rule_line(r)));
     }
 }
 
@@ -115,13 +116,17 @@ pub fn list(args: &ListArgs) -> ExitCode {
             } else {
                 format!(" (groups {})", listing.groups.join(", "))
             };
-            let mut s = format!("what `{}`{groups} may do", listing.principal);
-            if let Some(on) = &listing.on {
-                let _ = write!(s, " on `{on}` and inside it");
-            }
-            s.push_str(" (each line holds inside its scope unless a deeper scope lists it again):\n");
+            let on = listing.on.as_ref().map_or(String::new(), |on| format!(" on `{on}` and inside it"));
+            let mut s = String::new();
+            push_line(
+                &mut s,
+                &format!(
+                    "what `{}`{groups}{on} may do (each line holds inside its scope unless a deeper scope lists it again):",
+                    listing.principal
+                ),
+            );
             for scope in &listing.scopes {
-                let _ = writeln!(s, "{}", scope.scope.as_ref().map_or("everywhere".to_string(), |p| format!("on {p}")));
+                push_line(&mut s, &scope.scope.as_ref().map_or("everywhere".to_string(), |p| format!("on {p}")));
                 // One line per (type, state): `pipeline: read, run  allowed`.
                 let mut lines: Vec<(String, String, Vec<&str>)> = Vec::new();
                 for p in &scope.permissions {
@@ -132,7 +137,7 @@ pub fn list(args: &ListArgs) -> ExitCode {
                     }
                 }
                 for (ty, state, actions) in lines {
-                    let _ = writeln!(s, "  {ty}: {}: {state}", actions.join(", "));
+                    push_line(&mut s, &format!("  {ty}: {}: {state}", actions.join(", ")));
                 }
             }
             if listing.scopes.is_empty() {

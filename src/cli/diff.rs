@@ -3,6 +3,7 @@
 
 use super::Format;
 use super::audit::ChangeLogArgs;
+use super::human::push_line;
 use rbac::review::{ChangeKind, PolicyDiff};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -76,7 +77,7 @@ fn human(diff: &PolicyDiff) -> String {
     } else {
         s.push_str("policy edits:\n");
         for (i, e) in diff.edits.iter().enumerate() {
-            let _ = writeln!(s, "  [{}] {}", i + 1, e.describe());
+            push_line(&mut s, &format!("  [{}] {}", i + 1, e.describe()));
         }
     }
     if !diff.changed() {
@@ -92,7 +93,7 @@ fn human(diff: &PolicyDiff) -> String {
         if group != Some(here) {
             group = Some(here);
             let scope = c.scope.as_ref().map_or("everywhere".to_string(), |p| format!("on {p}"));
-            let _ = writeln!(s, "  {} {scope}", c.subject);
+            push_line(&mut s, &format!("  {} {scope}", c.subject));
         }
         let sign = match c.kind {
             ChangeKind::Gained => '+',
@@ -110,10 +111,10 @@ fn human(diff: &PolicyDiff) -> String {
         };
         let causes: Vec<String> = c.causes.iter().map(|i| (i + 1).to_string()).collect();
         let causes = if causes.is_empty() { String::new() } else { format!("  [{}]", causes.join(", ")) };
-        let _ = writeln!(s, "    {sign} {} on {}: {what}{causes}", c.action, c.type_name);
+        push_line(&mut s, &format!("    {sign} {} on {}: {what}{causes}", c.action, c.type_name));
     }
     for note in &diff.notes {
-        let _ = writeln!(s, "note: {note}");
+        push_line(&mut s, &format!("note: {note}"));
     }
     if diff.changes.is_empty() {
         return s;

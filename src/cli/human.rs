@@ -50,8 +50,10 @@ pub fn shown_lines(text: &str) -> String {
     text.lines().map(|line| format!("{}\n", shown(line))).collect()
 }
 
-/// Appends `text` as one line ([`shown`]).
-fn push_line(s: &mut String, text: &str) {
+/// Appends `text` as one line ([`shown`]): a line feed or a control character inside it (an
+/// id may hold any character, quoted) is written as an escape, so it cannot start a line that
+/// reads like another answer.
+pub fn push_line(s: &mut String, text: &str) {
     s.push_str(&shown(text));
     s.push('\n');
 }
