@@ -489,3 +489,43 @@ fn who_can_notes_exclusive_roles_only_across_subjects_one_principal_can_be() {
     let notes = note("group:sec");
     assert!(notes.len() == 1 && notes[0].contains("`group:sec`") && notes[0].contains("`user:bob`"), "{notes:?}");
 }
+
+/// What the target alone decides is folded before a condition is shown: on a bare type there
+/// is no `resource.id` (a deny that reads it denies, as deciding fails closed), on a path it is
+/// the path's id, and `resource has x` is false on a type without `x`. The answers agree with
+/// the decisions, attributes given or not.
+#[test]
+fn conditions_the_target_decides_are_not_shown_as_conditional() {
+    let src = "resource org { actions read; }\n\
+               resource doc in org { actions create, read; attributes { owner: string } }\n\
+               role maker {\n    allow create on doc;\n    deny create on doc when resource.id == \"secret\";\n\
+               \x20   allow read on * when resource has owner;\n}\nassign maker to user:ann;\n";
+    let policy = rbac::compile_str("bare.rbac", src).policy.expect("compiles");
+    let index = AccessIndex::new(policy.compiled());
+    let status = |action: &str, path: &str| {
+        let answer = index.who_can(action, path).expect("who-can");
+        answer.subjects.iter().find(|s| s.subject == "user:ann").map(|s| s.access.state.status)
+    };
+    let decides = |action: &str, path: &str| {
+        let plain = rbac::Request::new("user:ann", &[], action, path);
+        let owned = plain.clone().with_attr(rbac::Entity::Resource, "owner", json!("user:ann"));
+        [policy.decide(&plain).is_allow(), policy.decide(&owned).is_allow()]
+    };
+    for (action, path, expected, allowed) in [
+        ("create", "org:a/doc", Some(Status::Deny), [false, false]),
+        ("create", "org:a/doc:secret", Some(Status::Deny), [false, false]),
+        ("create", "org:a/doc:x", Some(Status::Allow), [true, true]),
+        ("read", "org:a", None, [false, false]),
+        ("read", "org:a/doc:x", Some(Status::Conditional), [false, true]),
+    ] {
+        assert_eq!(status(action, path), expected, "{action} {path}");
+        assert_eq!(decides(action, path), allowed, "{action} {path}");
+    }
+    // Listed for any resource of a type: `resource.id` is up to the request, `has` is not.
+    let listing = index.list("user:ann", &[], None).expect("list");
+    let of = |ty: &str, action: &str| {
+        listing.scopes.iter().flat_map(|s| &s.permissions).find(|p| p.type_name == ty && p.action == action)
+    };
+    assert_eq!(of("doc", "create").map(|p| p.access.state.status), Some(Status::Conditional));
+    assert!(of("org", "read").is_none(), "org declares no owner: reading it is never allowed");
+}

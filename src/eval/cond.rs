@@ -269,6 +269,12 @@ fn eval<'p: 'e, 'e>(c: &'p Cond, env: &'e Env<'_>) -> Result<V<'e>, Missing<'p>>
     })
 }
 
+/// `l OP r` for two of the policy's values, as a condition compares them: the access reviews
+/// fold the parts of a condition that the target alone decides.
+pub(crate) fn compare_vals(op: CmpOp, l: &Val, r: &Val) -> bool {
+    compare(op, V::lit(l), V::lit(r))
+}
+
 /// Equality of two values of one type (the checker guarantees the types match; values of
 /// different types are unequal).
 fn equal(l: V<'_>, r: V<'_>) -> bool {

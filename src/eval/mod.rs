@@ -13,6 +13,7 @@ mod validate;
 pub use prepared::{Subject, Target};
 pub(crate) use prepared::{check, subject, target};
 
+pub(crate) use cond::compare_vals;
 pub(crate) use validate::{claim, claim_keys, principal_id_ok};
 
 use crate::check::ir::RoleId;

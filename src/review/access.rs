@@ -1,15 +1,19 @@
 //! The access a set of held roles gives on one (type, action): design section 5.2 steps 4-8
 //! read symbolically, without a request. Conditions are not evaluated but shown, so an
-//! [`Access`] says "allowed", "denied", "not allowed", or "allowed when ... unless ...".
+//! [`Access`] says "allowed", "denied", "not allowed", or "allowed when ... unless ...";
+//! only what the target alone decides is folded first ([`Known`]): `resource has x` for a
+//! type that does not declare `x` is false, an undeclared attribute is never given, and on a
+//! path `resource.id` is its id (for a bare type, never given, so a deny that reads it
+//! applies and an allow that reads it never does, as deciding fails closed).
 //!
 //! INVARIANT (checked by `tests/review.rs` against `Policy::decide`): `allow` means every
 //! request of a principal holding exactly these roles is allowed, whatever its attributes;
 //! `deny`, `exclusive` and `none` mean every such request is denied; `conditional` depends on
 //! the request.
 
-use crate::check::ir::{ActionId, RoleId, TypeId};
+use crate::check::ir::{ActionId, Cond, RoleId, TypeId, Val};
 use crate::compile::{CompiledPolicy, NodeId, SubjectId};
-use crate::syntax::ast::Effect;
+use crate::syntax::ast::{Effect, Entity};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -142,15 +146,104 @@ pub(crate) fn clash(policy: &CompiledPolicy, held: &[Held]) -> Vec<String> {
     crate::eval::clashing_roles(policy, held.iter().map(|h| h.role))
 }
 
+/// What is known of the target before any request: its type, and on a path its id.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Known<'a> {
+    pub ty: TypeId,
+    /// `Some(Some(id))` on a path to one resource, `Some(None)` on a path that ends in a bare
+    /// type (no `resource.id`), `None` for any resource of the type (access lists, diffs).
+    pub id: Option<Option<&'a str>>,
+}
+
+impl Known<'_> {
+    /// Any resource of type `ty`.
+    pub(crate) fn any(ty: TypeId) -> Known<'static> {
+        Known { ty, id: None }
+    }
+}
+
+/// What a condition is for every request on a [`Known`] target.
+enum Folded {
+    /// This value, whatever the request.
+    Val(Val),
+    /// Never evaluable (an attribute the target never has).
+    Missing,
+    /// Up to the request.
+    Unknown,
+}
+
+/// A condition as far as the target decides it, evaluated as `eval::cond` evaluates it (left
+/// to right; the first part that cannot be evaluated makes the whole not evaluable), with the
+/// parts a request supplies left unknown.
+fn fold(policy: &CompiledPolicy, c: &Cond, k: Known<'_>) -> Folded {
+    let declared = |e: Entity, name: &str| match e {
+        Entity::Principal => policy.principal_attrs.contains_key(name),
+        Entity::Resource => policy.types.get(k.ty.idx()).is_some_and(|t| t.attrs.contains_key(name)),
+        Entity::Context => policy.context_attrs.contains_key(name),
+    };
+    let truth = |v: &Val| matches!(v, Val::Bool(true));
+    match c {
+        Cond::Lit(v) => Folded::Val(v.clone()),
+        Cond::Attr(e, name) if !declared(*e, name) => Folded::Missing,
+        Cond::Attr(..) | Cond::PrincipalId | Cond::InGroup(_) => Folded::Unknown,
+        Cond::ResourceId => match k.id {
+            Some(Some(id)) => Folded::Val(Val::Str(id.to_string())),
+            Some(None) => Folded::Missing,
+            None => Folded::Unknown,
+        },
+        Cond::Has(e, name) => match (e, name.as_str()) {
+            (Entity::Principal, "id") => Folded::Val(Val::Bool(true)),
+            (Entity::Resource, "id") => k.id.map_or(Folded::Unknown, |id| Folded::Val(Val::Bool(id.is_some()))),
+            _ if !declared(*e, name) => Folded::Val(Val::Bool(false)),
+            _ => Folded::Unknown,
+        },
+        Cond::Not(inner) => match fold(policy, inner, k) {
+            Folded::Val(v) => Folded::Val(Val::Bool(!truth(&v))),
+            other => other,
+        },
+        Cond::And(parts) => {
+            for p in parts {
+                match fold(policy, p, k) {
+                    Folded::Val(v) if truth(&v) => {}
+                    Folded::Val(_) => return Folded::Val(Val::Bool(false)),
+                    other => return other,
+                }
+            }
+            Folded::Val(Val::Bool(true))
+        }
+        Cond::Or(parts) => {
+            for p in parts {
+                match fold(policy, p, k) {
+                    Folded::Val(v) if truth(&v) => return Folded::Val(Val::Bool(true)),
+                    Folded::Val(_) => {}
+                    other => return other,
+                }
+            }
+            Folded::Val(Val::Bool(false))
+        }
+        Cond::Cmp(op, l, r) => match fold(policy, l, k) {
+            Folded::Val(l) => match fold(policy, r, k) {
+                Folded::Val(r) => Folded::Val(Val::Bool(crate::eval::compare_vals(*op, &l, &r))),
+                other => other,
+            },
+            other => other,
+        },
+    }
+}
+
 /// Steps 4-8 on (type, action) for the held roles; `clash` is [`clash`] of the same roles.
+/// A rule whose condition the target decides counts as it is decided: a deny that holds or
+/// cannot be evaluated is a deny, an allow that holds an allow; one that never takes effect
+/// is left out.
 pub(crate) fn access(
     policy: &CompiledPolicy,
     names: &dyn Names,
     held: &[Held],
     clash: &[String],
-    t: TypeId,
+    target: Known<'_>,
     a: ActionId,
 ) -> Access {
+    let t = target.ty;
     let mut rules = Vec::new();
     let (mut allow_always, mut deny_always) = (false, false);
     let (mut when, mut unless) = (BTreeSet::new(), BTreeSet::new());
@@ -159,15 +252,21 @@ pub(crate) fn access(
         for eff in policy.effective.get(start as usize..end as usize).unwrap_or(&[]) {
             let Some(rule) = policy.rules.get(eff.rule as usize) else { continue };
             let cond = rule.cond.as_ref().map(|c| super::cond_text::cond_text(policy, c));
-            match (rule.effect, &cond) {
-                (Effect::Allow, None) => allow_always = true,
-                (Effect::Deny, None) => deny_always = true,
-                (Effect::Allow, Some(c)) => {
+            let folded = rule.cond.as_ref().map(|c| fold(policy, c, target));
+            let holds = |f: &Folded| matches!(f, Folded::Val(Val::Bool(true)));
+            match (rule.effect, &folded, &cond) {
+                (Effect::Allow, None, _) => allow_always = true,
+                (Effect::Deny, None, _) => deny_always = true,
+                (Effect::Allow, Some(f), _) if holds(f) => allow_always = true,
+                (Effect::Deny, Some(f), _) if holds(f) || matches!(f, Folded::Missing) => deny_always = true,
+                (Effect::Allow, Some(Folded::Unknown), Some(c)) => {
                     when.insert(c.clone());
                 }
-                (Effect::Deny, Some(c)) => {
+                (Effect::Deny, Some(Folded::Unknown), Some(c)) => {
                     unless.insert(c.clone());
                 }
+                // Never takes effect on this target.
+                _ => continue,
             }
             rules.push(RuleHit {
                 effect: rule.effect,

@@ -53,10 +53,13 @@ impl AccessIndex<'_> {
                 }));
             }
         }
+        // The path's own id (`resource.id`), or none for a bare type.
+        let id = if target.bare { None } else { target.segments.last().map(|(_, id)| id.as_str()) };
+        let known = access::Known { ty: target.ty, id: Some(id) };
         let everyone = own.remove(&EVERYONE).unwrap_or_default();
         let everyone_clash = access::clash(policy, &everyone);
         let mut subjects = Vec::new();
-        let e = access::access(policy, self, &everyone, &everyone_clash, target.ty, a);
+        let e = access::access(policy, self, &everyone, &everyone_clash, known, a);
         if !e.rules.is_empty() || !everyone_clash.is_empty() {
             subjects.push(SubjectAccess { subject: "everyone".to_string(), access: e });
         }
@@ -65,7 +68,7 @@ impl AccessIndex<'_> {
             let mut all = held.clone();
             all.extend(everyone.iter().copied());
             let clash = access::clash(policy, &all);
-            let acc = access::access(policy, self, &all, &clash, target.ty, a);
+            let acc = access::access(policy, self, &all, &clash, known, a);
             let own_rule = acc.rules.iter().any(|r| r.subject == name);
             if own_rule || (!clash.is_empty() && everyone_clash.is_empty()) {
                 subjects.push(SubjectAccess { subject: name, access: acc });
