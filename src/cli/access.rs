@@ -121,7 +121,7 @@ pub fn list(args: &ListArgs) -> ExitCode {
             push_line(
                 &mut s,
                 &format!(
-                    "what `{}`{groups}{on} may do (each line holds inside its scope unless a deeper scope lists it again):",
+                    "what `{}`{groups} may do{on} (each line holds inside its scope unless a deeper scope lists it again):",
                     listing.principal
                 ),
             );
