@@ -238,10 +238,10 @@ fn scrub_tokens(v: &mut Value) {
 /// `s` with each JWT in it masked; `None` when it holds none.
 ///
 /// A token is looked for in each run of characters that base64, URL query strings and URL
-/// escapes use, from the run's start and from after each `=`, `/`, `+` and `%XX` escape in it:
-/// `access_token=<JWT>`, `/callback/<JWT>`, `Bearer+<JWT>`, `Bearer%20<JWT>` (a token found
-/// is masked from there to the end of the run). Each place is judged in constant time from the
-/// run's dots, so a long string costs one pass.
+/// escapes use, at every place in it where a JWT header could start (`e`, `I`, `C` or `D`):
+/// `access_token=<JWT>`, `/callback/<JWT>`, `Bearer+<JWT>`, `Bearer%20<JWT>`, `x-<JWT>`,
+/// `v1.<JWT>` (a token found is masked from there to the end of the run). Each place is judged
+/// in constant time from the run's dots, so a long string costs one pass.
 fn scrub_str(s: &str) -> Option<String> {
     // A JWT has two dots at least; most strings are passed over here, and the rest are only
     // copied once a token is found in them.
@@ -272,10 +272,7 @@ fn scrub_str(s: &str) -> Option<String> {
 /// Where in `run` (ASCII) a JWT starts that goes on to the run's end, if one does.
 fn jwt_in(run: &[u8]) -> Option<usize> {
     let dots: Vec<usize> = run.iter().enumerate().filter(|&(_, &b)| b == b'.').map(|(i, _)| i).collect();
-    let after_separator = |p: usize| {
-        p == 0 || matches!(run.get(p - 1), Some(b'=' | b'/' | b'+')) || (p >= 3 && run.get(p - 3) == Some(&b'%'))
-    };
-    (0..run.len()).filter(|&p| after_separator(p)).find(|&p| {
+    (0..run.len()).filter(|&p| matches!(run.get(p), Some(b'e' | b'I' | b'C' | b'D'))).find(|&p| {
         // The dots after `p`: the header ends at the first, and two are needed.
         let first = dots.partition_point(|&d| d < p);
         let Some(&header_end) = dots.get(first) else { return false };
@@ -378,14 +375,18 @@ mod tests {
             Mask::default().apply(&mut v, &mut json!({}));
             assert_eq!(v["auth"], json!(format!("Bearer {}", masked(&json!(t)).as_str().unwrap_or_default())), "{t}");
         }
-        // A token inside a URL or a form: after `=`, `/`, `+` or a `%XX` escape, masked from
-        // there on (the text before it kept).
+        // A token inside a URL, a form or a longer name: after `=`, `/`, `+`, a `%XX` escape,
+        // `-`, `_` or `.`, masked from there on (the text before it kept).
         for (before, after) in [
             ("/cb?access_token=", "&state=x"),
             ("/callback/", ""),
             ("Bearer+", ""),
             ("Bearer%20", ""),
             ("id_token=", ""),
+            ("x-", ""),
+            ("x_", ""),
+            ("v1.", ""),
+            ("id-token-", ""),
         ] {
             let mut v = json!(format!("{before}{jwt}{after}"));
             Mask::default().apply(&mut v, &mut json!({}));
