@@ -357,6 +357,19 @@ mod tests {
             marks.find('─').map(|i| marks[..i].chars().count()),
             "{shown}"
         );
+        // A second mark is an invisible character like any other: drawn, and marked.
+        let mut s = Sources::default();
+        let f = s.add("c.rbac".into(), "\u{feff}\u{feff}role r { }\n".into());
+        let d = Diagnostic::error("E0105", "an invisible character", Span::new(f, 3, 6), "here");
+        let shown = render_human(&s, [&d], false);
+        assert!(shown.contains("c.rbac:1:1") && shown.contains("\u{FFFD}role r"), "{shown}");
+        assert!(!shown.contains('\u{feff}'), "{shown}");
+        // What the policy wrote, in a message or a help, cannot act on the terminal.
+        let d = Diagnostic::error("E0201", "unknown role `a\u{1b}[2Jb`", Span::new(f, 6, 10), "here")
+            .with_help("did you mean `\u{202e}x`?");
+        let shown = render_human(&s, [&d], false);
+        assert!(!shown.contains('\u{1b}') && !shown.contains('\u{202e}'), "{shown}");
+        assert!(shown.contains(r"a\u{1B}[2Jb") && shown.contains(r"\u{202E}x"), "{shown}");
     }
 
     /// Every offset of a text, as counting lines and characters from the start gives it: at a

@@ -29,8 +29,9 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
                 [r.start, r.end]
             })
             .collect();
-        let text = f.text.get(super::bom_len(&f.text)..).unwrap_or_default();
-        cut.insert(f.name.as_str(), Shortened::new(printable(text), ends));
+        // Made printable with the mark in place (only a first one is allowed), then cut.
+        let text = printable(&f.text).split_off(super::bom_len(&f.text));
+        cut.insert(f.name.as_str(), Shortened::new(text, ends));
     }
     let mut cache = ariadne::sources(cut.iter().map(|(name, s)| (name.to_string(), s.text.clone())));
     // A span as it falls in the shown (shortened) text of its file.
@@ -61,26 +62,26 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
         let mut report = Report::build(kind, (file(d.primary.span), range(d.primary.span)))
             .with_config(Config::default().with_color(color).with_index_type(IndexType::Byte))
             .with_code(d.code)
-            .with_message(&d.message)
+            .with_message(safe(&d.message))
             .with_label(
                 Label::new((file(d.primary.span), range(d.primary.span)))
-                    .with_message(&d.primary.message)
+                    .with_message(safe(&d.primary.message))
                     .with_color(primary_color)
                     .with_order(order(d.primary.span)),
             );
         for l in d.secondary.iter().filter(|l| sources.get(l.span.file).is_some()) {
             report = report.with_label(
                 Label::new((file(l.span), range(l.span)))
-                    .with_message(&l.message)
+                    .with_message(safe(&l.message))
                     .with_color(secondary_color)
                     .with_order(order(l.span)),
             );
         }
         if let Some(help) = &d.help {
-            report = report.with_help(help);
+            report = report.with_help(safe(help));
         }
         for note in &d.notes {
-            report = report.with_note(note);
+            report = report.with_note(safe(note));
         }
         // ariadne counts columns in the text it shows: where that is a cut line, say where the
         // label really is.
@@ -114,6 +115,19 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
         out.extend_from_slice(&one);
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A message, help or note as a terminal may show it: what the policy wrote can be in it (an
+/// id, a string), so every character that shows otherwise than it reads (escape sequences,
+/// bidirectional controls, invisible characters) is written as a `\u{...}` escape.
+fn safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(crate::syntax::shows_otherwise) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| if crate::syntax::shows_otherwise(c) { format!("\\u{{{:X}}}", u32::from(c)) } else { c.to_string() })
+        .collect::<String>()
+        .into()
 }
 
 /// [`within`], in the text of the file without the byte order mark that may start it.
