@@ -315,16 +315,9 @@ fn decode(
             v.set_required_spec_claims(&["exp", "iss"]);
         }
     }
-    let claims =
-        jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &v).map_err(|e| e.into_kind())?.claims;
-    // jsonwebtoken reads `exp` and `nbf` as floats (an `exp` of 1700000000.5 passed): they are
-    // whole, non-negative numbers of seconds (RFC 7519 section 2, NumericDate, as E0762 says).
-    for c in ["exp", "nbf"] {
-        if claims.get(c).is_some_and(|v| !v.is_u64()) {
-            return Err(ErrorKind::InvalidClaimFormat(c.to_string()));
-        }
-    }
-    Ok(claims)
+    // `exp` and `nbf` are NumericDates (RFC 7519 section 2): non-negative numbers of seconds,
+    // a fraction allowed (`Date.now() / 1000`).
+    jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &v).map(|d| d.claims).map_err(|e| e.into_kind())
 }
 
 /// The rejections, each with its code (documented in `docs/identity.md` and `rbac explain`).
@@ -446,17 +439,15 @@ mod error {
                 RequestError::new("E0760", format!("the token's issuer is not `{iss}` (identity `{}`)", ident.name))
             }
             // jsonwebtoken also says "missing" for a claim it cannot read as a number.
-            ErrorKind::MissingRequiredClaim(c) if payload.contains_key(&c) => RequestError::new(
-                "E0762",
-                format!("the token's `{c}` claim is not a whole, non-negative number of seconds"),
-            ),
+            ErrorKind::MissingRequiredClaim(c) if payload.contains_key(&c) => {
+                RequestError::new("E0762", format!("the token's `{c}` claim is not a non-negative number of seconds"))
+            }
             ErrorKind::MissingRequiredClaim(c) => {
                 RequestError::new("E0762", format!("the token lacks the `{c}` claim, which is required"))
             }
-            ErrorKind::InvalidClaimFormat(c) => RequestError::new(
-                "E0762",
-                format!("the token's `{c}` claim is not a whole, non-negative number of seconds"),
-            ),
+            ErrorKind::InvalidClaimFormat(c) => {
+                RequestError::new("E0762", format!("the token's `{c}` claim is not a non-negative number of seconds"))
+            }
             ErrorKind::InvalidAlgorithm => {
                 RequestError::new("E0754", format!("the token's algorithm does not fit {key}"))
             }
