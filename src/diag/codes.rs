@@ -406,16 +406,18 @@ among identities sharing the token's issuer, it matches none or several. Deny.";
 not loopback), or the key cannot be used. Deny.";
 "E0762", "token lacks a required claim",
 "A verified token must have `exp` (a token without `iss` selects no identity, E0760; without
-`aud` where the identity has an `audience`, E0759); `exp` and `nbf` are whole, non-negative
-numbers of seconds. Deny.";
+`aud` where the identity has an `audience`, E0759); `exp` and `nbf` are non-negative numbers
+of seconds (a fraction is allowed). Deny.";
 "E0763", "unverified token",
 "A request names its principal by a token but was decided without a verifier: library users
 call `Policy::decide_with` with an `identity::TokenVerifier`; the CLI always verifies. Deny.";
 "E0764", "not a JSON Web Key Set",
 "A key set given to `--jwks FILE` (or to `identity::Jwks::from_json`) is not JSON, or not an
 object with a `keys` list (RFC 7517). Nothing is decided with it: the command stops before
-reading requests. Keys in the list that cannot verify signatures (encryption keys, symmetric
-`oct` keys, unknown types) are left out with a warning, not this error.
+reading requests. Keys in the list that cannot verify signatures (encryption keys, `key_ops`
+without `verify`, symmetric `oct` keys, RSA keys under 2048 bits, unknown types) or are
+ill-formed (a `kid`, `use` or `alg` that is not a string) are left out, not this error (with
+a warning when no key is left).
 
     {\"keys\": [{\"kty\": \"RSA\", \"kid\": \"k1\", \"n\": \"...\", \"e\": \"AQAB\"}]}";
 "E0801", "not a policy bundle",

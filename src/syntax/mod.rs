@@ -716,7 +716,9 @@ fn syntax_error(file: FileId, text: &str, from: usize, e: &pest::error::Error<Ru
     } else if let Some(group) =
         text.get(..pos).filter(|_| word).map(|t| t.split_whitespace().rev().take(2).collect::<Vec<_>>()).and_then(
             |last| match last.as_slice() {
-                [name, "groups"] if expects("`with`") && !name.starts_with('[') => Some(*name),
+                [name, "groups"] if expects("`with`") && name.chars().all(|c| c.is_alphanumeric() || c == '_') => {
+                    Some(*name)
+                }
                 _ => None,
             },
         )
@@ -1588,6 +1590,8 @@ mod tests {
             help("test \"t\" { expect allow user:a groups admins read doc:x; }\n"),
             "a test's groups are a list in brackets: `groups [admins]`"
         );
+        // An action named `groups` is no list left without brackets.
+        assert!(!help("test \"t\" { expect allow user:a groups doc:x read; }\n").contains("brackets"));
         assert_eq!(
             help("group admins;\nrole r { allow read on doc when principal in admins; }\n"),
             "a group is written `group:admins`: `principal in group:admins`"
