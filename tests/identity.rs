@@ -606,6 +606,21 @@ fn cli_can_and_eval_verify_tokens() {
         assert!(err.starts_with(&format!("error[{code}]: ")), "{args:?}: {err}");
     }
 
+    // A set with a key left out says so, and verifies with the others.
+    let mut set: Value = serde_json::from_str(&read("keys/jwks.json")).expect("a key set");
+    set["keys"]
+        .as_array_mut()
+        .expect("keys")
+        .push(json!({"kty": "RSA", "kid": "weak", "n": b64("x".repeat(64).as_str()), "e": "AQAB"}));
+    let partly = file("partly.json", &set.to_string());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rbac"))
+        .args(["can", &policy_file, "--token", &fresh, "--jwks", &format!("okta={partly}"), "write", "workspace:prod"])
+        .output()
+        .expect("run rbac");
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1 of its keys left out"), "{err}");
+
     // Two identities of one issuer share its keys: two different key sets for them are
     // refused whichever comes first (the last replaced the first for both); one set twice is
     // fine.

@@ -144,6 +144,14 @@ fn read_jwks(file: &str) -> Result<Jwks, Failure> {
         .map_err(|e| Failure { code: Some("E0764"), message: format!("`{file}`: {}", e.message) })?;
     if jwks.is_empty() {
         eprintln!("warning: `{file}` has no key that can verify signatures ({} left out)", jwks.skipped());
+    } else if jwks.skipped() > 0 {
+        // A weak or ill-formed key an operator meant to trust is said, not dropped silently.
+        eprintln!(
+            "warning: `{file}`: {} of its keys left out (encryption, symmetric, RSA under 2048 bits or ill-formed; \
+             see `rbac explain E0764`), {} kept",
+            jwks.skipped(),
+            jwks.len()
+        );
     }
     Ok(jwks)
 }

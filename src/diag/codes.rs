@@ -416,8 +416,8 @@ call `Policy::decide_with` with an `identity::TokenVerifier`; the CLI always ver
 object with a `keys` list (RFC 7517). Nothing is decided with it: the command stops before
 reading requests. Keys in the list that cannot verify signatures (encryption keys, `key_ops`
 without `verify`, symmetric `oct` keys, RSA keys under 2048 bits, unknown types) or are
-ill-formed (a `kid`, `use` or `alg` that is not a string) are left out, not this error (with
-a warning when no key is left).
+ill-formed (a `kid`, `use` or `alg` that is not a string) are left out with a warning, not
+this error.
 
     {\"keys\": [{\"kty\": \"RSA\", \"kid\": \"k1\", \"n\": \"...\", \"e\": \"AQAB\"}]}";
 "E0801", "not a policy bundle",
