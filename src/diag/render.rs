@@ -257,18 +257,24 @@ impl Shortened {
 }
 
 /// The text as a terminal may show it: each character that shows otherwise than it reads
-/// (`syntax::misleading`: control characters but tab, line feed and a CRLF's carriage return,
-/// line separators, bidirectional-text controls, invisible characters) becomes one visible
-/// character of its length in bytes, so that offsets stay where the spans point, and a source line shown in a diagnostic can neither act on the
-/// terminal (escape sequences) nor reorder or break itself (E0105 names those characters).
+/// (`syntax::shows_otherwise`: control characters but tab, line feed and a CRLF's carriage
+/// return, line separators, bidirectional-text controls, invisible characters), in comments
+/// too (where E0105 allows them, but an invisible one would put the markers after it off by
+/// its count), becomes one visible character of its length in bytes, so that offsets stay
+/// where the spans point, and a source line shown in a diagnostic can neither act on the
+/// terminal (escape sequences) nor reorder or break itself.
 fn printable(text: &str) -> String {
-    let mut hidden = crate::syntax::misleading_chars(text).peekable();
+    let bytes = text.as_bytes();
+    let mut hidden = text
+        .char_indices()
+        .filter(|&(at, c)| crate::syntax::shows_otherwise(c) && !(c == '\r' && bytes.get(at + 1) == Some(&b'\n')))
+        .peekable();
     if hidden.peek().is_none() {
         return text.to_string();
     }
     let mut out = String::with_capacity(text.len());
     let mut done = 0;
-    for (at, c, _) in hidden {
+    for (at, c) in hidden {
         out.push_str(text.get(done..at).unwrap_or_default());
         // One visible character of the same length in bytes (labels are byte offsets), so
         // that it takes one column, as a marker under it does: `?` for one byte, `¿` for
@@ -340,6 +346,8 @@ mod tests {
         assert_eq!(shown, "a?[31mb\r\nc?d\u{FFFD}e\u{FFFD}\tf\n");
         assert_eq!(shown.len(), text.len());
         assert_eq!(super::printable("plain\r\n"), "plain\r\n");
+        // In a comment too: one column each, so what follows stays under its markers.
+        assert_eq!(super::printable("/* \u{200B}\u{AD} */ x"), "/* \u{FFFD}¿ */ x");
     }
 
     #[test]
