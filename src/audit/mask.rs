@@ -76,7 +76,7 @@ impl Mask {
     }
 
     fn mask_fields(&self, request: &mut Value, decision: &mut Value) {
-        let mut hide_id = false;
+        let hide_id = self.hides_id();
         let raw_id = request.pointer("/principal/id").and_then(Value::as_str).map(str::to_string);
         // Each masked value as error messages quote it (`` `VALUE` ``) and its mask, so that an
         // error about a masked attribute (E0741 repeats the value) does not undo the mask.
@@ -96,7 +96,6 @@ impl Mask {
         for f in &self.fields {
             let target = match (f.entity.as_str(), f.name.as_str()) {
                 ("principal", "id") => {
-                    hide_id = true;
                     if let Some(id) = request.pointer_mut("/principal/id") {
                         hide(id);
                     }
@@ -115,7 +114,6 @@ impl Mask {
                 ("resource", _) => request.pointer_mut("/resource/attrs"),
                 ("context", _) => request.pointer_mut("/context"),
                 _ => {
-                    hide_id = true;
                     masked_claims.push(&f.name);
                     request.pointer_mut("/principal/claims")
                 }
@@ -172,11 +170,12 @@ impl Mask {
             Some(Value::String(s)) if !s.is_empty() => Value::String(format!("user:{s}")),
             _ => return None,
         };
-        let hidden = self
-            .fields
-            .iter()
-            .any(|f| matches!((f.entity.as_str(), f.name.as_str()), ("principal", "id") | ("claims", _)));
-        Some(if hidden { masked(&id) } else { id })
+        Some(if self.hides_id() { masked(&id) } else { id })
+    }
+
+    /// Whether the principal id is masked: `principal.id`, or a claim (from which it comes).
+    fn hides_id(&self) -> bool {
+        self.fields.iter().any(|f| matches!((f.entity.as_str(), f.name.as_str()), ("principal", "id") | ("claims", _)))
     }
 
     /// The claim that gives the user id of principals of `identity` ([`Mask::for_policy`]).

@@ -30,19 +30,7 @@ fn rule_line(kind: &str, r: &RuleReason) -> String {
 /// answer.
 pub fn shown(line: &str) -> std::borrow::Cow<'_, str> {
     // The characters E0105 refuses in sources, and the line feed and tab besides.
-    let hidden = |c: char| c == '\n' || c == '\t' || rbac::syntax::shows_otherwise(c);
-    if !line.chars().any(hidden) {
-        return line.into();
-    }
-    let mut out = String::with_capacity(line.len() + 8);
-    for c in line.chars() {
-        if hidden(c) {
-            let _ = write!(out, "\\u{{{:X}}}", u32::from(c));
-        } else {
-            out.push(c);
-        }
-    }
-    out.into()
+    rbac::syntax::escape_shown(line, true)
 }
 
 /// Lines of text, each [`shown`] and ended with a line break.

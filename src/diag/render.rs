@@ -121,13 +121,7 @@ pub fn render_human<'a>(sources: &Sources, diags: impl IntoIterator<Item = &'a D
 /// id, a string), so every character that shows otherwise than it reads (escape sequences,
 /// bidirectional controls, invisible characters) is written as a `\u{...}` escape.
 fn safe(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(crate::syntax::shows_otherwise) {
-        return text.into();
-    }
-    text.chars()
-        .map(|c| if crate::syntax::shows_otherwise(c) { format!("\\u{{{:X}}}", u32::from(c)) } else { c.to_string() })
-        .collect::<String>()
-        .into()
+    crate::syntax::escape_shown(text, false)
 }
 
 /// [`within`], in the text of the file without the byte order mark that may start it.

@@ -276,6 +276,25 @@ pub fn shows_otherwise(c: char) -> bool {
     misleading(c, None).is_some()
 }
 
+/// `text` with every character that [`shows_otherwise`] written as a `\u{...}` escape, and
+/// its line feeds and tabs too when `one_line`: what the command line and diagnostics print
+/// of text a policy, a request or a log wrote.
+pub fn escape_shown(text: &str, one_line: bool) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| (one_line && (c == '\n' || c == '\t')) || shows_otherwise(c);
+    if !text.chars().any(hidden) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            out.push_str(&format!("\\u{{{:X}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
 /// Each [`misleading`] character of `text` with its offset, from a fast scan for the bytes
 /// that may start one ([`next_unplain`]).
 pub(crate) fn misleading_chars(text: &str) -> impl Iterator<Item = (usize, char, (&'static str, &'static str))> + '_ {
