@@ -170,27 +170,90 @@ impl KeySource for OidcDiscovery {
 const MAX_REDIRECTS: usize = 5;
 
 /// Where a redirect from `from` to `location` leads (RFC 9110 section 10.2.2: `location` may
-/// be relative): an absolute URL as it is, `//host/...` with `from`'s scheme, `/path` on
-/// `from`'s host, another relative path beside `from`'s last segment. The result is checked
-/// by [`check_url`] like any other.
+/// be relative), resolved as RFC 3986 section 5.2 has it: an absolute URL as it is,
+/// `//host/...` with `from`'s scheme, `/path` on `from`'s host, `?query` on `from`'s path,
+/// another relative path beside `from`'s last segment; `.` and `..` segments removed (5.2.4)
+/// and a fragment dropped. The result is checked by [`check_url`] like any other.
 fn redirected(from: &str, location: &str) -> String {
+    let location = location.split('#').next().unwrap_or("");
     let scheme_end = from.find("://").map_or(0, |i| i + 3);
-    let origin_end = from.get(scheme_end..).and_then(|rest| rest.find('/')).map_or(from.len(), |i| scheme_end + i);
+    let origin_end =
+        from.get(scheme_end..).and_then(|rest| rest.find(['/', '?', '#'])).map_or(from.len(), |i| scheme_end + i);
+    let origin = from.get(..origin_end).unwrap_or(from);
     let scheme = location.split_once(':').is_some_and(|(s, _)| {
         s.starts_with(|c: char| c.is_ascii_alphabetic())
             && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
     });
     if scheme {
-        location.to_string()
-    } else if let Some(rest) = location.strip_prefix("//") {
-        format!("{}{rest}", from.get(..scheme_end).unwrap_or(""))
-    } else if location.starts_with('/') {
-        format!("{}{location}", from.get(..origin_end).unwrap_or(from))
-    } else {
-        let path = from.get(origin_end..).unwrap_or("");
-        let dir = path.rfind('/').map_or("/", |i| path.get(..=i).unwrap_or("/"));
-        format!("{}{dir}{location}", from.get(..origin_end).unwrap_or(from))
+        return with_path_resolved(location, location.find("://").map_or(0, |i| i + 3));
     }
+    if let Some(rest) = location.strip_prefix("//") {
+        let url = format!("{}{rest}", from.get(..scheme_end).unwrap_or(""));
+        return with_path_resolved(&url, scheme_end);
+    }
+    // `from`'s path, without its query or fragment.
+    let base = from.get(origin_end..).unwrap_or("");
+    let base = base.split(['?', '#']).next().unwrap_or("");
+    let (path, query) = match location.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (location, None),
+    };
+    let merged = if path.is_empty() {
+        // `?query` alone (or nothing): `from`'s path with the new query.
+        base.to_string()
+    } else if path.starts_with('/') {
+        path.to_string()
+    } else {
+        let dir = base.rfind('/').map_or("/", |i| base.get(..=i).unwrap_or("/"));
+        format!("{dir}{path}")
+    };
+    let mut out = format!("{origin}{}", without_dot_segments(&merged));
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    } else if path.is_empty() {
+        // Nothing but a fragment or an empty reference: `from` itself, with its query.
+        return from.split('#').next().unwrap_or(from).to_string();
+    }
+    out
+}
+
+/// `url` with the `.` and `..` segments of its path removed; its origin ends at the first
+/// `/`, `?` or `#` after `authority_start`.
+fn with_path_resolved(url: &str, authority_start: usize) -> String {
+    let origin_end = url
+        .get(authority_start..)
+        .and_then(|rest| rest.find(['/', '?', '#']))
+        .map_or(url.len(), |i| authority_start + i);
+    let rest = url.get(origin_end..).unwrap_or("");
+    let (path, query) = match rest.find('?') {
+        Some(i) => (rest.get(..i).unwrap_or(""), rest.get(i..).unwrap_or("")),
+        None => (rest, ""),
+    };
+    format!("{}{}{query}", url.get(..origin_end).unwrap_or(url), without_dot_segments(path))
+}
+
+/// RFC 3986 section 5.2.4: a path without its `.` and `..` segments (`..` above the root
+/// stays at the root).
+fn without_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').collect();
+    let last = segments.len().saturating_sub(1);
+    for (i, seg) in segments.iter().enumerate() {
+        match *seg {
+            "." | ".." => {
+                if *seg == ".." && out.len() > 1 {
+                    out.pop();
+                }
+                // A dot segment at the end leaves the path ending in `/`.
+                if i == last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    out.join("/")
 }
 
 /// `https://` anywhere; `http://` only on a loopback host. The URL is read by the parser the
@@ -233,6 +296,21 @@ mod tests {
         // Each target is then checked as the first URL was.
         assert!(check_url(&redirected("http://127.0.0.1:8080/oidc", "http://192.0.2.2/keys")).is_err());
         assert!(check_url(&redirected("http://127.0.0.1:8080/oidc", "/keys")).is_ok());
+    }
+
+    #[test]
+    fn redirects_lose_their_dot_segments_and_keep_queries_apart_from_paths() {
+        let from = "https://idp.example.com/oauth2/v1/keys?kid=a/b";
+        assert_eq!(redirected(from, "../keys2"), "https://idp.example.com/oauth2/keys2");
+        assert_eq!(redirected(from, "./k"), "https://idp.example.com/oauth2/v1/k");
+        assert_eq!(redirected(from, "../../../../etc"), "https://idp.example.com/etc");
+        assert_eq!(redirected(from, "/a/./b/../c"), "https://idp.example.com/a/c");
+        assert_eq!(redirected(from, "?x=1"), "https://idp.example.com/oauth2/v1/keys?x=1");
+        assert_eq!(redirected(from, "k#frag"), "https://idp.example.com/oauth2/v1/k");
+        assert_eq!(redirected(from, ".."), "https://idp.example.com/oauth2/");
+        assert_eq!(redirected("https://idp.example.com?a=/x/y", "k"), "https://idp.example.com/k");
+        assert_eq!(redirected(from, "https://cdn.example.com/a/../b?c=../d"), "https://cdn.example.com/b?c=../d");
+        assert_eq!(redirected(from, "//cdn.example.com/./x"), "https://cdn.example.com/x");
     }
 
     #[test]
