@@ -24,7 +24,9 @@ fn check(src: &str, reqs: &[Req]) -> Result<(), TestCaseError> {
     let policy = compile(src)?;
     let bytes = rbac::wasm::emit(&policy)
         .map_err(|e| TestCaseError::fail(format!("the module does not build: {e}\n--- source ---\n{src}")))?;
-    let mut module = rbac::wasm::WasmPolicy::new(&bytes)
+    // With fuel, so that a request the module never finishes fails the case (E0707) instead
+    // of hanging the test run.
+    let mut module = rbac::wasm::WasmPolicy::with_fuel(&bytes, rbac::wasm::DEFAULT_FUEL)
         .map_err(|e| TestCaseError::fail(format!("the module does not load: {e}\n--- source ---\n{src}")))?;
     for req in reqs {
         let request = req.to_crate();

@@ -343,3 +343,29 @@ fn modules_that_are_not_policy_modules_are_refused_with_their_code() {
     assert_eq!(refused(&flipped), Some("E0904"), "damaged");
     assert_eq!(refused(&bytes), None, "the module itself loads");
 }
+
+/// Every request decides in bounded time, without fuel: a resource attribute after a
+/// principal attribute, on a path that does not resolve, was looked up in the principal's
+/// attribute table with the resource's empty mask, and the probe never ended (a module in
+/// the Rust or Node host without fuel hung for good). Each of the requests below decides as
+/// natively with fuel to spare.
+#[test]
+fn attributes_of_a_path_that_does_not_resolve_end_their_lookup() {
+    let src = "resource r { actions read; }\nresource s in r { actions read; }\n\
+               principal { attributes { z: int } }\n\
+               role v { allow read on r; }\nassign v to everyone;\n";
+    let policy = rbac::compile_str("hang.rbac", src).policy.expect("compiles");
+    let module = rbac::wasm::emit(&policy).expect("emit");
+    let mut wasm = rbac::wasm::WasmPolicy::with_fuel(&module, 10_000_000).expect("load");
+    for path in ["x:y", "s:y", "r:a/x:y", "r:a/s:b/s:c", "r:a"] {
+        for attrs in [r#"{"q": 1}"#, r#"{"z": 1}"#, r#"{"q": 1, "zz": "a", "z": 2}"#] {
+            let req = rbac::Request::from_json(&format!(
+                r#"{{"principal": {{"id": "user:a", "attrs": {{"z": 1}}}}, "action": "read",
+                    "resource": {{"path": "{path}", "attrs": {attrs}}}, "context": {{"z": 1}}}}"#
+            ))
+            .expect("a request");
+            let native = policy.decide(&req).into_owned();
+            assert_eq!(wasm.decide(&req).into_owned(), native, "{path} with {attrs}");
+        }
+    }
+}

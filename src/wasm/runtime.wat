@@ -632,6 +632,10 @@
         (local.set $v (call $rd_value (i32.const 0)))
         (br_if $done (global.get $bad))
         (if (i32.gt_u (local.get $entity) (i32.const 2)) (then (global.set $bad (i32.const 1)) (br $done)))
+        ;; No table (a resource attribute while the path did not resolve): nothing is found.
+        ;; $tab is reset too: the last entity's table probed with mask 0 never ended when its
+        ;; slot 0 held another name.
+        (local.set $tab (i32.const 0))
         (local.set $cnt (i32.const 0))
         (if (i32.eqz (local.get $entity))
           (then (local.set $tab (global.get $T_principal_attrs)) (local.set $cnt (global.get $T_mprincipal_attrs))))
@@ -641,7 +645,9 @@
           (then
             (local.set $tab (i32.load (i32.add (global.get $T_type_attrs) (i32.shl (global.get $target) (i32.const 3)))))
             (local.set $cnt (i32.load offset=4 (i32.add (global.get $T_type_attrs) (i32.shl (global.get $target) (i32.const 3)))))))
-        (local.set $e (call $name_find (local.get $tab) (local.get $cnt) (i32.add (local.get $name) (i32.const 4)) (i32.load (local.get $name))))
+        (local.set $e (i32.const -1))
+        (if (local.get $tab)
+          (then (local.set $e (call $name_find (local.get $tab) (local.get $cnt) (i32.add (local.get $name) (i32.const 4)) (i32.load (local.get $name))))))
         (if (i32.and (i32.ge_s (local.get $e) (i32.const 0)) (i32.ne (i32.load8_u (local.get $v)) (i32.const 0)))
           (then
             (if (call $type_ok (local.get $v) (i32.shr_u (local.get $e) (i32.const 16)))
