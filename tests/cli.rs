@@ -233,3 +233,37 @@ fn reviews_print_ids_escaped() {
     let (code, can, _) = rbac(&["can", &new, "user:alice", "delete", "doc:d"], "");
     assert_eq!((code, can.lines().next()), (1, Some("deny")));
 }
+
+/// Output that cannot be written (a full disk) is a failure, said on stderr, whatever the
+/// command would have returned: `fmt - < p > p.new && mv p.new p` replaced a policy with
+/// its first 8 KiB, and `check`, `test`, `explain`, `who-can` exited 0 with nothing written.
+#[test]
+fn output_that_cannot_be_written_fails_the_command() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else { return };
+    let policy = std::fs::read_to_string("examples/zenml.rbac").expect("the example");
+    let cases: [&[&str]; 6] = [
+        &["check", "examples/zenml.rbac"],
+        &["check", "--format", "json", "examples/zenml.rbac"],
+        &["test", "examples/zenml.rbac"],
+        &["explain", "E0201"],
+        &["who-can", "examples/zenml.rbac", "read", "workspace:prod/project:churn"],
+        &["fmt", "-"],
+    ];
+    for args in cases {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rbac"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(full.try_clone().expect("a second handle"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("rbac runs");
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            let _ = stdin.write_all(policy.as_bytes());
+        }
+        let out = child.wait_with_output().expect("rbac ends");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("cannot write the output"), "{args:?}: {stderr}");
+    }
+}

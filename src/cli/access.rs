@@ -42,7 +42,7 @@ pub fn who_can(args: &WhoCanArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     let _ = match args.format {
         Format::Json => writeln!(out, "{}", serde_json::to_string(&answer).unwrap_or_default()),
         Format::Human => {
@@ -107,7 +107,7 @@ pub fn list(args: &ListArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     let _ = match args.format {
         Format::Json => writeln!(out, "{}", serde_json::to_string(&listing).unwrap_or_default()),
         Format::Human => {

@@ -214,7 +214,7 @@ fn verify(file: &str, anchor: Option<&str>, format: Format) -> ExitCode {
         return code;
     }
     let report = verifier.finish();
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     let _ = match format {
         Format::Json => writeln!(out, "{}", serde_json::to_string(&report).unwrap_or_default()),
         Format::Human => {
@@ -241,14 +241,20 @@ fn verify(file: &str, anchor: Option<&str>, format: Format) -> ExitCode {
 fn recover(file: &str) -> ExitCode {
     match audit::recover_file(std::path::Path::new(file)) {
         Ok((torn, recorded)) => {
-            println!(
+            let _ = writeln!(
+                super::stdout(),
                 "{file}: cut torn line {} ({} bytes, sha256 {}), kept in {}; recorded as entry seq {}; head {}",
-                torn.line, torn.bytes, torn.sha256, torn.evidence, recorded.seq, recorded.hash
+                torn.line,
+                torn.bytes,
+                torn.sha256,
+                torn.evidence,
+                recorded.seq,
+                recorded.hash
             );
             ExitCode::SUCCESS
         }
         Err(audit::RecoverError::NotTorn) => {
-            println!("{file}: the last line is not torn: nothing to recover");
+            let _ = writeln!(super::stdout(), "{file}: the last line is not torn: nothing to recover");
             ExitCode::SUCCESS
         }
         Err(e @ audit::RecoverError::Damaged(_)) => {
@@ -318,7 +324,7 @@ impl Filter {
 }
 
 fn show(file: &str, filter: &Filter, format: Format) -> ExitCode {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::BufWriter::new(super::stdout());
     let mut n = 0u64;
     let mut bad = 0u64;
     let result = each_line(file, |line, _| {

@@ -46,7 +46,7 @@ pub fn run(args: &DiffArgs) -> ExitCode {
             return code;
         }
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     let _ = match args.format {
         Format::Json => writeln!(out, "{}", serde_json::to_string(&diff).unwrap_or_default()),
         Format::Human => write!(out, "{}", human(&diff)),

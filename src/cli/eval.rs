@@ -70,13 +70,13 @@ pub fn run(
     // Without an audit log, a request is read straight from its text (`Request::from_json`);
     // the log keeps each request as it was given, so then it is read through a JSON value.
     let logging = recorder.is_some();
-    let mut out = Output { recorder, held: Vec::new(), stdout: std::io::stdout().lock(), failed: false };
+    let mut out = Output { recorder, held: Vec::new(), stdout: super::stdout(), failed: false };
     let mut pending = String::new();
     // A decision goes to the audit log (when asked for) before it is printed.
     let mut emit = |request: Result<Request, rbac::RequestError>,
                     mut logged: Option<serde_json::Value>,
                     text: &str,
-                    out: &mut Output<'_>| {
+                    out: &mut Output| {
         let decision = match request {
             Ok(req) => match verifier.resolve(&identities, &req) {
                 Ok(resolved) => {
@@ -113,7 +113,7 @@ pub fn run(
     // The rest of a document too large to keep is passed over, line by line, until the
     // brackets it opened close (or a line is a request of its own): what it leaves open.
     let mut passing: Option<Depth> = None;
-    let mut feed = |mut start: usize, pending: &mut String, cut: Option<Dropped>, out: &mut Output<'_>| {
+    let mut feed = |mut start: usize, pending: &mut String, cut: Option<Dropped>, out: &mut Output| {
         if let Some(mut depth) = passing.take() {
             // Nothing is kept while passing over: the line is all of `pending`.
             let own = cut.is_none() && request_of_its_own(pending);
@@ -281,17 +281,17 @@ pub fn run(
 /// Decisions on their way to standard output, held until the audit log (when there is one)
 /// has written their entries: whatever `--audit-sync` says, no decision is printed whose
 /// entry could still fail to be written (under `never` entries wait in the log's buffer).
-struct Output<'a> {
+struct Output {
     recorder: Option<super::audit::Recorder>,
     held: Vec<u8>,
-    stdout: std::io::StdoutLock<'a>,
+    stdout: super::out::Stdout,
     /// The log or the output failed (and said so): nothing more is printed.
     failed: bool,
 }
 
 /// A command stopped early (an input that cannot be read) still prints the decisions made
 /// before, their entries written first, as [`Output::release`] does.
-impl Drop for Output<'_> {
+impl Drop for Output {
     fn drop(&mut self) {
         if !self.failed {
             let _ = self.release();
@@ -302,7 +302,7 @@ impl Drop for Output<'_> {
 /// Bytes of decisions held before they are printed (and the log flushed first).
 const HELD: usize = 64 << 10;
 
-impl Output<'_> {
+impl Output {
     /// Records a decision (`logged`: the request as given, or `None` for `text` that was no
     /// JSON) when there is a log, and holds its line.
     fn decision(

@@ -95,11 +95,11 @@ fn one(file: &str, check: bool, color: bool) -> u8 {
             return 0;
         }
         let (line, want) = first_difference(&text, &formatted);
-        let _ = writeln!(std::io::stdout(), "{name}:{line}: not formatted; the line would read: {want}");
+        let _ = writeln!(super::stdout(), "{name}:{line}: not formatted; the line would read: {want}");
         return 1;
     }
     if stdin {
-        let _ = std::io::stdout().write_all(formatted.as_bytes());
+        let _ = super::stdout().write_all(formatted.as_bytes());
         return 0;
     }
     if formatted != text

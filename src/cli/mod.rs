@@ -12,12 +12,15 @@ mod eval;
 mod fmt;
 mod human;
 mod lsp;
+mod out;
 mod token;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use rbac::{Compilation, FsLoader, Policy};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+
+use out::stdout;
 
 #[derive(Parser)]
 #[command(name = "rbac", version, about = "Compile, check, test and evaluate .rbac access-control policies")]
@@ -152,7 +155,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match cli.command {
+    let code = match cli.command {
         Command::Check { files, format } => check(&files, format),
         Command::Eval { policy, request, engine, keys, audit, jobs } => {
             eval::run(&policy, &request, engine, &keys, &audit, jobs)
@@ -170,7 +173,8 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => diff::run(&args),
         Command::WhoCan(args) => access::who_can(&args),
         Command::List(args) => access::list(&args),
-    }
+    };
+    out::finish(code)
 }
 
 /// `--jobs`: a number of threads, at least one.
@@ -270,13 +274,13 @@ fn check(files: &[String], format: Format) -> ExitCode {
                 eprint!("{}", c.render(color()));
                 let (e, w) = (c.diagnostics.error_count(), c.diagnostics.warning_count());
                 let status = if e > 0 { "failed" } else { "ok" };
-                let _ = writeln!(std::io::stdout(), "{f}: {status} ({e} error{}, {w} warning{})", plural(e), plural(w));
+                let _ = writeln!(stdout(), "{f}: {status} ({e} error{}, {w} warning{})", plural(e), plural(w));
             }
         }
     }
     if format == Format::Json {
         // A closed pipe (`rbac check ... | head`) is not an error worth a panic.
-        let _ = writeln!(std::io::stdout(), "{}", serde_json::Value::Array(json));
+        let _ = writeln!(stdout(), "{}", serde_json::Value::Array(json));
     }
     ExitCode::from(u8::from(failed))
 }
@@ -388,7 +392,7 @@ fn can(
             return code;
         }
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = stdout();
     let _ = match format {
         Format::Json => writeln!(out, "{}", serde_json::to_string(&decision).unwrap_or_default()),
         Format::Human => write!(out, "{}", human::decision_as(&decision, verified.as_ref())),
@@ -402,7 +406,7 @@ fn can(
 
 fn test(files: &[String], coverage: bool) -> ExitCode {
     let (mut passed, mut failed, mut broken) = (0usize, 0usize, 0usize);
-    let mut out = std::io::stdout().lock();
+    let mut out = stdout();
     for f in files {
         let Some((policy, sources)) = load_policy_from(f, "its tests were not run") else {
             broken += 1;
@@ -442,9 +446,9 @@ fn test(files: &[String], coverage: bool) -> ExitCode {
 /// root; a file it `use`s is as much the policy).
 fn write_built(policy: &str, sources: Option<&[String]>, output: &str, bytes: &[u8]) -> ExitCode {
     if output == "-" {
-        let mut out = std::io::stdout().lock();
+        let mut out = stdout();
         if out.write_all(bytes).and_then(|()| out.flush()).is_err() {
-            eprintln!("error: cannot write the output");
+            // `main` says why.
             return ExitCode::from(2);
         }
         return ExitCode::SUCCESS;
@@ -498,7 +502,7 @@ fn build_bundle(policy: &str, output: &str) -> ExitCode {
 fn explain(code: &str) -> ExitCode {
     match rbac::diag::explain(code) {
         Some(text) => {
-            let _ = writeln!(std::io::stdout(), "{text}");
+            let _ = writeln!(stdout(), "{text}");
             ExitCode::SUCCESS
         }
         None => {
