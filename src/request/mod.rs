@@ -10,8 +10,13 @@ mod read;
 pub use crate::syntax::ast::{Effect, Entity};
 
 /// An authorization request: who, what action, on which resource, with which attributes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// Read with `serde` (`serde_json::from_str`, a web framework's JSON extractor), a request is
+/// read as [`Request::from_json`] reads it: every documented form (`"resource": "PATH"`,
+/// `null` for `groups`, `attrs` or `context`), and a key given twice anywhere (`"owner"` in
+/// `attrs` twice: a gateway may have read the first) is an error, never the last one kept.
+/// Errors start with the code the decision would give (`E0702: ...`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Request {
     /// Who asks.
     pub principal: Principal,
@@ -22,6 +27,28 @@ pub struct Request {
     /// Values for declared `context` attributes.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub context: Map<String, Value>,
+}
+
+impl<'de> Deserialize<'de> for Request {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Request, D::Error> {
+        let read::Strict(value) = read::Strict::deserialize(d)?;
+        Request::from_value(&value).map_err(|e| serde::de::Error::custom(format_args!("{}: {}", e.code, e.message)))
+    }
+}
+
+/// A JSON object read as requests are (a key given twice is an error), `null` for none: the
+/// attributes and claims of a request's parts read with `serde`.
+fn strict_object<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
+    match read::Strict::deserialize(d)?.0 {
+        Value::Object(m) => Ok(m),
+        Value::Null => Ok(Map::new()),
+        _ => Err(serde::de::Error::custom("E0702: attributes and claims must be a JSON object")),
+    }
+}
+
+/// `groups`, `null` for none.
+fn groups_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// The principal of a request: a direct id with groups, an identity's verified claims, or a
@@ -44,10 +71,10 @@ pub struct DirectPrincipal {
     /// `user:NAME` or `service:NAME`.
     pub id: String,
     /// Group names; names the policy does not declare are ignored.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "groups_or_null")]
     pub groups: Vec<String>,
     /// Values for declared principal attributes.
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[serde(default, skip_serializing_if = "Map::is_empty", deserialize_with = "strict_object")]
     pub attrs: Map<String, Value>,
 }
 
@@ -59,9 +86,10 @@ pub struct IdentityPrincipal {
     pub identity: String,
     /// The verified claims: the identity's user claim gives the principal id (`user:VALUE`), its
     /// groups claim the groups.
+    #[serde(deserialize_with = "strict_object")]
     pub claims: Map<String, Value>,
     /// Values for declared principal attributes.
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[serde(default, skip_serializing_if = "Map::is_empty", deserialize_with = "strict_object")]
     pub attrs: Map<String, Value>,
 }
 
@@ -74,7 +102,7 @@ pub struct TokenPrincipal {
     /// The signed token (a JWT in compact form), a bearer credential.
     pub token: String,
     /// Values for declared principal attributes.
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[serde(default, skip_serializing_if = "Map::is_empty", deserialize_with = "strict_object")]
     pub attrs: Map<String, Value>,
 }
 
@@ -95,7 +123,7 @@ pub struct ResourceRef {
     /// needed.
     pub path: String,
     /// Values for the target type's declared attributes.
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[serde(default, skip_serializing_if = "Map::is_empty", deserialize_with = "strict_object")]
     pub attrs: Map<String, Value>,
 }
 
@@ -546,6 +574,38 @@ pub(crate) mod invalid {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A request read with `serde` (as a web framework's JSON extractor reads it) is read as
+    /// `from_json` reads it: the derived reader kept the last of a key given twice (an owner
+    /// or a flag a gateway read otherwise) and refused the documented `"resource": "PATH"`.
+    #[test]
+    fn requests_read_with_serde_are_read_as_from_json_reads_them() {
+        let texts = [
+            r#"{"principal": {"id": "user:a", "attrs": {"mfa": false, "mfa": true}}, "action": "read", "resource": "doc:x"}"#,
+            r#"{"principal": {"id": "user:a"}, "action": "read", "resource": {"path": "doc:x", "attrs": {"o": 1, "o": 2}}}"#,
+            r#"{"principal": {"id": "user:a"}, "action": "read", "resource": "doc:x", "context": {"a": {"b": 1, "b": 2}}}"#,
+            r#"{"principal": {"identity": "kc", "claims": {"sub": "a", "sub": "b"}}, "action": "read", "resource": "doc:x"}"#,
+            r#"{"principal": {"id": "user:a", "groups": null}, "action": "read", "resource": "doc:x", "context": null}"#,
+            r#"{"principal": {"id": "user:a"}, "action": "read", "resource": "doc:x", "extra": 1}"#,
+            r#"{"principal": {"id": "user:a", "groups": [1]}, "action": "read", "resource": "doc:x"}"#,
+            r#"{"principal": {"id": "user:a"}, "action": "read", "action": "write", "resource": "doc:x"}"#,
+        ];
+        for text in texts {
+            let by_serde = serde_json::from_str::<Request>(text);
+            match Request::from_json(text) {
+                Ok(r) => assert_eq!(by_serde.ok(), Some(r), "{text}"),
+                Err(e) => {
+                    let err = by_serde.err().map(|e| e.to_string()).unwrap_or_default();
+                    assert!(err.starts_with(&e.code) || e.code == "E0701", "{text}: {err} against {e:?}");
+                    assert!(!err.is_empty(), "{text} was read by serde, refused by from_json ({e:?})");
+                }
+            }
+        }
+        let p = r#"{"id": "user:a", "groups": null, "attrs": {"k": 1, "k": 2}}"#;
+        assert!(serde_json::from_str::<DirectPrincipal>(p).is_err(), "a repeated attribute");
+        let p = r#"{"id": "user:a", "groups": null, "attrs": null}"#;
+        assert_eq!(serde_json::from_str::<DirectPrincipal>(p).ok().map(|p| p.groups.len()), Some(0));
+    }
 
     #[test]
     fn a_decision_that_says_allow_with_errors_is_no_allow() {
