@@ -267,3 +267,30 @@ fn output_that_cannot_be_written_fails_the_command() {
         assert!(stderr.contains("cannot write the output"), "{args:?}: {stderr}");
     }
 }
+
+/// A build that cannot be written whole leaves the artifact it would replace as it was: it
+/// was written in place, so a full disk left a deployed bundle cut short (and a service
+/// reading it meanwhile saw half of one).
+#[test]
+fn a_build_that_fails_to_write_leaves_the_old_artifact() {
+    let dir = std::env::temp_dir().join(format!("rbac-build-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let out = dir.join("deployed.rbacb");
+    std::fs::write(&out, "the old bundle").expect("the old artifact");
+    let policy = std::fs::canonicalize("examples/zenml.rbac").expect("the example");
+    for target in ["bundle", "wasm"] {
+        // At most 1 KiB a file (the bundle is over 3 KiB): the write fails part way.
+        let script = format!(
+            "ulimit -f 1; trap '' XFSZ; exec '{}' build --target {target} -o '{}' '{}'",
+            env!("CARGO_BIN_EXE_rbac"),
+            out.display(),
+            policy.display()
+        );
+        let Ok(run) = Command::new("bash").arg("-c").arg(&script).output() else { return };
+        assert_eq!(run.status.code(), Some(2), "{}", String::from_utf8_lossy(&run.stderr));
+        assert_eq!(std::fs::read_to_string(&out).ok().as_deref(), Some("the old bundle"), "--target {target}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).expect("the directory").filter_map(Result::ok).collect();
+    assert_eq!(leftovers.len(), 1, "temporary files were left: {leftovers:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -103,33 +103,12 @@ fn one(file: &str, check: bool, color: bool) -> u8 {
         return 0;
     }
     if formatted != text
-        && let Err(e) = replace(file, &formatted)
+        && let Err(e) = super::write_whole(file, formatted.as_bytes())
     {
         eprintln!("rbac fmt: cannot write {file}: {e}");
         return 2;
     }
     0
-}
-
-/// Writes `text` beside `file` and renames it over `file` (keeping its permissions), so an
-/// interrupted write never leaves a policy cut short. A symbolic link is followed: the file it
-/// points to is replaced and the link kept.
-fn replace(file: &str, text: &str) -> std::io::Result<()> {
-    let path = std::fs::canonicalize(file)?;
-    let path = path.as_path();
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let permissions = std::fs::metadata(path)?.permissions();
-    if permissions.readonly() {
-        return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, "the file is read-only"));
-    }
-    let temp = path.with_file_name(format!(".{name}.rbac-fmt-{}", std::process::id()));
-    let written = std::fs::write(&temp, text)
-        .and_then(|()| std::fs::set_permissions(&temp, permissions))
-        .and_then(|()| std::fs::rename(&temp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
 }
 
 /// The first line (numbered from 1) where the formatted text differs, as it would read.

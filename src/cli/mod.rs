@@ -472,12 +472,42 @@ fn write_built(policy: &str, sources: Option<&[String]>, output: &str, bytes: &[
         eprintln!("error: `-o {output}` is `{used}`, a source of the policy being built; it was left as it is");
         return ExitCode::from(2);
     }
-    if let Err(e) = std::fs::write(output, bytes) {
+    if let Err(e) = write_whole(output, bytes) {
         eprintln!("error: cannot write `{output}`: {e}");
         return ExitCode::from(2);
     }
     eprintln!("wrote {output} ({} bytes)", bytes.len());
     ExitCode::SUCCESS
+}
+
+/// Writes `bytes` to `file` so that it is never found cut short (a full disk, an interrupted
+/// build, a service reading the file meanwhile): beside it first, then renamed over it. A
+/// regular file keeps its permissions and a read-only one is refused; a symbolic link is
+/// followed (the file it points to is replaced, the link kept); anything but a regular file
+/// (a device, a pipe) is written in place.
+fn write_whole(file: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    let target = match std::fs::canonicalize(file) {
+        Ok(path) => path,
+        Err(e) if e.kind() == ErrorKind::NotFound => std::path::PathBuf::from(file),
+        Err(e) => return Err(e),
+    };
+    let existing = std::fs::metadata(&target).ok();
+    if existing.as_ref().is_some_and(|m| !m.is_file()) {
+        return std::fs::write(&target, bytes);
+    }
+    if existing.as_ref().is_some_and(|m| m.permissions().readonly()) {
+        return Err(Error::new(ErrorKind::PermissionDenied, "the file is read-only"));
+    }
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = target.with_file_name(format!(".{name}.rbac-{}", std::process::id()));
+    let written = std::fs::write(&temp, bytes)
+        .and_then(|()| existing.map_or(Ok(()), |m| std::fs::set_permissions(&temp, m.permissions())))
+        .and_then(|()| std::fs::rename(&temp, &target));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
 }
 
 fn build_wasm(policy: &str, output: &str) -> ExitCode {
