@@ -589,7 +589,15 @@ fn cli_can_and_eval_verify_tokens() {
     let not_keys = file("not-keys.json", r#"{"kty": "RSA"}"#);
     let missing = dir.join("no-such.json").to_string_lossy().into_owned();
     let okta = |f: &str| format!("okta={f}");
+    // Files are read up to a bound (a key set 1 MiB, a token 68 KiB), not whole before
+    // anything is checked (`--token /dev/zero` took all memory): a good key set or token
+    // padded past the bound is refused.
+    let padded_keys = file("padded.json", &format!("{}{}", read("keys/jwks.json"), " ".repeat(1 << 20)));
+    let padded_token =
+        file("padded.jwt", &format!("{}{}", std::fs::read_to_string(&fresh).expect("token"), "\n".repeat(70 << 10)));
     for (args, code) in [
+        (vec!["can", &policy_file, "--token", &fresh, "--jwks", &okta(&padded_keys)], "E0764"),
+        (vec!["can", &policy_file, "--token", &padded_token, "--jwks", &jwks_okta], "E0751"),
         (vec!["can", &policy_file, "--token", &fresh, "--jwks", &okta(&not_keys)], "E0764"),
         (vec!["can", &policy_file, "--token", &fresh, "--jwks", &okta(&missing)], "E0209"),
         (vec!["can", &policy_file, "--token", &missing, "--jwks", &jwks_okta], "E0209"),

@@ -138,8 +138,31 @@ fn is_ident(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A key set file is read up to this many bytes (as discovery reads an issuer's key set).
+const MAX_JWKS_FILE: u64 = 1 << 20;
+/// A token file is read up to this many bytes: a token over 64 KiB is refused anyway, and
+/// this leaves room for blanks around it.
+const MAX_TOKEN_FILE: u64 = 68 << 10;
+
+/// The text of `file` (`-`: standard input), read up to `limit` bytes: what is longer is
+/// refused without reading it all (`--token /dev/zero` took all memory). `None` when over.
+fn read_bounded(file: &str, limit: u64) -> std::io::Result<Option<String>> {
+    let mut bytes = Vec::new();
+    if file == "-" {
+        std::io::stdin().lock().take(limit + 1).read_to_end(&mut bytes)?;
+    } else {
+        std::fs::File::open(file)?.take(limit + 1).read_to_end(&mut bytes)?;
+    }
+    if bytes.len() as u64 > limit {
+        return Ok(None);
+    }
+    String::from_utf8(bytes).map(Some).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 fn read_jwks(file: &str) -> Result<Jwks, Failure> {
-    let text = std::fs::read_to_string(file).map_err(|e| Failure::unreadable(&format!("`{file}`"), &e))?;
+    let text = read_bounded(file, MAX_JWKS_FILE)
+        .map_err(|e| Failure::unreadable(&format!("`{file}`"), &e))?
+        .ok_or_else(|| Failure { code: Some("E0764"), message: format!("`{file}` is over 1 MiB: no key set is") })?;
     let jwks = Jwks::from_json(&text)
         .map_err(|e| Failure { code: Some("E0764"), message: format!("`{file}`: {}", e.message) })?;
     if jwks.is_empty() {
@@ -158,13 +181,12 @@ fn read_jwks(file: &str) -> Result<Jwks, Failure> {
 
 /// The token in `file` (`-` for standard input), without surrounding whitespace.
 pub fn read_token(file: &str) -> Result<String, Failure> {
-    let mut text = String::new();
-    let read = if file == "-" {
-        std::io::stdin().read_to_string(&mut text).map(|_| ())
-    } else {
-        std::fs::read_to_string(file).map(|t| text = t)
-    };
-    read.map_err(|e| Failure::unreadable(&format!("the token `{file}`"), &e))?;
+    let text = read_bounded(file, MAX_TOKEN_FILE)
+        .map_err(|e| Failure::unreadable(&format!("the token `{file}`"), &e))?
+        .ok_or_else(|| Failure {
+            code: Some("E0751"),
+            message: format!("the token `{file}` is over {MAX_TOKEN_FILE} bytes (a token is at most 65536)"),
+        })?;
     Ok(text.trim().to_string())
 }
 
