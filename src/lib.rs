@@ -193,7 +193,15 @@ pub fn compile_str(name: &str, text: &str) -> Compilation {
     compile(&MemoryLoader::new().with(name, text), &[name])
 }
 
-/// A compiled policy, ready to decide requests. Cheap to share across threads.
+/// A compiled policy, ready to decide requests. It is `Send + Sync` and decides through
+/// `&self`: share one across threads by reference or in an [`std::sync::Arc`]. `Clone` copies
+/// every table (hundreds of MiB for a million assignments), and a [`Subject`] or [`Target`]
+/// prepared by one copy is refused by another (E0742).
+///
+/// ```
+/// fn assert_shareable<T: Send + Sync>() {}
+/// assert_shareable::<rbac::Policy>();
+/// ```
 #[derive(Clone)]
 pub struct Policy {
     compiled: CompiledPolicy,
