@@ -132,7 +132,8 @@ pub fn run(
                 return Ok(());
             }
         }
-        let bytes = pending.len() + cut.map_or(0, |d| d.bytes);
+        // The document's text, its last line ending aside.
+        let bytes = pending.trim_end_matches(['\r', '\n']).len() + cut.map_or(0, |d| d.bytes);
         if cut.is_some() || bytes > MAX_REQUEST {
             let too_large = rbac::RequestError::new(
                 "E0706",
@@ -395,31 +396,42 @@ fn read_line<R: Read>(
 ) -> std::io::Result<Line> {
     // Read as bytes first: a line cut short may end within a character.
     scratch.clear();
-    let n = reader.by_ref().take(room as u64 + 1).read_until(b'\n', scratch)?;
+    // `room` counts the line's text, not its line ending (`\r\n` at most): a request of
+    // exactly 1 MiB is read, with either ending.
+    let n = reader.by_ref().take(room as u64 + 3).read_until(b'\n', scratch)?;
     if n == 0 {
         return Ok(Line::End);
     }
-    if n > room {
+    let ending = if scratch.ends_with(b"\r\n") { 2 } else { usize::from(scratch.ends_with(b"\n")) };
+    if n - ending > room {
         let mut depth = Depth::default();
         depth.bytes(scratch);
-        let mut bytes = n;
-        if !scratch.ends_with(b"\n") {
+        // The line's text, without its ending (as the limit counts it).
+        let mut bytes = n - ending;
+        if ending == 0 {
+            // The last byte read, which is the `\r` of a `\r\n` split between reads.
+            let mut last = scratch.last().copied();
             // The rest of the line, read and dropped a buffer at a time.
             loop {
                 let buf = reader.fill_buf()?;
                 if buf.is_empty() {
                     break;
                 }
-                let (used, done) = match buf.iter().position(|&b| b == b'\n') {
-                    Some(at) => (at + 1, true),
+                let (text, done) = match buf.iter().position(|&b| b == b'\n') {
+                    Some(at) => (at, true),
                     None => (buf.len(), false),
                 };
-                depth.bytes(buf.get(..used).unwrap_or(&[]));
-                reader.consume(used);
-                bytes += used;
+                let part = buf.get(..text).unwrap_or(&[]);
+                depth.bytes(part);
+                bytes += text;
                 if done {
+                    let before = if text > 0 { part.last().copied() } else { last };
+                    bytes -= usize::from(before == Some(b'\r'));
+                    reader.consume(text + 1);
                     break;
                 }
+                last = part.last().copied().or(last);
+                reader.consume(text);
             }
         }
         return Ok(Line::Cut(Dropped { bytes, open: depth.open }));
@@ -656,7 +668,8 @@ mod tests {
 
     #[test]
     fn a_line_longer_than_its_room_is_read_and_dropped() {
-        let mut reader = BufReader::with_capacity(4, &b"abc\nabcd\nab{[\"{\"cdefgh{\nxyz"[..]);
+        let mut reader =
+            BufReader::with_capacity(4, &b"abc\nabcd\nabcd\r\nabcde\nab{[\"{\"cdefgh{\nabcdefg\r\nxyz"[..]);
         let (mut buf, mut scratch) = (String::new(), Vec::new());
         let mut lines = Vec::new();
         loop {
@@ -666,11 +679,15 @@ mod tests {
             }
             lines.push((line, std::mem::take(&mut buf)));
         }
-        // A line of four bytes with its `\n` fits; the ends of longer ones are skipped, and
-        // the brackets they leave open counted (read over several buffers; not in strings).
+        // A line of four bytes fits, whatever its line ending; the ends of longer ones are
+        // skipped, and the brackets they leave open counted (read over several buffers; not
+        // in strings).
         let read = |t: &str| (Line::Read, t.to_string());
         let cut = |bytes, open| (Line::Cut(Dropped { bytes, open }), String::new());
-        assert_eq!(lines, [read("abc\n"), cut(5, 0), cut(15, 3), read("xyz")]);
+        assert_eq!(
+            lines,
+            [read("abc\n"), read("abcd\n"), read("abcd\r\n"), cut(5, 0), cut(14, 3), cut(7, 0), read("xyz")]
+        );
         // Not UTF-8: an error, as `read_line` gives.
         let mut bad = BufReader::new(&b"\xff\n"[..]);
         assert!(read_line(&mut bad, &mut buf, 10, &mut scratch).is_err());
