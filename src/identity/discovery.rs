@@ -177,8 +177,7 @@ const MAX_REDIRECTS: usize = 5;
 fn redirected(from: &str, location: &str) -> String {
     let location = location.split('#').next().unwrap_or("");
     let scheme_end = from.find("://").map_or(0, |i| i + 3);
-    let origin_end =
-        from.get(scheme_end..).and_then(|rest| rest.find(['/', '?', '#'])).map_or(from.len(), |i| scheme_end + i);
+    let origin_end = origin_end(from, scheme_end);
     let origin = from.get(..origin_end).unwrap_or(from);
     let scheme = location.split_once(':').is_some_and(|(s, _)| {
         s.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -221,16 +220,19 @@ fn redirected(from: &str, location: &str) -> String {
 /// `url` with the `.` and `..` segments of its path removed; its origin ends at the first
 /// `/`, `?` or `#` after `authority_start`.
 fn with_path_resolved(url: &str, authority_start: usize) -> String {
-    let origin_end = url
-        .get(authority_start..)
-        .and_then(|rest| rest.find(['/', '?', '#']))
-        .map_or(url.len(), |i| authority_start + i);
+    let origin_end = origin_end(url, authority_start);
     let rest = url.get(origin_end..).unwrap_or("");
     let (path, query) = match rest.find('?') {
         Some(i) => (rest.get(..i).unwrap_or(""), rest.get(i..).unwrap_or("")),
         None => (rest, ""),
     };
     format!("{}{}{query}", url.get(..origin_end).unwrap_or(url), without_dot_segments(path))
+}
+
+/// Where `url`'s origin (scheme and authority) ends: at the first `/`, `?` or `#` after
+/// `authority_start`.
+fn origin_end(url: &str, authority_start: usize) -> usize {
+    url.get(authority_start..).and_then(|rest| rest.find(['/', '?', '#'])).map_or(url.len(), |i| authority_start + i)
 }
 
 /// RFC 3986 section 5.2.4: a path without its `.` and `..` segments (`..` above the root
