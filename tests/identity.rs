@@ -716,3 +716,33 @@ fn a_damaged_token_is_rejected_or_unchanged() {
         panic!("{e}");
     }
 }
+
+/// A token without `kid` is tried with at most eight keys of its issuer that fit its
+/// algorithm: each is a signature check a forged token costs nothing to ask for (1,000 keys
+/// made each forged token cost a third of a second). More keys than that: E0755.
+#[test]
+fn a_token_without_kid_is_tried_with_a_bounded_number_of_keys() {
+    let set: Value = serde_json::from_str(&read("keys/jwks.json")).expect("a key set");
+    let ed = set["keys"]
+        .as_array()
+        .and_then(|keys| keys.iter().find(|k| k["kid"] == "ed-1"))
+        .cloned()
+        .expect("the Ed25519 key");
+    let with_copies = |n: usize| {
+        let keys: Vec<Value> = (0..n).map(|i| with(ed.clone(), "kid", json!(format!("ed-{i}")))).collect();
+        Jwks::from_json(&json!({ "keys": keys }).to_string()).expect("a key set")
+    };
+    let dave = with(carol(), "email", json!("dave@acme.com"));
+    let token = sign(Algorithm::EdDSA, "ed-1", None, &dave);
+    for (copies, verified) in [(1, true), (8, true), (9, false), (200, false)] {
+        let verifier = TokenVerifier::new(StaticKeys::new().with_issuer(OKTA, with_copies(copies)));
+        match verifier.verify(&policy(), &token) {
+            Ok(v) => assert!(verified, "{copies} keys: verified as {:?}", v.principal),
+            Err(e) => {
+                assert!(!verified, "{copies} keys: {e:?}");
+                assert_eq!(e.code, "E0755", "{e:?}");
+                assert!(e.message.contains("names no key"), "{e:?}");
+            }
+        }
+    }
+}

@@ -386,7 +386,9 @@ token's, or it is another kind of key (an RSA key for an ES256 token, ...). Deny
 "E0755", "unknown key",
 "The token names a key id (`kid`) that the issuer's key set does not have, even after fetching
 the keys again (the issuer may have rotated them), or it names no key id and the issuer has no
-key for its algorithm. Deny.";
+key for its algorithm, or more than eight (each key tried is a signature check that a forged
+token costs nothing to ask for: an issuer with that many keys must have its tokens name
+theirs). Deny.";
 "E0756", "bad signature",
 "The token's signature does not verify with the issuer's key: the token was altered after it
 was signed, or signed with another key. Deny.";

@@ -21,6 +21,9 @@ use std::sync::Arc;
 pub const DEFAULT_LEEWAY: u64 = 60;
 /// The largest leeway accepted, in seconds; larger values are lowered to it.
 pub const MAX_LEEWAY: u64 = 3600;
+/// A token without a `kid` is tried with at most this many keys of its issuer that fit its
+/// algorithm; with more, it is refused (E0755).
+pub(crate) const MAX_KEYS_WITHOUT_KID: usize = 8;
 /// Longer tokens are rejected before any decoding.
 const MAX_TOKEN_LEN: usize = 64 * 1024;
 
@@ -184,6 +187,11 @@ impl TokenVerifier {
                     .collect();
                 if fit.is_empty() {
                     return Err(error::no_fitting_key(alg_name, iss));
+                }
+                // Each key tried is a signature check that a forged token costs nothing to
+                // ask for: an issuer with many keys must have its tokens name theirs.
+                if fit.len() > MAX_KEYS_WITHOUT_KID {
+                    return Err(error::too_many_keys_without_kid(alg_name, iss, fit.len()));
                 }
                 fit
             }
@@ -353,6 +361,17 @@ mod error {
 
     pub fn alg_mismatch(alg: &str, kid: &str, key: &str) -> RequestError {
         RequestError::new("E0754", format!("the token says `{alg}` but key `{kid}` is {key}"))
+    }
+
+    pub fn too_many_keys_without_kid(alg: &str, iss: &str, keys: usize) -> RequestError {
+        RequestError::new(
+            "E0755",
+            format!(
+                "the token names no key (`kid`) and issuer `{iss}` has {keys} keys for `{alg}`: a token must name its \
+                 key when more than {} could have signed it",
+                super::MAX_KEYS_WITHOUT_KID
+            ),
+        )
     }
 
     pub fn unknown_kid(kid: &str, iss: &str, jwks: &Jwks) -> RequestError {
