@@ -3,7 +3,9 @@
 //! decided by each host's command, give the native decisions, reasons and error codes; each
 //! host encodes requests byte for byte like `rbac::wasm::encode`; and raw input (every
 //! truncation of every valid encoding, random byte changes, random bytes) never allows and
-//! never crashes a host, giving the very results wasmtime gives from Rust.
+//! never crashes a host, giving the very results wasmtime gives from Rust. Their APIs, given
+//! values that no JSON text gives (lone surrogates, non-string keys, sparse arrays) or no text
+//! at all, deny as natively and never throw.
 //!
 //! Node is `node` on the PATH. Python is `RBAC_PYTHON` if set, else `.venv/bin/python`; when
 //! neither has the `wasmtime` package, the test creates `.venv` from the host's
@@ -334,6 +336,30 @@ impl Host {
         cmd.args(mode).arg(wasm).arg(input);
         cmd
     }
+
+    /// Runs a program written against the host's API (an ES module for Node, Python for
+    /// Python) with `args` (`process.argv[1..]`, `sys.argv[1:]`); it imports the host from
+    /// the path in `RBAC_HOST` (Node) or as `rbac_host` (Python). Returns its output lines.
+    fn script(self, program: &str, args: &[&Path]) -> Vec<String> {
+        let mut cmd = match self {
+            Host::Node => {
+                let mut c = Command::new(std::env::var_os("RBAC_NODE").unwrap_or_else(|| "node".into()));
+                c.env("RBAC_HOST", Path::new(ROOT).join("examples/hosts/node/rbac.mjs"));
+                c.args(["--input-type=module", "-e", program]);
+                c
+            }
+            Host::Python => {
+                let mut c = Command::new(python());
+                c.env("PYTHONDONTWRITEBYTECODE", "1").env("PYTHONPATH", Path::new(ROOT).join("examples/hosts/python"));
+                c.args(["-c", program]);
+                c
+            }
+        };
+        cmd.args(args);
+        let out = cmd.output().unwrap_or_else(|e| panic!("{self:?} host: cannot run {cmd:?}: {e}"));
+        assert!(out.status.success(), "{self:?} host: the program failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8 output").lines().map(str::to_string).collect()
+    }
 }
 
 /// The native decision for a request line, as JSON.
@@ -482,6 +508,325 @@ fn every_host_refuses_a_damaged_module() {
             assert!(err.starts_with(&format!("error[{code}]: cannot load")), "{host:?} host, {what}: {err}");
         }
     }
+}
+
+// ---- the hosts' APIs ----------------------------------------------------------------------
+
+/// A policy where U+FFFD, what an encoder writes for a lone surrogate, is in an id, a group
+/// alias and the values conditions compare.
+const REPLACEMENT_POLICY: &str = r#"resource org;
+resource doc in org {
+    actions read, edit, tag;
+    attributes { owner: string, tags: set<string> }
+}
+principal { attributes { dept: string } }
+context   { attributes { note: string } }
+
+identity okta {
+    issuer "https://acme.okta.com";
+    audience "docs";
+    user from claim "email";
+    groups from claim "groups";
+}
+group eng from okta "Eng\u{fffd}";
+
+role reader { allow read on *; }
+role owner  { allow edit on doc when resource.owner == principal.id; }
+role tagger {
+    allow tag on doc when "\u{fffd}" in resource.tags;
+    allow tag on doc when context.note == "\u{fffd}";
+    allow tag on doc when principal.dept == "\u{fffd}";
+}
+assign reader to user:"ann\u{fffd}";
+assign reader to group:eng;
+assign owner, tagger to everyone;
+"#;
+
+/// Requests with strings and keys that hold lone surrogates: each of `REPLACEMENT_POLICY`'s
+/// allowed requests with `\ufffd` written as lone surrogates, and lone surrogates where nothing
+/// reads them.
+fn lone_surrogate_cases() -> Vec<String> {
+    let allowed = [
+        r#"{"principal": {"id": "user:ann\ufffd"}, "action": "read", "resource": "org:o/doc:d"}"#,
+        r#"{"principal": {"id": "user:bo"}, "action": "tag", "resource": {"path": "org:o/doc:d", "attrs": {"tags": ["a", "\ufffd"]}}}"#,
+        r#"{"principal": {"id": "user:bo"}, "action": "tag", "resource": "org:o/doc:d", "context": {"note": "\ufffd"}}"#,
+        r#"{"principal": {"id": "user:bo", "attrs": {"dept": "\ufffd"}}, "action": "tag", "resource": "org:o/doc:d"}"#,
+        r#"{"principal": {"identity": "okta", "claims": {"email": "ann\ufffd"}}, "action": "read", "resource": "org:o/doc:d"}"#,
+        r#"{"principal": {"identity": "okta", "claims": {"email": "bo", "groups": ["Eng\ufffd"]}}, "action": "read", "resource": "org:o/doc:d"}"#,
+        r#"{"principal": {"identity": "okta", "claims": {"email": "bo", "realm": {"roles": ["Eng\ufffd"]}, "groups": ["Eng\ufffd"]}}, "action": "read", "resource": "org:o/doc:d"}"#,
+    ];
+    let mut lines: Vec<String> = allowed.iter().map(|l| l.to_string()).collect();
+    // A lone leading half, a lone trailing half, a pair the wrong way round, a leading half
+    // before a pair; and a pair (a well-formed string, decided as natively).
+    for surrogates in [r"\ud800", r"\udfff", r"\ude00\ud83d", r"\ud83d\ud83d\ude00", r"\ud83d\ude00"] {
+        lines.extend(allowed.iter().map(|l| l.replace(r"\ufffd", surrogates)));
+    }
+    lines.extend(
+        [
+            // Two different strings were equal once both were U+FFFD: the owner's edit.
+            r#"{"principal": {"id": "user:mallory\ud800"}, "action": "edit", "resource": {"path": "org:o/doc:d", "attrs": {"owner": "user:mallory\udfff"}}}"#,
+            r#"{"principal": {"id": "user:bo", "groups": ["eng", "x\udc00"]}, "action": "read", "resource": "org:o/doc:d"}"#,
+            r#"{"principal": {"id": "user:bo"}, "action": "read\ud800", "resource": "org:o/doc:d"}"#,
+            r#"{"principal": {"id": "user:bo"}, "action": "read", "resource": "org:o/doc:\"d\ud800\""}"#,
+            r#"{"principal": {"id": "user:bo"}, "action": "read", "resource": {"path": "org:o/doc:\"d\udbff\""}}"#,
+            // Where nothing reads them: an undeclared attribute's name and value, a claim the
+            // module does not read, a claim's name, a key no request has (natively E0701
+            // before E0704: the text is read first).
+            r#"{"principal": {"id": "user:ann\ufffd", "attrs": {"x\ud800": 1}}, "action": "read", "resource": "org:o/doc:d"}"#,
+            r#"{"principal": {"id": "user:ann\ufffd"}, "action": "read", "resource": "org:o/doc:d", "context": {"x": [["\udfff"]]}}"#,
+            r#"{"principal": {"identity": "okta", "claims": {"email": "ann\ufffd", "name": "\ud800"}}, "action": "read", "resource": "org:o/doc:d"}"#,
+            r#"{"principal": {"identity": "okta", "claims": {"email": "ann\ufffd", "\ud800": "x"}}, "action": "read", "resource": "org:o/doc:d"}"#,
+            r#"{"principal": {"id": "user:ann\ufffd", "x\ud800": 1}, "action": "read", "resource": "org:o/doc:d"}"#,
+        ]
+        .map(str::to_string),
+    );
+    lines
+}
+
+/// Reads each line with the platform's own JSON reader (`JSON.parse`, `json.loads`: both give
+/// lone surrogates for `"\ud800"`) and prints `decide` of the value, then `decideJson` of the
+/// line; an exception is printed as `{"threw": ...}`.
+const NODE_DECIDE_VALUES: &str = r#"
+import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+const { loadPolicy } = await import(pathToFileURL(process.env.RBAC_HOST).href);
+const policy = loadPolicy(readFileSync(process.argv[1]));
+const run = (f) => { try { return f(); } catch (e) { return { threw: String(e) }; } };
+for (const line of readFileSync(process.argv[2], "utf8").split("\n")) {
+  if (line === "") continue;
+  console.log(JSON.stringify(run(() => policy.decide(JSON.parse(line)))));
+  console.log(JSON.stringify(run(() => policy.decideJson(line))));
+}
+"#;
+
+const PYTHON_DECIDE_VALUES: &str = r#"
+import json, sys
+from rbac_host import Policy
+policy = Policy.from_file(sys.argv[1])
+def run(f):
+    try:
+        return f()
+    except Exception as e:
+        return {"threw": repr(e)}
+for line in open(sys.argv[2], encoding="utf-8").read().splitlines():
+    if line:
+        print(json.dumps(run(lambda: policy.decide(json.loads(line)))))
+        print(json.dumps(run(lambda: policy.decide_json(line))))
+"#;
+
+/// A string with a lone surrogate has no UTF-8 and is in no JSON text: natively the text
+/// `"\ud800"` is malformed (E0701). JS strings and Python's `json.loads` hold them: Python's
+/// `decide` raised `UnicodeEncodeError`, and Node's sent U+FFFD in their place, so
+/// `user:ann\uD800` was allowed as `user:"ann\u{fffd}"` and two different owners were equal.
+/// Every host's `decide` denies them wherever they are, as natively.
+#[test]
+fn every_host_denies_lone_surrogates_as_natively() {
+    let tmp = TempDir::new("hosts-surrogates");
+    let compiled = rbac::compile_str("replacement.rbac", REPLACEMENT_POLICY);
+    let Some(policy) = compiled.policy else { panic!("does not compile:\n{}", compiled.render(false)) };
+    let wasm = tmp.0.join("replacement.wasm");
+    std::fs::write(&wasm, rbac::wasm::emit(&policy).expect("emit")).expect("write");
+    let lines = lone_surrogate_cases();
+    let input = tmp.0.join("requests.jsonl");
+    write_lines(&input, &lines);
+    let allowed = lines.iter().filter(|l| native(&policy, l)["decision"] == "allow").count();
+    assert_eq!(allowed, 7, "natively, the requests with U+FFFD are allowed, and only those");
+    for (host, program) in [(Host::Node, NODE_DECIDE_VALUES), (Host::Python, PYTHON_DECIDE_VALUES)] {
+        let out = host.script(program, &[&wasm, &input]);
+        assert_eq!(out.len(), 2 * lines.len(), "{host:?} host: two decisions per request");
+        let mut failures = Vec::new();
+        for (line, pair) in lines.iter().zip(out.chunks(2)) {
+            let expected = comparable(&native(&policy, line));
+            for (how, decision) in ["decide", "decideJson"].iter().zip(pair) {
+                if serde_json::from_str::<Value>(decision).ok().map(|d| comparable(&d)).as_ref() != Some(&expected) {
+                    failures.push(format!("request: {line}\n  native: {expected}\n  {how}: {decision}"));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{host:?} host: {} differ:\n\n{}", failures.len(), failures.join("\n\n"));
+    }
+}
+
+/// What a case of the API tests must give.
+enum Expect {
+    /// The native decision for this JSON text.
+    Native(&'static str),
+    /// Deny with one error of this code, whose message has these words.
+    Denied(&'static str, &'static str),
+    /// An exception of this class (and code, when it has one).
+    Threw(&'static str, Option<&'static str>),
+}
+
+const ALICE: &str =
+    r#"{"principal": {"id": "user:alice@acme.com"}, "action": "read", "resource": "workspace:prod/project:p"}"#;
+
+/// Runs a host's API program: it prints one JSON object per case, `{"case", "decision"}` or
+/// `{"case", "threw", "code"}`, and each must be what `cases` expects.
+fn api_cases(host: Host, program: &str, cases: &[(&str, Expect)]) {
+    let tmp = TempDir::new(&format!("hosts-{host:?}-api"));
+    let policy = compile("examples/zenml.rbac");
+    let wasm = tmp.0.join("zenml.wasm");
+    std::fs::write(&wasm, rbac::wasm::emit(&policy).expect("emit")).expect("write");
+    let out = host.script(program, &[&wasm]);
+    let results: Vec<Value> = out.iter().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let mut failures = Vec::new();
+    for (name, expect) in cases {
+        let Some(r) = results.iter().find(|r| r["case"] == *name) else {
+            failures.push(format!("{name}: no result"));
+            continue;
+        };
+        let ok = match expect {
+            Expect::Native(line) => comparable(&r["decision"]) == comparable(&native(&policy, line)),
+            Expect::Denied(code, words) => {
+                let errors = r["decision"]["errors"].as_array().map_or(&[][..], Vec::as_slice);
+                r["decision"]["decision"] == "deny"
+                    && errors.len() == 1
+                    && errors[0]["code"] == *code
+                    && errors[0]["message"].as_str().is_some_and(|m| m.contains(words))
+            }
+            Expect::Threw(class, code) => r["threw"] == *class && code.is_none_or(|c| r["code"] == c),
+        };
+        if !ok {
+            failures.push(format!("{name}: {r}"));
+        }
+    }
+    assert_eq!(results.len(), cases.len(), "{host:?} host: one result per case:\n{}", out.join("\n"));
+    assert!(failures.is_empty(), "{host:?} host: {} cases failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// `decide`, `decideJson` and `loadPolicy` given what a caller may pass: a sparse array
+/// (`groups` threw a `TypeError`), bytes or no text for `decideJson` (it threw), no bytes for
+/// `loadPolicy` (a `TypeError`, where a module not loaded is a `ModuleError`).
+#[test]
+fn node_host_api_denies_instead_of_throwing() {
+    const PROGRAM: &str = r#"
+import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+const { loadPolicy, loadPolicyAsync } = await import(pathToFileURL(process.env.RBAC_HOST).href);
+const bytes = readFileSync(process.argv[1]);
+const policy = loadPolicy(bytes);
+const alice = '{"principal": {"id": "user:alice@acme.com"}, "action": "read", "resource": "workspace:prod/project:p"}';
+const request = (principal) => ({ principal, action: "read", resource: "workspace:prod/project:p" });
+const cases = {
+  "sparse groups": () => policy.decide(request({ id: "user:carol@acme.com", groups: ["ml_platform", , ] })),
+  "sparse groups, a hole first": () => policy.decide(request({ id: "user:carol@acme.com", groups: [, "ml_platform"] })),
+  "decideJson(Buffer)": () => policy.decideJson(Buffer.from(alice)),
+  "decideJson(Uint8Array)": () => policy.decideJson(new TextEncoder().encode(alice)),
+  "decideJson(ArrayBuffer)": () => policy.decideJson(new TextEncoder().encode(alice).buffer),
+  "decideJson(bytes with a byte order mark)": () => policy.decideJson(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(alice)])),
+  "decideJson(bytes not UTF-8)": () => policy.decideJson(Buffer.concat([Buffer.from(alice.slice(0, 40)), Buffer.from([0xff]), Buffer.from(alice.slice(40))])),
+  "decideJson(undefined)": () => policy.decideJson(undefined),
+  "decideJson(null)": () => policy.decideJson(null),
+  "decideJson(object)": () => policy.decideJson(JSON.parse(alice)),
+  "decide(a getter that throws)": () => policy.decide({ get principal() { throw new Error("no principal today"); }, action: "read", resource: "workspace:prod" }),
+  "loadPolicy(null)": () => loadPolicy(null),
+  "loadPolicy(undefined)": () => loadPolicy(),
+  "loadPolicy(a string)": () => loadPolicy(bytes.toString("latin1")),
+  "loadPolicy(ArrayBuffer)": () => loadPolicy(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)).decideJson(alice),
+  "loadPolicyAsync(null)": () => loadPolicyAsync(null),
+};
+for (const [name, run] of Object.entries(cases)) {
+  try {
+    console.log(JSON.stringify({ case: name, decision: await run() }));
+  } catch (e) {
+    console.log(JSON.stringify({ case: name, threw: e?.constructor?.name, code: e?.code, message: String(e?.message) }));
+  }
+}
+"#;
+    api_cases(
+        Host::Node,
+        PROGRAM,
+        &[
+            // A hole is `undefined`, written `null` in JSON text.
+            (
+                "sparse groups",
+                Expect::Native(
+                    r#"{"principal": {"id": "user:carol@acme.com", "groups": ["ml_platform", null]}, "action": "read", "resource": "workspace:prod/project:p"}"#,
+                ),
+            ),
+            (
+                "sparse groups, a hole first",
+                Expect::Native(
+                    r#"{"principal": {"id": "user:carol@acme.com", "groups": [null, "ml_platform"]}, "action": "read", "resource": "workspace:prod/project:p"}"#,
+                ),
+            ),
+            ("decideJson(Buffer)", Expect::Native(ALICE)),
+            ("decideJson(Uint8Array)", Expect::Native(ALICE)),
+            ("decideJson(ArrayBuffer)", Expect::Native(ALICE)),
+            ("decideJson(bytes with a byte order mark)", Expect::Denied("E0701", "malformed")),
+            ("decideJson(bytes not UTF-8)", Expect::Denied("E0701", "not UTF-8")),
+            ("decideJson(undefined)", Expect::Denied("E0701", "undefined")),
+            ("decideJson(null)", Expect::Denied("E0701", "null")),
+            ("decideJson(object)", Expect::Denied("E0701", "expected JSON text")),
+            ("decide(a getter that throws)", Expect::Denied("E0701", "no principal today")),
+            ("loadPolicy(null)", Expect::Threw("ModuleError", Some("E0902"))),
+            ("loadPolicy(undefined)", Expect::Threw("ModuleError", Some("E0902"))),
+            ("loadPolicy(a string)", Expect::Threw("ModuleError", Some("E0902"))),
+            ("loadPolicy(ArrayBuffer)", Expect::Native(ALICE)),
+            ("loadPolicyAsync(null)", Expect::Threw("ModuleError", Some("E0902"))),
+        ],
+    );
+}
+
+/// `decide`, `decide_json` and `Policy` given what a caller may pass: a `dict` key that is not
+/// a string (`decide` raised `AttributeError`), bytes or no text for `decide_json` (`json.loads`
+/// read UTF-16 and dropped a byte order mark, and raised `TypeError` for `None`), and a fuel
+/// budget too small for a decision: loading spent it and said E0902, not a policy module.
+#[test]
+fn python_host_api_denies_instead_of_raising() {
+    const PROGRAM: &str = r#"
+import json, sys
+from rbac_host import Policy
+wasm = open(sys.argv[1], "rb").read()
+policy = Policy(wasm)
+alice = '{"principal": {"id": "user:alice@acme.com"}, "action": "read", "resource": "workspace:prod/project:p"}'
+def request(**more):
+    return {**json.loads(alice), **more}
+cases = {
+    "a key that is not a string": lambda: policy.decide({**request(), 1: True}),
+    "a context key that is not a string": lambda: policy.decide(request(context={1: True})),
+    "a key that is not a string in a value": lambda: policy.decide(request(context={"x": [{(1, 2): 3}]})),
+    "a claim key that is not a string": lambda: policy.decide(request(principal={"identity": "okta", "claims": {"email": "a", None: 1}})),
+    "decide_json(bytes)": lambda: policy.decide_json(alice.encode()),
+    "decide_json(bytearray)": lambda: policy.decide_json(bytearray(alice.encode())),
+    "decide_json(bytes with a byte order mark)": lambda: policy.decide_json(b"\xef\xbb\xbf" + alice.encode()),
+    "decide_json(UTF-16)": lambda: policy.decide_json(alice.encode("utf-16")),
+    "decide_json(bytes not UTF-8)": lambda: policy.decide_json(alice.encode()[:40] + b"\xff" + alice.encode()[40:]),
+    "decide_json(None)": lambda: policy.decide_json(None),
+    "decide_json(dict)": lambda: policy.decide_json(json.loads(alice)),
+    "fuel=1": lambda: Policy(wasm, fuel=1).decide(json.loads(alice)),
+    "fuel=100, a bytearray": lambda: Policy(bytearray(wasm), fuel=100).decide_json(alice),
+    "fuel=0": lambda: Policy(wasm, fuel=0),
+    "Policy(None)": lambda: Policy(None),
+}
+for name, run in cases.items():
+    try:
+        print(json.dumps({"case": name, "decision": run()}))
+    except Exception as e:
+        print(json.dumps({"case": name, "threw": type(e).__name__, "code": getattr(e, "code", None), "message": str(e)}))
+"#;
+    api_cases(
+        Host::Python,
+        PROGRAM,
+        &[
+            ("a key that is not a string", Expect::Denied("E0701", "not a string")),
+            ("a context key that is not a string", Expect::Denied("E0701", "not a string")),
+            ("a key that is not a string in a value", Expect::Denied("E0701", "not a string")),
+            ("a claim key that is not a string", Expect::Denied("E0701", "not a string")),
+            ("decide_json(bytes)", Expect::Native(ALICE)),
+            ("decide_json(bytearray)", Expect::Native(ALICE)),
+            ("decide_json(bytes with a byte order mark)", Expect::Denied("E0701", "BOM")),
+            ("decide_json(UTF-16)", Expect::Denied("E0701", "not UTF-8")),
+            ("decide_json(bytes not UTF-8)", Expect::Denied("E0701", "not UTF-8")),
+            ("decide_json(None)", Expect::Denied("E0701", "NoneType")),
+            ("decide_json(dict)", Expect::Denied("E0701", "expected JSON text")),
+            // The budget is each decision's: the module loads, and a decision runs out.
+            ("fuel=1", Expect::Denied("E0707", "fuel")),
+            ("fuel=100, a bytearray", Expect::Denied("E0707", "fuel")),
+            ("fuel=0", Expect::Threw("ValueError", None)),
+            ("Policy(None)", Expect::Threw("ModuleError", Some("E0902"))),
+        ],
+    );
 }
 
 // ---- raw input ----------------------------------------------------------------------------

@@ -72,9 +72,13 @@ export class JsonFloat {
  * Parses JSON text as the native library does (serde_json): integers become `BigInt`s, other
  * numbers {@link JsonFloat}s, numbers out of the f64 range, lone surrogate escapes and more
  * than 127 nested arrays or objects are errors, and so is an object giving a key twice. Objects
- * have no prototype (so `__proto__` is an ordinary key). Throws a `RequestError` E0701.
+ * have no prototype (so `__proto__` is an ordinary key). `text` is a string, or bytes (a
+ * `Uint8Array`, `Buffer` or `ArrayBuffer`) read as UTF-8, strictly: bytes that are not UTF-8,
+ * and a byte order mark, are malformed as natively. Throws a `RequestError` E0701, for
+ * anything else than text or bytes too.
  */
-export function parseJson(text) {
+export function parseJson(input) {
+  const text = jsonText(input);
   let i = 0;
   const fail = (what) => {
     throw new RequestError("E0701", `malformed JSON request: ${what} at character ${i}`);
@@ -223,6 +227,72 @@ export function parseJson(text) {
   return v;
 }
 
+// `ignoreBOM` keeps a leading U+FEFF as a character, as Rust's `String::from_utf8` does.
+const UTF8_DECODER = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** What {@link parseJson} reads: a string as it is, bytes as strict UTF-8; else E0701. */
+function jsonText(input) {
+  if (typeof input === "string") return input;
+  const bytes = byteView(input);
+  if (bytes === null) {
+    const what = input === null ? "null" : Array.isArray(input) ? "an array" : typeof input;
+    throw new RequestError("E0701", `malformed JSON request: expected JSON text (a string or bytes), got ${what}`);
+  }
+  try {
+    return UTF8_DECODER.decode(bytes);
+  } catch {
+    throw new RequestError("E0701", "malformed JSON request: the bytes are not UTF-8");
+  }
+}
+
+/** The bytes of an `ArrayBuffer` or of any view of one (`Uint8Array`, `Buffer`, ...), else null. */
+function byteView(v) {
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  const tag = Object.prototype.toString.call(v);
+  if (tag === "[object ArrayBuffer]" || tag === "[object SharedArrayBuffer]") return new Uint8Array(v);
+  return null;
+}
+
+/** Whether a string has no lone surrogate (a half of a pair without its other half). */
+const wellFormed =
+  typeof String.prototype.isWellFormed === "function"
+    ? (s) => s.isWellFormed()
+    : (s) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+
+/**
+ * Refuses a value that no JSON text gives (E0701, the code the native parser gives the text
+ * `"\ud800"`): a string or a key with a lone surrogate. JSON text is Unicode, and UTF-8 has no
+ * encoding for a lone surrogate: `TextEncoder` would send U+FFFD, so `"user:ann\uD800"` would be
+ * decided as `user:ann\u{FFFD}` (allowed where that id is), and `"a\uD800"` would equal
+ * `"a\uDFFF"` in conditions. Looks at every string and key of the request, even those the
+ * module never reads, as the native parser reads the whole text before anything else.
+ */
+function checkText(value) {
+  const seen = new Set();
+  const stack = [value];
+  const refuse = (what, s) => {
+    const shown = JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}...` : s);
+    throw new RequestError("E0701", `malformed JSON request: ${what} ${shown} has a lone surrogate, which JSON text cannot hold`);
+  };
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === "string") {
+      if (!wellFormed(v)) refuse("the string", v);
+    } else if (v !== null && typeof v === "object" && !(v instanceof JsonFloat) && !seen.has(v)) {
+      // Each object once: a value met twice (or a cycle) is looked at once.
+      seen.add(v);
+      // Indices, not `for...of`: the same for a sparse array (its holes are `undefined`).
+      if (Array.isArray(v)) for (let k = 0; k < v.length; k++) stack.push(v[k]);
+      else {
+        for (const k of Object.keys(v)) {
+          if (!wellFormed(k)) refuse("the key", k);
+          stack.push(v[k]);
+        }
+      }
+    }
+  }
+}
+
 // ---- request checks (design 5.4; src/request.rs `Request::from_value`) --------------------
 
 const hasOwn = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
@@ -265,10 +335,17 @@ function knownKeys(obj, what, keys) {
  * Checks a request (a JS value, as `JSON.parse` or {@link parseJson} gives it) and returns it
  * in one shape: `{principal: {kind: "direct", id, groups, attrs} | {kind: "identity",
  * identity, claims, attrs} | {kind: "token", token, attrs}, action, path, resourceAttrs,
- * context}`. Throws a `RequestError` (E0702 wrong JSON type, E0703 missing key, E0704 unknown
- * key), checking in the native order so the same request gets the same code.
+ * context}`. Throws a `RequestError` (E0701 a string or key with a lone surrogate, which JSON
+ * text cannot hold; E0702 wrong JSON type, E0703 missing key, E0704 unknown key), checking in
+ * the native order so the same request gets the same code.
  */
 export function checkRequest(value) {
+  checkText(value);
+  return checkShape(value);
+}
+
+/** {@link checkRequest} for a value whose strings and keys are known to be well-formed. */
+function checkShape(value) {
   const obj = object(value, "request");
   knownKeys(obj, "request", ["principal", "action", "resource", "context"]);
   const p = object(required(obj, "request", "principal"), "principal");
@@ -292,7 +369,8 @@ export function checkRequest(value) {
     knownKeys(p, "principal", ["id", "groups", "attrs"]);
     const g = hasOwn(p, "groups") ? p.groups : null;
     let groups = [];
-    if (Array.isArray(g)) groups = g.map((x) => string(x, "principal.groups[]"));
+    // `Array.from`, not `map`: a hole in a sparse array is `undefined` (JSON's `null`), not skipped.
+    if (Array.isArray(g)) groups = Array.from(g, (x) => string(x, "principal.groups[]"));
     else if (g !== null && g !== undefined) {
       throw new RequestError("E0702", "`principal.groups` must be a list of strings");
     }
@@ -344,8 +422,6 @@ function sortedKeys(obj) {
   return Object.keys(obj).sort(compareStrings);
 }
 
-// `ignoreBOM` keeps a leading U+FEFF as a character, as Rust's `String::from_utf8` does.
-const UTF8_DECODER = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 /** The encoder's buffer, reused (encoding is synchronous); it grows for big requests. */
 let scratch = new Uint8Array(1024);
 
@@ -390,10 +466,12 @@ class Writer {
       }
       if (c >= 0xd800 && c <= 0xdfff) {
         const d = s.charCodeAt(k + 1);
-        if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) {
-          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-          k++;
-        } else c = 0xfffd; // a lone surrogate, as `TextEncoder` writes it
+        if (!(c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff)) {
+          // `checkRequest` refuses these first; never send U+FFFD (another string) for one.
+          throw new RequestError("E0701", "malformed JSON request: a string has a lone surrogate");
+        }
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        k++;
       }
       if (c < 0x800) {
         buf[i++] = 0xc0 | (c >> 6);
@@ -489,7 +567,11 @@ function readClaims(meta, identity, claims) {
  * reads; without, every claim is sent, nested ones under their dotted names.
  */
 export function encodeRequest(request, meta) {
-  const req = checkRequest(request);
+  return encode(checkRequest(request), meta);
+}
+
+/** Encodes a request {@link checkRequest} returned. */
+function encode(req, meta) {
   const p = req.principal;
   if (p.kind === "token") {
     throw new RequestError("E0763", "a token principal must be verified before deciding; this host does not verify tokens");
@@ -609,7 +691,11 @@ export class Policy {
     return this.exports.rbac_decide(input.length);
   }
 
-  /** Decides a request given as JSON text (parsed exactly as the native library parses it). */
+  /**
+   * Decides a request given as JSON text (parsed exactly as the native library parses it), or
+   * as its UTF-8 bytes (a `Buffer`, `Uint8Array` or `ArrayBuffer`). Anything else is denied
+   * with E0701, as malformed text is; never throws for a bad request.
+   */
   decideJson(text) {
     let value;
     try {
@@ -618,22 +704,31 @@ export class Policy {
       if (e instanceof RequestError) return invalid([e]);
       throw e;
     }
-    return this.decide(value);
+    // `parseJson` refuses lone surrogates itself: no need to look for them again.
+    return this.#decide(() => encode(checkShape(value), this.meta));
   }
 
   /**
    * Decides a request: a JS value in the JSON form of design section 5.4. Numbers that are
    * integers (or `BigInt`s) within 64 bits are `int`s; to tell `1.0` from `1` as the native
    * library does, parse the text with {@link parseJson} or call {@link Policy#decideJson}.
-   * Returns the decision JSON object; never throws for a bad request or a failing module.
+   * A string or key with a lone surrogate (which JSON text cannot hold) is E0701, as the
+   * native parser refuses `"\ud800"`. Returns the decision JSON object; never throws for a
+   * bad request or a failing module.
    */
   decide(request) {
+    return this.#decide(() => encodeRequest(request, this.meta));
+  }
+
+  /** Decides the request `encodeIt` encodes (it throws for an invalid one). */
+  #decide(encodeIt) {
     let encoded;
     try {
-      encoded = encodeRequest(request, this.meta);
+      encoded = encodeIt();
     } catch (e) {
       if (e instanceof RequestError) return invalid([e]);
-      throw e;
+      // Reading the value failed (a getter or a proxy that throws): no JSON text is like it.
+      return invalid([new RequestError("E0701", `malformed JSON request: the request cannot be read as JSON: ${describe(e)}`)]);
     }
     if (encoded.bytes.length > this.inputCap) {
       return invalid([
@@ -758,13 +853,31 @@ export class Policy {
   }
 }
 
+/** An exception's message, for an error message; never throws. */
+function describe(e) {
+  try {
+    return String(e instanceof Error ? e.message : e);
+  } catch {
+    return "an exception";
+  }
+}
+
 // Every module ends with a custom section `rbac.sha256` holding the SHA-256 of every byte
 // before it (docs/wasm-abi.md): section 0, size 44, name length 11, the name, the digest.
 const TRAILER = new Uint8Array([0, 44, 11, ...new TextEncoder().encode("rbac.sha256")]);
 
-/** Splits a module into the bytes its digest covers and the digest; throws when it has none. */
-function sealed(bytes) {
-  const view = new Uint8Array(bytes.buffer ?? bytes, bytes.byteOffset ?? 0, bytes.byteLength);
+/** A module's bytes (a `Uint8Array`, `Buffer`, any other view or an `ArrayBuffer`); E0902 else. */
+function moduleBytes(bytes) {
+  const view = byteView(bytes);
+  if (view === null) {
+    const what = bytes === null ? "null" : Array.isArray(bytes) ? "an array" : typeof bytes;
+    throw new ModuleError("E0902", `not a policy module: expected its bytes (a Uint8Array, Buffer or ArrayBuffer), got ${what}`);
+  }
+  return view;
+}
+
+/** Splits a module's bytes into those its digest covers and the digest; throws when it has none. */
+function sealed(view) {
   const body = view.length - TRAILER.length - 32;
   if (body < 0 || !TRAILER.every((b, i) => view[body + i] === b)) {
     throw new ModuleError(
@@ -787,11 +900,12 @@ function checkDigest(actual, digest) {
  * browser use `loadPolicyAsync`). A module whose bytes do not match its digest is refused.
  */
 export function loadPolicy(bytes) {
-  const { body, digest } = sealed(bytes);
+  const view = moduleBytes(bytes);
+  const { body, digest } = sealed(view);
   const crypto = globalThis.process?.getBuiltinModule?.("node:crypto");
   if (!crypto) throw new Error("no synchronous SHA-256 here to check the module with: use loadPolicyAsync");
   checkDigest(crypto.createHash("sha256").update(body).digest(), digest);
-  return asPolicyModule(() => new Policy(new WebAssembly.Module(bytes)));
+  return asPolicyModule(() => new Policy(new WebAssembly.Module(view)));
 }
 
 /** Runs `load`; a failure other than a `ModuleError` (not WebAssembly, an export missing) is
@@ -807,11 +921,13 @@ function asPolicyModule(load) {
 
 /** Loads a policy module from its bytes with an asynchronous compile and check (browsers too). */
 export async function loadPolicyAsync(bytes) {
-  const { body, digest } = sealed(bytes);
+  // A copy: the caller's buffer could change while the digest is computed.
+  const view = moduleBytes(bytes).slice();
+  const { body, digest } = sealed(view);
   checkDigest(await globalThis.crypto.subtle.digest("SHA-256", body), digest);
   let module;
   try {
-    module = await WebAssembly.compile(bytes);
+    module = await WebAssembly.compile(view);
   } catch (e) {
     throw new ModuleError("E0902", `not a policy module: ${e && e.message}`);
   }

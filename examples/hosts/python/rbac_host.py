@@ -102,17 +102,51 @@ def _reject_constant(name: str) -> Any:
 
 
 def _check_parsed(value: Any) -> None:
-    """Refuses what serde_json refuses but Python's json accepts: lone surrogates, deep nesting."""
+    """Refuses what serde_json refuses but Python's json accepts: deep nesting (lone
+    surrogates: :func:`_check_text`)."""
     stack = [(value, 1)]
     while stack:
         v, depth = stack.pop()
-        if isinstance(v, str):
-            v.encode("utf-8")  # UnicodeEncodeError (a ValueError) for a lone surrogate
-        elif isinstance(v, (list, dict)):
+        if isinstance(v, (list, dict)):
             if depth >= MAX_JSON_DEPTH:
                 raise ValueError("recursion limit exceeded")
-            items = v if isinstance(v, list) else [x for kv in v.items() for x in kv]
-            stack.extend((x, depth + 1) for x in items)
+            stack.extend((x, depth + 1) for x in (v if isinstance(v, list) else v.values()))
+
+
+def _check_text(value: Any) -> None:
+    """Refuses a value that no JSON text gives (:class:`RequestError` E0701, the code the
+    native parser gives the text ``"\\ud800"``): a string or key with a lone surrogate, which
+    ``json.loads`` accepts from that text but UTF-8 cannot encode, and a key that is not a
+    string. Looks at every string and key of the request, even those the module never reads,
+    as the native parser reads the whole text before anything else."""
+    seen: set[int] = set()
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            _well_formed(v, "string")
+        elif isinstance(v, (list, dict)) and id(v) not in seen:
+            seen.add(id(v))  # a value met twice (or a cycle) is looked at once
+            if isinstance(v, list):
+                stack.extend(v)
+                continue
+            for k, x in v.items():
+                if not isinstance(k, str):
+                    shown = repr(k) if len(repr(k)) <= 40 else repr(k)[:40] + "..."
+                    raise RequestError("E0701", f"malformed JSON request: the key {shown} is not a string")
+                _well_formed(k, "key")
+                stack.append(x)
+
+
+def _well_formed(s: str, what: str) -> None:
+    if not s.isascii():
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = json.dumps(s if len(s) <= 40 else s[:40] + "...")
+            raise RequestError(
+                "E0701", f"malformed JSON request: the {what} {shown} has a lone surrogate, which JSON text cannot hold"
+            ) from None
 
 
 def _once_each(pairs: list) -> dict:
@@ -126,14 +160,23 @@ def _once_each(pairs: list) -> dict:
     return out
 
 
-def parse_json(text: str) -> Any:
+def parse_json(text: str | bytes) -> Any:
     """Parses JSON text as the native library does (serde_json).
 
     Integers within 64 bits become ``int``, other numbers :class:`JsonFloat`; numbers out of
     the f64 range, ``NaN``/``Infinity``, lone surrogate escapes and more than 127 nested arrays
-    or objects are errors, and so is an object giving a key twice. Raises :class:`RequestError`
-    E0701.
+    or objects are errors, and so is an object giving a key twice. ``text`` is a ``str``, or
+    ``bytes`` read as UTF-8, strictly (``json.loads`` would also read UTF-16 and UTF-32 and
+    drop a byte order mark, which natively are malformed). Raises :class:`RequestError` E0701,
+    for anything but text or bytes too.
     """
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError:
+            raise RequestError("E0701", "malformed JSON request: the bytes are not UTF-8") from None
+    elif not isinstance(text, str):
+        raise RequestError("E0701", f"malformed JSON request: expected JSON text, got {type(text).__name__}")
     try:
         value = json.loads(
             text,
@@ -143,9 +186,10 @@ def parse_json(text: str) -> Any:
             object_pairs_hook=_once_each,
         )
         _check_parsed(value)
-        return value
     except (ValueError, RecursionError) as e:
         raise RequestError("E0701", f"malformed JSON request: {e}") from None
+    _check_text(value)
+    return value
 
 
 # ---- request checks (design 5.4; src/request.rs `Request::from_value`) -----------------
@@ -186,9 +230,16 @@ def check_request(value: Any) -> dict:
     Returns it in one shape: ``{"principal": {"kind": "direct", "id", "groups", "attrs"} |
     {"kind": "identity", "identity", "claims", "attrs"} | {"kind": "token", "token",
     "attrs"}, "action", "path", "resource_attrs", "context"}``. Raises :class:`RequestError`
-    (E0702 wrong JSON type, E0703 missing key, E0704 unknown key), checking in the native
-    order so the same request gets the same code.
+    (E0701 a string or key with a lone surrogate, or a key that is not a string: no JSON text
+    gives them; E0702 wrong JSON type, E0703 missing key, E0704 unknown key), checking in the
+    native order so the same request gets the same code.
     """
+    _check_text(value)
+    return _check_shape(value)
+
+
+def _check_shape(value: Any) -> dict:
+    """:func:`check_request` for a value whose strings and keys are known to be JSON's."""
     obj = _object(value, "request")
     _known_keys(obj, "request", ("principal", "action", "resource", "context"))
     p = _object(_required(obj, "request", "principal"), "principal")
@@ -335,7 +386,11 @@ def encode_request(value: Any, meta: dict | None = None) -> tuple[bytes, list[tu
     With the module's ``meta`` (``policy.meta``), an identity principal's claims are only those
     the module reads; without, every claim is sent, nested ones under their dotted names.
     """
-    req = check_request(value)
+    return _encode(check_request(value), meta)
+
+
+def _encode(req: dict, meta: dict | None) -> tuple[bytes, list[tuple[str, str, Any]], dict]:
+    """Encodes a request :func:`check_request` returned."""
     p = req["principal"]
     if p["kind"] == "token":
         raise RequestError("E0763", "a token principal must be verified before deciding; this host does not verify tokens")
@@ -423,6 +478,12 @@ def invalid(errors: list[RequestError]) -> dict:
     return {"decision": "deny", "errors": [{"code": e.code, "message": e.message} for e in errors], "reasons": []}
 
 
+def _cause(e: Exception) -> str:
+    """An exception's cause in one line: wasmtime's messages end with it (``wasm trap: all fuel
+    consumed by WebAssembly``), after a backtrace."""
+    return next((line.strip() for line in reversed(str(e).splitlines()) if line.strip()), type(e).__name__)
+
+
 def _sort_reasons(items: list[tuple[tuple[int, int, int], dict]]) -> list[dict]:
     """Sorts rule reasons as every engine does (src/eval/mod.rs ``sort_reasons``): by the
     rule's source position, subject, scope (everywhere first), chain and role, stable, then
@@ -444,15 +505,24 @@ class Policy:
     """A loaded policy module. One decision at a time; keep one per thread and reuse it."""
 
     def __init__(self, wasm: bytes, fuel: int = FUEL, memory_limit: int = MEMORY_LIMIT):
+        if isinstance(fuel, bool) or not isinstance(fuel, int) or not 0 < fuel < 2**64:
+            raise ValueError(f"fuel must be a positive integer below 2**64 (units per decision), not {fuel!r}")
+        if not isinstance(wasm, (bytes, bytearray, memoryview)):
+            raise ModuleError("E0902", f"not a policy module: expected its bytes, got {type(wasm).__name__}")
+        wasm = bytes(wasm)  # a copy: the caller's buffer could change after the digest is checked
         check_digest(wasm)
         self.meta = read_meta(wasm)
+        #: Fuel for each decision (``decide_raw`` gives every call this much afresh).
         self.fuel = fuel
         config = wasmtime.Config()
         config.consume_fuel = True
         engine = wasmtime.Engine(config)
         self._store = wasmtime.Store(engine)
         self._store.set_limits(memory_size=memory_limit, instances=1)
-        self._store.set_fuel(fuel)
+        # Loading (instantiating, reading the ABI version and the buffers' places) has a
+        # budget of its own: ``fuel`` is each decision's, and a small one must not make a
+        # policy module look like something else (E0902).
+        self._store.set_fuel(FUEL)
         try:
             # No imports: a policy module needs nothing from its host.
             instance = wasmtime.Instance(self._store, wasmtime.Module(engine, wasm), [])
@@ -473,8 +543,9 @@ class Policy:
             }
             version = self._call("rbac_abi_version")
         except (wasmtime.WasmtimeError, wasmtime.Trap, KeyError, TypeError) as e:
-            # Not WebAssembly, an export missing or of another kind: as the Rust host says it.
-            raise ModuleError("E0902", f"not a policy module: {e}") from None
+            # Not WebAssembly, an export missing or of another kind, a trap (a module `rbac`
+            # emitted needs a few units of fuel to load): as the Rust host says it.
+            raise ModuleError("E0902", f"not a policy module: {_cause(e)}") from None
         if version != ABI_VERSION:
             raise ModuleError("E0903", f"the module speaks ABI version {version}; this host speaks {ABI_VERSION}")
         self.input_ptr = self._call("rbac_input_ptr")
@@ -503,22 +574,33 @@ class Policy:
         self._store.set_fuel(self.fuel)
         return self._call("rbac_decide", len(data))
 
-    def decide_json(self, text: str) -> dict:
-        """Decides a request given as JSON text (parsed exactly as the native library does)."""
+    def decide_json(self, text: str | bytes) -> dict:
+        """Decides a request given as JSON text (parsed exactly as the native library does), or
+        as its UTF-8 ``bytes``. Anything else is denied with E0701, as malformed text is; never
+        raises for a bad request."""
         try:
             value = parse_json(text)
         except RequestError as e:
             return invalid([e])
-        return self.decide(value)
+        # `parse_json` refuses lone surrogates itself: no need to look for them again.
+        return self._decide(lambda: _encode(_check_shape(value), self.meta))
 
     def decide(self, request: Any) -> dict:
         """Decides a request: a value in the JSON form of design section 5.4 (``dict``s,
-        ``list``s, ``str``, ``int``, ``bool``, ``None``; floats are never ``int``s). Returns the
-        decision JSON object; never raises for a bad request or a failing module."""
+        ``list``s, ``str``, ``int``, ``bool``, ``None``; floats are never ``int``s). A string or
+        key with a lone surrogate (``json.loads`` gives them for ``"\\ud800"``) or a key that
+        is not a string is E0701, as the native parser refuses such text. Returns the decision
+        JSON object; never raises for a bad request or a failing module."""
+        return self._decide(lambda: encode_request(request, self.meta))
+
+    def _decide(self, encode: Any) -> dict:
+        """Decides the request ``encode()`` encodes (it raises for an invalid one)."""
         try:
-            data, attrs, req = encode_request(request, self.meta)
+            data, attrs, req = encode()
         except RequestError as e:
             return invalid([e])
+        except Exception as e:  # reading the value failed (a dict subclass that raises, ...)
+            return invalid([RequestError("E0701", f"malformed JSON request: the request cannot be read as JSON: {e!r}")])
         if len(data) > self.input_cap:
             return invalid(
                 [
@@ -530,9 +612,7 @@ class Policy:
         try:
             return self._add_sources(req, self._run(data, attrs, req))
         except Exception as e:  # a trap, out of fuel, a bad record: deny, never allow
-            # wasmtime's message ends with the cause (`wasm trap: all fuel consumed ...`).
-            cause = next((line.strip() for line in reversed(str(e).splitlines()) if line.strip()), type(e).__name__)
-            return invalid([RequestError("E0707", f"the policy module failed: {cause}")])
+            return invalid([RequestError("E0707", f"the policy module failed: {_cause(e)}")])
 
     def _run(self, data: bytes, attrs: list, req: dict) -> dict:
         result = self.decide_raw(data)
