@@ -108,7 +108,7 @@ impl WasmPolicy {
 
     /// Loads a module and gives each decision `fuel` units of wasmtime fuel (about one per
     /// WebAssembly instruction; [`DEFAULT_FUEL`] is above what any valid request needs).
-    /// A decision that runs out traps, and a trap denies.
+    /// A decision that runs out traps, and a trap denies. Loading has a budget of its own.
     pub fn with_fuel(bytes: &[u8], fuel: u64) -> Result<WasmPolicy, WasmError> {
         WasmPolicy::load(bytes, Some(fuel))
     }
@@ -127,8 +127,10 @@ impl WasmPolicy {
         let limits = StoreLimitsBuilder::new().memory_size(MEMORY_LIMIT).instances(1).build();
         let mut store = Store::new(&engine, limits);
         store.limiter(|l| l);
-        if let Some(f) = fuel {
-            store.set_fuel(f).map_err(WasmError::not_module)?;
+        // Loading has its own budget: `fuel` is each decision's (a tiny one made loading fail,
+        // and the module was said to be no policy module).
+        if fuel.is_some() {
+            store.set_fuel(DEFAULT_FUEL).map_err(WasmError::not_module)?;
         }
         let instance = Instance::new(&mut store, &module, &[]).map_err(WasmError::not_module)?;
         let memory = instance
