@@ -664,3 +664,280 @@ fn entries_with_floating_point_numbers_verify() {
     assert_eq!(code, 0, "{report}");
     assert_eq!(lines(&log).len(), input.lines().count());
 }
+
+/// An entry with only the fields the chain needs, as the log writes it (without its newline),
+/// and its hash: cheap to make by the hundred thousand.
+fn bare_entry(seq: u64, prev: &str) -> (String, String) {
+    let hash = rbac::audit::sha256_hex(format!(r#"{{"prev":"{prev}","seq":{seq},"v":1}}"#).as_bytes());
+    (format!(r#"{{"v":1,"seq":{seq},"prev":"{prev}","hash":"{hash}"}}"#), hash)
+}
+
+/// `n` chained bare entries, seq 0 to n - 1, each line with its newline.
+fn bare_chain(n: u64) -> Vec<String> {
+    let mut prev = rbac::audit::GENESIS.to_string();
+    (0..n)
+        .map(|seq| {
+            let (line, hash) = bare_entry(seq, &prev);
+            prev = hash;
+            line + "\n"
+        })
+        .collect()
+}
+
+/// A log whose entries were all reordered (the whole chain reversed) is verified in linear
+/// time: each entry that turns up later used to rebuild the whole `missing` message (100,000
+/// entries took minutes, the message megabytes); it names the first few and counts the rest.
+#[test]
+fn verify_is_linear_on_a_reordered_log() {
+    use rbac::audit::{MAX_LISTED_PROBLEMS, ProblemKind, verify_bytes};
+    assert!(verify_bytes(bare_chain(10).concat().as_bytes(), None).intact(), "bare entries chain");
+    let n: u64 = 100_000;
+    let mut chain = bare_chain(n);
+    chain.reverse();
+    let log: String = chain.concat();
+    let start = Instant::now();
+    let report = verify_bytes(log.as_bytes(), None);
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(10), "verifying {n} reordered entries took {took:?}");
+    // The verdict: line 1 (seq n - 1) finds every other entry missing; each of them turns up
+    // later, out of order.
+    assert!(!report.intact());
+    assert_eq!((report.lines, report.entries, report.problem_count()), (n, n, n));
+    assert_eq!(report.problems.len(), MAX_LISTED_PROBLEMS);
+    assert_eq!(report.unlisted.get(&ProblemKind::OutOfOrder), Some(&(n - MAX_LISTED_PROBLEMS as u64)));
+    assert_eq!(report.unlisted.len(), 1);
+    let missing = &report.problems[0];
+    assert_eq!((missing.line, missing.kind), (1, ProblemKind::Missing));
+    let want = format!(
+        "line 1: entries seq 0 to {} are missing before it (deleted from the head of the log); seq {} turns up later, \
+         at line 2 (reordered); seq {} turns up later, at line 3 (reordered); seq {} turns up later, at line 4 \
+         (reordered); {} more of the missing entries turn up later (reordered)",
+        n - 2,
+        n - 2,
+        n - 3,
+        n - 4,
+        n - 4
+    );
+    assert_eq!(missing.message, want);
+    assert!(report.problems[1..].iter().all(|p| p.kind == ProblemKind::OutOfOrder
+        && p.message.ends_with("is out of order: it belongs before line 1 (reordered)")));
+    assert_eq!(report.head.map(|h| h.entries), Some(n));
+
+    // Through the CLI: a bounded report, quickly.
+    let d = dir("reordered");
+    let path = d.join("audit.log");
+    std::fs::write(&path, &log).expect("write log");
+    let start = Instant::now();
+    let (code, out) = verify(&path, None);
+    let took = start.elapsed();
+    assert_eq!(code, 1);
+    assert!(took < Duration::from_secs(20), "`rbac audit verify` took {took:?}");
+    // The listed problems, a count of the rest, the verdict.
+    assert!(out.lines().count() <= MAX_LISTED_PROBLEMS + 2, "{} lines", out.lines().count());
+    assert!(out.lines().all(|l| l.len() < 1000), "a line of {} bytes", out.lines().map(str::len).max().unwrap_or(0));
+    assert!(
+        out.contains("more of the missing entries turn up later (reordered)"),
+        "{}",
+        out.chars().take(2000).collect::<String>()
+    );
+}
+
+/// An entry from the past is looked for among the runs of missing entries without scanning
+/// them all: a log with a gap after every entry and then as many entries from the past took
+/// time quadratic in its length. Timed against a log of the same lines without the gaps.
+#[test]
+fn verify_finds_entries_from_the_past_without_scanning_every_gap() {
+    use rbac::audit::{MAX_LISTED_PROBLEMS, ProblemKind, verify_bytes};
+    let m: u64 = 80_000;
+    let (stray, _) = bare_entry(0, &"7".repeat(64));
+    let strays = (stray + "\n").repeat(m as usize);
+    // Seqs 0, 2, 4, ...: a one-entry gap before each but the first; then entries from the
+    // past (seq 0, another `prev`: no fork), in no gap.
+    let gapped: String = (0..m).map(|i| bare_entry(2 * i, rbac::audit::GENESIS).0 + "\n").collect::<String>() + &strays;
+    // The same lines but in order: no gap to look in.
+    let in_order: String = bare_chain(m).concat() + &strays;
+    let report = verify_bytes(gapped.as_bytes(), None);
+    assert!(!report.intact());
+    assert_eq!(report.problem_count(), 2 * m - 1);
+    assert_eq!(report.problems.len(), MAX_LISTED_PROBLEMS);
+    assert_eq!(report.unlisted.get(&ProblemKind::Missing), Some(&(m - MAX_LISTED_PROBLEMS as u64 - 1)));
+    assert_eq!(report.unlisted.get(&ProblemKind::OutOfOrder), Some(&m));
+    assert_eq!(report.problems[0].message, "line 2 (seq 2): entry seq 1 is missing before it (deleted)");
+    assert_eq!(verify_bytes(in_order.as_bytes(), None).problem_count(), m);
+    // Timed in turns, the fastest of each kept, so that a busy machine does not fail it.
+    let time = |log: &str| {
+        let start = Instant::now();
+        let report = verify_bytes(log.as_bytes(), None);
+        assert!(!report.intact());
+        start.elapsed()
+    };
+    let (mut gaps, mut base) = (Duration::MAX, Duration::MAX);
+    for _ in 0..3 {
+        gaps = gaps.min(time(&gapped));
+        base = base.min(time(&in_order));
+        if gaps < base * 2 + Duration::from_millis(100) {
+            return;
+        }
+    }
+    panic!("{m} entries from the past after {m} gaps took {gaps:?}, the same lines without the gaps {base:?}");
+}
+
+/// Problems are listed up to a cap and counted beyond it, the verdict unchanged: a file of
+/// empty lines made a report (and output) of a hundred bytes per line. A torn last line and a
+/// missing anchor are listed whatever the count.
+#[test]
+fn verify_lists_the_first_problems_and_counts_the_rest() {
+    use rbac::audit::{MAX_LISTED_PROBLEMS, ProblemKind, verify_bytes};
+    let n = 200_000;
+    let mut bytes = vec![b'\n'; n];
+    bytes.push(b'x');
+    let anchor = "a".repeat(64);
+    let report = verify_bytes(&bytes, Some(&anchor));
+    assert!(!report.intact());
+    assert_eq!(report.problem_count(), n as u64 + 2);
+    assert_eq!(report.problems.len(), MAX_LISTED_PROBLEMS + 2);
+    assert_eq!(report.unlisted.get(&ProblemKind::Malformed), Some(&((n - MAX_LISTED_PROBLEMS) as u64)));
+    let last: Vec<_> = report.problems[MAX_LISTED_PROBLEMS..].iter().map(|p| (p.line, p.kind)).collect();
+    let lines = n as u64 + 1;
+    assert_eq!(last, [(lines, ProblemKind::Torn), (lines + 1, ProblemKind::Truncated)]);
+
+    let d = dir("many-problems");
+    let log = d.join("audit.log");
+    std::fs::write(&log, &bytes).expect("write log");
+    let out = rbac().args(["audit", "verify", "--format", "json"]).arg(&log).output().expect("run rbac audit verify");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.len() < 200_000, "{} bytes of output", out.stdout.len());
+    let json: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(json["problems"].as_array().map(Vec::len), Some(MAX_LISTED_PROBLEMS + 1));
+    assert_eq!(json["unlisted"], json!({"malformed": n - MAX_LISTED_PROBLEMS}));
+    assert_eq!(json["problems"][0]["message"], "line 1 is not a log entry: an empty line");
+    let (code, text) = verify(&log, None);
+    assert_eq!(code, 1);
+    assert!(text.lines().count() <= MAX_LISTED_PROBLEMS + 3, "{} lines", text.lines().count());
+    let rest = n - MAX_LISTED_PROBLEMS;
+    assert!(text.contains(&format!("{rest} more problems not listed ({rest} malformed)")), "{:.500}", text);
+    // Without the anchor: the malformed lines and the torn one.
+    assert!(text.contains(&format!("NOT intact: {} problems", n + 1)), "{:.500}", text);
+}
+
+/// The peak resident memory of this process, in bytes, where the system says it.
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
+    Some(kb * 1024)
+}
+
+/// A line longer than any entry is measured and read past, not held: a log with a gigabyte
+/// without a newline took a gigabyte of memory. It is reported with its length, and the
+/// lines after it are verified.
+#[test]
+fn verify_reads_past_an_overlong_line_in_bounded_memory() {
+    use rbac::audit::{MAX_LINE_BYTES, ProblemKind, Verifier};
+    use std::io::Read;
+    let chain = bare_chain(2);
+    let long: u64 = 1 << 30;
+    let torn: u64 = MAX_LINE_BYTES as u64 + 1;
+    let before = peak_memory();
+    let input = chain[0]
+        .as_bytes()
+        .chain(std::io::repeat(b'x').take(long))
+        .chain(&b"\n"[..])
+        .chain(chain[1].as_bytes())
+        .chain(std::io::repeat(b'y').take(torn));
+    let mut verifier = Verifier::new(None);
+    verifier.read(std::io::BufReader::new(input)).expect("read");
+    let report = verifier.finish();
+    if let (Some(before), Some(after)) = (before, peak_memory()) {
+        assert!(after < before + (512 << 20), "peak memory grew from {before} to {after} bytes");
+    }
+    let problems: Vec<_> = report.problems.iter().map(|p| (p.line, p.kind, p.message.as_str())).collect();
+    let over = |n: u64, len: u64| {
+        format!(
+            "line {n} is not a log entry: it is {len} bytes long, more than an entry can be ({MAX_LINE_BYTES} bytes; \
+             not read)"
+        )
+    };
+    let (line2, line4) = (over(2, long), over(4, torn));
+    let torn_message = format!("line 4 is torn: {torn} bytes without a final newline (an interrupted write)");
+    assert_eq!(
+        problems,
+        [
+            (2, ProblemKind::Malformed, line2.as_str()),
+            (4, ProblemKind::Torn, torn_message.as_str()),
+            (4, ProblemKind::Malformed, line4.as_str()),
+        ]
+    );
+    assert_eq!((report.lines, report.entries, report.head.map(|h| h.entries)), (4, 2, Some(2)));
+}
+
+/// `recover` reads the log as `verify` does: a torn last line longer than any entry is no
+/// crash's leftovers, and is not cut; a whole last line that long is not read when appending.
+#[test]
+fn recover_and_append_refuse_an_overlong_last_line() {
+    use rbac::audit::MAX_LINE_BYTES;
+    let (_d, log, _) = six("overlong");
+    let len = std::fs::metadata(&log).expect("log").len();
+    let over = MAX_LINE_BYTES as u64 + 1;
+    // Zeros without a newline, sparse where the file system can.
+    std::fs::OpenOptions::new().write(true).open(&log).expect("open log").set_len(len + over).expect("extend log");
+    let out = rbac().args(["audit", "recover"]).arg(&log).output().expect("run rbac audit recover");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("line 7: line 7 is not a log entry: it is {over} bytes long")), "{stderr}");
+    assert_eq!(std::fs::metadata(&log).expect("log").len(), len + over, "nothing cut");
+    assert!(!log.with_file_name("audit.log.torn-7").exists());
+
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).expect("open log");
+    file.write_all(b"\n").expect("end the line");
+    drop(file);
+    let out = eval(&log, 1, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let want =
+        format!("the last entry (line 7) is {over} bytes long, more than an entry can be ({MAX_LINE_BYTES} bytes)");
+    assert!(stderr.contains(&want), "{stderr}");
+    let (code, out) = verify(&log, None);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains(&format!("audit.log:7: malformed: line 7 is not a log entry: it is {over} bytes long")),
+        "{out}"
+    );
+}
+
+/// The writer refuses an entry longer than `verify` reads: the log never holds a line that
+/// is no entry to its reader, and the chain does not move.
+#[test]
+fn the_writer_refuses_an_entry_longer_than_a_line_can_be() {
+    use rbac::audit::{AuditLog, AuditOptions, Head, MAX_LINE_BYTES, PolicyChange, verify_bytes};
+    let mut log = AuditLog::new(Vec::new(), Head::genesis(), AuditOptions::default());
+    let change = |edit: String| PolicyChange {
+        old_policy: "sha256:a".into(),
+        new_policy: "sha256:b".into(),
+        old_file: "a.rbac".into(),
+        new_file: "b.rbac".into(),
+        summary: json!({ "edits": [edit] }),
+    };
+    let refused = log.record_policy_change(&change("x".repeat(MAX_LINE_BYTES)));
+    let err = refused.expect_err("an entry over the limit");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("more than an entry can be"), "{err}");
+    assert_eq!(log.head(), &Head::genesis());
+    assert_eq!(log.record_policy_change(&change("+ assign".into())).map(|r| r.seq).ok(), Some(0));
+    let bytes = log.into_sink().expect("sink");
+    assert!(verify_bytes(&bytes, None).intact());
+}
+
+/// An entry whose `seq` is the largest there is is followed by nothing: an entry after it
+/// is from the past (its seq did not wrap round to follow it, nor overflow).
+#[test]
+fn nothing_follows_the_largest_seq() {
+    use rbac::audit::{ProblemKind, verify_bytes};
+    let (first, hash) = bare_entry(u64::MAX, rbac::audit::GENESIS);
+    let (second, _) = bare_entry(0, &hash);
+    let report = verify_bytes(format!("{first}\n{second}\n").as_bytes(), None);
+    let kinds: Vec<_> = report.problems.iter().map(|p| (p.line, p.kind)).collect();
+    assert_eq!(kinds, [(1, ProblemKind::Missing), (2, ProblemKind::OutOfOrder)]);
+    assert!(report.problems[1].message.ends_with("it belongs before line 1 (reordered)"), "{:?}", report.problems);
+    assert_eq!(report.head.map(|h| h.entries), Some(u64::MAX));
+}

@@ -9,8 +9,9 @@
 //! in the chain.
 
 use super::entry::{Head, parse_entry};
+use super::lines::MAX_LINE_BYTES;
 use super::log::{AuditLog, AuditOptions, Recorded, Sink, SyncPolicy, TornLine};
-use super::verify::{Problem, ProblemKind, Verifier};
+use super::verify::{MAX_LISTED_PROBLEMS, Problem, ProblemKind, Verifier};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -98,7 +99,8 @@ pub enum RecoverError {
     Io(io::Error),
     /// The log's last line is not torn: there is nothing to cut.
     NotTorn,
-    /// The log has other damage than a torn last line (listed): recovery would hide it.
+    /// The log has other damage than a torn last line (listed, as [`super::Report::problems`]
+    /// lists it: at most the first [`MAX_LISTED_PROBLEMS`]): recovery would hide it.
     Damaged(Vec<Problem>),
     /// The file the torn bytes would be kept in already exists.
     EvidenceExists(PathBuf),
@@ -113,6 +115,12 @@ impl std::fmt::Display for RecoverError {
                 write!(f, "the log has damage other than a torn last line, which recovery would hide:")?;
                 for p in problems {
                     write!(f, "\n  line {}: {}", p.line, p.message)?;
+                }
+                if problems.len() >= MAX_LISTED_PROBLEMS {
+                    write!(
+                        f,
+                        "\n  (at most the first {MAX_LISTED_PROBLEMS} are listed: `rbac audit verify` counts them all)"
+                    )?;
                 }
                 Ok(())
             }
@@ -141,11 +149,12 @@ pub fn recover_file(path: &Path) -> Result<(TornLine, Recorded), RecoverError> {
     // INVARIANT: held until the recovery entry is written, so no writer appends meanwhile.
     file.lock()?;
     let mut verifier = Verifier::new(None);
-    verifier.read(io::BufReader::new(&file))?;
+    verifier.read(io::BufReader::with_capacity(1 << 16, &file))?;
     let report = verifier.finish();
+    // A log with unlisted problems has more than one (the listed ones fill the list).
     match report.problems.as_slice() {
-        [] => return Err(RecoverError::NotTorn),
-        [p] if p.kind == ProblemKind::Torn => {}
+        [] if report.intact() => return Err(RecoverError::NotTorn),
+        [p] if p.kind == ProblemKind::Torn && report.unlisted.is_empty() => {}
         problems => return Err(RecoverError::Damaged(problems.to_vec())),
     }
     let len = file.metadata()?.len();
@@ -193,6 +202,11 @@ fn read_head(file: &mut File) -> Result<Head, OpenError> {
     let start = line_start(file, end)?;
     if !complete {
         return Err(OpenError::Torn { line: count_lines(file)? + 1, bytes: end - start });
+    }
+    if end - start > MAX_LINE_BYTES as u64 {
+        // Not read: no entry is that long.
+        let why = format!("is {} bytes long, more than an entry can be ({MAX_LINE_BYTES} bytes)", end - start);
+        return Err(OpenError::Invalid { line: count_lines(file)?, why });
     }
     let mut line = vec![0u8; usize::try_from(end - start).map_err(io::Error::other)?];
     file.seek(SeekFrom::Start(start))?;

@@ -3,6 +3,7 @@
 //! where the bytes go (a file, a buffer) is the sink's business.
 
 use super::entry::{Head, seal};
+use super::lines::MAX_LINE_BYTES;
 use super::mask::Mask;
 use super::time::format_rfc3339;
 use serde::Serialize;
@@ -200,6 +201,17 @@ impl<S: Sink> AuditLog<S> {
         body.insert("time".into(), Value::from(time));
         body.insert("id".into(), Value::from(id.clone()));
         let (line, head) = seal(body, &self.head);
+        // A longer line would be no entry to `verify` (nor to the next writer): refused, and
+        // nothing is written.
+        if line.len() > MAX_LINE_BYTES + 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the entry is {} bytes long, more than an entry can be ({MAX_LINE_BYTES} bytes); it was not written",
+                    line.len() - 1
+                ),
+            ));
+        }
         self.sink.append(line.as_bytes())?;
         // INVARIANT: the head moves only once the line is handed to the sink, so a failed
         // append never leaves the next entry chained to one that was not written.

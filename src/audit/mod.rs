@@ -1,12 +1,14 @@
 //! The tamper-evident audit log: one JSON line per decision or policy change, each chained to
 //! the one before by SHA-256 (`entry`), written under a durability policy (`log`, `file`),
-//! with masked attributes (`mask`), verified line by line (`verify`). Also the policy digest:
-//! a SHA-256 of the compiled policy's canonical form, which every decision entry names.
+//! with masked attributes (`mask`), read line by line in bounded memory (`lines`) and verified
+//! (`verify`). Also the policy digest: a SHA-256 of the compiled policy's canonical form,
+//! which every decision entry names.
 //! `docs/audit.md` documents the format with a JSON Schema.
 
 mod canonical;
 mod entry;
 mod file;
+mod lines;
 mod log;
 mod mask;
 #[doc(hidden)]
@@ -16,9 +18,10 @@ mod verify;
 pub use canonical::{canonical_json, is_hash, sha256_hex};
 pub use entry::{FORMAT_VERSION, GENESIS, Head, entry_hash};
 pub use file::{FileSink, OpenError, RecoverError, open_file, recover_file};
+pub use lines::{Line, LineReader, MAX_LINE_BYTES};
 pub use log::{AuditLog, AuditOptions, DEFAULT_BATCH, PolicyChange, Recorded, Sink, SyncPolicy, TornLine};
 pub use mask::{Mask, masked};
-pub use verify::{Problem, ProblemKind, Report, Verifier, verify_bytes};
+pub use verify::{MAX_LISTED_PROBLEMS, MAX_NAMED_LATER, Problem, ProblemKind, Report, Verifier, verify_bytes};
 
 use crate::compile::CompiledPolicy;
 use crate::review::facts::Facts;

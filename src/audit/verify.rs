@@ -1,18 +1,32 @@
 //! Verifying a log: every line must be an entry whose hash matches its content, whose `seq`
 //! follows the previous entry's and whose `prev` is the previous entry's hash; the last line
 //! must end in a newline; and an anchor (a hash kept elsewhere) must still be in the log.
-//! Each problem names its line. Fed line by line, so a log of any size is read once.
+//! Each problem names its line. Fed line by line, so a log of any size is read once, in time
+//! linear in its size and in bounded memory: a line longer than [`MAX_LINE_BYTES`] is
+//! measured, not held (and is no entry); the first [`MAX_LISTED_PROBLEMS`] problems are
+//! listed and the rest counted by kind; a run of missing entries that turn up later names the
+//! first [`MAX_NAMED_LATER`] of them and counts the rest.
 
 use super::entry::{GENESIS, Head, parse_entry};
+use super::lines::{Line, LineReader, MAX_LINE_BYTES};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How many problems a [`Report`] lists in full; the rest are counted by kind
+/// ([`Report::unlisted`]). A torn last line and a missing anchor are always listed.
+pub const MAX_LISTED_PROBLEMS: usize = 1000;
+
+/// How many of the entries a `missing` problem reports that turn up later (a reordered log)
+/// its message names; the rest are counted.
+pub const MAX_NAMED_LATER: usize = 3;
 
 /// What kind of damage a line shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
     /// The last line has no newline: a write was interrupted (or the line was cut).
     Torn,
-    /// Not an entry at all.
+    /// Not an entry at all (a line longer than [`MAX_LINE_BYTES`] included).
     Malformed,
     /// The content does not match the entry's hash: the entry was edited.
     Altered,
@@ -50,14 +64,30 @@ pub struct Report {
     /// The line the anchor was found on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anchor_line: Option<u64>,
-    /// Every problem found; empty when the log is intact.
+    /// The problems found, in the order of their lines: all of them, or the first
+    /// [`MAX_LISTED_PROBLEMS`] (and a torn last line and a missing anchor, always); empty
+    /// when the log is intact.
     pub problems: Vec<Problem>,
+    /// The problems found after the listed ones, counted by kind; empty when every problem is
+    /// listed. A log with unlisted problems is not intact.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unlisted: BTreeMap<ProblemKind, u64>,
 }
 
 impl Report {
     /// No problem at all (and the anchor, when given, found).
     pub fn intact(&self) -> bool {
-        self.problems.is_empty()
+        self.problems.is_empty() && self.unlisted.is_empty()
+    }
+
+    /// How many problems were found: the listed ones and the [`Report::unlisted`].
+    pub fn problem_count(&self) -> u64 {
+        self.problems.len() as u64 + self.unlisted_count()
+    }
+
+    /// How many problems were found but not listed.
+    pub fn unlisted_count(&self) -> u64 {
+        self.unlisted.values().sum()
     }
 }
 
@@ -70,6 +100,20 @@ struct Last {
     prev: String,
 }
 
+/// Seqs reported missing by a listed `missing` problem, and where the first of them turned up
+/// later (a reordered log).
+#[derive(Debug)]
+struct Gap {
+    first: u64,
+    last: u64,
+    /// The index of its `missing` problem.
+    problem: usize,
+    /// The first [`MAX_NAMED_LATER`] of its seqs seen later, with their lines.
+    named: Vec<(u64, u64)>,
+    /// How many more turned up.
+    more: u64,
+}
+
 /// Checks a log fed line by line.
 #[derive(Debug)]
 pub struct Verifier {
@@ -79,8 +123,10 @@ pub struct Verifier {
     entries: u64,
     last: Option<Last>,
     problems: Vec<Problem>,
-    /// Seqs reported missing: (first, last, problem index).
-    gaps: Vec<(u64, u64, usize)>,
+    unlisted: BTreeMap<ProblemKind, u64>,
+    /// The gaps of the listed `missing` problems, in the order of their seqs: the chain's
+    /// `seq` only moves forward, so each gap starts after the one before ends.
+    gaps: Vec<Gap>,
 }
 
 impl Verifier {
@@ -93,130 +139,226 @@ impl Verifier {
             entries: 0,
             last: None,
             problems: Vec::new(),
+            unlisted: BTreeMap::new(),
             gaps: Vec::new(),
         }
     }
 
-    fn problem(&mut self, kind: ProblemKind, message: String) {
-        self.problems.push(Problem { line: self.lines, kind, message });
+    /// Whether a problem of this kind is listed (else it is counted).
+    fn listed(&self, kind: ProblemKind) -> bool {
+        self.problems.len() < MAX_LISTED_PROBLEMS || matches!(kind, ProblemKind::Torn | ProblemKind::Truncated)
     }
 
-    /// Every line `reader` gives, to its end.
-    pub fn read(&mut self, mut reader: impl std::io::BufRead) -> std::io::Result<()> {
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            if reader.read_until(b'\n', &mut buf)? == 0 {
-                return Ok(());
-            }
-            let complete = buf.last() == Some(&b'\n');
-            self.line(buf.strip_suffix(b"\n").unwrap_or(&buf), complete);
+    /// Records a problem on the current line: listed, with the message `message` makes, or
+    /// counted. The index of a listed one.
+    fn problem(&mut self, kind: ProblemKind, message: impl FnOnce() -> String) -> Option<usize> {
+        if self.listed(kind) {
+            self.problems.push(Problem { line: self.lines, kind, message: message() });
+            Some(self.problems.len() - 1)
+        } else {
+            *self.unlisted.entry(kind).or_default() += 1;
+            None
         }
     }
 
-    /// The next line, without its newline; `complete` when a newline ended it.
-    pub fn line(&mut self, bytes: &[u8], complete: bool) {
+    /// Every line `reader` gives, to its end, holding at most one line of at most
+    /// [`MAX_LINE_BYTES`] (a longer one is measured and reported).
+    pub fn read(&mut self, reader: impl std::io::BufRead) -> std::io::Result<()> {
+        let mut lines = LineReader::new(reader);
+        while let Some((line, complete)) = lines.next_line()? {
+            match line {
+                Line::Text(bytes) => self.line(bytes, complete),
+                Line::Oversize(len) => self.oversize_line(len, complete),
+            }
+        }
+        Ok(())
+    }
+
+    /// The next line, a longer one than [`MAX_LINE_BYTES`], of which only its length (newline
+    /// excluded) was kept; `complete` when a newline ended it. It is no entry.
+    pub fn oversize_line(&mut self, len: u64, complete: bool) {
         self.lines += 1;
         let n = self.lines;
         if !complete {
-            let message =
-                format!("line {n} is torn: {} bytes without a final newline (an interrupted write)", bytes.len());
-            self.problem(ProblemKind::Torn, message);
+            self.problem(ProblemKind::Torn, || {
+                format!("line {n} is torn: {len} bytes without a final newline (an interrupted write)")
+            });
+        }
+        // Longer than any entry: not a crash's leftovers of one either, so a torn one is
+        // reported twice, and recovery refuses to cut it.
+        self.problem(ProblemKind::Malformed, || {
+            format!(
+                "line {n} is not a log entry: it is {len} bytes long, more than an entry can be ({MAX_LINE_BYTES} \
+                 bytes; not read)"
+            )
+        });
+    }
+
+    /// The next line, without its newline; `complete` when a newline ended it. One longer than
+    /// [`MAX_LINE_BYTES`] is no entry (as [`Verifier::oversize_line`]); [`Verifier::read`]
+    /// does not hold such a line at all.
+    pub fn line(&mut self, bytes: &[u8], complete: bool) {
+        if bytes.len() > MAX_LINE_BYTES {
+            self.oversize_line(bytes.len() as u64, complete);
+            return;
+        }
+        self.lines += 1;
+        let n = self.lines;
+        if !complete {
+            let len = bytes.len();
+            self.problem(ProblemKind::Torn, || {
+                format!("line {n} is torn: {len} bytes without a final newline (an interrupted write)")
+            });
             // An interrupted write leaves a prefix of a true entry. A whole entry whose hash
             // does not match is no such thing: it was altered (and its newline removed, perhaps
             // so that recovery would cut it as a crash's leftovers).
             if let Ok(entry) = parse_entry(bytes)
                 && (entry.actual != entry.hash || !entry.as_written)
             {
-                let message = format!("line {n} (seq {}) was altered: its content does not match its hash", entry.seq);
-                self.problem(ProblemKind::Altered, message);
+                let seq = entry.seq;
+                self.problem(ProblemKind::Altered, || {
+                    format!("line {n} (seq {seq}) was altered: its content does not match its hash")
+                });
             }
             return;
         }
         let entry = match parse_entry(bytes) {
             Ok(e) => e,
             Err(why) => {
-                let why = if bytes.iter().all(u8::is_ascii_whitespace) { "an empty line".to_string() } else { why };
-                self.problem(ProblemKind::Malformed, format!("line {n} is not a log entry: {why}"));
+                self.problem(ProblemKind::Malformed, || {
+                    let why = if bytes.iter().all(u8::is_ascii_whitespace) { "an empty line".to_string() } else { why };
+                    format!("line {n} is not a log entry: {why}")
+                });
                 return;
             }
         };
         self.entries += 1;
+        let seq = entry.seq;
         if entry.actual != entry.hash {
-            let message = format!("line {n} (seq {}) was altered: its content does not match its hash", entry.seq);
-            self.problem(ProblemKind::Altered, message);
+            self.problem(ProblemKind::Altered, || {
+                format!("line {n} (seq {seq}) was altered: its content does not match its hash")
+            });
         } else if !entry.as_written {
-            let message = format!(
-                "line {n} (seq {}) was altered: its text is not as the log writes it (a key given twice, keys \
-                 moved or spacing changed: what a reader shows may not be what was hashed)",
-                entry.seq
-            );
-            self.problem(ProblemKind::Altered, message);
+            self.problem(ProblemKind::Altered, || {
+                format!(
+                    "line {n} (seq {seq}) was altered: its text is not as the log writes it (a key given twice, keys \
+                     moved or spacing changed: what a reader shows may not be what was hashed)"
+                )
+            });
         }
         if self.anchor.as_deref() == Some(entry.hash.as_str()) {
             self.anchor_line = Some(n);
         }
-        let (expected_seq, expected_prev) =
-            self.last.as_ref().map_or((0, GENESIS.to_string()), |l| (l.seq + 1, l.hash.clone()));
-        let here = Last { line: n, seq: entry.seq, hash: entry.hash, prev: entry.prev };
-        if here.seq == expected_seq {
-            if here.prev != expected_prev {
-                let message = match &self.last {
-                    None => format!("line {n} does not start a chain: its `prev` is not the genesis hash"),
-                    Some(l) => format!(
-                        "line {n} (seq {}) does not chain to line {}: its `prev` is not that entry's hash (line {} \
-                         was rewritten, or this entry replaced)",
-                        here.seq, l.line, l.line
-                    ),
-                };
-                self.problem(ProblemKind::BrokenLink, message);
+        let here = Last { line: n, seq, hash: entry.hash, prev: entry.prev };
+        let Some(l) = self.last.take() else {
+            // The first entry.
+            if here.seq != 0 {
+                let last = here.seq - 1;
+                let index = self.problem(ProblemKind::Missing, || {
+                    let missing = missing(0, last);
+                    format!("line {n}: {missing} before it (deleted from the head of the log)")
+                });
+                self.gap(0, last, index);
+            } else if here.prev != GENESIS {
+                self.problem(ProblemKind::BrokenLink, || {
+                    format!("line {n} does not start a chain: its `prev` is not the genesis hash")
+                });
             }
             self.last = Some(here);
-        } else if here.seq > expected_seq {
-            let missing = if here.seq == expected_seq + 1 {
-                format!("entry seq {expected_seq} is missing")
-            } else {
-                format!("entries seq {expected_seq} to {} are missing", here.seq - 1)
-            };
-            let message = match &self.last {
-                None => format!("line {n}: {missing} before it (deleted from the head of the log)"),
-                Some(_) => format!("line {n} (seq {}): {missing} before it (deleted)", here.seq),
-            };
-            self.gaps.push((expected_seq, here.seq - 1, self.problems.len()));
-            self.problem(ProblemKind::Missing, message);
+            return;
+        };
+        // (A seq can be the largest there is: nothing follows it.)
+        if l.seq.checked_add(1) == Some(here.seq) {
+            if here.prev != l.hash {
+                let line = l.line;
+                self.problem(ProblemKind::BrokenLink, || {
+                    format!(
+                        "line {n} (seq {seq}) does not chain to line {line}: its `prev` is not that entry's hash (line \
+                         {line} was rewritten, or this entry replaced)"
+                    )
+                });
+            }
+            self.last = Some(here);
+        } else if here.seq > l.seq {
+            // INVARIANT: here.seq > l.seq + 1, so this does not overflow.
+            let expected = l.seq + 1;
+            let index = self.problem(ProblemKind::Missing, || {
+                let missing = missing(expected, seq - 1);
+                format!("line {n} (seq {seq}): {missing} before it (deleted)")
+            });
+            self.gap(expected, here.seq - 1, index);
             self.last = Some(here);
         } else {
             // An entry from the past: it does not move the chain on, so the entries after it
             // are checked against the last one in order.
-            let Some(l) = self.last.clone() else { return };
-            let message = if here.seq == l.seq && here.prev == l.prev {
-                format!(
-                    "line {n} (seq {}) forks the chain: line {} has the same seq and `prev` (one of them was \
-                     inserted or duplicated)",
-                    here.seq, l.line
-                )
-            } else if let Some(&(_, _, gap)) = self.gaps.iter().find(|(a, b, _)| (*a..=*b).contains(&here.seq)) {
-                if let Some(p) = self.problems.get_mut(gap) {
-                    p.message = format!("{}; seq {} turns up later, at line {n} (reordered)", p.message, here.seq);
-                }
-                format!("line {n} (seq {}) is out of order: it belongs before line {} (reordered)", here.seq, l.line)
+            let fork = here.seq == l.seq && here.prev == l.prev;
+            let (line, last_seq) = (l.line, l.seq);
+            if fork {
+                self.problem(ProblemKind::OutOfOrder, || {
+                    format!(
+                        "line {n} (seq {seq}) forks the chain: line {line} has the same seq and `prev` (one of them \
+                         was inserted or duplicated)"
+                    )
+                });
+            } else if self.turns_up(seq, n) {
+                self.problem(ProblemKind::OutOfOrder, || {
+                    format!("line {n} (seq {seq}) is out of order: it belongs before line {line} (reordered)")
+                });
             } else {
-                format!(
-                    "line {n} (seq {}) is out of order after line {} (seq {}): inserted, duplicated or moved",
-                    here.seq, l.line, l.seq
-                )
-            };
-            self.problem(ProblemKind::OutOfOrder, message);
-            if here.seq == l.seq && here.prev == l.prev {
-                // Of two forks, follow the later: the entries after them chain to it when
-                // the earlier one was inserted.
-                self.last = Some(here);
+                self.problem(ProblemKind::OutOfOrder, || {
+                    format!(
+                        "line {n} (seq {seq}) is out of order after line {line} (seq {last_seq}): inserted, \
+                         duplicated or moved"
+                    )
+                });
             }
+            // Of two forks, follow the later: the entries after them chain to it when the
+            // earlier one was inserted.
+            self.last = Some(if fork { here } else { l });
+        }
+    }
+
+    /// Keeps the gap of a listed `missing` problem, to say so when its entries turn up later.
+    fn gap(&mut self, first: u64, last: u64, problem: Option<usize>) {
+        // INVARIANT: problems are listed in order, so once one is not, no later one is, and no
+        // later out-of-order entry's message (which names a gap) is shown: the gaps of
+        // unlisted `missing` problems need not be kept, and the kept ones are at most
+        // `MAX_LISTED_PROBLEMS`.
+        if let Some(problem) = problem {
+            self.gaps.push(Gap { first, last, problem, named: Vec::new(), more: 0 });
+        }
+    }
+
+    /// Whether `seq`, seen on line `n` after the chain passed it, was reported missing (a
+    /// reordered log); its `missing` problem is told.
+    fn turns_up(&mut self, seq: u64, n: u64) -> bool {
+        // The gaps are in order of their seqs and do not overlap.
+        let i = self.gaps.partition_point(|g| g.last < seq);
+        match self.gaps.get_mut(i) {
+            Some(g) if g.first <= seq => {
+                if g.named.len() < MAX_NAMED_LATER {
+                    g.named.push((seq, n));
+                } else {
+                    g.more += 1;
+                }
+                true
+            }
+            _ => false,
         }
     }
 
     /// The report; checks the anchor.
     pub fn finish(mut self) -> Report {
+        for g in std::mem::take(&mut self.gaps) {
+            let Some(p) = self.problems.get_mut(g.problem) else { continue };
+            for (seq, line) in g.named {
+                p.message.push_str(&format!("; seq {seq} turns up later, at line {line} (reordered)"));
+            }
+            if g.more > 0 {
+                let (more, s) = (g.more, if g.more == 1 { "s" } else { "" });
+                p.message.push_str(&format!("; {more} more of the missing entries turn{s} up later (reordered)"));
+            }
+        }
         if let Some(anchor) = self.anchor.clone()
             && self.anchor_line.is_none()
         {
@@ -225,21 +367,32 @@ impl Verifier {
                 Some(l) => format!("the log ends at line {} (seq {})", self.lines - 1, l.seq),
                 None => "the log has no entries".to_string(),
             };
-            let message = format!(
-                "the anchor `{anchor}` is not in the log: entries were removed from its end, or the log was replaced \
-                 ({end})"
-            );
-            self.problem(ProblemKind::Truncated, message);
+            self.problem(ProblemKind::Truncated, || {
+                format!(
+                    "the anchor `{anchor}` is not in the log: entries were removed from its end, or the log was \
+                     replaced ({end})"
+                )
+            });
             self.lines -= 1;
         }
-        let head = self.last.map(|l| Head { entries: l.seq + 1, hash: l.hash });
+        let head = self.last.map(|l| Head { entries: l.seq.saturating_add(1), hash: l.hash });
         Report {
             lines: self.lines,
             entries: self.entries,
             head,
             anchor_line: self.anchor_line,
             problems: self.problems,
+            unlisted: self.unlisted,
         }
+    }
+}
+
+/// `entry seq 3 is missing`, `entries seq 3 to 5 are missing`.
+fn missing(first: u64, last: u64) -> String {
+    if first == last {
+        format!("entry seq {first} is missing")
+    } else {
+        format!("entries seq {first} to {last} are missing")
     }
 }
 

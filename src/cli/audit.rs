@@ -8,7 +8,7 @@ use super::Format;
 use rbac::audit::{self, AuditLog, AuditOptions, FileSink, SyncPolicy, Verifier};
 use rbac::{Decision, Policy};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -173,25 +173,18 @@ pub fn run(cmd: AuditCommand) -> ExitCode {
     }
 }
 
-/// Reads a file line by line: `(bytes without newline, ended by a newline)`.
-fn each_line(file: &str, mut f: impl FnMut(&[u8], bool)) -> Result<(), ExitCode> {
+/// Reads a file line by line, in bounded memory: `(the line, ended by a newline)`; a line
+/// longer than an entry can be is measured, not held (a 6 GB line took 6 GB).
+fn each_line(file: &str, mut f: impl FnMut(audit::Line<'_>, bool)) -> Result<(), ExitCode> {
     let opened = std::fs::File::open(file).map_err(|e| {
         eprintln!("error[E0209]: cannot read `{file}`: {e}");
         ExitCode::from(2)
     })?;
-    let mut reader = BufReader::new(opened);
-    let mut buf = Vec::new();
+    let mut reader = audit::LineReader::new(BufReader::with_capacity(1 << 16, opened));
     loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(_) => {
-                let complete = buf.last() == Some(&b'\n');
-                if complete {
-                    buf.pop();
-                }
-                f(&buf, complete);
-            }
+        match reader.next_line() {
+            Ok(None) => return Ok(()),
+            Ok(Some((line, complete))) => f(line, complete),
             Err(e) => {
                 eprintln!("error[E0209]: reading `{file}`: {e}");
                 return Err(ExitCode::from(2));
@@ -210,7 +203,11 @@ fn verify(file: &str, anchor: Option<&str>, format: Format) -> ExitCode {
         return ExitCode::from(2);
     }
     let mut verifier = Verifier::new(anchor);
-    if let Err(code) = each_line(file, |line, complete| verifier.line(line, complete)) {
+    let read = each_line(file, |line, complete| match line {
+        audit::Line::Text(text) => verifier.line(text, complete),
+        audit::Line::Oversize(len) => verifier.oversize_line(len, complete),
+    });
+    if let Err(code) = read {
         return code;
     }
     let report = verifier.finish();
@@ -223,6 +220,22 @@ fn verify(file: &str, anchor: Option<&str>, format: Format) -> ExitCode {
                 let line = format!("{file}:{}: {}: {}", p.line, kind.unwrap_or_default(), p.message);
                 let _ = writeln!(out, "{}", super::human::shown(&line));
             }
+            if !report.unlisted.is_empty() {
+                let kinds: Vec<String> = report
+                    .unlisted
+                    .iter()
+                    .map(|(k, n)| {
+                        let kind = serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_string));
+                        format!("{n} {}", kind.unwrap_or_default())
+                    })
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "{file}: {} more problems not listed ({})",
+                    report.unlisted_count(),
+                    kinds.join(", ")
+                );
+            }
             let head =
                 report.head.as_ref().map_or(String::new(), |h| format!("; head {} (seq {})", h.hash, h.entries - 1));
             let anchor = report.anchor_line.map_or(String::new(), |l| format!("; anchor at line {l}"));
@@ -230,8 +243,13 @@ fn verify(file: &str, anchor: Option<&str>, format: Format) -> ExitCode {
                 let n = report.entries;
                 writeln!(out, "{file}: intact: {n} entr{}{head}{anchor}", if n == 1 { "y" } else { "ies" })
             } else {
-                let n = report.problems.len();
-                writeln!(out, "{file}: NOT intact: {n} problem{} in {} lines", super::plural(n), report.lines)
+                let n = report.problem_count();
+                writeln!(
+                    out,
+                    "{file}: NOT intact: {n} problem{} in {} lines",
+                    if n == 1 { "" } else { "s" },
+                    report.lines
+                )
             }
         }
     };
@@ -329,9 +347,23 @@ fn show(file: &str, filter: &Filter, format: Format) -> ExitCode {
     let mut bad = 0u64;
     let result = each_line(file, |line, _| {
         n += 1;
+        let line = match line {
+            audit::Line::Text(text) => text,
+            audit::Line::Oversize(len) => {
+                bad += 1;
+                if bad <= WARNED_LINES {
+                    eprintln!(
+                        "warning: {file}:{n} is not a log entry: {len} bytes, longer than an entry can be (skipped)"
+                    );
+                }
+                return;
+            }
+        };
         let Ok(entry) = serde_json::from_slice::<Value>(line) else {
             bad += 1;
-            eprintln!("warning: {file}:{n} is not a log entry (skipped; `rbac audit verify` says more)");
+            if bad <= WARNED_LINES {
+                eprintln!("warning: {file}:{n} is not a log entry (skipped; `rbac audit verify` says more)");
+            }
             return;
         };
         if !filter.keeps(&entry) {
@@ -345,11 +377,21 @@ fn show(file: &str, filter: &Filter, format: Format) -> ExitCode {
     if let Err(code) = result {
         return code;
     }
+    if bad > WARNED_LINES {
+        eprintln!(
+            "warning: {file}: {} more lines are not log entries (skipped, not listed; `rbac audit verify` says more)",
+            bad - WARNED_LINES
+        );
+    }
     if out.flush().is_err() {
         return ExitCode::from(2);
     }
     ExitCode::SUCCESS
 }
+
+/// `audit show` warns of this many lines that are no entries, then counts the rest (a file of
+/// ten million blank lines gave ten million warnings).
+const WARNED_LINES: u64 = 100;
 
 /// One entry for people: a header line and, for decisions, the reasons. Every string from the
 /// entry is shown escaped ([`super::human::shown`]): a request's principal id, action or path
