@@ -940,4 +940,14 @@ fn nothing_follows_the_largest_seq() {
     assert_eq!(kinds, [(1, ProblemKind::Missing), (2, ProblemKind::OutOfOrder)]);
     assert!(report.problems[1].message.ends_with("it belongs before line 1 (reordered)"), "{:?}", report.problems);
     assert_eq!(report.head.map(|h| h.entries), Some(u64::MAX));
+    // Appending after it is refused, naming why (the next seq overflowed: a panic in a debug
+    // build, an entry of seq 0 chained after it in a release one).
+    let d = dir("largest-seq");
+    let log = d.join("audit.log");
+    std::fs::write(&log, format!("{first}\n")).expect("write log");
+    let out = eval(&log, 1, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no entry can be chained"), "{err}");
+    assert_eq!(std::fs::read_to_string(&log).expect("the log"), format!("{first}\n"), "nothing appended");
 }

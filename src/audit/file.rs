@@ -217,7 +217,11 @@ fn read_head(file: &mut File) -> Result<Head, OpenError> {
     match parse_entry(&line) {
         Err(why) => invalid(format!("is {why}"), file),
         Ok(e) if e.actual != e.hash => invalid("was altered: its content does not match its hash".into(), file),
-        Ok(e) => Ok(Head { entries: e.seq + 1, hash: e.hash }),
+        // Nothing can follow the largest seq there is.
+        Ok(e) => match e.seq.checked_add(1) {
+            Some(entries) => Ok(Head { entries, hash: e.hash }),
+            None => invalid(format!("has seq {}, after which no entry can be chained", e.seq), file),
+        },
     }
 }
 

@@ -236,8 +236,10 @@ fn verify(file: &str, anchor: Option<&str>, format: Format) -> ExitCode {
                     kinds.join(", ")
                 );
             }
-            let head =
-                report.head.as_ref().map_or(String::new(), |h| format!("; head {} (seq {})", h.hash, h.entries - 1));
+            let head = report
+                .head
+                .as_ref()
+                .map_or(String::new(), |h| format!("; head {} (seq {})", h.hash, h.entries.saturating_sub(1)));
             let anchor = report.anchor_line.map_or(String::new(), |l| format!("; anchor at line {l}"));
             if report.intact() {
                 let n = report.entries;
