@@ -266,6 +266,24 @@ fn output_that_cannot_be_written_fails_the_command() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains("cannot write the output"), "{args:?}: {stderr}");
     }
+    // The language server's output is its protocol: its session ends as it says (1: `exit`
+    // without `shutdown`), not with the commands' output error.
+    let msg = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rbac"))
+        .arg("lsp")
+        .stdin(Stdio::piped())
+        .stdout(full.try_clone().expect("a second handle"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rbac runs");
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        let _ = stdin.write_all(format!("Content-Length: {}\r\n\r\n{msg}", msg.len()).as_bytes());
+    }
+    let out = child.wait_with_output().expect("rbac ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("cannot write the output"), "{stderr}");
 }
 
 /// A build that cannot be written whole leaves the artifact it would replace as it was: it
@@ -292,5 +310,21 @@ fn a_build_that_fails_to_write_leaves_the_old_artifact() {
     }
     let leftovers: Vec<_> = std::fs::read_dir(&dir).expect("the directory").filter_map(Result::ok).collect();
     assert_eq!(leftovers.len(), 1, "temporary files were left: {leftovers:?}");
+    // A link is kept, and the file it names written, even when that file does not exist yet
+    // (the link was replaced by a file).
+    #[cfg(unix)]
+    {
+        let link = dir.join("current.wasm");
+        std::os::unix::fs::symlink("built.wasm", &link).expect("a link");
+        let run = Command::new(env!("CARGO_BIN_EXE_rbac"))
+            .args(["build", "--target", "wasm", "-o"])
+            .arg(&link)
+            .arg(&policy)
+            .output()
+            .expect("rbac runs");
+        assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+        assert!(std::fs::symlink_metadata(&link).expect("the link").file_type().is_symlink(), "the link was kept");
+        assert!(std::fs::read(dir.join("built.wasm")).expect("the module").starts_with(b"\0asm"));
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

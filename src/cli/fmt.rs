@@ -61,8 +61,16 @@ fn policies(path: &std::path::Path, out: &mut Vec<String>) -> std::io::Result<()
 fn one(file: &str, check: bool, color: bool) -> u8 {
     let stdin = file == "-";
     let read = if stdin {
+        // Up to what a policy file may be (`fmt - < /dev/zero` took all memory).
+        let limit = rbac::source::MAX_SOURCE;
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map(|_| text)
+        std::io::stdin().lock().take(limit + 1).read_to_string(&mut text).and_then(|n| {
+            if n as u64 > limit {
+                Err(std::io::Error::other(format!("standard input is over {} GiB: no policy is", limit >> 30)))
+            } else {
+                Ok(text)
+            }
+        })
     } else {
         // As `check` reads it: a regular file of policy text (not a pipe, device or bundle).
         rbac::Loader::load(&rbac::FsLoader, file).map(|loaded| loaded.text).map_err(std::io::Error::other)

@@ -167,7 +167,8 @@ pub fn main() -> ExitCode {
         }
         Command::Test { files, coverage } => test(&files, coverage),
         Command::Fmt(args) => fmt::run(&args, color()),
-        Command::Lsp => lsp::run(),
+        // The language server's output is its protocol: it ends its session itself.
+        Command::Lsp => return lsp::run(),
         Command::Explain { code } => explain(&code),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Diff(args) => diff::run(&args),
@@ -481,17 +482,24 @@ fn write_built(policy: &str, sources: Option<&[String]>, output: &str, bytes: &[
 }
 
 /// Writes `bytes` to `file` so that it is never found cut short (a full disk, an interrupted
-/// build, a service reading the file meanwhile): beside it first, then renamed over it. A
-/// regular file keeps its permissions and a read-only one is refused; a symbolic link is
-/// followed (the file it points to is replaced, the link kept); anything but a regular file
-/// (a device, a pipe) is written in place.
+/// build, a service reading the file meanwhile): to a new file beside it, synced, then renamed
+/// over it. A regular file keeps its permissions and a read-only one is refused; a symbolic
+/// link is followed (the file it points to is replaced, the link kept, even when that file
+/// does not exist yet); anything but a regular file (a device, a pipe) is written in place.
+/// The file beside is created anew (never through a link someone placed under its name).
 fn write_whole(file: &str, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::{Error, ErrorKind};
-    let target = match std::fs::canonicalize(file) {
-        Ok(path) => path,
-        Err(e) if e.kind() == ErrorKind::NotFound => std::path::PathBuf::from(file),
-        Err(e) => return Err(e),
-    };
+    let mut target = std::path::PathBuf::from(file);
+    // Follow links (a few: a loop is an error) to the file they name, existing or not.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&target) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = std::fs::read_link(&target)?;
+                target = target.parent().map_or_else(|| to.clone(), |dir| dir.join(&to));
+            }
+            _ => break,
+        }
+    }
     let existing = std::fs::metadata(&target).ok();
     if existing.as_ref().is_some_and(|m| !m.is_file()) {
         return std::fs::write(&target, bytes);
@@ -500,9 +508,22 @@ fn write_whole(file: &str, bytes: &[u8]) -> std::io::Result<()> {
         return Err(Error::new(ErrorKind::PermissionDenied, "the file is read-only"));
     }
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = target.with_file_name(format!(".{name}.rbac-{}", std::process::id()));
-    let written = std::fs::write(&temp, bytes)
-        .and_then(|()| existing.map_or(Ok(()), |m| std::fs::set_permissions(&temp, m.permissions())))
+    // A name no one can have made ready: created anew, and another tried if it exists.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let (temp, mut out) = (0u32..100)
+        .find_map(|i| {
+            let temp = target.with_file_name(format!(".{name}.rbac-{}-{nanos:x}-{i}", std::process::id()));
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&temp) {
+                Ok(f) => Some(Ok((temp, f))),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => None,
+                Err(e) => Some(Err(e)),
+            }
+        })
+        .unwrap_or_else(|| Err(Error::new(ErrorKind::AlreadyExists, "no free name for a file beside it")))?;
+    let written = out
+        .write_all(bytes)
+        .and_then(|()| existing.map_or(Ok(()), |m| out.set_permissions(m.permissions())))
+        .and_then(|()| out.sync_all())
         .and_then(|()| std::fs::rename(&temp, &target));
     if written.is_err() {
         let _ = std::fs::remove_file(&temp);
