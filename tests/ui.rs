@@ -282,8 +282,16 @@ fn eval_decides_a_request_over_the_size_limit_as_too_large() {
     let pad = (1 << 20) - ann.len();
     let fits = format!("{}{ann}", " ".repeat(pad));
     let over = format!(" {fits}");
+    // A document over two lines, a byte over the limit, its second line cut: the size counts
+    // the first line's ending (one thread said a byte less than two).
+    let first = r#"{"principal":{"id":"user:ann"},"action":"delete","#;
+    let rest = r#""resource":"workspace:prod","context":{"x":""}}"#;
+    let two = format!(
+        "{first}\n{}",
+        rest.replace(r#""x":"""#, &format!(r#""x":"{}""#, "a".repeat((1 << 20) + 1 - first.len() - 1 - rest.len())))
+    );
     let text = format!(
-        "{ann}\n{huge}\n{bob}\n{fits}\n{fits}\r\n{over}\n{{\n\"principal\": {{\"id\": \"user:ann\"}},\n\"action\": \"delete\", \"resource\": \"workspace:prod\"}}\n"
+        "{ann}\n{huge}\n{bob}\n{fits}\n{fits}\r\n{over}\n{two}\n{{\n\"principal\": {{\"id\": \"user:ann\"}},\n\"action\": \"delete\", \"resource\": \"workspace:prod\"}}\n"
     );
     let dir = std::env::temp_dir().join(format!("rbac-eval-oversize-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
@@ -293,19 +301,20 @@ fn eval_decides_a_request_over_the_size_limit_as_too_large() {
     let run = |extra: &[&str]| eval_stream(&file, extra);
     let one = run(&["--jobs", "1"]);
     let lines: Vec<&str> = one.lines().collect();
-    assert_eq!(lines.len(), 7, "{one:.2000}");
+    assert_eq!(lines.len(), 8, "{one:.2000}");
     assert!(lines[0].contains(r#""decision":"allow""#), "{}", lines[0]);
     assert!(lines[1].contains("E0706") && lines[1].contains(r#""decision":"deny""#), "{}", lines[1]);
     assert!(lines[2].contains(r#""decision":"deny""#) && lines[2].contains("no_rule"), "{}", lines[2]);
     assert!(lines[3].contains(r#""decision":"allow""#), "{:.300}", lines[3]);
     assert!(lines[4].contains(r#""decision":"allow""#), "ending in CRLF: {:.300}", lines[4]);
     assert!(lines[5].contains("E0706") && lines[5].contains("1048577 bytes"), "{:.300}", lines[5]);
-    assert!(lines[6].contains(r#""decision":"allow""#), "a document over three lines: {}", lines[6]);
+    assert!(lines[6].contains("E0706") && lines[6].contains("1048577 bytes"), "{:.300}", lines[6]);
+    assert!(lines[7].contains(r#""decision":"allow""#), "a document over three lines: {}", lines[7]);
     assert_eq!(run(&["--jobs", "2"]), one, "two threads print what one does");
     let log_arg = log.to_string_lossy().to_string();
     assert_eq!(run(&["--audit-log", &log_arg]), one, "with an audit log");
     let logged = std::fs::read_to_string(&log).expect("the log");
-    assert_eq!(logged.lines().filter(|l| l.contains(r#""request":{"oversize":"#)).count(), 2, "{logged:.2000}");
+    assert_eq!(logged.lines().filter(|l| l.contains(r#""request":{"oversize":"#)).count(), 3, "{logged:.2000}");
     assert!(logged.len() < 3 << 20, "the large request is not logged: {} bytes", logged.len());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -132,8 +132,12 @@ pub fn run(
                 return Ok(());
             }
         }
-        // The document's text, its last line ending aside.
-        let bytes = pending.trim_end_matches(['\r', '\n']).len() + cut.map_or(0, |d| d.bytes);
+        // The document's text, its last line ending aside (a cut line's ending is not in
+        // `pending`, whose own ending is then the document's: it counts).
+        let bytes = match cut {
+            Some(dropped) => pending.len() + dropped.bytes,
+            None => pending.trim_end_matches(['\r', '\n']).len(),
+        };
         if cut.is_some() || bytes > MAX_REQUEST {
             let too_large = rbac::RequestError::new(
                 "E0706",
