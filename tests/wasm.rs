@@ -347,11 +347,12 @@ fn modules_that_are_not_policy_modules_are_refused_with_their_code() {
     assert_eq!(refused(&bytes), None, "the module itself loads");
 }
 
-/// Every request decides in bounded time, without fuel: a resource attribute after a
+/// Every request decides in bounded time: a resource attribute after a
 /// principal attribute, on a path that does not resolve, was looked up in the principal's
 /// attribute table with the resource's empty mask, and the probe never ended (a module in
 /// the Rust or Node host without fuel hung for good). Each of the requests below decides as
-/// natively with fuel to spare.
+/// natively within a small fuel budget (which turns a probe that never ends into a failure
+/// here rather than a hung test).
 #[test]
 fn attributes_of_a_path_that_does_not_resolve_end_their_lookup() {
     let src = "resource r { actions read; }\nresource s in r { actions read; }\n\

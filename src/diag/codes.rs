@@ -371,7 +371,8 @@ them with the policy that decides (a clone of a policy is another policy).";
 "A token principal's `token` is not a signed JWT: not three base64url parts, a header or
 payload that is not a JSON object (or gives a key twice: a second `email` after the real
 one must not decide who the token is), no `alg`, critical header extensions (`crit`), or an
-encrypted token (JWE, five parts). Deny.";
+encrypted token (JWE, five parts). Also a token over 64 KiB, and a `--token` file (or
+standard input) over 68 KiB, refused unread. Deny.";
 "E0752", "unsigned token",
 "The token's header says `\"alg\": \"none\"`: it carries no signature, so anyone could have
 written it. Deny, always.";
@@ -415,7 +416,7 @@ of seconds (a fraction is allowed). Deny.";
 call `Policy::decide_with` with an `identity::TokenVerifier`; the CLI always verifies. Deny.";
 "E0764", "not a JSON Web Key Set",
 "A key set given to `--jwks FILE` (or to `identity::Jwks::from_json`) is not JSON, or not an
-object with a `keys` list (RFC 7517). Nothing is decided with it: the command stops before
+object with a `keys` list (RFC 7517), or the file is over 1 MiB (refused unread). Nothing is decided with it: the command stops before
 reading requests. Keys in the list that cannot verify signatures (encryption keys, `key_ops`
 without `verify`, symmetric `oct` keys, RSA keys under 2048 bits, unknown types) or are
 ill-formed (a `kid`, `use` or `alg` that is not a string) are left out with a warning, not

@@ -15,7 +15,9 @@ pub use crate::syntax::ast::{Effect, Entity};
 /// read as [`Request::from_json`] reads it: every documented form (`"resource": "PATH"`,
 /// `null` for `groups`, `attrs` or `context`), and a key given twice anywhere (`"owner"` in
 /// `attrs` twice: a gateway may have read the first) is an error, never the last one kept.
-/// Errors start with the code the decision would give (`E0702: ...`).
+/// An error of the request's shape (a field of the wrong type, a key missing or unknown)
+/// starts with the code the decision would give (`E0702: ...`); text that is no JSON, or a
+/// key given twice, is the reader's own error (`from_json` calls both E0701).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Request {
     /// Who asks.
@@ -43,6 +45,15 @@ fn strict_object<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Map<String, V
         Value::Object(m) => Ok(m),
         Value::Null => Ok(Map::new()),
         _ => Err(serde::de::Error::custom("E0702: attributes and claims must be a JSON object")),
+    }
+}
+
+/// Claims: a JSON object read as requests are (`null` is no claims, E0702, as `from_value`
+/// has it).
+fn strict_claims<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
+    match read::Strict::deserialize(d)?.0 {
+        Value::Object(m) => Ok(m),
+        _ => Err(serde::de::Error::custom("E0702: `principal.claims` must be a JSON object")),
     }
 }
 
@@ -86,7 +97,7 @@ pub struct IdentityPrincipal {
     pub identity: String,
     /// The verified claims: the identity's user claim gives the principal id (`user:VALUE`), its
     /// groups claim the groups.
-    #[serde(deserialize_with = "strict_object")]
+    #[serde(deserialize_with = "strict_claims")]
     pub claims: Map<String, Value>,
     /// Values for declared principal attributes.
     #[serde(default, skip_serializing_if = "Map::is_empty", deserialize_with = "strict_object")]
