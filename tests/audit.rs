@@ -950,4 +950,13 @@ fn nothing_follows_the_largest_seq() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("no entry can be chained"), "{err}");
     assert_eq!(std::fs::read_to_string(&log).expect("the log"), format!("{first}\n"), "nothing appended");
+    // Nor after the one before it: the writer counts entries in a u64, so its last seq is
+    // u64::MAX - 1 (the head wrapped to 0 after writing u64::MAX, and seq 0 was chained).
+    let (before, _) = bare_entry(u64::MAX - 1, rbac::audit::GENESIS);
+    std::fs::write(&log, format!("{before}\n")).expect("write log");
+    let out = eval(&log, 2, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no entry can be chained"), "{err}");
+    assert_eq!(std::fs::read_to_string(&log).expect("the log"), format!("{before}\n"), "nothing appended");
 }

@@ -52,7 +52,8 @@ pub(crate) fn seal(mut body: Map<String, Value>, head: &Head) -> (String, Head) 
     body.insert("hash".into(), Value::from(hash.clone()));
     let mut line = written(&body);
     line.push('\n');
-    (line, Head { entries: head.entries + 1, hash })
+    // `AuditLog` chains nothing after the largest seq; saturating all the same.
+    (line, Head { entries: head.entries.saturating_add(1), hash })
 }
 
 /// An entry's line as the log writes it, without its newline: canonical JSON with the

@@ -195,6 +195,13 @@ impl<S: Sink> AuditLog<S> {
     }
 
     fn append(&mut self, mut body: Map<String, Value>) -> io::Result<Recorded> {
+        // Seqs end here (the head counts entries in a u64: the one after would wrap to 0).
+        if self.head.entries == u64::MAX {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the log holds the entry of seq {}, after which no entry can be chained", u64::MAX - 1),
+            ));
+        }
         let time = format_rfc3339((self.clock)());
         let id = super::canonical::sha256_hex(format!("{}/{}/{time}", self.nonce, self.head.entries).as_bytes());
         let id: String = id.chars().take(32).collect();

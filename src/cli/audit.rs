@@ -229,12 +229,9 @@ fn verify(file: &str, anchor: Option<&str>, format: Format) -> ExitCode {
                         format!("{n} {}", kind.unwrap_or_default())
                     })
                     .collect();
-                let _ = writeln!(
-                    out,
-                    "{file}: {} more problems not listed ({})",
-                    report.unlisted_count(),
-                    kinds.join(", ")
-                );
+                let line =
+                    format!("{file}: {} more problems not listed ({})", report.unlisted_count(), kinds.join(", "));
+                let _ = writeln!(out, "{}", super::human::shown(&line));
             }
             let head = report
                 .head
