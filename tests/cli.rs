@@ -249,7 +249,8 @@ fn output_that_cannot_be_written_fails_the_command() {
         &["who-can", "examples/zenml.rbac", "read", "workspace:prod/project:churn"],
         &["fmt", "-"],
     ];
-    for args in cases {
+    // `rbac ARGS` with `input` on stdin and stdout on the full device: its exit code, stderr.
+    let run = |args: &[&str], input: &[u8]| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rbac"))
             .args(args)
             .stdin(Stdio::piped())
@@ -259,30 +260,21 @@ fn output_that_cannot_be_written_fails_the_command() {
             .expect("rbac runs");
         if let Some(mut stdin) = child.stdin.take() {
             use std::io::Write;
-            let _ = stdin.write_all(policy.as_bytes());
+            let _ = stdin.write_all(input);
         }
         let out = child.wait_with_output().expect("rbac ends");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    for args in cases {
+        let (code, stderr) = run(args, policy.as_bytes());
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains("cannot write the output"), "{args:?}: {stderr}");
     }
     // The language server's output is its protocol: its session ends as it says (1: `exit`
     // without `shutdown`), not with the commands' output error.
     let msg = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rbac"))
-        .arg("lsp")
-        .stdin(Stdio::piped())
-        .stdout(full.try_clone().expect("a second handle"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rbac runs");
-    if let Some(mut stdin) = child.stdin.take() {
-        use std::io::Write;
-        let _ = stdin.write_all(format!("Content-Length: {}\r\n\r\n{msg}", msg.len()).as_bytes());
-    }
-    let out = child.wait_with_output().expect("rbac ends");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, stderr) = run(&["lsp"], format!("Content-Length: {}\r\n\r\n{msg}", msg.len()).as_bytes());
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(!stderr.contains("cannot write the output"), "{stderr}");
 }
 
