@@ -2,7 +2,7 @@
 
 use rbac::syntax::{FormatError, format};
 use rbac::{Diagnostics, Sources};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -63,13 +63,10 @@ fn one(file: &str, check: bool, color: bool) -> u8 {
     let read = if stdin {
         // Up to what a policy file may be (`fmt - < /dev/zero` took all memory).
         let limit = rbac::source::MAX_SOURCE;
-        let mut text = String::new();
-        std::io::stdin().lock().take(limit + 1).read_to_string(&mut text).and_then(|n| {
-            if n as u64 > limit {
-                Err(std::io::Error::other(format!("standard input is over {} GiB: no policy is", limit >> 30)))
-            } else {
-                Ok(text)
-            }
+        super::read_bounded("-", limit).and_then(|text| {
+            text.ok_or_else(|| {
+                std::io::Error::other(format!("standard input is over {} GiB: no policy is", limit >> 30))
+            })
         })
     } else {
         // As `check` reads it: a regular file of policy text (not a pipe, device or bundle).

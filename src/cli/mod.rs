@@ -481,6 +481,22 @@ fn write_built(policy: &str, sources: Option<&[String]>, output: &str, bytes: &[
     ExitCode::SUCCESS
 }
 
+/// The text of `file` (`-`: standard input), read up to `limit` bytes: what is longer is
+/// refused without reading it all (`--token /dev/zero` took all memory). `None` when over.
+fn read_bounded(file: &str, limit: u64) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    if file == "-" {
+        std::io::stdin().lock().take(limit + 1).read_to_end(&mut bytes)?;
+    } else {
+        std::fs::File::open(file)?.take(limit + 1).read_to_end(&mut bytes)?;
+    }
+    if bytes.len() as u64 > limit {
+        return Ok(None);
+    }
+    String::from_utf8(bytes).map(Some).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// Writes `bytes` to `file` so that it is never found cut short (a full disk, an interrupted
 /// build, a service reading the file meanwhile): to a new file beside it, synced, then renamed
 /// over it. A regular file keeps its permissions and a read-only one is refused; a symbolic

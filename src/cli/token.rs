@@ -4,7 +4,6 @@
 
 use rbac::identity::{Jwks, StaticKeys, TokenVerifier, TrustedIssuer, VerifiedToken};
 use rbac::{Decision, IdentityPrincipal, Policy, Principal, Request};
-use std::io::Read;
 
 /// The options that say how tokens are verified.
 #[derive(clap::Args, Clone, Debug)]
@@ -144,23 +143,8 @@ const MAX_JWKS_FILE: u64 = 1 << 20;
 /// this leaves room for blanks around it.
 const MAX_TOKEN_FILE: u64 = 68 << 10;
 
-/// The text of `file` (`-`: standard input), read up to `limit` bytes: what is longer is
-/// refused without reading it all (`--token /dev/zero` took all memory). `None` when over.
-fn read_bounded(file: &str, limit: u64) -> std::io::Result<Option<String>> {
-    let mut bytes = Vec::new();
-    if file == "-" {
-        std::io::stdin().lock().take(limit + 1).read_to_end(&mut bytes)?;
-    } else {
-        std::fs::File::open(file)?.take(limit + 1).read_to_end(&mut bytes)?;
-    }
-    if bytes.len() as u64 > limit {
-        return Ok(None);
-    }
-    String::from_utf8(bytes).map(Some).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-}
-
 fn read_jwks(file: &str) -> Result<Jwks, Failure> {
-    let text = read_bounded(file, MAX_JWKS_FILE)
+    let text = super::read_bounded(file, MAX_JWKS_FILE)
         .map_err(|e| Failure::unreadable(&format!("`{file}`"), &e))?
         .ok_or_else(|| Failure { code: Some("E0764"), message: format!("`{file}` is over 1 MiB: no key set is") })?;
     let jwks = Jwks::from_json(&text)
@@ -181,7 +165,7 @@ fn read_jwks(file: &str) -> Result<Jwks, Failure> {
 
 /// The token in `file` (`-` for standard input), without surrounding whitespace.
 pub fn read_token(file: &str) -> Result<String, Failure> {
-    let text = read_bounded(file, MAX_TOKEN_FILE)
+    let text = super::read_bounded(file, MAX_TOKEN_FILE)
         .map_err(|e| Failure::unreadable(&format!("the token `{file}`"), &e))?
         .ok_or_else(|| Failure {
             code: Some("E0751"),

@@ -39,12 +39,12 @@ impl<'de> Deserialize<'de> for Request {
 }
 
 /// A JSON object read as requests are (a key given twice is an error), `null` for none: the
-/// attributes and claims of a request's parts read with `serde`.
+/// attributes of a request's parts read with `serde`.
 fn strict_object<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
     match read::Strict::deserialize(d)?.0 {
         Value::Object(m) => Ok(m),
         Value::Null => Ok(Map::new()),
-        _ => Err(serde::de::Error::custom("E0702: attributes and claims must be a JSON object")),
+        _ => Err(serde::de::Error::custom("E0702: attributes must be a JSON object")),
     }
 }
 
