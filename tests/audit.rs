@@ -960,3 +960,27 @@ fn nothing_follows_the_largest_seq() {
     assert!(err.contains("no entry can be chained"), "{err}");
     assert_eq!(std::fs::read_to_string(&log).expect("the log"), format!("{before}\n"), "nothing appended");
 }
+
+/// `recover` says problems were left out only when some were: a log of exactly as many
+/// problems as are listed, then a torn line, lists them all and says nothing more.
+#[test]
+fn recover_counts_only_the_problems_it_leaves_out() {
+    use rbac::audit::{MAX_LISTED_PROBLEMS, RecoverError, recover_file};
+    let d = dir("recover-cap");
+    let log = d.join("audit.log");
+    for (blank, more) in [(MAX_LISTED_PROBLEMS, None), (MAX_LISTED_PROBLEMS + 3, Some(3))] {
+        let mut bytes = vec![b'\n'; blank];
+        bytes.extend_from_slice(b"{\"v\":1,\"se");
+        std::fs::write(&log, &bytes).expect("write log");
+        let err = recover_file(&log).expect_err("a damaged log is not recovered");
+        let RecoverError::Damaged { problems, unlisted } = &err else { panic!("{err}") };
+        assert_eq!((problems.len(), *unlisted), (MAX_LISTED_PROBLEMS + 1, more.unwrap_or(0)));
+        let text = err.to_string();
+        match more {
+            None => assert!(!text.contains("not listed"), "{}", &text[text.len() - 200..]),
+            Some(n) => assert!(
+                text.ends_with(&format!("\n  {n} more problems not listed (`rbac audit verify` counts them by kind)"))
+            ),
+        }
+    }
+}

@@ -11,7 +11,7 @@
 use super::entry::{Head, parse_entry};
 use super::lines::MAX_LINE_BYTES;
 use super::log::{AuditLog, AuditOptions, Recorded, Sink, SyncPolicy, TornLine};
-use super::verify::{MAX_LISTED_PROBLEMS, Problem, ProblemKind, Verifier};
+use super::verify::{Problem, ProblemKind, Verifier};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -99,9 +99,14 @@ pub enum RecoverError {
     Io(io::Error),
     /// The log's last line is not torn: there is nothing to cut.
     NotTorn,
-    /// The log has other damage than a torn last line (listed, as [`super::Report::problems`]
-    /// lists it: at most the first [`MAX_LISTED_PROBLEMS`]): recovery would hide it.
-    Damaged(Vec<Problem>),
+    /// The log has other damage than a torn last line: recovery would hide it.
+    Damaged {
+        /// The problems, as [`super::Report::problems`] lists them: at most the first
+        /// [`MAX_LISTED_PROBLEMS`](super::MAX_LISTED_PROBLEMS).
+        problems: Vec<Problem>,
+        /// How many more were found and not listed.
+        unlisted: u64,
+    },
     /// The file the torn bytes would be kept in already exists.
     EvidenceExists(PathBuf),
 }
@@ -111,16 +116,13 @@ impl std::fmt::Display for RecoverError {
         match self {
             RecoverError::Io(e) => write!(f, "{e}"),
             RecoverError::NotTorn => write!(f, "the last line is not torn: nothing to recover"),
-            RecoverError::Damaged(problems) => {
+            RecoverError::Damaged { problems, unlisted } => {
                 write!(f, "the log has damage other than a torn last line, which recovery would hide:")?;
                 for p in problems {
                     write!(f, "\n  line {}: {}", p.line, p.message)?;
                 }
-                if problems.len() >= MAX_LISTED_PROBLEMS {
-                    write!(
-                        f,
-                        "\n  (at most the first {MAX_LISTED_PROBLEMS} are listed: `rbac audit verify` counts them all)"
-                    )?;
+                if *unlisted > 0 {
+                    write!(f, "\n  {unlisted} more problems not listed (`rbac audit verify` counts them by kind)")?;
                 }
                 Ok(())
             }
@@ -155,7 +157,9 @@ pub fn recover_file(path: &Path) -> Result<(TornLine, Recorded), RecoverError> {
     match report.problems.as_slice() {
         [] if report.intact() => return Err(RecoverError::NotTorn),
         [p] if p.kind == ProblemKind::Torn && report.unlisted.is_empty() => {}
-        problems => return Err(RecoverError::Damaged(problems.to_vec())),
+        problems => {
+            return Err(RecoverError::Damaged { problems: problems.to_vec(), unlisted: report.unlisted_count() });
+        }
     }
     let len = file.metadata()?.len();
     let start = line_start(&mut file, len)?;

@@ -274,7 +274,7 @@ fn recover(file: &str) -> ExitCode {
             let _ = writeln!(super::stdout(), "{file}: the last line is not torn: nothing to recover");
             ExitCode::SUCCESS
         }
-        Err(e @ audit::RecoverError::Damaged(_)) => {
+        Err(e @ audit::RecoverError::Damaged { .. }) => {
             eprintln!("error: {file}: {e}");
             ExitCode::from(1)
         }
