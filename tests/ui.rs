@@ -360,8 +360,15 @@ fn eval_keeps_each_request_to_its_decision_after_a_record_cut_short_or_too_large
             "{{\n\"principal\": {{\"id\": \"user:ann\"}},\n\"context\": {{\n{middle}\"z\": [1, {{\"w\": \"}}\"}}]\n}},\n\"action\": \"delete\",\n\"resource\": \"workspace:prod\"\n}}\n"
         )
     };
+    // A record cut short, then one with text after it and a request (JSON Lines gone wrong
+    // twice in a row: each line keeps its own answer); then one cut short before a request
+    // pretty-printed over several lines, which starts in its first column and is read whole.
+    let twice = format!("{{\"principal\": {{\"id\": \"user:ann\", \"groups\": []\n{ann} x\n{bob}\n");
+    let pretty = "{\"principal\": {\"id\": \"user:bob\"}, \"groups\": [\n{\n  \"principal\": {\"id\": \"user:ann\"},\n  \"action\": \"delete\",\n  \"resource\": \"workspace:prod\"\n}\n";
+    // A blank line, however long, is skipped like any other.
+    let blank = format!("{}\t\n", " ".repeat(2 << 20));
     let text = format!(
-        "{{\"principal\": {{\"id\": \n{bob}\n{bob}\n{ann}\n{}{bob}\n{}{{\n\"principal\": {{\"id\": \"user:ann\"}},\n\"action\": \"delete\", \"resource\": \"workspace:prod\"}}\n{ann}\n",
+        "{blank}{{\"principal\": {{\"id\": \n{bob}\n{bob}\n{ann}\n{}{bob}\n{}{{\n\"principal\": {{\"id\": \"user:ann\"}},\n\"action\": \"delete\", \"resource\": \"workspace:prod\"}}\n{ann}\n{twice}{blank}{pretty}",
         big(&long_line),
         big(&many_lines),
     );
@@ -388,7 +395,22 @@ fn eval_keeps_each_request_to_its_decision_after_a_record_cut_short_or_too_large
         .collect();
     assert_eq!(
         got,
-        ["malformed", "deny", "deny", "allow", "too large", "deny", "too large", "allow", "allow"],
+        [
+            "malformed",
+            "deny",
+            "deny",
+            "allow",
+            "too large",
+            "deny",
+            "too large",
+            "allow",
+            "allow",
+            "malformed",
+            "malformed",
+            "deny",
+            "malformed",
+            "allow"
+        ],
         "{one:.3000}"
     );
     assert_eq!(run(&["--jobs", "2"]), one, "two threads print what one does");

@@ -116,7 +116,7 @@ pub fn run(
     let mut feed = |mut start: usize, pending: &mut String, cut: Option<Dropped>, out: &mut Output| {
         if let Some(mut depth) = passing.take() {
             // Nothing is kept while passing over: the line is all of `pending`.
-            let own = cut.is_none() && request_of_its_own(pending);
+            let own = cut.is_none() && starts_a_record(pending);
             if !own {
                 match cut {
                     Some(dropped) => depth.open += dropped.open,
@@ -131,6 +131,11 @@ pub fn run(
                 pending.clear();
                 return Ok(());
             }
+        }
+        // A blank line is skipped, however long, where no document is open.
+        if start == 0 && cut.is_some_and(|dropped| dropped.blank) {
+            pending.clear();
+            return Ok(());
         }
         // The document's text, its last line ending aside (a cut line's ending is not in
         // `pending`, whose own ending is then the document's: it counts).
@@ -160,9 +165,9 @@ pub fn run(
             pending.clear();
             return Ok(());
         }
-        // A document left open whose next line is a request by itself was cut short: it is
-        // decided as what it is (malformed), and the line read as a document of its own.
-        if start > 0 && request_of_its_own(pending.get(start..).unwrap_or("")) {
+        // A document left open whose next line starts a record was cut short: it is decided
+        // as what it is (malformed), and the line read as the start of a document of its own.
+        if start > 0 && starts_a_record(pending.get(start..).unwrap_or("")) {
             let line = pending.split_off(start);
             if let Some((request, logged)) = through_value(pending, false) {
                 emit(request, logged, pending, out)?;
@@ -381,12 +386,14 @@ enum Line {
     Cut(Dropped),
 }
 
-/// A line too long to keep: its length, and the brackets it leaves open (so that the rest of
-/// a document it began or went on can be passed over).
+/// A line too long to keep: its length, the brackets it leaves open (so that the rest of a
+/// document it began or went on can be passed over), and whether it was blank (white space
+/// only: skipped like any blank line).
 #[derive(Debug, PartialEq, Clone, Copy)]
 struct Dropped {
     bytes: usize,
     open: i64,
+    blank: bool,
 }
 
 /// Reads one line onto `buf` like `BufRead::read_line`, unless it is longer than `room`
@@ -410,6 +417,7 @@ fn read_line<R: Read>(
     if n - ending > room {
         let mut depth = Depth::default();
         depth.bytes(scratch);
+        let mut blank = scratch.iter().all(u8::is_ascii_whitespace);
         // The line's text, without its ending (as the limit counts it).
         let mut bytes = n - ending;
         if ending == 0 {
@@ -427,6 +435,7 @@ fn read_line<R: Read>(
                 };
                 let part = buf.get(..text).unwrap_or(&[]);
                 depth.bytes(part);
+                blank = blank && part.iter().all(u8::is_ascii_whitespace);
                 bytes += text;
                 if done {
                     let before = if text > 0 { part.last().copied() } else { last };
@@ -438,7 +447,7 @@ fn read_line<R: Read>(
                 reader.consume(text);
             }
         }
-        return Ok(Line::Cut(Dropped { bytes, open: depth.open }));
+        return Ok(Line::Cut(Dropped { bytes, open: depth.open, blank }));
     }
     let text = std::str::from_utf8(scratch)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"))?;
@@ -504,9 +513,16 @@ impl Document {
     }
 }
 
-/// Whether a line is a request by itself: a JSON object with a `principal`. Such a line ends
-/// a document left open before it (a record cut short) instead of being read as its
-/// continuation: a document over several lines does not hold a whole request on one line.
+/// Whether a line starts a record: it opens an object in its first column (as each record of
+/// JSON Lines does, and the first line of a pretty-printed document; lines inside a document
+/// are indented or go on from a key), or it is a request by itself (a JSON object with a
+/// `principal`, all on the line). Such a line ends a document left open before it (a record
+/// cut short) instead of being read as its continuation, so each record keeps its decision.
+fn starts_a_record(line: &str) -> bool {
+    line.starts_with('{') || request_of_its_own(line)
+}
+
+/// Whether a line is a request by itself: a JSON object with a `principal`.
 fn request_of_its_own(line: &str) -> bool {
     let line = line.trim();
     line.starts_with('{')
@@ -673,7 +689,7 @@ mod tests {
     #[test]
     fn a_line_longer_than_its_room_is_read_and_dropped() {
         let mut reader =
-            BufReader::with_capacity(4, &b"abc\nabcd\nabcd\r\nabcde\nab{[\"{\"cdefgh{\nabcdefg\r\nxyz"[..]);
+            BufReader::with_capacity(4, &b"abc\nabcd\nabcd\r\nabcde\nab{[\"{\"cdefgh{\nabcdefg\r\n \t  \r  \nxyz"[..]);
         let (mut buf, mut scratch) = (String::new(), Vec::new());
         let mut lines = Vec::new();
         loop {
@@ -687,10 +703,19 @@ mod tests {
         // skipped, and the brackets they leave open counted (read over several buffers; not
         // in strings).
         let read = |t: &str| (Line::Read, t.to_string());
-        let cut = |bytes, open| (Line::Cut(Dropped { bytes, open }), String::new());
+        let cut = |bytes, open, blank| (Line::Cut(Dropped { bytes, open, blank }), String::new());
         assert_eq!(
             lines,
-            [read("abc\n"), read("abcd\n"), read("abcd\r\n"), cut(5, 0), cut(14, 3), cut(7, 0), read("xyz")]
+            [
+                read("abc\n"),
+                read("abcd\n"),
+                read("abcd\r\n"),
+                cut(5, 0, false),
+                cut(14, 3, false),
+                cut(7, 0, false),
+                cut(7, 0, true),
+                read("xyz")
+            ]
         );
         // Not UTF-8: an error, as `read_line` gives.
         let mut bad = BufReader::new(&b"\xff\n"[..]);
