@@ -169,7 +169,7 @@ fn every_kind_of_tampering_is_found_on_its_line() {
     forged.insert("hash".into(), Value::from(rbac::audit::entry_hash(&forged)));
     let mut forked = all.clone();
     forked.insert(3, Value::Object(forged).to_string());
-    fails(&log, &forked, None, 5, "out_of_order");
+    fails(&log, &forked, None, 4, "out_of_order");
 
     // Two entries swapped.
     let mut swapped = all.clone();
@@ -983,4 +983,195 @@ fn recover_counts_only_the_problems_it_leaves_out() {
             ),
         }
     }
+}
+
+/// Where a line's place in the chain is in doubt, the line after it settles it, so that the
+/// line blamed is the one tampered with and the genuine lines after it are not: a forgery
+/// with a right hash slipped in before or after the entry it copies, an edited `seq` (its
+/// hash left, or recomputed), an entry made up with a wrong hash.
+#[test]
+fn the_line_after_settles_which_line_was_tampered_with() {
+    use rbac::audit::{entry_hash, verify_bytes};
+    let (_dir, _log, all) = six("settle");
+    let found = |lines: &[String]| -> Vec<(u64, String)> {
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let report = verify_bytes(text.as_bytes(), None);
+        assert!(!report.intact());
+        report.problems.iter().map(|p| (p.line, serde_json::to_value(p.kind).expect("kind").to_string())).collect()
+    };
+    let kinds = |want: &[(u64, &str)]| -> Vec<(u64, String)> {
+        want.iter().map(|(line, kind)| (*line, format!("\"{kind}\""))).collect()
+    };
+    // An entry edited in its text (`from` made `to`), its hash recomputed: as the writer
+    // writes it, with a right hash.
+    let rewrite = |line: &str, from: &str, to: &str| -> String {
+        let text = line.replacen(from, to, 1);
+        let entry: serde_json::Map<String, Value> = serde_json::from_str(&text).expect("entry");
+        let old = entry["hash"].as_str().expect("hash").to_string();
+        text.replacen(&old, &entry_hash(&entry), 1)
+    };
+    let time = field(&all[3], "time");
+    let forged = rewrite(&all[3], time.as_str().expect("time"), "2020-01-01T00:00:00.000000Z");
+    assert!(
+        verify_bytes(format!("{}\n", forged).as_bytes(), None)
+            .problems
+            .iter()
+            .all(|p| p.kind != rbac::audit::ProblemKind::Altered)
+    );
+
+    // The forgery before the entry it copies: line 4 is the one no entry follows.
+    let mut before = all.clone();
+    before.insert(3, forged.clone());
+    assert_eq!(found(&before), kinds(&[(4, "out_of_order")]));
+    // After it: line 5, and line 6 chains to line 4 (no broken link reported).
+    let mut after = all.clone();
+    after.insert(4, forged.clone());
+    assert_eq!(found(&after), kinds(&[(5, "out_of_order")]));
+    // A copy of an entry (the same hash): the later one is the copy.
+    let mut copied = all.clone();
+    copied.insert(4, all[3].clone());
+    assert_eq!(found(&copied), kinds(&[(5, "out_of_order")]));
+
+    // `seq` edited, the hash left: the entry is altered, and the entries after it in order.
+    for seq in [4, 1_000_000, 0] {
+        let mut edited = all.clone();
+        edited[3] = edited[3].replacen("\"seq\":3", &format!("\"seq\":{seq}"), 1);
+        assert_ne!(edited[3], all[3]);
+        assert_eq!(found(&edited), kinds(&[(4, "altered")]), "seq {seq}");
+    }
+    // `seq` edited and the hash recomputed: the next entry does not chain to it.
+    let mut rehashed = all.clone();
+    rehashed[3] = rewrite(&all[3], "\"seq\":3", "\"seq\":30");
+    assert_eq!(found(&rehashed), kinds(&[(5, "broken_link")]));
+    // An entry made up with a wrong hash: altered, and nothing else.
+    let mut made_up = all.clone();
+    made_up.insert(3, all[3].replacen("\"seq\":3", "\"seq\":99", 1));
+    assert_eq!(found(&made_up), kinds(&[(4, "altered")]));
+    // At the end of the log: the last line's stated seq is all there is.
+    let mut last = all.clone();
+    last[5] = last[5].replacen("\"seq\":5", "\"seq\":9", 1);
+    assert_eq!(found(&last), kinds(&[(6, "altered"), (6, "missing")]));
+}
+
+/// A tampering of a chain of `x` entries (indices taken modulo the length when applied).
+#[derive(Debug, Clone)]
+enum Tamper {
+    Delete(usize),
+    Swap(usize, usize),
+    /// A copy of one line put in at another place.
+    Copy(usize, usize),
+    /// A forgery of one line (another `x`, a right hash, `seq` and `prev` kept) put in.
+    Forge(usize, usize, u32),
+    /// One line's `x`, `seq` or `prev` edited, its hash recomputed or not.
+    Edit(usize, Field, bool),
+}
+
+#[derive(Debug, Clone)]
+enum Field {
+    X(u32),
+    Seq(u64),
+    Prev,
+}
+
+/// An entry with an `x`, as the writer lays it out, its hash right.
+fn x_entry(seq: u64, x: u32, prev: &str) -> String {
+    let entry: serde_json::Map<String, Value> =
+        serde_json::from_value(json!({"v": 1, "seq": seq, "x": x, "prev": prev})).expect("entry");
+    let hash = rbac::audit::entry_hash(&entry);
+    format!(r#"{{"v":1,"seq":{seq},"x":{x},"prev":"{prev}","hash":"{hash}"}}"#)
+}
+
+fn fields(line: &str) -> (u64, u32, String, String) {
+    let v: Value = serde_json::from_str(line).expect("entry");
+    let text = |k: &str| v[k].as_str().expect("text").to_string();
+    (v["seq"].as_u64().expect("seq"), v["x"].as_u64().expect("x") as u32, text("prev"), text("hash"))
+}
+
+fn tamper(lines: &mut Vec<String>, t: &Tamper) {
+    let n = lines.len();
+    if n == 0 {
+        return;
+    }
+    match t {
+        Tamper::Delete(i) => {
+            lines.remove(i % n);
+        }
+        Tamper::Swap(i, j) => lines.swap(i % n, j % n),
+        Tamper::Copy(i, j) => lines.insert(j % (n + 1), lines[i % n].clone()),
+        Tamper::Forge(i, j, x) => {
+            let (seq, _, prev, _) = fields(&lines[i % n]);
+            lines.insert(j % (n + 1), x_entry(seq, *x, &prev));
+        }
+        Tamper::Edit(i, field, rehash) => {
+            let (seq, x, prev, hash) = fields(&lines[i % n]);
+            let (seq, x, prev) = match field {
+                Field::X(new) => (seq, *new, prev),
+                Field::Seq(new) => (*new, x, prev),
+                Field::Prev => (seq, x, rbac::audit::sha256_hex(prev.as_bytes())),
+            };
+            let edited = x_entry(seq, x, &prev);
+            lines[i % n] = if *rehash {
+                edited
+            } else {
+                let (.., new_hash) = fields(&edited);
+                edited.replacen(&new_hash, &hash, 1)
+            };
+        }
+    }
+}
+
+fn tampering() -> impl Strategy<Value = Tamper> {
+    let field = prop_oneof![any::<u32>().prop_map(Field::X), (0u64..16).prop_map(Field::Seq), Just(Field::Prev)];
+    prop_oneof![
+        any::<usize>().prop_map(Tamper::Delete),
+        (any::<usize>(), any::<usize>()).prop_map(|(i, j)| Tamper::Swap(i, j)),
+        (any::<usize>(), any::<usize>()).prop_map(|(i, j)| Tamper::Copy(i, j)),
+        (any::<usize>(), any::<usize>(), any::<u32>()).prop_map(|(i, j, x)| Tamper::Forge(i, j, x)),
+        (any::<usize>(), field, any::<bool>()).prop_map(|(i, f, r)| Tamper::Edit(i, f, r)),
+    ]
+}
+
+use proptest::prelude::*;
+
+proptest! {
+    /// No tampering passes: with the last entry's hash kept as the anchor, a log that is not
+    /// the one written fails; without it, only a log cut at its end, or one whose last entry
+    /// was replaced by a forgery that chains (which only an anchor shows), passes.
+    #[test]
+    fn no_tampered_chain_verifies(
+        n in 2usize..10,
+        xs in proptest::collection::vec(any::<u32>(), 10),
+        tampers in proptest::collection::vec(tampering(), 1..4),
+    ) {
+        let mut prev = rbac::audit::GENESIS.to_string();
+        let written: Vec<String> = (0..n)
+            .map(|seq| {
+                let line = x_entry(seq as u64, xs[seq], &prev);
+                prev = fields(&line).3;
+                line
+            })
+            .collect();
+        let mut lines = written.clone();
+        for t in &tampers {
+            tamper(&mut lines, t);
+        }
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let anchored = verify_bytes_report(&text, Some(&prev));
+        if lines != written {
+            prop_assert!(!anchored.intact(), "{lines:#?}");
+        }
+        let prefix = |k: usize| k <= n && lines[..k] == written[..k];
+        let unanchored = verify_bytes_report(&text, None);
+        let cut_or_last_forged = prefix(lines.len()) || lines.len().checked_sub(1).is_some_and(prefix);
+        if !cut_or_last_forged {
+            prop_assert!(!unanchored.intact(), "{lines:#?}");
+        }
+        // Every problem names a line of the log, in order.
+        let at: Vec<u64> = unanchored.problems.iter().map(|p| p.line).collect();
+        prop_assert!(at.windows(2).all(|w| w[0] <= w[1]) && at.iter().all(|&l| l >= 1 && l <= lines.len() as u64));
+    }
+}
+
+fn verify_bytes_report(text: &str, anchor: Option<&str>) -> rbac::audit::Report {
+    rbac::audit::verify_bytes(text.as_bytes(), anchor)
 }

@@ -100,6 +100,17 @@ struct Last {
     prev: String,
 }
 
+/// An entry whose place in the chain the next entry settles.
+#[derive(Debug)]
+enum Pending {
+    /// Altered: its `seq` and `prev` may not be what was written.
+    Altered { here: Last, before: Last },
+    /// Its seq is ahead of the chain's next.
+    Jump { here: Last, before: Last },
+    /// The same seq and `prev` as the entry before it: one of the two is no part of the chain.
+    Fork { earlier: Last, later: Last },
+}
+
 /// Seqs reported missing by a listed `missing` problem, and where the first of them turned up
 /// later (a reordered log).
 #[derive(Debug)]
@@ -122,6 +133,8 @@ pub struct Verifier {
     lines: u64,
     entries: u64,
     last: Option<Last>,
+    /// The last entry, when its place in the chain waits for the next entry.
+    pending: Option<Pending>,
     problems: Vec<Problem>,
     unlisted: BTreeMap<ProblemKind, u64>,
     /// The gaps of the listed `missing` problems, in the order of their seqs: the chain's
@@ -138,6 +151,7 @@ impl Verifier {
             lines: 0,
             entries: 0,
             last: None,
+            pending: None,
             problems: Vec::new(),
             unlisted: BTreeMap::new(),
             gaps: Vec::new(),
@@ -152,8 +166,14 @@ impl Verifier {
     /// Records a problem on the current line: listed, with the message `message` makes, or
     /// counted. The index of a listed one.
     fn problem(&mut self, kind: ProblemKind, message: impl FnOnce() -> String) -> Option<usize> {
+        self.problem_at(self.lines, kind, message)
+    }
+
+    /// Records a problem on line `line` (the current one, or one whose place in the chain
+    /// the lines after it settled).
+    fn problem_at(&mut self, line: u64, kind: ProblemKind, message: impl FnOnce() -> String) -> Option<usize> {
         if self.listed(kind) {
-            self.problems.push(Problem { line: self.lines, kind, message: message() });
+            self.problems.push(Problem { line, kind, message: message() });
             Some(self.problems.len() - 1)
         } else {
             *self.unlisted.entry(kind).or_default() += 1;
@@ -249,18 +269,107 @@ impl Verifier {
         if self.anchor.as_deref() == Some(entry.hash.as_str()) {
             self.anchor_line = Some(n);
         }
-        let here = Last { line: n, seq, hash: entry.hash, prev: entry.prev };
+        let altered = entry.actual != entry.hash;
+        self.link(Last { line: n, seq, hash: entry.hash, prev: entry.prev }, altered);
+    }
+
+    /// Takes the next entry into the chain. An entry whose place is in doubt waits for the
+    /// next one, whose `prev` says which entry it follows: an altered entry (its `seq` and
+    /// `prev` are not to be trusted), one whose `seq` jumps ahead, and one that forks the
+    /// chain. Every entry taken in this way leaves at least one problem where the chain
+    /// does not hold, so no damage goes unreported; only the line blamed depends on it.
+    fn link(&mut self, here: Last, altered: bool) {
+        if let Some(pending) = self.pending.take() {
+            self.settle(pending, Some(&here));
+        }
+        let Some(l) = self.last.clone() else {
+            self.place(here);
+            return;
+        };
+        let follows = l.seq.checked_add(1) == Some(here.seq);
+        if altered && !(follows && here.prev == l.hash) {
+            self.pending = Some(Pending::Altered { here, before: l });
+        } else if !altered && here.seq > l.seq && !follows {
+            self.pending = Some(Pending::Jump { here, before: l });
+        } else if here.seq == l.seq && here.prev == l.prev {
+            self.last = Some(here.clone());
+            self.pending = Some(Pending::Fork { earlier: l, later: here });
+        } else {
+            self.place(here);
+        }
+    }
+
+    /// Settles an entry whose place was in doubt, by the entry after it (`None`: the log
+    /// ends there).
+    fn settle(&mut self, pending: Pending, next: Option<&Last>) {
+        match pending {
+            Pending::Fork { earlier, later } => {
+                let to = |e: &Last| next.is_some_and(|m| m.prev == e.hash);
+                let (m, s) = (next.map_or(0, |m| m.line), later.seq);
+                if to(&later) && !to(&earlier) {
+                    // The entries after them chain to the later: the earlier was inserted.
+                    let (e, l) = (earlier.line, later.line);
+                    self.problem_at(e, ProblemKind::OutOfOrder, || {
+                        format!(
+                            "line {e} (seq {s}) is not in the chain: line {l} has the same seq and `prev`, and line \
+                             {m} chains to line {l} (line {e} was inserted)"
+                        )
+                    });
+                } else if to(&earlier) && !to(&later) {
+                    let (e, l) = (earlier.line, later.line);
+                    self.problem_at(l, ProblemKind::OutOfOrder, || {
+                        format!(
+                            "line {l} (seq {s}) is not in the chain: line {e} has the same seq and `prev`, and line \
+                             {m} chains to line {e} (line {l} was inserted)"
+                        )
+                    });
+                    self.last = Some(earlier);
+                } else {
+                    let (e, l) = (earlier.line, later.line);
+                    self.problem_at(l, ProblemKind::OutOfOrder, || {
+                        format!(
+                            "line {l} (seq {s}) forks the chain: line {e} has the same seq and `prev` (one of them \
+                             was inserted or duplicated)"
+                        )
+                    });
+                }
+            }
+            // Altered (and reported so): where the next entry chains to it, it holds the seq
+            // before the next one's; where the next entry chains to the entry before it, it
+            // was inserted and is no part of the chain; else its stated seq is all there is.
+            Pending::Altered { here, before } => match next {
+                Some(m) if m.prev == here.hash && m.seq.saturating_sub(1) > before.seq => {
+                    self.place(Last { seq: m.seq - 1, ..here });
+                }
+                Some(m) if m.prev == before.hash => {}
+                _ => self.place(here),
+            },
+            // A seq ahead of the chain: entries were deleted before it, unless the next entry
+            // takes the seq after the previous one's and does not chain to it: then it holds
+            // that seq, rewritten (and the next entry's link to it is reported broken).
+            Pending::Jump { here, before } => match next {
+                Some(m) if m.prev != here.hash && before.seq.checked_add(2) == Some(m.seq) => {
+                    self.place(Last { seq: before.seq + 1, ..here });
+                }
+                _ => self.place(here),
+            },
+        }
+    }
+
+    /// Puts an entry in the chain after the last one, reporting where it does not follow.
+    fn place(&mut self, here: Last) {
+        let (n, seq) = (here.line, here.seq);
         let Some(l) = self.last.take() else {
             // The first entry.
             if here.seq != 0 {
                 let last = here.seq - 1;
-                let index = self.problem(ProblemKind::Missing, || {
+                let index = self.problem_at(n, ProblemKind::Missing, || {
                     let missing = missing(0, last);
                     format!("line {n}: {missing} before it (deleted from the head of the log)")
                 });
                 self.gap(0, last, index);
             } else if here.prev != GENESIS {
-                self.problem(ProblemKind::BrokenLink, || {
+                self.problem_at(n, ProblemKind::BrokenLink, || {
                     format!("line {n} does not start a chain: its `prev` is not the genesis hash")
                 });
             }
@@ -271,7 +380,7 @@ impl Verifier {
         if l.seq.checked_add(1) == Some(here.seq) {
             if here.prev != l.hash {
                 let line = l.line;
-                self.problem(ProblemKind::BrokenLink, || {
+                self.problem_at(n, ProblemKind::BrokenLink, || {
                     format!(
                         "line {n} (seq {seq}) does not chain to line {line}: its `prev` is not that entry's hash (line \
                          {line} was rewritten, or this entry replaced)"
@@ -282,7 +391,7 @@ impl Verifier {
         } else if here.seq > l.seq {
             // INVARIANT: here.seq > l.seq + 1, so this does not overflow.
             let expected = l.seq + 1;
-            let index = self.problem(ProblemKind::Missing, || {
+            let index = self.problem_at(n, ProblemKind::Missing, || {
                 let missing = missing(expected, seq - 1);
                 format!("line {n} (seq {seq}): {missing} before it (deleted)")
             });
@@ -291,30 +400,20 @@ impl Verifier {
         } else {
             // An entry from the past: it does not move the chain on, so the entries after it
             // are checked against the last one in order.
-            let fork = here.seq == l.seq && here.prev == l.prev;
             let (line, last_seq) = (l.line, l.seq);
-            if fork {
-                self.problem(ProblemKind::OutOfOrder, || {
-                    format!(
-                        "line {n} (seq {seq}) forks the chain: line {line} has the same seq and `prev` (one of them \
-                         was inserted or duplicated)"
-                    )
-                });
-            } else if self.turns_up(seq, n) {
-                self.problem(ProblemKind::OutOfOrder, || {
+            if self.turns_up(seq, n) {
+                self.problem_at(n, ProblemKind::OutOfOrder, || {
                     format!("line {n} (seq {seq}) is out of order: it belongs before line {line} (reordered)")
                 });
             } else {
-                self.problem(ProblemKind::OutOfOrder, || {
+                self.problem_at(n, ProblemKind::OutOfOrder, || {
                     format!(
                         "line {n} (seq {seq}) is out of order after line {line} (seq {last_seq}): inserted, \
                          duplicated or moved"
                     )
                 });
             }
-            // Of two forks, follow the later: the entries after them chain to it when the
-            // earlier one was inserted.
-            self.last = Some(if fork { here } else { l });
+            self.last = Some(l);
         }
     }
 
@@ -349,6 +448,9 @@ impl Verifier {
 
     /// The report; checks the anchor.
     pub fn finish(mut self) -> Report {
+        if let Some(pending) = self.pending.take() {
+            self.settle(pending, None);
+        }
         for g in std::mem::take(&mut self.gaps) {
             let Some(p) = self.problems.get_mut(g.problem) else { continue };
             for (seq, line) in g.named {
@@ -375,6 +477,9 @@ impl Verifier {
             });
             self.lines -= 1;
         }
+        // Problems of lines whose place the lines after them settled were found after those
+        // lines' own: in the order of their lines again (a stable sort).
+        self.problems.sort_by_key(|p| p.line);
         let head = self.last.map(|l| Head { entries: l.seq.saturating_add(1), hash: l.hash });
         Report {
             lines: self.lines,
