@@ -224,7 +224,7 @@ fn malformed_claims_are_named_as_malformed_not_missing() {
         assert!(!d.is_allow());
         d.errors.first().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_default()
     };
-    for exp in [json!("tomorrow"), json!(-5), json!(1e30)] {
+    for exp in [json!("tomorrow"), json!(-5), json!(-0.5), json!([1])] {
         let m = message(&with(carol(), "exp", exp.clone()));
         assert!(m.starts_with("E0762: the token's `exp` claim is not a non-negative number"), "exp {exp}: {m}");
     }
@@ -233,6 +233,15 @@ fn malformed_claims_are_named_as_malformed_not_missing() {
     let fractional = with(with(carol(), "nbf", json!(now() as f64 - 10.5)), "exp", json!(now() as f64 + 600.5));
     let token = sign(Algorithm::RS256, "rsa-1", Some("rsa-1"), &fractional);
     assert!(policy().decide_with(&request(&token, "write", "workspace:prod"), &verifier()).is_allow());
+    // However large: a date past any clock (the token never expires, or is not valid yet).
+    for exp in [json!(1e30), json!(u64::MAX), json!(1.7e308)] {
+        let token = sign(Algorithm::RS256, "rsa-1", Some("rsa-1"), &with(carol(), "exp", exp.clone()));
+        assert!(policy().decide_with(&request(&token, "write", "workspace:prod"), &verifier()).is_allow(), "exp {exp}");
+    }
+    let m = message(&with(carol(), "nbf", json!(1e300)));
+    assert_eq!(m, "E0758: the token is not valid before 1e+300 (unix time), more than the leeway of 60 s from now");
+    let m = message(&with(carol(), "exp", json!(0.5)));
+    assert_eq!(m, "E0757: the token expired at 0.5 (unix time), more than the leeway of 60 s ago");
     let m = message(&with(carol(), "aud", json!(["zenml", 5])));
     assert_eq!(m, "E0759: the token's `aud` claim is not a string or a list of strings");
 }
@@ -745,4 +754,100 @@ fn a_token_without_kid_is_tried_with_a_bounded_number_of_keys() {
             }
         }
     }
+}
+
+/// A token whose header is signed as given: `header` JSON, the claims, an RS256 signature by
+/// `rsa-1`.
+fn sign_header(header: &str, claims: &Value) -> String {
+    let pem = read("keys/rsa-1.pem");
+    let key = EncodingKey::from_rsa_pem(pem.as_bytes()).expect("a private key");
+    let message = format!("{}.{}", b64(header), b64(&claims.to_string()));
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::RS256).expect("signed");
+    format!("{message}.{signature}")
+}
+
+/// Header fields of the wrong JSON type are named (they are read, though not used); keys that
+/// share an id are each tried; a key set of keys that cannot be used says so; RSA keys whose
+/// exponent is 1 (any message its own signature) or even are left out; `exp` is checked to
+/// the fraction of a second.
+#[test]
+fn headers_shared_key_ids_exponents_and_sub_second_expiry() {
+    let valid = sign_header(r#"{"alg":"RS256","kid":"rsa-1","typ":"JWT"}"#, &carol());
+    assert!(decide(&valid).is_allow());
+    for (field, value, want) in [
+        ("typ", "5", "a string"),
+        ("jku", "true", "a string"),
+        ("x5c", r#""abc""#, "a list of strings"),
+        ("x5c", "[1]", "a list of strings"),
+        ("jwk", r#""key""#, "a JSON Web Key"),
+        ("x5t#S256", "[]", "a string"),
+    ] {
+        let token = sign_header(&format!(r#"{{"alg":"RS256","kid":"rsa-1","{field}":{value}}}"#), &carol());
+        let d = decide(&token);
+        assert_eq!(code(&d), "E0751", "{field}");
+        assert_eq!(
+            d.errors[0].message,
+            format!("malformed token: the token header's `{field}` is not {want} (RFC 7515)")
+        );
+    }
+
+    // Two keys with one id, of two kinds: each token verifies with the one that fits it, in
+    // either order; another's key under that id does not make the issuer's fail.
+    let set: Value = serde_json::from_str(&read("keys/jwks.json")).expect("a key set");
+    let by_kid =
+        |kid: &str| set["keys"].as_array().expect("keys").iter().find(|k| k["kid"] == kid).cloned().expect("a key");
+    let other: Value = serde_json::from_str(&read("keys/jwks-other.json")).expect("a key set");
+    let mut intruder = other["keys"][0].clone();
+    intruder["kid"] = json!("rsa-1");
+    let mut ec = by_kid("ec-1");
+    ec["kid"] = json!("rsa-1");
+    for (keys, intruded) in [
+        (vec![by_kid("rsa-1"), ec.clone()], false),
+        (vec![ec.clone(), by_kid("rsa-1")], false),
+        (vec![intruder, by_kid("rsa-1")], true),
+    ] {
+        let jwks = Jwks::from_json(&json!({ "keys": keys }).to_string()).expect("a key set");
+        let shared = TokenVerifier::new(StaticKeys::for_any_issuer(jwks));
+        let rs = sign(Algorithm::RS256, "rsa-1", Some("rsa-1"), &carol());
+        assert!(shared.verify(&policy(), &rs).is_ok());
+        // Signed by the key of another set: it verifies only where the set holds that key.
+        let other_signed = sign(Algorithm::RS256, "rsa-other", Some("rsa-1"), &carol());
+        match shared.verify(&policy(), &other_signed) {
+            Ok(_) => assert!(intruded),
+            Err(err) => {
+                assert!(!intruded);
+                assert_eq!(err.code, "E0756");
+                assert!(err.message.contains("key `rsa-1`"), "{}", err.message);
+            }
+        }
+    }
+    let ec_only = TokenVerifier::new(StaticKeys::for_any_issuer(
+        Jwks::from_json(&json!({ "keys": [ec] }).to_string()).expect("a key set"),
+    ));
+    let es = sign(Algorithm::ES256, "ec-1", Some("rsa-1"), &carol());
+    assert!(ec_only.verify(&policy(), &es).is_ok());
+
+    // Exponents: 1 and 2 are left out, 3 and 65537 kept.
+    let mut rsa = by_kid("rsa-1");
+    for (e, kept) in [("AQ", false), ("Ag", false), ("AAE", false), ("Aw", true), ("AQAB", true)] {
+        rsa["e"] = json!(e);
+        let jwks = Jwks::from_json(&json!({ "keys": [rsa] }).to_string()).expect("a key set");
+        assert_eq!((jwks.len(), jwks.skipped()), (usize::from(kept), usize::from(!kept)), "e {e}");
+    }
+    let none = TokenVerifier::new(StaticKeys::for_any_issuer(
+        Jwks::from_json(&json!({ "keys": [rsa.clone()] }).to_string().replace("\"AQAB\"", "\"AQ\"")).expect("a set"),
+    ));
+    let err = none.verify(&policy(), &valid).expect_err("no usable key");
+    assert_eq!(
+        err.message,
+        format!("the token's key id `rsa-1` is not among the keys of issuer `{OKTA}`, which has no usable key")
+    );
+
+    // Expired a third of a second ago, with no leeway: refused (whole seconds let it pass).
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs_f64();
+    let strict = verifier().with_leeway(0);
+    let just = sign(Algorithm::RS256, "rsa-1", Some("rsa-1"), &with(carol(), "exp", json!(secs - 0.3)));
+    assert_eq!(strict.verify(&policy(), &just).map_err(|e| e.code), Err("E0757".into()));
+    let soon = sign(Algorithm::RS256, "rsa-1", Some("rsa-1"), &with(carol(), "exp", json!(secs + 30.0)));
+    assert!(strict.verify(&policy(), &soon).is_ok());
 }

@@ -73,7 +73,8 @@ impl std::fmt::Debug for Key {
 /// The public signing keys of a JSON Web Key Set (RFC 7517), as an issuer publishes them at
 /// its `jwks_uri`. Keys this verifier cannot use are left out rather than failing the whole
 /// set: encryption keys (`"use": "enc"`, `key_ops` without `verify`), symmetric (`oct`) keys,
-/// which a verifier must never trust, RSA keys under 2048 bits, key types or curves it does
+/// which a verifier must never trust, RSA keys under 2048 bits or with an exponent that is even
+/// or 1, key types or curves it does
 /// not know, and keys whose `kid`, `use` or `alg` is not a string.
 #[derive(Debug, Clone, Default)]
 pub struct Jwks {
@@ -119,8 +120,9 @@ impl Jwks {
         self.keys.iter().filter_map(|k| k.kid.as_deref())
     }
 
-    pub(crate) fn find(&self, kid: &str) -> Option<&Key> {
-        self.keys.iter().find(|k| k.kid.as_deref() == Some(kid))
+    /// The keys with id `kid` (one, as a rule; a set may give one id to keys of several kinds).
+    pub(crate) fn named<'a>(&'a self, kid: &'a str) -> impl Iterator<Item = &'a Key> {
+        self.keys.iter().filter(move |k| k.kid.as_deref() == Some(kid))
     }
 
     pub(crate) fn keys(&self) -> &[Key] {
@@ -156,7 +158,8 @@ fn read_key(jwk: &Value) -> Option<Key> {
     let (kind, decoding) = match field("kty")? {
         // An RSA modulus under 2048 bits is breakable (NIST SP 800-131A disallows it for
         // signatures): such a key verifies nothing.
-        "RSA" if rsa_bits(field("n")?)? >= 2048 => {
+        // An exponent of 1 makes any message its own signature; an even one is no RSA key.
+        "RSA" if rsa_bits(field("n")?)? >= 2048 && rsa_exponent_fits(field("e")?)? => {
             (KeyKind::Rsa, DecodingKey::from_rsa_components(field("n")?, field("e")?).ok()?)
         }
         "EC" => {
@@ -174,6 +177,15 @@ fn read_key(jwk: &Value) -> Option<Key> {
         return None;
     }
     Some(Key { kid: kid.map(str::to_string), alg, kind, decoding })
+}
+
+/// Whether an RSA public exponent given as base64url (a JWK's `e`) is odd and at least 3.
+fn rsa_exponent_fits(e: &str) -> Option<bool> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(e.trim_end_matches('=')).ok()?;
+    let first = bytes.iter().position(|&b| b != 0)?;
+    let digits = bytes.get(first..)?;
+    Some(digits.last().is_some_and(|b| b & 1 == 1) && (digits.len() > 1 || digits.first().is_some_and(|&b| b >= 3)))
 }
 
 /// The bit length of an RSA modulus given as base64url (a JWK's `n`), leading zeros aside.
@@ -242,7 +254,7 @@ mod tests {
         assert_eq!(jwks.len(), 1);
         assert_eq!(jwks.skipped(), 5);
         assert_eq!(jwks.key_ids().collect::<Vec<_>>(), ["r1"]);
-        let key = jwks.find("r1").expect("r1");
+        let key = jwks.named("r1").next().expect("r1");
         assert_eq!(key.kind, KeyKind::Rsa);
         assert_eq!(key.alg, Some(Algorithm::RS256));
     }

@@ -108,7 +108,7 @@ impl TokenVerifier {
     }
 
     fn verify_compiled(&self, policy: &CompiledPolicy, token: &str) -> Result<VerifiedToken, RequestError> {
-        let token = token.trim();
+        let token = token.trim_ascii();
         if token.len() > MAX_TOKEN_LEN {
             return Err(error::malformed(format!("the token is longer than {MAX_TOKEN_LEN} bytes")));
         }
@@ -142,6 +142,9 @@ impl TokenVerifier {
                 "the token header lists critical extensions (`crit`), which are not supported",
             ));
         }
+        if let Some(why) = misshapen_header_field(&header) {
+            return Err(error::malformed(why));
+        }
         let kid = match header.get("kid") {
             None | Some(Value::Null) => None,
             Some(Value::String(k)) => Some(k.as_str()),
@@ -161,22 +164,31 @@ impl TokenVerifier {
         let jwks = self.keys.keys(iss).map_err(|e| error::keys(iss, &e))?;
         let candidates: Vec<Key> = match kid {
             Some(kid) => {
-                let key = match jwks.find(kid) {
-                    Some(k) => k.clone(),
-                    None => {
-                        let fresh: Arc<Jwks> = self.keys.refresh(iss).map_err(|e| error::keys(iss, &e))?;
-                        fresh.find(kid).cloned().ok_or_else(|| error::unknown_kid(kid, iss, &fresh))?
+                // Every key of that id (a set may give one id to keys of several kinds).
+                let mut named: Vec<Key> = jwks.named(kid).cloned().collect();
+                if named.is_empty() {
+                    let fresh: Arc<Jwks> = self.keys.refresh(iss).map_err(|e| error::keys(iss, &e))?;
+                    named = fresh.named(kid).cloned().collect();
+                    if named.is_empty() {
+                        return Err(error::unknown_kid(kid, iss, &fresh));
                     }
-                };
-                if let Some(key_alg) = key.alg
-                    && key_alg != alg
-                {
-                    return Err(error::alg_mismatch(alg_name, kid, &format!("a key for `{key_alg:?}`")));
                 }
-                if !key.kind.fits(alg) {
-                    return Err(error::alg_mismatch(alg_name, kid, key.kind.describe()));
+                let fit: Vec<Key> =
+                    named.iter().filter(|k| k.kind.fits(alg) && k.alg.is_none_or(|a| a == alg)).cloned().collect();
+                match (fit.is_empty(), named.first()) {
+                    (true, Some(key)) => {
+                        return Err(match key.alg {
+                            Some(key_alg) if key_alg != alg => {
+                                error::alg_mismatch(alg_name, kid, &format!("a key for `{key_alg:?}`"))
+                            }
+                            _ => error::alg_mismatch(alg_name, kid, key.kind.describe()),
+                        });
+                    }
+                    _ if fit.len() > MAX_KEYS_WITHOUT_KID => {
+                        return Err(error::too_many_keys_named(alg_name, kid, iss, fit.len()));
+                    }
+                    _ => fit,
                 }
-                vec![key]
             }
             None => {
                 let fit: Vec<Key> = jwks
@@ -200,8 +212,12 @@ impl TokenVerifier {
         // A signature that does not verify with one key may verify with the next (only when
         // the token names no key id); any other failure comes after the signature verified.
         for key in &candidates {
-            match decode(token, key, alg, ident, self.leeway) {
+            match decode(token, key, alg, ident) {
                 Ok(claims) => {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64());
+                    check_times(&claims, self.leeway, now)?;
                     return Ok(VerifiedToken {
                         identity: ident.name.clone(),
                         principal: super::claims::user_id(ident, &claims),
@@ -213,10 +229,10 @@ impl TokenVerifier {
                 Err(other) => return Err(error::from_jwt(other, key.kid.as_deref(), ident, &payload, self.leeway)),
             }
         }
-        let named = match candidates.as_slice() {
+        let named = kid.or(match candidates.as_slice() {
             [one] => one.kid.as_deref(),
             _ => None,
-        };
+        });
         Err(error::from_jwt(ErrorKind::InvalidSignature, named, ident, &payload, self.leeway))
     }
 }
@@ -236,6 +252,32 @@ fn decode_part(part: &str, what: &str) -> Result<Map<String, Value>, RequestErro
         Ok(_) => Err(error::malformed(format!("the token {what} is not a JSON object"))),
         Err(e) => Err(error::malformed(format!("the token {what} is not JSON: {e}"))),
     }
+}
+
+/// The first header field (RFC 7515 section 4.1) whose JSON type is not the one its
+/// specification gives: the token's header is read whole, so such a token does not decode,
+/// though the field is not used (keys come from the issuer's key set, never the token).
+fn misshapen_header_field(header: &Map<String, Value>) -> Option<String> {
+    const STRINGS: &[&str] = &["typ", "cty", "jku", "x5u", "x5t", "x5t#S256", "url", "nonce", "enc", "zip"];
+    for (name, value) in header {
+        let fits = match (name.as_str(), value) {
+            (_, Value::Null) => true,
+            (n, v) if STRINGS.contains(&n) => v.is_string(),
+            ("x5c", Value::Array(items)) => items.iter().all(Value::is_string),
+            ("x5c", _) => false,
+            ("jwk", v) => serde_json::from_value::<jsonwebtoken::jwk::Jwk>(v.clone()).is_ok(),
+            _ => true,
+        };
+        if !fits {
+            let want = match name.as_str() {
+                "x5c" => "a list of strings",
+                "jwk" => "a JSON Web Key",
+                _ => "a string",
+            };
+            return Some(format!("the token header's `{name}` is not {want} (RFC 7515)"));
+        }
+    }
+    None
 }
 
 /// The token's `aud`: one string or a list of strings.
@@ -297,35 +339,63 @@ fn show_list(items: &[&str]) -> String {
     items.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
 }
 
-/// Verifies the signature with one key, then the claims: `iss` and `exp` are required, and
-/// `aud` too when the identity names an audience.
-fn decode(
-    token: &str,
-    key: &Key,
-    alg: Algorithm,
-    ident: &CIdentity,
-    leeway: u64,
-) -> Result<Map<String, Value>, ErrorKind> {
+fn decode(token: &str, key: &Key, alg: Algorithm, ident: &CIdentity) -> Result<Map<String, Value>, ErrorKind> {
     let mut v = jsonwebtoken::Validation::new(alg);
-    v.leeway = leeway;
-    v.validate_exp = true;
-    v.validate_nbf = true;
+    // `exp` and `nbf` are checked by `check_times`, to the fraction of a second.
+    v.validate_exp = false;
+    v.validate_nbf = false;
     if let Some(iss) = &ident.issuer {
         v.set_issuer(&[iss]);
     }
     match &ident.audience {
         Some(aud) => {
             v.set_audience(&[aud]);
-            v.set_required_spec_claims(&["exp", "iss", "aud"]);
+            v.set_required_spec_claims(&["iss", "aud"]);
         }
         None => {
             v.validate_aud = false;
-            v.set_required_spec_claims(&["exp", "iss"]);
+            v.set_required_spec_claims(&["iss"]);
         }
     }
-    // `exp` and `nbf` are NumericDates (RFC 7519 section 2): non-negative numbers of seconds,
-    // a fraction allowed (`Date.now() / 1000`).
     jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &v).map(|d| d.claims).map_err(|e| e.into_kind())
+}
+
+/// `exp` (required) and `nbf` against the clock, `now` seconds since the epoch: a token is
+/// valid before `exp` and from `nbf` on (RFC 7519 sections 4.1.4 and 4.1.5), each moved by
+/// the leeway. Both are NumericDates (section 2): non-negative numbers of seconds, a fraction
+/// allowed (`Date.now() / 1000`), however large (a date past any clock never expires).
+fn check_times(claims: &Map<String, Value>, leeway: u64, now: f64) -> Result<(), RequestError> {
+    let date = |claim: &str| match claims.get(claim) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f.is_finite() && f >= 0.0) => {
+            Ok(Some((n.as_f64().unwrap_or(0.0), n.to_string())))
+        }
+        Some(_) => Err(RequestError::new(
+            "E0762",
+            format!("the token's `{claim}` claim is not a non-negative number of seconds"),
+        )),
+    };
+    let leeway_f = leeway as f64;
+    let Some((exp, exp_text)) = date("exp")? else {
+        return Err(RequestError::new("E0762", "the token lacks the `exp` claim, which is required"));
+    };
+    if now >= exp + leeway_f {
+        return Err(RequestError::new(
+            "E0757",
+            format!("the token expired at {exp_text} (unix time), more than the leeway of {leeway} s ago"),
+        ));
+    }
+    if let Some((nbf, nbf_text)) = date("nbf")?
+        && now + leeway_f < nbf
+    {
+        return Err(RequestError::new(
+            "E0758",
+            format!(
+                "the token is not valid before {nbf_text} (unix time), more than the leeway of {leeway} s from now"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The rejections, each with its code (documented in `docs/identity.md` and `rbac explain`).
@@ -378,7 +448,21 @@ mod error {
         let known: Vec<&str> = jwks.key_ids().collect();
         RequestError::new(
             "E0755",
-            format!("the token's key id `{kid}` is not among the keys of issuer `{iss}` ({})", show_list(&known)),
+            if known.is_empty() {
+                format!("the token's key id `{kid}` is not among the keys of issuer `{iss}`, which has no usable key")
+            } else {
+                format!("the token's key id `{kid}` is not among the keys of issuer `{iss}` ({})", show_list(&known))
+            },
+        )
+    }
+
+    pub fn too_many_keys_named(alg: &str, kid: &str, iss: &str, keys: usize) -> RequestError {
+        RequestError::new(
+            "E0755",
+            format!(
+                "issuer `{iss}` has {keys} keys with id `{kid}` for `{alg}`: at most {} keys of one id are tried",
+                super::MAX_KEYS_WITHOUT_KID
+            ),
         )
     }
 
@@ -475,7 +559,18 @@ mod error {
             | ErrorKind::InvalidRsaKey(_)
             | ErrorKind::InvalidKeyFormat => RequestError::new("E0761", format!("{key} is not a usable public key")),
             ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
-                malformed("its parts do not decode")
+                // The claims `jsonwebtoken` reads as numbers fail it when they are lists or
+                // objects (after the signature verified).
+                match ["exp", "nbf", "iat"]
+                    .into_iter()
+                    .find(|c| payload.get(*c).is_some_and(|v| v.is_array() || v.is_object()))
+                {
+                    Some(c) => RequestError::new(
+                        "E0762",
+                        format!("the token's `{c}` claim is not a non-negative number of seconds"),
+                    ),
+                    None => malformed("its parts do not decode"),
+                }
             }
             other => RequestError::new("E0756", format!("the token does not verify with {key}: {other:?}")),
         }
