@@ -312,6 +312,19 @@ fn malformed_input_is_refused_with_its_code() {
     for input in [&b"xxxx"[..], &magic[..], &[magic.as_slice(), &[9]].concat(), cut] {
         assert_eq!(module.decide_raw(input), Ok(-705), "{input:?}");
     }
+    // A boolean is the byte 0 or 1: any other is a malformed encoding, not a wrong type.
+    let mfa = rbac::Request::from_json(
+        r#"{"principal": {"id": "user:dave@acme.com", "groups": ["security"]}, "action": "run",
+            "resource": "workspace:prod/project:churn/pipeline:train", "context": {"mfa": true}}"#,
+    )
+    .expect("a request");
+    let mut encoded = rbac::wasm::encode(&mfa);
+    assert_eq!(encoded[encoded.len() - 2..], [3, 1], "the context's boolean comes last");
+    assert_eq!(module.decide_raw(&encoded), Ok(1));
+    for byte in [2, 0x40, 0xff] {
+        *encoded.last_mut().expect("a byte") = byte;
+        assert_eq!(module.decide_raw(&encoded), Ok(-705), "bool byte {byte}");
+    }
     let oversize = vec![0u8; rbac::wasm::INPUT_CAP as usize + 1];
     assert_eq!(module.decide_raw(&oversize), Ok(-706));
 }

@@ -226,7 +226,9 @@ impl Request {
         let resource = match required(obj, "request", "resource")? {
             Value::String(path) => ResourceRef { path: path.clone(), attrs: Map::new() },
             other => {
-                let r = object(other, "resource")?;
+                let r = other
+                    .as_object()
+                    .ok_or_else(|| RequestError::new("E0702", "`resource` must be a path string or a JSON object"))?;
                 known_keys(r, "resource", &["path", "attrs"])?;
                 ResourceRef {
                     path: string(required(r, "resource", "path")?, "resource.path")?,
@@ -616,6 +618,19 @@ mod tests {
         assert!(serde_json::from_str::<DirectPrincipal>(p).is_err(), "a repeated attribute");
         let p = r#"{"id": "user:a", "groups": null, "attrs": null}"#;
         assert_eq!(serde_json::from_str::<DirectPrincipal>(p).ok().map(|p| p.groups.len()), Some(0));
+    }
+
+    /// A resource is a path or an object, and its error says both.
+    #[test]
+    fn a_resource_of_another_type_is_refused_naming_both_forms() {
+        for resource in ["5", "[]", "true"] {
+            let text = format!(r#"{{"principal": {{"id": "user:a"}}, "action": "read", "resource": {resource}}}"#);
+            let err = Request::from_json(&text).expect_err("no resource");
+            assert_eq!(
+                (err.code.as_str(), err.message.as_str()),
+                ("E0702", "`resource` must be a path string or a JSON object")
+            );
+        }
     }
 
     #[test]

@@ -194,7 +194,8 @@
       (br_if $ok (i32.eqz (local.get $tag)))                                  ;; null
       (if (i32.eq (local.get $tag) (i32.const 1)) (then (drop (call $rd_str)) (br $ok)))
       (if (i32.eq (local.get $tag) (i32.const 2)) (then (drop (call $take (i32.const 8))) (br $ok)))
-      (if (i32.eq (local.get $tag) (i32.const 3)) (then (drop (call $take (i32.const 1))) (br $ok)))
+      (if (i32.eq (local.get $tag) (i32.const 3))                              ;; bool: 0 or 1
+        (then (if (i32.gt_u (call $rd_u8) (i32.const 1)) (then (global.set $bad (i32.const 1)))) (br $ok)))
       (br_if $ok (i32.eq (local.get $tag) (i32.const 5)))                     ;; other JSON
       (if (i32.and (i32.eq (local.get $tag) (i32.const 4)) (i32.lt_u (local.get $depth) (i32.const 129)))
         (then

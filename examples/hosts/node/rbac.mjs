@@ -387,7 +387,7 @@ function checkShape(value) {
   let resourceAttrs = {};
   if (typeof r === "string") path = r;
   else {
-    object(r, "resource");
+    if (!isObject(r)) throw new RequestError("E0702", "`resource` must be a path string or a JSON object");
     knownKeys(r, "resource", ["path", "attrs"]);
     path = string(required(r, "resource", "path"), "resource.path");
     resourceAttrs = optionalObject(r, "attrs", "resource.attrs");

@@ -278,7 +278,8 @@ def _check_shape(value: Any) -> dict:
     if isinstance(r, str):
         path, resource_attrs = r, {}
     else:
-        _object(r, "resource")
+        if not isinstance(r, dict):
+            raise RequestError("E0702", "`resource` must be a path string or a JSON object")
         _known_keys(r, "resource", ("path", "attrs"))
         path = _string(_required(r, "resource", "path"), "resource.path")
         resource_attrs = _optional_object(r, "attrs", "resource.attrs")
