@@ -186,6 +186,11 @@ impl Request {
     /// person may have read the first: such a request is malformed, E0701, not decided for
     /// whichever came last).
     pub fn json_value(text: &str) -> Result<Value, serde_json::Error> {
+        if text.starts_with('\u{feff}') {
+            return Err(serde::de::Error::custom(
+                "the text starts with a byte order mark (U+FEFF), which JSON text does not have (RFC 8259)",
+            ));
+        }
         serde_json::from_str::<read::Strict>(text).map(|s| s.0)
     }
 
@@ -580,7 +585,18 @@ pub(crate) mod invalid {
     }
 
     pub fn attr_type(entity: &str, name: &str, ty: &str, value: &Value) -> RequestError {
-        RequestError::new("E0741", format!("attribute `{entity}.{name}` must be of type `{ty}`, got `{value}`"))
+        // A number that is no `int`: what it lacks (JSON reads both as floating point).
+        let note = match value {
+            Value::Number(n) if ty == "int" && n.as_i64().is_none() => {
+                if n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() >= 9.2e18) {
+                    " (outside the 64-bit integer range)"
+                } else {
+                    " (an `int` is a whole number written without a fraction or exponent)"
+                }
+            }
+            _ => "",
+        };
+        RequestError::new("E0741", format!("attribute `{entity}.{name}` must be of type `{ty}`, got `{value}`{note}"))
     }
 }
 
@@ -618,6 +634,43 @@ mod tests {
         assert!(serde_json::from_str::<DirectPrincipal>(p).is_err(), "a repeated attribute");
         let p = r#"{"id": "user:a", "groups": null, "attrs": null}"#;
         assert_eq!(serde_json::from_str::<DirectPrincipal>(p).ok().map(|p| p.groups.len()), Some(0));
+    }
+
+    /// A byte order mark is named, not "expected value at line 1 column 1".
+    #[test]
+    fn a_byte_order_mark_is_named() {
+        let err = Request::from_json(
+            "\u{feff}{\"principal\": {\"id\": \"user:a\"}, \"action\": \"r\", \"resource\": \"d:x\"}",
+        )
+        .expect_err("a mark");
+        assert_eq!(err.code, "E0701");
+        assert!(err.message.contains("byte order mark (U+FEFF)"), "{}", err.message);
+    }
+
+    /// A number that is no `int` is told why.
+    #[test]
+    fn numbers_that_are_no_int_say_why() {
+        let said = |n: &str| {
+            invalid::attr_type("resource", "level", "int", &serde_json::from_str(n).expect("a number")).message
+        };
+        assert_eq!(
+            said("99999999999999999999"),
+            "attribute `resource.level` must be of type `int`, got `1e+20` (outside the 64-bit integer range)"
+        );
+        assert_eq!(
+            said("18446744073709551615"),
+            "attribute `resource.level` must be of type `int`, got `18446744073709551615` (outside the 64-bit integer range)"
+        );
+        assert_eq!(
+            said("1e3"),
+            "attribute `resource.level` must be of type `int`, got `1000.0` (an `int` is a whole number written without a fraction or exponent)"
+        );
+        assert_eq!(
+            said("1.5"),
+            "attribute `resource.level` must be of type `int`, got `1.5` (an `int` is a whole number written without a fraction or exponent)"
+        );
+        let other = invalid::attr_type("resource", "level", "string", &serde_json::from_str("1.5").expect("a number"));
+        assert_eq!(other.message, "attribute `resource.level` must be of type `string`, got `1.5`");
     }
 
     /// A resource is a path or an object, and its error says both.
