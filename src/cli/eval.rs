@@ -48,7 +48,11 @@ pub fn run(
     let native = matches!(engine, super::Engine::Native);
     let mut decider = match engine {
         super::Engine::Native => Decider::Native(Box::new(policy)),
-        super::Engine::Wasm => match rbac::wasm::emit(&policy).and_then(|b| rbac::wasm::WasmPolicy::new(&b)) {
+        // With fuel: a module that failed to stop (a runtime bug) denies that request, with
+        // an error, rather than hanging the command.
+        super::Engine::Wasm => match rbac::wasm::emit(&policy)
+            .and_then(|b| rbac::wasm::WasmPolicy::with_fuel(&b, rbac::wasm::DEFAULT_FUEL))
+        {
             Ok(w) => Decider::Wasm(Box::new(w)),
             Err(e) => {
                 eprintln!("error[{}]: {}", e.code, e.message);
