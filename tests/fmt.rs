@@ -260,6 +260,20 @@ fn fmt_rewrites_files_checks_them_and_reads_standard_input() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("E0101") && err.contains("not formatted: it has syntax errors"), "{err}");
     assert_eq!(std::fs::read_to_string(&broken).expect("read"), text, "a file with a syntax error was changed");
+    // From standard input, it is given back as it came (an editor filtering its buffer through
+    // `rbac fmt -` keeps it): exit 1, the diagnostics on stderr.
+    let mut child = rbac()
+        .args(["fmt", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), text.as_bytes()).expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), text);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("E0101"));
 
     // A symbolic link: the file it points to is formatted, and the link stays a link.
     let target = dir.join("target.rbac");

@@ -85,13 +85,21 @@ fn one(file: &str, check: bool, color: bool) -> u8 {
     let mut diags = Diagnostics::default();
     let formatted = match format(id, &text, &mut diags) {
         Ok(formatted) => formatted,
+        // Standard input that is not formatted is given back as it came, so that an editor
+        // filtering its buffer through `rbac fmt -` (`:%!rbac fmt -`) keeps it.
         Err(FormatError::Syntax) => {
             eprint!("{}", rbac::diag::render_human(&sources, diags.iter(), color));
             eprintln!("{name}: not formatted: it has syntax errors");
+            if stdin && !check {
+                let _ = super::stdout().write_all(text.as_bytes());
+            }
             return 1;
         }
         Err(FormatError::Changed(why)) => {
             eprintln!("rbac fmt: {name} was left as it is: {why} (a bug in rbac fmt; please report it)");
+            if stdin && !check {
+                let _ = super::stdout().write_all(text.as_bytes());
+            }
             return 2;
         }
     };
