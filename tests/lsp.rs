@@ -514,6 +514,20 @@ fn hover_shows_the_declaration_not_the_first_item_of_its_line() {
     let extends_a = text.find("extends a").expect("extends") as u64 + 8;
     assert_eq!(hover(&mut editor, 2, 0, extends_a), "```rbac\nrole a { allow read on doc; }\n```\none-line.rbac:1");
     assert!(hover(&mut editor, 3, 1, 7).starts_with("```rbac\nrole b extends a { allow read on doc; }\n```"));
+
+    // A comment holding a fence does not end the block: the fence is longer than any run of
+    // backticks in the item, and the file name is escaped.
+    let uri = "file:///nowhere/a_[b].rbac";
+    let text = "resource doc { actions read; }\nrole a { // ``` # heading [x](command:y)\n  allow read on doc; }\nassign a to user:x;\n";
+    editor.open(uri, text);
+    editor.diagnostics_until(uri);
+    let at = json!({"textDocument": {"uri": uri}, "position": {"line": 3, "character": 7}});
+    let shown =
+        editor.request(4, "textDocument/hover", at)["result"]["contents"]["value"].as_str().unwrap_or("").to_string();
+    assert_eq!(
+        shown,
+        "````rbac\nrole a { // ``` # heading [x](command:y)\n  allow read on doc; }\n````\na\\_\\[b\\].rbac:2"
+    );
 }
 
 /// A header without its length, or a header line without end, ends the session with an

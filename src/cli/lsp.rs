@@ -434,7 +434,15 @@ impl Server {
             let Some(name) = offset_of(&file.text, line, character) else { continue };
             let item = item_at(&file.text, item_start(&file.text, name));
             let name = path.rsplit('/').next().unwrap_or(&path);
-            shown.push(format!("```rbac\n{item}\n```\n{name}:{}", line + 1));
+            // A fence longer than any run of backticks in the item (a comment may hold ```),
+            // and the file name escaped: neither is read as markdown.
+            let longest = item.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+            let fence = "`".repeat(longest.max(2) + 1);
+            let name: String = name
+                .chars()
+                .flat_map(|c| if "\\`*_[]<>()#!|~{}".contains(c) { vec!['\\', c] } else { vec![c] })
+                .collect();
+            shown.push(format!("{fence}rbac\n{item}\n{fence}\n{name}:{}", line + 1));
         }
         if shown.is_empty() {
             return Value::Null;
@@ -670,12 +678,23 @@ fn item_at(text: &str, start: usize) -> String {
     }
 }
 
+/// Where each line after the first starts: past each line break as the protocol counts them
+/// (`\n`, `\r\n`, and a `\r` alone).
+fn line_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().filter_map(move |(i, &b)| match b {
+        b'\n' => Some(i + 1),
+        b'\r' if bytes.get(i + 1) != Some(&b'\n') => Some(i + 1),
+        _ => None,
+    })
+}
+
 /// The byte offset of a line (from 0) and UTF-16 column; `None` past the text's end.
 fn offset_of(text: &str, line: u64, character: u64) -> Option<usize> {
-    let line_start = if line == 0 { 0 } else { text.match_indices('\n').nth(usize::try_from(line - 1).ok()?)?.0 + 1 };
+    let line_start = if line == 0 { 0 } else { line_starts(text).nth(usize::try_from(line - 1).ok()?)? };
     let mut units = 0u64;
     for (at, c) in text.get(line_start..)?.char_indices() {
-        if units >= character || c == '\n' {
+        if units >= character || c == '\n' || c == '\r' {
             return Some(line_start + at);
         }
         units += u64::try_from(c.len_utf16()).ok()?;
@@ -685,9 +704,12 @@ fn offset_of(text: &str, line: u64, character: u64) -> Option<usize> {
 
 /// The line (from 0) and UTF-16 column of a byte offset.
 fn position(text: &str, offset: usize) -> Value {
-    let before = text.get(..offset.min(text.len())).unwrap_or(text);
-    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-    line_character(before.matches('\n').count(), before.get(line_start..).unwrap_or(""))
+    let offset = offset.min(text.len());
+    let (mut line, mut line_start) = (0, 0);
+    for start in line_starts(text).take_while(|&start| start <= offset) {
+        (line, line_start) = (line + 1, start);
+    }
+    line_character(line, text.get(line_start..offset).unwrap_or(""))
 }
 
 /// A protocol position: the line from 0, and the column in UTF-16 units of the line's text
@@ -759,6 +781,20 @@ mod tests {
         // `"`, `é` (2 bytes, 1 unit), the crab (4 bytes, 2 units), `"`, a space: `x` at 6.
         assert_eq!(position(text, text.find('x').unwrap_or(0)), json!({"line": 1, "character": 6}));
         assert_eq!(end_of(text), json!({"line": 2, "character": 0}));
+        // A `\r` alone ends a line too (the protocol counts `\n`, `\r\n` and `\r`); `\r\n`
+        // is one line break.
+        let text = "a\rbc\r\nd\ne";
+        let at = |c: char| text.find(c).unwrap_or(0);
+        assert_eq!(position(text, at('b')), json!({"line": 1, "character": 0}));
+        assert_eq!(position(text, at('c')), json!({"line": 1, "character": 1}));
+        assert_eq!(position(text, at('d')), json!({"line": 2, "character": 0}));
+        assert_eq!(position(text, at('e')), json!({"line": 3, "character": 0}));
+        for c in ['a', 'b', 'c', 'd', 'e'] {
+            let Value::Object(p) = position(text, at(c)) else { panic!("a position") };
+            let (line, character) = (p["line"].as_u64().unwrap_or(9), p["character"].as_u64().unwrap_or(9));
+            assert_eq!(offset_of(text, line, character), Some(at(c)), "{c}");
+        }
+        assert_eq!(offset_of(text, 1, 9), Some(at('c') + 1), "a column past the line's end is its end");
     }
 
     #[test]
