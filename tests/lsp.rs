@@ -570,3 +570,29 @@ fn a_document_without_a_file_and_what_it_uses_are_named_by_usable_uris() {
     let twice = own.iter().find(|d| d["code"] == "E0207").expect("E0207");
     assert_eq!(twice["relatedInformation"][0]["location"]["uri"], uri, "{twice}");
 }
+
+/// A name the standard library declares has no file to go to (not the resource types that
+/// list it either), and an action declared only through an action set goes to the sets and
+/// resource types that list it.
+#[test]
+fn definitions_of_standard_library_names_and_actions_in_sets() {
+    let mut editor = Editor::initialized();
+    let uri = "file:///nowhere/sets.rbac";
+    let text = "use std::crud;\nactions reads = get, list;\nresource doc { actions crud, reads; }\nrole r { allow get, read on doc; }\nassign r to user:x;\n";
+    editor.open(uri, text);
+    editor.diagnostics_until(uri);
+    let definition = |editor: &mut Editor, id: u64, line: u64, character: usize| {
+        let at = json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character}});
+        editor.request(id, "textDocument/definition", at)["result"].clone()
+    };
+    let range = |line: u64, start: usize, len: usize| json!({"uri": uri, "range": {"start": {"line": line, "character": start}, "end": {"line": line, "character": start + len}}});
+    // `crud` in the `use` line and in the resource: nothing to go to.
+    assert_eq!(definition(&mut editor, 2, 0, "use std::cr".len()), Value::Null);
+    assert_eq!(definition(&mut editor, 3, 2, "resource doc { actions cr".len()), Value::Null);
+    // `get` in the role: listed by the set `reads`.
+    let get = definition(&mut editor, 4, 3, "role r { allow g".len());
+    assert_eq!(get, json!([range(1, "actions reads = ".len(), 3)]));
+    // `reads` in the resource: the set.
+    let reads = definition(&mut editor, 5, 2, "resource doc { actions crud, re".len());
+    assert_eq!(reads, json!([range(1, "actions ".len(), 5)]));
+}

@@ -391,12 +391,23 @@ impl Server {
         }
         let compiled = rbac::compile(&Editor::new(&self.open), &[root.as_str()]);
         let (mut declared, mut listed) = (Vec::new(), Vec::new());
+        // A name the standard library declares (`crud`) has no file to go to: not the
+        // resource types that list it either.
+        let mut in_stdlib = false;
         for (id, file) in compiled.sources.files().iter().enumerate() {
-            if stdlib(&file.name) {
-                continue;
-            }
             let Ok(id) = u32::try_from(id) else { continue };
             let ast = rbac::syntax::parse_partial(id, &file.text, &mut Diagnostics::default());
+            if stdlib(&file.name) {
+                in_stdlib |= ast.items.iter().any(|item| match item {
+                    Item::ActionSet(a) => a.name.name == name,
+                    Item::Role(r) => r.name.name == name,
+                    Item::Resource(r) => r.name.name == name,
+                    Item::Group(g) => g.name.name == name,
+                    Item::Identity(i) => i.name.name == name,
+                    _ => false,
+                });
+                continue;
+            }
             let at = |span: rbac::diag::Span| json!({"uri": self.uri(&file.name), "range": range(&compiled.sources, &Label { span, message: String::new() })});
             for item in &ast.items {
                 let names: Vec<&rbac::syntax::ast::Ident> = match item {
@@ -407,7 +418,11 @@ impl Server {
                     }
                     Item::Group(g) => vec![&g.name],
                     Item::Identity(i) => vec![&i.name],
-                    Item::ActionSet(a) => vec![&a.name],
+                    Item::ActionSet(a) => {
+                        // An action declared through a set: the sets that list it.
+                        listed.extend(a.members.iter().filter(|m| m.text == name).map(|m| at(m.span)));
+                        vec![&a.name]
+                    }
                     _ => Vec::new(),
                 };
                 declared.extend(names.into_iter().filter(|n| n.name == name).map(|n| at(n.span)));
@@ -415,8 +430,8 @@ impl Server {
         }
         match (declared.is_empty(), listed.is_empty()) {
             (false, _) => Value::Array(declared),
-            (true, false) => Value::Array(listed),
-            (true, true) => Value::Null,
+            (true, false) if !in_stdlib => Value::Array(listed),
+            _ => Value::Null,
         }
     }
 
