@@ -24,13 +24,39 @@ const MAX_MESSAGE: usize = 64 << 20;
 const MAX_HEADER: usize = 4096;
 
 /// Serves one editor until it says `exit` or closes the input: exit 0 after `shutdown`, else 1.
+/// Messages are read on a thread of their own, so that the changes an editor sends while a
+/// check runs are taken together: documents are checked (and diagnostics published) when no
+/// message waits, or before a message that needs them, once for a burst of changes.
 pub fn run() -> ExitCode {
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
+    // A few messages queued at most (each may be a whole document).
+    let (sender, queue) = std::sync::mpsc::sync_channel(4);
+    std::thread::spawn(move || {
+        let mut input = std::io::stdin().lock();
+        loop {
+            let message = read_message(&mut input);
+            let last = !matches!(message, Ok(Some(_)));
+            if sender.send(message).is_err() || last {
+                break;
+            }
+        }
+    });
     let mut output = std::io::stdout().lock();
     let mut server = Server::default();
     loop {
-        let message = match read_message(&mut input) {
+        let next = match queue.try_recv() {
+            Ok(message) => message,
+            Err(std::sync::mpsc::TryRecvError::Empty) => {
+                // Nothing waits: the changes so far are checked before waiting for more.
+                for reply in server.flush() {
+                    if write_message(&mut output, &reply).is_err() {
+                        return ExitCode::from(1);
+                    }
+                }
+                queue.recv().unwrap_or(Ok(None))
+            }
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => Ok(None),
+        };
+        let message = match next {
             Ok(Some(m)) => m,
             Ok(None) => return ExitCode::from(u8::from(!server.shut_down)),
             Err(e) => {
@@ -128,6 +154,8 @@ struct Server {
     /// Whether the editor lets the server ask it to watch files (`client/registerCapability`
     /// for `workspace/didChangeWatchedFiles`), as `initialize` said.
     can_watch: bool,
+    /// Open documents to check (changed or opened, or using one that was), in order.
+    dirty: Vec<String>,
     /// Whether `initialize` has come.
     initialized: bool,
     shut_down: bool,
@@ -138,7 +166,33 @@ struct Server {
 const WATCH_REQUEST: &str = "rbac/watch";
 
 impl Server {
+    /// Handles a message: a change or an opened document is checked later ([`Server::flush`]),
+    /// any other message after the changes before it are checked.
     fn handle(&mut self, message: &Value) -> Vec<Value> {
+        let method = message.get("method").and_then(Value::as_str);
+        let mut messages = match method {
+            Some("textDocument/didOpen" | "textDocument/didChange") => Vec::new(),
+            _ => self.flush(),
+        };
+        messages.extend(self.handle_now(message));
+        messages
+    }
+
+    /// Checks the documents changed or opened since the last check, publishing what changed.
+    fn flush(&mut self) -> Vec<Value> {
+        if self.dirty.is_empty() {
+            return Vec::new();
+        }
+        let mut roots: Vec<String> = Vec::new();
+        for root in std::mem::take(&mut self.dirty) {
+            if self.open.contains_key(&root) && !roots.contains(&root) {
+                roots.push(root);
+            }
+        }
+        self.check(&roots, BTreeSet::new())
+    }
+
+    fn handle_now(&mut self, message: &Value) -> Vec<Value> {
         // One message is one object (the protocol has no batches).
         if !message.is_object() {
             return vec![error_reply(&Value::Null, -32600, "a message must be a JSON object")];
@@ -192,7 +246,8 @@ impl Server {
                     self.open.insert(path.clone(), text.to_string());
                     self.uris.insert(path.clone(), uri.to_string());
                     let roots: Vec<String> = std::iter::once(path.clone()).chain(self.readers(&path)).collect();
-                    self.check(&roots, BTreeSet::new())
+                    self.dirty.extend(roots);
+                    Vec::new()
                 }
                 // Only an open document changes; full sync: the last change holds the whole text.
                 "textDocument/didChange" if self.open.contains_key(&path_of(uri)) => {
@@ -204,7 +259,8 @@ impl Server {
                         self.open.insert(path.clone(), text.to_string());
                     }
                     let roots: Vec<String> = std::iter::once(path.clone()).chain(self.readers(&path)).collect();
-                    self.check(&roots, BTreeSet::new())
+                    self.dirty.extend(roots);
+                    Vec::new()
                 }
                 // A closed document's diagnostics are cleared; those that use it read it from disk
                 // again.
