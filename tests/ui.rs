@@ -361,14 +361,28 @@ fn eval_keeps_each_request_to_its_decision_after_a_record_cut_short_or_too_large
         )
     };
     // A record cut short, then one with text after it and a request (JSON Lines gone wrong
-    // twice in a row: each line keeps its own answer); then one cut short before a request
-    // pretty-printed over several lines, which starts in its first column and is read whole.
+    // twice in a row: each line keeps its own answer). Last, one cut short before a request
+    // pretty-printed over several lines, which cannot be told from its continuation: one
+    // malformed record, and no part of it or of the request after it (whose context holds
+    // an object that reads as ann's request) decided as a request of its own, up to the next
+    // line that starts a record.
     let twice = format!("{{\"principal\": {{\"id\": \"user:ann\", \"groups\": []\n{ann} x\n{bob}\n");
     let pretty = "{\"principal\": {\"id\": \"user:bob\"}, \"groups\": [\n{\n  \"principal\": {\"id\": \"user:ann\"},\n  \"action\": \"delete\",\n  \"resource\": \"workspace:prod\"\n}\n";
+    // A request pretty-printed with no indentation (Python's `indent=0`), a whole request's
+    // fields inside it each on a line of its own: one request, decided for its principal.
+    let indent0 = "{\n\"principal\": {\n\"id\": \"user:bob\"\n},\n\"action\": \"delete\",\n\"resource\": \"workspace:prod\",\n\"context\": {\n\"notes\": [\n{\n\"principal\": {\n\"id\": \"user:ann\"\n},\n\"action\": \"delete\",\n\"resource\": \"workspace:prod\"\n}\n]\n}\n}\n";
+    // After a line too long to keep that leaves brackets open, a request ends the passing
+    // over, and the lines after it are read as records (with threads too); a record cut
+    // short before a line too long that starts like a request is decided apart from it.
+    let passed = format!(
+        "garbage\n{{{{\"x\": \"{}\"\n{ann}\ngarbage\n\"str\"\n{{\"principal\": {{\"id\": \"user:ann\"}},\n{{\"principal\": {{\"id\": \"user:bob\"}}, \"context\": {{\"x\": \"{}\"}}}}\n",
+        "a".repeat(2 << 20),
+        "a".repeat(2 << 20)
+    );
     // A blank line, however long, is skipped like any other.
     let blank = format!("{}\t\n", " ".repeat(2 << 20));
     let text = format!(
-        "{blank}{{\"principal\": {{\"id\": \n{bob}\n{bob}\n{ann}\n{}{bob}\n{}{{\n\"principal\": {{\"id\": \"user:ann\"}},\n\"action\": \"delete\", \"resource\": \"workspace:prod\"}}\n{ann}\n{twice}{blank}{pretty}",
+        "{blank}{{\"principal\": {{\"id\": \n{bob}\n{bob}\n{ann}\n{}{bob}\n{}{{\n\"principal\": {{\"id\": \"user:ann\"}},\n\"action\": \"delete\", \"resource\": \"workspace:prod\"}}\n{ann}\n{twice}{blank}{indent0}{passed}{pretty}{indent0}{bob}\n",
         big(&long_line),
         big(&many_lines),
     );
@@ -408,8 +422,16 @@ fn eval_keeps_each_request_to_its_decision_after_a_record_cut_short_or_too_large
             "malformed",
             "malformed",
             "deny",
+            "deny",
             "malformed",
-            "allow"
+            "too large",
+            "allow",
+            "malformed",
+            "deny",
+            "malformed",
+            "too large",
+            "malformed",
+            "deny"
         ],
         "{one:.3000}"
     );

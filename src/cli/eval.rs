@@ -116,11 +116,15 @@ pub fn run(
     let mut document = Document::default();
     // The rest of a document too large to keep is passed over, line by line, until the
     // brackets it opened close (or a line is a request of its own): what it leaves open.
-    let mut passing: Option<Depth> = None;
+    // (A cell: the loop below reads it too, to keep passed-over lines from the threads.)
+    let passing: std::cell::Cell<Option<Depth>> = std::cell::Cell::new(None);
     let mut feed = |mut start: usize, pending: &mut String, cut: Option<Dropped>, out: &mut Output| {
         if let Some(mut depth) = passing.take() {
             // Nothing is kept while passing over: the line is all of `pending`.
-            let own = cut.is_none() && starts_a_record(pending);
+            let own = match cut {
+                Some(dropped) => dropped.starts,
+                None => starts_a_record(pending),
+            };
             if !own {
                 match cut {
                     Some(dropped) => depth.open += dropped.open,
@@ -130,7 +134,7 @@ pub fn run(
                     }
                 }
                 if depth.open > 0 {
-                    passing = Some(depth);
+                    passing.set(Some(depth));
                 }
                 pending.clear();
                 return Ok(());
@@ -140,6 +144,16 @@ pub fn run(
         if start == 0 && cut.is_some_and(|dropped| dropped.blank) {
             pending.clear();
             return Ok(());
+        }
+        // A line too long to keep that starts a record ends a document left open (cut
+        // short, decided as malformed) and is a record of its own.
+        if start > 0 && cut.is_some_and(|dropped| dropped.starts) {
+            pending.truncate(start);
+            if let Some((request, logged)) = through_value(pending, false) {
+                emit(request, logged, pending, out)?;
+            }
+            pending.clear();
+            start = 0;
         }
         // The document's text, its last line ending aside (a cut line's ending is not in
         // `pending`, whose own ending is then the document's: it counts).
@@ -164,7 +178,7 @@ pub fn run(
                 }
             }
             if depth.open > 0 {
-                passing = Some(depth);
+                passing.set(Some(depth));
             }
             pending.clear();
             return Ok(());
@@ -212,7 +226,14 @@ pub fn run(
             None
         };
         let Some((request, logged)) = read else { return Ok(()) };
+        // A document over several lines that went wrong before its brackets closed: the rest
+        // of it is passed over, as a document too large is, so that no part of it (an object
+        // inside it that reads as a request) is decided as a request of its own.
+        let unfinished = start > 0 && logged.is_none() && request.as_ref().is_err_and(|e| e.code == "E0701");
         emit(request, logged, pending, out)?;
+        if unfinished && document.depth.open > 0 {
+            passing.set(Some(document.depth));
+        }
         pending.clear();
         Ok(())
     };
@@ -236,6 +257,7 @@ pub fn run(
         }
         if let Some(parallel) = &parallel
             && pending.is_empty()
+            && passing.get().is_none()
         {
             // The lines before one that cannot be read are decided first, as they come.
             let stop = batch.read(&mut reader, BATCH, waits);
@@ -391,13 +413,15 @@ enum Line {
 }
 
 /// A line too long to keep: its length, the brackets it leaves open (so that the rest of a
-/// document it began or went on can be passed over), and whether it was blank (white space
-/// only: skipped like any blank line).
+/// document it began or went on can be passed over), whether it was blank (white space only:
+/// skipped like any blank line), and whether it starts like a request (then it ends a
+/// document left open before it, as [`starts_a_record`] says).
 #[derive(Debug, PartialEq, Clone, Copy)]
 struct Dropped {
     bytes: usize,
     open: i64,
     blank: bool,
+    starts: bool,
 }
 
 /// Reads one line onto `buf` like `BufRead::read_line`, unless it is longer than `room`
@@ -422,6 +446,7 @@ fn read_line<R: Read>(
         let mut depth = Depth::default();
         depth.bytes(scratch);
         let mut blank = scratch.iter().all(u8::is_ascii_whitespace);
+        let starts = starts_like_a_request(scratch);
         // The line's text, without its ending (as the limit counts it).
         let mut bytes = n - ending;
         if ending == 0 {
@@ -451,7 +476,7 @@ fn read_line<R: Read>(
                 reader.consume(text);
             }
         }
-        return Ok(Line::Cut(Dropped { bytes, open: depth.open, blank }));
+        return Ok(Line::Cut(Dropped { bytes, open: depth.open, blank, starts }));
     }
     let text = std::str::from_utf8(scratch)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"))?;
@@ -517,13 +542,25 @@ impl Document {
     }
 }
 
-/// Whether a line starts a record: it opens an object in its first column (as each record of
-/// JSON Lines does, and the first line of a pretty-printed document; lines inside a document
-/// are indented or go on from a key), or it is a request by itself (a JSON object with a
-/// `principal`, all on the line). Such a line ends a document left open before it (a record
-/// cut short) instead of being read as its continuation, so each record keeps its decision.
+/// Whether a line starts a record: it opens an object and gives one of a request's keys on
+/// the same line (`{"principal": ...`, `{"action": ...`), as a JSON Lines record does and no
+/// pretty-printer's inner line does (they break the line after `{`); or it is a request by
+/// itself (a JSON object with a `principal`, all on the line). Such a line ends a document
+/// left open before it (a record cut short) instead of being read as its continuation, so
+/// each record keeps its decision.
 fn starts_a_record(line: &str) -> bool {
-    line.starts_with('{') || request_of_its_own(line)
+    starts_like_a_request(line.as_bytes()) || request_of_its_own(line)
+}
+
+/// Whether text starts `{` then a request's key and its `:` (white space allowed between).
+fn starts_like_a_request(text: &[u8]) -> bool {
+    let ws = |t: &[u8]| -> usize { t.iter().take_while(|b| matches!(b, b' ' | b'\t')).count() };
+    let Some(rest) = text.strip_prefix(b"{") else { return false };
+    let rest = rest.get(ws(rest)..).unwrap_or(&[]);
+    ["\"principal\"", "\"action\"", "\"resource\"", "\"context\""].iter().any(|key| {
+        rest.strip_prefix(key.as_bytes())
+            .is_some_and(|after| after.get(ws(after)..).is_some_and(|t| t.first() == Some(&b':')))
+    })
 }
 
 /// Whether a line is a request by itself: a JSON object with a `principal`.
@@ -707,7 +744,7 @@ mod tests {
         // skipped, and the brackets they leave open counted (read over several buffers; not
         // in strings).
         let read = |t: &str| (Line::Read, t.to_string());
-        let cut = |bytes, open, blank| (Line::Cut(Dropped { bytes, open, blank }), String::new());
+        let cut = |bytes, open, blank| (Line::Cut(Dropped { bytes, open, blank, starts: false }), String::new());
         assert_eq!(
             lines,
             [
