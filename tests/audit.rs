@@ -1010,8 +1010,11 @@ fn the_line_after_settles_which_line_was_tampered_with() {
         let old = entry["hash"].as_str().expect("hash").to_string();
         text.replacen(&old, &entry_hash(&entry), 1)
     };
-    let time = field(&all[3], "time");
-    let forged = rewrite(&all[3], time.as_str().expect("time"), "2020-01-01T00:00:00.000000Z");
+    fn time_of(line: &str) -> &str {
+        let start = line.find("\"time\":\"").expect("a time") + 8;
+        &line[start..start + 27]
+    }
+    let forged = rewrite(&all[3], time_of(&all[3]), "2020-01-01T00:00:00.000000Z");
     assert!(
         verify_bytes(format!("{}\n", forged).as_bytes(), None)
             .problems
@@ -1047,6 +1050,42 @@ fn the_line_after_settles_which_line_was_tampered_with() {
     let mut made_up = all.clone();
     made_up.insert(3, all[3].replacen("\"seq\":3", "\"seq\":99", 1));
     assert_eq!(found(&made_up), kinds(&[(4, "altered")]));
+    // Two forgeries of one entry, then a copy of it: each named, the entry itself not.
+    let forged_too = rewrite(&all[1], time_of(&all[1]), "2021-01-01T00:00:00.000000Z");
+    let mut two = all.clone();
+    two.insert(2, rewrite(&all[1], time_of(&all[1]), "2023-01-01T00:00:00.000000Z"));
+    two.insert(2, forged_too);
+    assert_eq!(found(&two), kinds(&[(3, "out_of_order"), (4, "out_of_order")]));
+    let forged_one = rewrite(&all[1], time_of(&all[1]), "2022-01-01T00:00:00.000000Z");
+    let mut then_copy = all.clone();
+    then_copy.insert(2, all[1].clone());
+    then_copy.insert(2, forged_one);
+    assert_eq!(found(&then_copy), kinds(&[(3, "out_of_order"), (4, "out_of_order")]));
+    // Two seqs edited in a row, the first hash left, the second recomputed: the first is
+    // altered and the second's next entry does not chain to it; the genuine lines after
+    // them are not blamed.
+    let mut two_edits = all.clone();
+    two_edits[1] = two_edits[1].replacen("\"seq\":1", "\"seq\":9", 1);
+    two_edits[2] = rewrite(&all[2], "\"seq\":2", "\"seq\":8");
+    assert_eq!(found(&two_edits), kinds(&[(2, "altered"), (4, "broken_link")]));
+    // The first entry's seq edited, its hash left or recomputed.
+    let mut first = all.clone();
+    first[0] = first[0].replacen("\"seq\":0", "\"seq\":3", 1);
+    assert_eq!(found(&first), kinds(&[(1, "altered")]));
+    first[0] = rewrite(&all[0], "\"seq\":0", "\"seq\":3");
+    assert_eq!(found(&first), kinds(&[(2, "broken_link")]));
+    // A copy of an entry right after it, its content altered (its stated hash the entry's):
+    // altered, and no part of the chain; its spacing altered only: a copy, so written.
+    let mut altered_copy = all.clone();
+    altered_copy.insert(2, all[1].replacen(time_of(&all[1]), "2024-01-01T00:00:00.000000Z", 1));
+    assert_eq!(found(&altered_copy), kinds(&[(3, "altered")]));
+    altered_copy[2] = all[1].replacen("\"seq\":1", "\"seq\":1 ", 1);
+    assert_eq!(found(&altered_copy), kinds(&[(3, "altered"), (3, "out_of_order")]));
+    // Before it: the altered one is named, not the entry it copies.
+    let mut before_it = all.clone();
+    before_it.insert(1, all[1].replacen(time_of(&all[1]), "2024-01-01T00:00:00.000000Z", 1));
+    assert_eq!(found(&before_it), kinds(&[(2, "altered")]));
+
     // At the end of the log: the last line's stated seq is all there is.
     let mut last = all.clone();
     last[5] = last[5].replacen("\"seq\":5", "\"seq\":9", 1);

@@ -103,12 +103,27 @@ struct Last {
 /// An entry whose place in the chain the next entry settles.
 #[derive(Debug)]
 enum Pending {
-    /// Altered: its `seq` and `prev` may not be what was written.
-    Altered { here: Last, before: Last },
-    /// Its seq is ahead of the chain's next.
-    Jump { here: Last, before: Last },
-    /// The same seq and `prev` as the entry before it: one of the two is no part of the chain.
-    Fork { earlier: Last, later: Last },
+    /// Altered: its `seq` and `prev` may not be what was written (`before`: the last entry in
+    /// the chain before it, if any).
+    Altered { here: Last, before: Option<Last> },
+    /// Its seq is ahead of the chain's next (`before`: the last entry in the chain, if any).
+    Jump { here: Last, before: Option<Last> },
+    /// Entries with the same seq and `prev`, in order of their lines (the first was in the
+    /// chain when the second came): at most one of them is in the chain.
+    Fork { members: Vec<Last> },
+}
+
+/// How many entries of one seq and `prev` wait for the entry after them; more are reported
+/// at once as forking the chain.
+const MAX_FORK: usize = 64;
+
+/// How an entry was altered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Altered {
+    /// Its content does not match its hash.
+    Content,
+    /// Its text is not as the writer writes it (the hash of its content is right).
+    Text,
 }
 
 /// Seqs reported missing by a listed `missing` problem, and where the first of them turned up
@@ -253,106 +268,156 @@ impl Verifier {
             }
         };
         self.entries += 1;
-        let seq = entry.seq;
-        if entry.actual != entry.hash {
-            self.problem(ProblemKind::Altered, || {
-                format!("line {n} (seq {seq}) was altered: its content does not match its hash")
-            });
-        } else if !entry.as_written {
-            self.problem(ProblemKind::Altered, || {
-                format!(
-                    "line {n} (seq {seq}) was altered: its text is not as the log writes it (a key given twice, keys \
-                     moved or spacing changed: what a reader shows may not be what was hashed)"
-                )
-            });
-        }
         if self.anchor.as_deref() == Some(entry.hash.as_str()) {
             self.anchor_line = Some(n);
         }
-        let altered = entry.actual != entry.hash;
-        self.link(Last { line: n, seq, hash: entry.hash, prev: entry.prev }, altered);
+        let altered = if entry.actual != entry.hash {
+            Some(Altered::Content)
+        } else if !entry.as_written {
+            Some(Altered::Text)
+        } else {
+            None
+        };
+        self.link(Last { line: n, seq: entry.seq, hash: entry.hash, prev: entry.prev }, altered);
+    }
+
+    /// An entry's own problem: it was altered.
+    fn altered(&mut self, n: u64, seq: u64, how: Altered) {
+        self.problem_at(n, ProblemKind::Altered, || match how {
+            Altered::Content => format!("line {n} (seq {seq}) was altered: its content does not match its hash"),
+            Altered::Text => format!(
+                "line {n} (seq {seq}) was altered: its text is not as the log writes it (a key given twice, keys \
+                 moved or spacing changed: what a reader shows may not be what was hashed)"
+            ),
+        });
     }
 
     /// Takes the next entry into the chain. An entry whose place is in doubt waits for the
     /// next one, whose `prev` says which entry it follows: an altered entry (its `seq` and
-    /// `prev` are not to be trusted), one whose `seq` jumps ahead, and one that forks the
-    /// chain. Every entry taken in this way leaves at least one problem where the chain
-    /// does not hold, so no damage goes unreported; only the line blamed depends on it.
-    fn link(&mut self, here: Last, altered: bool) {
+    /// `prev` are not to be trusted), one whose `seq` jumps ahead, and entries that fork the
+    /// chain (the same seq and `prev`: the next entry chains to at most one of them). Every
+    /// entry taken in this way leaves at least one problem where the chain does not hold, so
+    /// no damage goes unreported; only the line blamed depends on it. An entry's own problems
+    /// are recorded after those of the entry before it that waited for it.
+    fn link(&mut self, here: Last, altered: Option<Altered>) {
+        // One more entry of a fork's seq and `prev`: the entry after them settles them all.
+        if let Some(Pending::Fork { members }) = &mut self.pending
+            && altered != Some(Altered::Content)
+            && members.len() < MAX_FORK
+            && members.first().is_some_and(|f| f.seq == here.seq && f.prev == here.prev)
+        {
+            members.push(here.clone());
+            if let Some(how) = altered {
+                self.altered(here.line, here.seq, how);
+            }
+            return;
+        }
+        let content = altered == Some(Altered::Content);
         if let Some(pending) = self.pending.take() {
-            self.settle(pending, Some(&here));
+            self.settle(pending, Some((&here, content)));
+        }
+        if let Some(how) = altered {
+            self.altered(here.line, here.seq, how);
         }
         let Some(l) = self.last.clone() else {
-            self.place(here);
+            // The first entry: altered, it may be no first entry at all; with a seq past 0,
+            // the entries before it were deleted, or it was rewritten.
+            if content {
+                self.pending = Some(Pending::Altered { here, before: None });
+            } else if !content && here.seq != 0 {
+                self.pending = Some(Pending::Jump { here, before: None });
+            } else {
+                self.place(here);
+            }
             return;
         };
         let follows = l.seq.checked_add(1) == Some(here.seq);
-        if altered && !(follows && here.prev == l.hash) {
-            self.pending = Some(Pending::Altered { here, before: l });
-        } else if !altered && here.seq > l.seq && !follows {
-            self.pending = Some(Pending::Jump { here, before: l });
+        // An altered entry, even one that seems to follow: it may be a copy of the next
+        // entry, edited and put before it.
+        if content {
+            self.pending = Some(Pending::Altered { here, before: Some(l) });
+        } else if !content && here.seq > l.seq && !follows {
+            self.pending = Some(Pending::Jump { here, before: Some(l) });
         } else if here.seq == l.seq && here.prev == l.prev {
-            self.last = Some(here.clone());
-            self.pending = Some(Pending::Fork { earlier: l, later: here });
+            self.pending = Some(Pending::Fork { members: vec![l, here] });
         } else {
             self.place(here);
         }
     }
 
-    /// Settles an entry whose place was in doubt, by the entry after it (`None`: the log
-    /// ends there).
-    fn settle(&mut self, pending: Pending, next: Option<&Last>) {
+    /// Settles entries whose place was in doubt, by the entry after them and whether that
+    /// one was altered (`None`: the log ends there).
+    fn settle(&mut self, pending: Pending, next: Option<(&Last, bool)>) {
         match pending {
-            Pending::Fork { earlier, later } => {
-                let to = |e: &Last| next.is_some_and(|m| m.prev == e.hash);
-                let (m, s) = (next.map_or(0, |m| m.line), later.seq);
-                if to(&later) && !to(&earlier) {
-                    // The entries after them chain to the later: the earlier was inserted.
-                    let (e, l) = (earlier.line, later.line);
-                    self.problem_at(e, ProblemKind::OutOfOrder, || {
-                        format!(
-                            "line {e} (seq {s}) is not in the chain: line {l} has the same seq and `prev`, and line \
-                             {m} chains to line {l} (line {e} was inserted)"
-                        )
+            Pending::Fork { members } => {
+                let m = next.map_or(0, |(m, _)| m.line);
+                // The one the next entry chains to is in the chain; the others were inserted
+                // (a copy of it, duplicated). With none, the later ones are blamed and the
+                // last followed, as the entries after it may chain to it.
+                let chained = next.and_then(|(m, _)| members.iter().position(|e| e.hash == m.prev));
+                let kept = chained.unwrap_or(members.len() - 1);
+                let Some(keep) = members.get(kept).cloned() else { return };
+                let first = members.first().map_or(0, |f| f.line);
+                for (i, e) in members.iter().enumerate() {
+                    // Without a chained one, the later ones are blamed (the last one kept too).
+                    let innocent = match chained {
+                        Some(c) => i == c,
+                        None => i == 0,
+                    };
+                    if innocent {
+                        continue;
+                    }
+                    let (n, s, g) = (e.line, e.seq, keep.line);
+                    let same =
+                        e.hash == keep.hash || (chained.is_none() && members.first().is_some_and(|f| f.hash == e.hash));
+                    let copied = if chained.is_some() { g } else { first };
+                    self.problem_at(n, ProblemKind::OutOfOrder, || {
+                        if same {
+                            format!("line {n} (seq {s}) is a copy of line {copied} (duplicated)")
+                        } else if chained.is_some() {
+                            format!(
+                                "line {n} (seq {s}) is not in the chain: line {g} has the same seq and `prev`, and \
+                                 line {m} chains to line {g} (line {n} was inserted)"
+                            )
+                        } else {
+                            format!(
+                                "line {n} (seq {s}) forks the chain: line {first} has the same seq and `prev` (one \
+                                 of them was inserted or duplicated)"
+                            )
+                        }
                     });
-                } else if to(&earlier) && !to(&later) {
-                    let (e, l) = (earlier.line, later.line);
-                    self.problem_at(l, ProblemKind::OutOfOrder, || {
-                        format!(
-                            "line {l} (seq {s}) is not in the chain: line {e} has the same seq and `prev`, and line \
-                             {m} chains to line {e} (line {l} was inserted)"
-                        )
-                    });
-                    self.last = Some(earlier);
-                } else {
-                    let (e, l) = (earlier.line, later.line);
-                    self.problem_at(l, ProblemKind::OutOfOrder, || {
-                        format!(
-                            "line {l} (seq {s}) forks the chain: line {e} has the same seq and `prev` (one of them \
-                             was inserted or duplicated)"
-                        )
-                    });
+                }
+                self.last = Some(keep);
+            }
+            // Altered (and reported so): where the next entry chains to the entry before it,
+            // it was inserted and is no part of the chain; where the next entry chains to it,
+            // it holds the seq after the entry before it; else its stated seq is all there is.
+            Pending::Altered { here, before } => {
+                let after_before = before.as_ref().map_or(0, |b| b.seq.saturating_add(1));
+                let before_hash = before.as_ref().map_or(GENESIS, |b| b.hash.as_str());
+                match next {
+                    // (First: an altered copy of the entry before states its hash too.)
+                    Some((m, _)) if m.prev == before_hash => {}
+                    // In the chain: right after the entry before it (entries deleted before
+                    // it break its link; a seq of the next one's that jumps is the next one's
+                    // problem, as that seq may have been edited too).
+                    Some((m, _)) if m.prev == here.hash => self.place(Last { seq: after_before, ..here }),
+                    _ => self.place(here),
                 }
             }
-            // Altered (and reported so): where the next entry chains to it, it holds the seq
-            // before the next one's; where the next entry chains to the entry before it, it
-            // was inserted and is no part of the chain; else its stated seq is all there is.
-            Pending::Altered { here, before } => match next {
-                Some(m) if m.prev == here.hash && m.seq.saturating_sub(1) > before.seq => {
-                    self.place(Last { seq: m.seq - 1, ..here });
-                }
-                Some(m) if m.prev == before.hash => {}
-                _ => self.place(here),
-            },
             // A seq ahead of the chain: entries were deleted before it, unless the next entry
-            // takes the seq after the previous one's and does not chain to it: then it holds
-            // that seq, rewritten (and the next entry's link to it is reported broken).
-            Pending::Jump { here, before } => match next {
-                Some(m) if m.prev != here.hash && before.seq.checked_add(2) == Some(m.seq) => {
-                    self.place(Last { seq: before.seq + 1, ..here });
+            // (not altered) takes the seq after the previous one's and does not chain to it:
+            // then it holds that seq, rewritten (and the next entry's link to it is reported
+            // broken).
+            Pending::Jump { here, before } => {
+                let after_before = before.as_ref().map_or(0, |b| b.seq.saturating_add(1));
+                match next {
+                    Some((m, false)) if m.prev != here.hash && after_before.checked_add(1) == Some(m.seq) => {
+                        self.place(Last { seq: after_before, ..here });
+                    }
+                    _ => self.place(here),
                 }
-                _ => self.place(here),
-            },
+            }
         }
     }
 
@@ -419,10 +484,11 @@ impl Verifier {
 
     /// Keeps the gap of a listed `missing` problem, to say so when its entries turn up later.
     fn gap(&mut self, first: u64, last: u64, problem: Option<usize>) {
-        // INVARIANT: problems are listed in order, so once one is not, no later one is, and no
-        // later out-of-order entry's message (which names a gap) is shown: the gaps of
-        // unlisted `missing` problems need not be kept, and the kept ones are at most
-        // `MAX_LISTED_PROBLEMS`.
+        // INVARIANT: problems are listed as found, so once one is not, no later-found one is,
+        // and hardly any later out-of-order entry's message (which names a gap) is shown: the
+        // gaps of unlisted `missing` problems need not be kept (near the cap, an entry that
+        // turns up after a gap found too late to be listed is said to be inserted rather than
+        // reordered), and the kept ones are at most `MAX_LISTED_PROBLEMS`.
         if let Some(problem) = problem {
             self.gaps.push(Gap { first, last, problem, named: Vec::new(), more: 0 });
         }
