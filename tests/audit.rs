@@ -968,7 +968,9 @@ fn recover_counts_only_the_problems_it_leaves_out() {
     use rbac::audit::{MAX_LISTED_PROBLEMS, RecoverError, recover_file};
     let d = dir("recover-cap");
     let log = d.join("audit.log");
-    for (blank, more) in [(MAX_LISTED_PROBLEMS, None), (MAX_LISTED_PROBLEMS + 3, Some(3))] {
+    for (blank, more) in
+        [(MAX_LISTED_PROBLEMS, None), (MAX_LISTED_PROBLEMS + 1, Some(1)), (MAX_LISTED_PROBLEMS + 3, Some(3))]
+    {
         let mut bytes = vec![b'\n'; blank];
         bytes.extend_from_slice(b"{\"v\":1,\"se");
         std::fs::write(&log, &bytes).expect("write log");
@@ -978,9 +980,10 @@ fn recover_counts_only_the_problems_it_leaves_out() {
         let text = err.to_string();
         match more {
             None => assert!(!text.contains("not listed"), "{}", &text[text.len() - 200..]),
-            Some(n) => assert!(
-                text.ends_with(&format!("\n  {n} more problems not listed (`rbac audit verify` counts them by kind)"))
-            ),
+            Some(n) => assert!(text.ends_with(&format!(
+                "\n  {n} more problem{} not listed (`rbac audit verify` counts them by kind)",
+                if n == 1 { "" } else { "s" }
+            ))),
         }
     }
 }

@@ -240,6 +240,8 @@ fn malformed_claims_are_named_as_malformed_not_missing() {
     }
     let m = message(&with(carol(), "nbf", json!(1e300)));
     assert_eq!(m, "E0758: the token is not valid before 1e+300 (unix time), more than the leeway of 60 s from now");
+    let m = message(&with(carol(), "exp", json!(-0.0)));
+    assert_eq!(m, "E0757: the token expired at 0 (unix time), more than the leeway of 60 s ago");
     let m = message(&with(carol(), "exp", json!(0.5)));
     assert_eq!(m, "E0757: the token expired at 0.5 (unix time), more than the leeway of 60 s ago");
     let m = message(&with(carol(), "aud", json!(["zenml", 5])));

@@ -122,7 +122,8 @@ impl std::fmt::Display for RecoverError {
                     write!(f, "\n  line {}: {}", p.line, p.message)?;
                 }
                 if *unlisted > 0 {
-                    write!(f, "\n  {unlisted} more problems not listed (`rbac audit verify` counts them by kind)")?;
+                    let s = if *unlisted == 1 { "" } else { "s" };
+                    write!(f, "\n  {unlisted} more problem{s} not listed (`rbac audit verify` counts them by kind)")?;
                 }
                 Ok(())
             }

@@ -230,7 +230,7 @@ fn verify(file: &str, anchor: Option<&str>, format: Format) -> ExitCode {
                     })
                     .collect();
                 let line =
-                    format!("{file}: {} more problems not listed ({})", report.unlisted_count(), kinds.join(", "));
+                    format!("{file}: {} not listed ({})", more_problems(report.unlisted_count()), kinds.join(", "));
                 let _ = writeln!(out, "{}", super::human::shown(&line));
             }
             let head = report
@@ -461,4 +461,9 @@ fn describe(line: u64, e: &Value) -> String {
         }
         other => format!("{head} {}\n", shown(other.unwrap_or("(no kind)"))),
     }
+}
+
+/// `1 more problem`, `7 more problems`.
+fn more_problems(n: u64) -> String {
+    format!("{n} more problem{}", if n == 1 { "" } else { "s" })
 }

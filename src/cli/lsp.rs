@@ -172,6 +172,11 @@ impl Server {
         let method = message.get("method").and_then(Value::as_str);
         let mut messages = match method {
             Some("textDocument/didOpen" | "textDocument/didChange") => Vec::new(),
+            // Nothing is checked on the way out.
+            Some("shutdown" | "exit") => {
+                self.dirty.clear();
+                Vec::new()
+            }
             _ => self.flush(),
         };
         messages.extend(self.handle_now(message));
@@ -180,7 +185,8 @@ impl Server {
 
     /// Checks the documents changed or opened since the last check, publishing what changed.
     fn flush(&mut self) -> Vec<Value> {
-        if self.dirty.is_empty() {
+        if self.dirty.is_empty() || self.shut_down {
+            self.dirty.clear();
             return Vec::new();
         }
         let mut roots: Vec<String> = Vec::new();

@@ -368,7 +368,9 @@ fn check_times(claims: &Map<String, Value>, leeway: u64, now: f64) -> Result<(),
     let date = |claim: &str| match claims.get(claim) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f.is_finite() && f >= 0.0) => {
-            Ok(Some((n.as_f64().unwrap_or(0.0), n.to_string())))
+            let f = n.as_f64().unwrap_or(0.0);
+            // (`-0` reads as 0.)
+            Ok(Some((f, if f == 0.0 { "0".to_string() } else { n.to_string() })))
         }
         Some(_) => Err(RequestError::new(
             "E0762",

@@ -585,10 +585,12 @@ pub(crate) mod invalid {
     }
 
     pub fn attr_type(entity: &str, name: &str, ty: &str, value: &Value) -> RequestError {
+        const TWO_63: f64 = 9_223_372_036_854_775_808.0;
         // A number that is no `int`: what it lacks (JSON reads both as floating point).
         let note = match value {
             Value::Number(n) if ty == "int" && n.as_i64().is_none() => {
-                if n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() >= 9.2e18) {
+                // (2^63 and past it, or below -2^63: no `i64`.)
+                if n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0 && !(-TWO_63..TWO_63).contains(&f)) {
                     " (outside the 64-bit integer range)"
                 } else {
                     " (an `int` is a whole number written without a fraction or exponent)"
@@ -669,6 +671,8 @@ mod tests {
             said("1.5"),
             "attribute `resource.level` must be of type `int`, got `1.5` (an `int` is a whole number written without a fraction or exponent)"
         );
+        assert!(said("9.21e18").ends_with("(an `int` is a whole number written without a fraction or exponent)"));
+        assert!(said("-9.3e18").ends_with("(outside the 64-bit integer range)"));
         let other = invalid::attr_type("resource", "level", "string", &serde_json::from_str("1.5").expect("a number"));
         assert_eq!(other.message, "attribute `resource.level` must be of type `string`, got `1.5`");
     }
