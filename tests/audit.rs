@@ -1089,6 +1089,19 @@ fn the_line_after_settles_which_line_was_tampered_with() {
     before_it.insert(1, all[1].replacen(time_of(&all[1]), "2024-01-01T00:00:00.000000Z", 1));
     assert_eq!(found(&before_it), kinds(&[(2, "altered")]));
 
+    // A gap right before a fork: the gap, and the forgery; a fork whose next entry chains to
+    // none of it (a copy of an earlier entry): the first stays, the genuine lines after are
+    // not blamed.
+    let mut gap_fork = all.clone();
+    gap_fork.remove(1);
+    gap_fork.insert(2, rewrite(&all[2], time_of(&all[2]), "2025-01-01T00:00:00.000000Z"));
+    assert_eq!(found(&gap_fork), kinds(&[(2, "missing"), (3, "out_of_order")]));
+    let mut none_chained = all.clone();
+    none_chained.insert(2, all[0].clone());
+    none_chained.insert(2, rewrite(&all[1], time_of(&all[1]), "2025-01-01T00:00:00.000000Z"));
+    let blamed: Vec<u64> = found(&none_chained).iter().map(|(line, _)| *line).collect();
+    assert!(blamed.iter().all(|&line| line == 3 || line == 4), "{blamed:?}");
+
     // At the end of the log: the last line's stated seq is all there is.
     let mut last = all.clone();
     last[5] = last[5].replacen("\"seq\":5", "\"seq\":9", 1);

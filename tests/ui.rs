@@ -379,10 +379,13 @@ fn eval_keeps_each_request_to_its_decision_after_a_record_cut_short_or_too_large
         "a".repeat(2 << 20),
         "a".repeat(2 << 20)
     );
+    // A document whose first line goes wrong with its brackets open is passed over to its
+    // end: the request inside it is not decided.
+    let first_bad = "{\"principal\": bad, \"context\": {\"list\": [\n{\n\"principal\": {\n\"id\": \"user:ann\"\n},\n\"action\": \"delete\",\n\"resource\": \"workspace:prod\"\n}\n]}}\n";
     // A blank line, however long, is skipped like any other.
     let blank = format!("{}\t\n", " ".repeat(2 << 20));
     let text = format!(
-        "{blank}{{\"principal\": {{\"id\": \n{bob}\n{bob}\n{ann}\n{}{bob}\n{}{{\n\"principal\": {{\"id\": \"user:ann\"}},\n\"action\": \"delete\", \"resource\": \"workspace:prod\"}}\n{ann}\n{twice}{blank}{indent0}{passed}{pretty}{indent0}{bob}\n",
+        "{blank}{{\"principal\": {{\"id\": \n{bob}\n{bob}\n{ann}\n{}{bob}\n{}{{\n\"principal\": {{\"id\": \"user:ann\"}},\n\"action\": \"delete\", \"resource\": \"workspace:prod\"}}\n{ann}\n{twice}{blank}{indent0}{passed}{pretty}{indent0}{bob}\n{first_bad}",
         big(&long_line),
         big(&many_lines),
     );
@@ -431,7 +434,8 @@ fn eval_keeps_each_request_to_its_decision_after_a_record_cut_short_or_too_large
             "malformed",
             "too large",
             "malformed",
-            "deny"
+            "deny",
+            "malformed"
         ],
         "{one:.3000}"
     );
@@ -441,5 +445,26 @@ fn eval_keeps_each_request_to_its_decision_after_a_record_cut_short_or_too_large
     assert_eq!(run(&["--audit-log", &log_arg]), one, "with an audit log");
     let logged = std::fs::read_to_string(&log).expect("the log");
     assert_eq!(logged.lines().count(), got.len(), "an entry a decision");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A record cut short does not shorten the room of the request after it: one just under the
+/// limit is decided (it was said to be too large, with its true size under the limit), with
+/// threads and without.
+#[test]
+fn a_record_cut_short_leaves_the_next_request_its_whole_room() {
+    let head =
+        r#"{"principal": {"id": "user:ann"}, "action": "delete", "resource": "workspace:prod", "context": {"x": ""#;
+    let under = format!("{{\"principal\":\n{head}{}\"}}}}\n", "a".repeat((1 << 20) - head.len() - 10));
+    let dir = std::env::temp_dir().join(format!("rbac-eval-room-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let file = dir.join("room.jsonl");
+    std::fs::write(&file, &under).expect("write the stream");
+    for jobs in ["1", "2"] {
+        let out = eval_stream(&file, &["--jobs", jobs]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{jobs}: {out:.500}");
+        assert!(lines[0].contains("E0701") && lines[1].contains(r#""decision":"allow""#), "{jobs}: {out:.500}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

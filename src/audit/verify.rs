@@ -352,14 +352,13 @@ impl Verifier {
             Pending::Fork { members } => {
                 let m = next.map_or(0, |(m, _)| m.line);
                 // The one the next entry chains to is in the chain; the others were inserted
-                // (a copy of it, duplicated). With none, the later ones are blamed and the
-                // last followed, as the entries after it may chain to it.
+                // (a copy of it, duplicated). With none, the first stays in the chain (it was
+                // there when the others came) and the later ones are blamed.
                 let chained = next.and_then(|(m, _)| members.iter().position(|e| e.hash == m.prev));
-                let kept = chained.unwrap_or(members.len() - 1);
+                let kept = chained.unwrap_or(0);
                 let Some(keep) = members.get(kept).cloned() else { return };
                 let first = members.first().map_or(0, |f| f.line);
                 for (i, e) in members.iter().enumerate() {
-                    // Without a chained one, the later ones are blamed (the last one kept too).
                     let innocent = match chained {
                         Some(c) => i == c,
                         None => i == 0,
@@ -368,12 +367,10 @@ impl Verifier {
                         continue;
                     }
                     let (n, s, g) = (e.line, e.seq, keep.line);
-                    let same =
-                        e.hash == keep.hash || (chained.is_none() && members.first().is_some_and(|f| f.hash == e.hash));
-                    let copied = if chained.is_some() { g } else { first };
+                    let same = e.hash == keep.hash;
                     self.problem_at(n, ProblemKind::OutOfOrder, || {
                         if same {
-                            format!("line {n} (seq {s}) is a copy of line {copied} (duplicated)")
+                            format!("line {n} (seq {s}) is a copy of line {g} (duplicated)")
                         } else if chained.is_some() {
                             format!(
                                 "line {n} (seq {s}) is not in the chain: line {g} has the same seq and `prev`, and \
@@ -412,7 +409,12 @@ impl Verifier {
             Pending::Jump { here, before } => {
                 let after_before = before.as_ref().map_or(0, |b| b.seq.saturating_add(1));
                 match next {
-                    Some((m, false)) if m.prev != here.hash && after_before.checked_add(1) == Some(m.seq) => {
+                    // Not a sibling of it (the same seq and `prev`: a fork after a gap).
+                    Some((m, false))
+                        if m.prev != here.hash
+                            && !(m.seq == here.seq && m.prev == here.prev)
+                            && after_before.checked_add(1) == Some(m.seq) =>
+                    {
                         self.place(Last { seq: after_before, ..here });
                     }
                     _ => self.place(here),

@@ -155,6 +155,16 @@ pub fn run(
             pending.clear();
             start = 0;
         }
+        // A document left open whose next line starts a record was cut short: it is decided
+        // as what it is (malformed), and the line read as the start of a document of its own.
+        if start > 0 && cut.is_none() && starts_a_record(pending.get(start..).unwrap_or("")) {
+            let line = pending.split_off(start);
+            if let Some((request, logged)) = through_value(pending, false) {
+                emit(request, logged, pending, out)?;
+            }
+            *pending = line;
+            start = 0;
+        }
         // The document's text, its last line ending aside (a cut line's ending is not in
         // `pending`, whose own ending is then the document's: it counts).
         let bytes = match cut {
@@ -182,16 +192,6 @@ pub fn run(
             }
             pending.clear();
             return Ok(());
-        }
-        // A document left open whose next line starts a record was cut short: it is decided
-        // as what it is (malformed), and the line read as the start of a document of its own.
-        if start > 0 && starts_a_record(pending.get(start..).unwrap_or("")) {
-            let line = pending.split_off(start);
-            if let Some((request, logged)) = through_value(pending, false) {
-                emit(request, logged, pending, out)?;
-            }
-            *pending = line;
-            start = 0;
         }
         if start == 0 && pending.trim().is_empty() {
             pending.clear();
@@ -229,10 +229,21 @@ pub fn run(
         // A document over several lines that went wrong before its brackets closed: the rest
         // of it is passed over, as a document too large is, so that no part of it (an object
         // inside it that reads as a request) is decided as a request of its own.
-        let unfinished = start > 0 && logged.is_none() && request.as_ref().is_err_and(|e| e.code == "E0701");
+        let unfinished = logged.is_none() && request.as_ref().is_err_and(|e| e.code == "E0701");
         emit(request, logged, pending, out)?;
-        if unfinished && document.depth.open > 0 {
-            passing.set(Some(document.depth));
+        if unfinished {
+            // (A first line is measured here, only when it failed.)
+            let depth = if start > 0 {
+                document.depth
+            } else {
+                let mut depth = Depth::default();
+                depth.bytes(pending.as_bytes());
+                depth.end_line();
+                depth
+            };
+            if depth.open > 0 {
+                passing.set(Some(depth));
+            }
         }
         pending.clear();
         Ok(())
@@ -292,7 +303,9 @@ pub fn run(
         }
         // One line at a time, read straight onto the end of the document it may continue.
         let start = pending.len();
-        let cut = match read_line(&mut reader, &mut pending, MAX_REQUEST.saturating_sub(start), &mut scratch) {
+        // Each line has the whole room: one that starts a record is measured alone, and a
+        // document over several lines is measured whole below.
+        let cut = match read_line(&mut reader, &mut pending, MAX_REQUEST, &mut scratch) {
             Ok(Line::End) => break,
             Ok(Line::Read) => None,
             Ok(Line::Cut(dropped)) => Some(dropped),
