@@ -357,13 +357,8 @@ impl Verifier {
                 let chained = next.and_then(|(m, _)| members.iter().position(|e| e.hash == m.prev));
                 let kept = chained.unwrap_or(0);
                 let Some(keep) = members.get(kept).cloned() else { return };
-                let first = members.first().map_or(0, |f| f.line);
                 for (i, e) in members.iter().enumerate() {
-                    let innocent = match chained {
-                        Some(c) => i == c,
-                        None => i == 0,
-                    };
-                    if innocent {
+                    if i == kept {
                         continue;
                     }
                     let (n, s, g) = (e.line, e.seq, keep.line);
@@ -378,7 +373,7 @@ impl Verifier {
                             )
                         } else {
                             format!(
-                                "line {n} (seq {s}) forks the chain: line {first} has the same seq and `prev` (one \
+                                "line {n} (seq {s}) forks the chain: line {g} has the same seq and `prev` (one \
                                  of them was inserted or duplicated)"
                             )
                         }

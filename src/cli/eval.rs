@@ -114,18 +114,15 @@ pub fn run(
     // `pending`), and that document decided when it is whole. `cut`: the line was longer than
     // `MAX_REQUEST` and not kept; it ends the document, which is decided as too large.
     let mut document = Document::default();
-    // The rest of a document too large to keep is passed over, line by line, until the
-    // brackets it opened close (or a line is a request of its own): what it leaves open.
+    // The rest of a document too large to keep, or gone wrong with its brackets open, is
+    // passed over, line by line, until the brackets it opened close (or a line starts a
+    // record): what it leaves open.
     // (A cell: the loop below reads it too, to keep passed-over lines from the threads.)
     let passing: std::cell::Cell<Option<Depth>> = std::cell::Cell::new(None);
     let mut feed = |mut start: usize, pending: &mut String, cut: Option<Dropped>, out: &mut Output| {
         if let Some(mut depth) = passing.take() {
             // Nothing is kept while passing over: the line is all of `pending`.
-            let own = match cut {
-                Some(dropped) => dropped.starts,
-                None => starts_a_record(pending),
-            };
-            if !own {
+            if !starts_a_record(pending, cut) {
                 match cut {
                     Some(dropped) => depth.open += dropped.open,
                     None => {
@@ -145,19 +142,10 @@ pub fn run(
             pending.clear();
             return Ok(());
         }
-        // A line too long to keep that starts a record ends a document left open (cut
-        // short, decided as malformed) and is a record of its own.
-        if start > 0 && cut.is_some_and(|dropped| dropped.starts) {
-            pending.truncate(start);
-            if let Some((request, logged)) = through_value(pending, false) {
-                emit(request, logged, pending, out)?;
-            }
-            pending.clear();
-            start = 0;
-        }
-        // A document left open whose next line starts a record was cut short: it is decided
-        // as what it is (malformed), and the line read as the start of a document of its own.
-        if start > 0 && cut.is_none() && starts_a_record(pending.get(start..).unwrap_or("")) {
+        // A document left open whose next line starts a record (one too long to keep
+        // included, which is not in `pending`) was cut short: it is decided as what it is
+        // (malformed), and the line read as the start of a document of its own.
+        if start > 0 && starts_a_record(pending.get(start..).unwrap_or(""), cut) {
             let line = pending.split_off(start);
             if let Some((request, logged)) = through_value(pending, false) {
                 emit(request, logged, pending, out)?;
@@ -226,10 +214,10 @@ pub fn run(
             None
         };
         let Some((request, logged)) = read else { return Ok(()) };
-        // A document over several lines that went wrong before its brackets closed: the rest
-        // of it is passed over, as a document too large is, so that no part of it (an object
-        // inside it that reads as a request) is decided as a request of its own.
-        let unfinished = logged.is_none() && request.as_ref().is_err_and(|e| e.code == "E0701");
+        // A document that went wrong (not JSON) before its brackets closed: the rest of it is
+        // passed over, as a document too large is, so that no part of it (an object inside it
+        // that reads as a request) is decided as a request of its own.
+        let unfinished = request.as_ref().is_err_and(|e| e.code == "E0701");
         emit(request, logged, pending, out)?;
         if unfinished {
             // (A first line is measured here, only when it failed.)
@@ -560,9 +548,12 @@ impl Document {
 /// pretty-printer's inner line does (they break the line after `{`); or it is a request by
 /// itself (a JSON object with a `principal`, all on the line). Such a line ends a document
 /// left open before it (a record cut short) instead of being read as its continuation, so
-/// each record keeps its decision.
-fn starts_a_record(line: &str) -> bool {
-    starts_like_a_request(line.as_bytes()) || request_of_its_own(line)
+/// each record keeps its decision. A line too long to keep (`cut`) says so itself.
+fn starts_a_record(line: &str, cut: Option<Dropped>) -> bool {
+    match cut {
+        Some(dropped) => dropped.starts,
+        None => starts_like_a_request(line.as_bytes()) || request_of_its_own(line),
+    }
 }
 
 /// Whether text starts `{` then a request's key and its `:` (white space allowed between).
